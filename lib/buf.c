@@ -1,0 +1,53 @@
+/*
+ * buf.c - the growable byte buffer that the codec and the connection
+ * framing write into.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mproc_int.h"
+
+int mproc__buf_reserve(mproc__buf *b, size_t extra) {
+  size_t need, cap;
+  unsigned char *p;
+  if (extra > (size_t)-1 - b->len)
+    return mproc__err(MPROC_ENOMEM, "buffer size overflows size_t");
+  need = b->len + extra;
+  if (need <= b->cap)
+    return 0;
+  /* Grow geometrically so that appending n bytes costs O(n) overall. */
+  cap = b->cap < 64 ? 64 : b->cap;
+  while (cap < need) {
+    if (cap > (size_t)-1 / 2) {
+      cap = need;
+      break;
+    }
+    cap *= 2;
+  }
+  p = (unsigned char *)realloc(b->p, cap);
+  if (!p)
+    return mproc__err(MPROC_ENOMEM, "cannot grow a buffer to %lu bytes",
+                      (unsigned long)cap);
+  b->p = p;
+  b->cap = cap;
+  return 0;
+}
+
+int mproc__buf_append(mproc__buf *b, const void *p, size_t n) {
+  int rc;
+  if (n == 0)
+    return 0;
+  rc = mproc__buf_reserve(b, n);
+  if (rc != 0)
+    return rc;
+  memcpy(b->p + b->len, p, n);
+  b->len += n;
+  return 0;
+}
+
+void mproc__buf_free(mproc__buf *b) {
+  free(b->p);
+  b->p = NULL;
+  b->len = 0;
+  b->cap = 0;
+}

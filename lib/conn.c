@@ -1,0 +1,400 @@
+/*
+ * conn.c - Connections: the two ends of a Pipe.
+ *
+ * Framing: each message is a 4-byte big-endian length and the payload; a
+ * length of 0xFFFFFFFF means an 8-byte big-endian length follows (messages
+ * of 4 GiB and more).  A receive takes exactly one message from the OS
+ * (header, then body, straight into its destination) and never reads
+ * ahead: several processes may share one end, as Python allows, and each
+ * message goes whole to one of them.  A message is consumed only once it
+ * has been delivered: recv_bytes_into with a short buffer keeps it first
+ * in line.  A Connection is used by one thread at a time (as in Python).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mproc_int.h"
+
+#define HDR_MAX 12u
+#define BIG_LEN 0xFFFFFFFFu
+/* Lengths above this are a malformed header, not a message. */
+#define MSG_MAX ((uint64_t)1 << 46)
+/* Larger bodies grow their buffer as bytes arrive, not from the header. */
+#define TRUST_LEN ((size_t)64 << 20)
+
+struct mproc_conn {
+  mproc_waitable w; /* first: mproc_conn_waitable() casts */
+  mproc__handle h;
+  int readable;
+  int writable;
+  int closed;
+  int have_len;               /* a header has been read: pending is valid */
+  size_t pending;             /* the body length of that message */
+  unsigned char hdr[HDR_MAX];
+};
+
+mproc_conn *mproc__conn_wrap(mproc__handle h, int readable, int writable) {
+  mproc_conn *c = calloc(1, sizeof *c);
+  if (!c) {
+    mproc__err(MPROC_ENOMEM, "connection");
+    return NULL;
+  }
+  c->w.kind = MPROC__WAIT_CONN;
+  c->h = h;
+  c->readable = readable;
+  c->writable = writable;
+  return c;
+}
+
+mproc__handle mproc__conn_detach(mproc_conn *c) {
+  mproc__handle h = c->h;
+  free(c);
+  return h;
+}
+
+int mproc_pipe(mproc_conn **a, mproc_conn **b, int duplex) {
+  mproc__handle ha, hb;
+  int rc;
+  if (!a || !b)
+    return mproc__err(MPROC_EINVAL, "mproc_pipe: NULL output");
+  *a = *b = NULL;
+  mproc__ensure_runtime();
+  rc = mproc__plat_stream_pair(&ha, &hb, duplex);
+  if (rc)
+    return rc;
+  *a = mproc__conn_wrap(ha, 1, duplex);
+  *b = mproc__conn_wrap(hb, duplex, 1);
+  if (!*a || !*b) {
+    mproc_conn_free(*a);
+    mproc_conn_free(*b);
+    *a = *b = NULL;
+    return MPROC_ENOMEM;
+  }
+  return 0;
+}
+
+static int check(mproc_conn *c, int want_read, const char *what) {
+  if (!c)
+    return mproc__err(MPROC_EINVAL, "%s: NULL connection", what);
+  if (c->closed)
+    return mproc__err(MPROC_ECLOSED, "%s: the connection is closed", what);
+  if (want_read && !c->readable)
+    return mproc__err(MPROC_EACCESS, "%s: the connection is write-only",
+                      what);
+  if (!want_read && !c->writable)
+    return mproc__err(MPROC_EACCESS, "%s: the connection is read-only", what);
+  return 0;
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+static size_t put_header(unsigned char *h, uint64_t n) {
+  size_t i;
+  if (n < BIG_LEN) {
+    for (i = 0; i < 4; i++)
+      h[i] = (unsigned char)(n >> (24 - 8 * i));
+    return 4;
+  }
+  h[0] = h[1] = h[2] = h[3] = 0xFF;
+  for (i = 0; i < 8; i++)
+    h[4 + i] = (unsigned char)(n >> (56 - 8 * i));
+  return 12;
+}
+
+int mproc_conn_send_bytes(mproc_conn *c, const void *buf, size_t n) {
+  unsigned char hdr[HDR_MAX];
+  size_t hl;
+  int rc = check(c, 0, "mproc_conn_send_bytes");
+  if (rc)
+    return rc;
+  if (!buf && n)
+    return mproc__err(MPROC_EINVAL, "mproc_conn_send_bytes: NULL buffer");
+  hl = put_header(hdr, n);
+  return mproc__plat_stream_write2(c->h, hdr, hl, buf, n);
+}
+
+int mproc_conn_send(mproc_conn *c, const mproc_value *v) {
+  mproc__buf b = MPROC__BUF_INIT;
+  unsigned char hdr[HDR_MAX];
+  size_t hl, body;
+  int rc = check(c, 0, "mproc_conn_send");
+  if (rc)
+    return rc;
+  if (!v)
+    return mproc__err(MPROC_EINVAL, "mproc_conn_send: NULL value");
+  /* Leave room in front for the header, so header + body is one write. */
+  rc = mproc__buf_reserve(&b, 256);
+  if (!rc) {
+    b.len = HDR_MAX;
+    rc = mproc__encode(v, &b, NULL);
+  }
+  if (!rc) {
+    body = b.len - HDR_MAX;
+    hl = put_header(hdr, body);
+    memcpy(b.p + HDR_MAX - hl, hdr, hl);
+    rc = mproc__plat_stream_write(c->h, b.p + HDR_MAX - hl, hl + body);
+  }
+  mproc__buf_free(&b);
+  return rc;
+}
+
+/* ---- receiving ----------------------------------------------------------- */
+
+/* Read exactly len bytes (EEOF if the peer goes first). */
+static int read_exact(mproc_conn *c, unsigned char *dst, size_t len,
+                      int mid_message) {
+  size_t done = 0;
+  while (done < len) {
+    size_t got;
+    int rc = mproc__plat_stream_read(c->h, dst + done, len - done, &got);
+    if (rc == MPROC_EEOF && (mid_message || done > 0))
+      return mproc__err(MPROC_EEOF, "the connection closed in the middle of "
+                                    "a message");
+    if (rc)
+      return rc;
+    done += got;
+  }
+  return 0;
+}
+
+/*
+ * The next message's length.  The header is read from the OS once and
+ * kept until the body is delivered, so a message that did not fit a
+ * caller's buffer stays first in line.
+ */
+static int next_len(mproc_conn *c, size_t *len) {
+  uint64_t n = 0;
+  size_t i;
+  int rc;
+  if (!c->have_len) {
+    rc = read_exact(c, c->hdr, 4, 0);
+    if (rc)
+      return rc;
+    for (i = 0; i < 4; i++)
+      n = (n << 8) | c->hdr[i];
+    if (n == BIG_LEN) {
+      rc = read_exact(c, c->hdr + 4, 8, 1);
+      if (rc)
+        return rc;
+      for (n = 0, i = 4; i < 12; i++)
+        n = (n << 8) | c->hdr[i];
+    }
+    if (n > MSG_MAX || n > (uint64_t)SIZE_MAX / 2) {
+      /* The stream is out of step: nothing after this can be trusted. */
+      mproc_conn_close(c);
+      return mproc__err(MPROC_ETOOBIG,
+                        "message header claims %llu bytes (limit %llu); the "
+                        "connection is closed",
+                        (unsigned long long)n, (unsigned long long)MSG_MAX);
+    }
+    c->pending = (size_t)n;
+    c->have_len = 1;
+  }
+  *len = c->pending;
+  return 0;
+}
+
+/* Deliver the pending body into dst (len bytes). */
+static int read_body(mproc_conn *c, unsigned char *dst, size_t len) {
+  c->have_len = 0;
+  return read_exact(c, dst, len, 1);
+}
+
+/* A body whose header claims more than TRUST_LEN bytes grows its buffer
+ * as the bytes actually arrive, so a lying header cannot make us
+ * allocate. */
+static int read_body_grow(mproc_conn *c, unsigned char **out, size_t len) {
+  size_t cap = TRUST_LEN, done = 0;
+  unsigned char *p = malloc(cap);
+  c->have_len = 0;
+  if (!p)
+    return mproc__err(MPROC_ENOMEM, "message of %zu bytes", len);
+  while (done < len) {
+    size_t step;
+    int rc;
+    if (done == cap) {
+      size_t ncap = cap * 2 < len ? cap * 2 : len;
+      unsigned char *np = realloc(p, ncap);
+      if (!np) {
+        free(p);
+        return mproc__err(MPROC_ENOMEM, "message of %zu bytes", len);
+      }
+      p = np;
+      cap = ncap;
+    }
+    step = len - done < cap - done ? len - done : cap - done;
+    rc = read_exact(c, p + done, step, 1);
+    if (rc) {
+      free(p);
+      return rc;
+    }
+    done += step;
+  }
+  *out = p;
+  return 0;
+}
+
+int mproc_conn_recv_bytes(mproc_conn *c, void **buf, size_t *n) {
+  size_t len;
+  unsigned char *p = NULL;
+  int rc = check(c, 1, "mproc_conn_recv_bytes");
+  if (rc)
+    return rc;
+  if (!buf || !n)
+    return mproc__err(MPROC_EINVAL, "mproc_conn_recv_bytes: NULL output");
+  rc = next_len(c, &len);
+  if (rc)
+    return rc;
+  if (len > TRUST_LEN) {
+    rc = read_body_grow(c, &p, len);
+  } else {
+    p = malloc(len ? len : 1);
+    if (!p)
+      return mproc__err(MPROC_ENOMEM, "message of %zu bytes", len);
+    rc = read_body(c, p, len);
+  }
+  if (rc) {
+    free(p);
+    return rc;
+  }
+  *buf = p;
+  *n = len;
+  return 0;
+}
+
+int mproc_conn_recv_bytes_into(mproc_conn *c, void *buf, size_t cap,
+                               size_t *n) {
+  size_t len;
+  int rc = check(c, 1, "mproc_conn_recv_bytes_into");
+  if (rc)
+    return rc;
+  if (!n || (!buf && cap))
+    return mproc__err(MPROC_EINVAL, "mproc_conn_recv_bytes_into: NULL");
+  rc = next_len(c, &len);
+  if (rc)
+    return rc;
+  *n = len;
+  if (len > cap)
+    return mproc__err(MPROC_EBUFSIZE,
+                      "message of %zu bytes does not fit in %zu; it is kept "
+                      "for the next receive",
+                      len, cap);
+  return read_body(c, buf, len);
+}
+
+int mproc_conn_recv(mproc_conn *c, mproc_value **out) {
+  unsigned char small[512];
+  size_t len;
+  void *body;
+  int rc = check(c, 1, "mproc_conn_recv");
+  if (rc)
+    return rc;
+  if (!out)
+    return mproc__err(MPROC_EINVAL, "mproc_conn_recv: NULL output");
+  *out = NULL;
+  rc = next_len(c, &len);
+  if (rc)
+    return rc;
+  if (len <= sizeof small) {
+    rc = read_body(c, small, len);
+    return rc ? rc : mproc__decode(small, len, out, NULL);
+  }
+  rc = mproc_conn_recv_bytes(c, &body, &len);
+  if (rc)
+    return rc;
+  rc = mproc__decode(body, len, out, NULL);
+  free(body);
+  return rc;
+}
+
+int mproc__conn_wait_item(mproc_conn *c, mproc__waititem *item) {
+  int rc = check(c, 1, "mproc_wait");
+  if (rc)
+    return rc;
+  if (c->have_len)
+    return 1;
+  item->h = c->h;
+  item->kind = MPROC__W_STREAM;
+  return 0;
+}
+
+int mproc_conn_poll(mproc_conn *c, double timeout) {
+  mproc__waititem item;
+  int ready = 0;
+  int rc = mproc__conn_wait_item(c, &item);
+  if (rc)
+    return rc;
+  if (rc == 0 && c->have_len)
+    return 1;
+  rc = mproc__plat_wait(&item, 1, timeout, &ready);
+  return rc < 0 ? rc : ready;
+}
+
+int mproc_conn_readable(const mproc_conn *c) { return c && c->readable; }
+int mproc_conn_writable(const mproc_conn *c) { return c && c->writable; }
+int mproc_conn_closed(const mproc_conn *c) { return !c || c->closed; }
+
+int mproc_conn_close(mproc_conn *c) {
+  int rc;
+  if (!c)
+    return mproc__err(MPROC_EINVAL, "mproc_conn_close: NULL connection");
+  if (c->closed)
+    return 0;
+  c->closed = 1;
+  c->have_len = 0;
+  rc = mproc__plat_close(c->h);
+  c->h = MPROC__NOHANDLE;
+  return rc;
+}
+
+void mproc_conn_free(mproc_conn *c) {
+  if (!c)
+    return;
+  mproc_conn_close(c);
+  free(c);
+}
+
+mproc_waitable *mproc_conn_waitable(mproc_conn *c) {
+  return c ? &c->w : NULL;
+}
+
+/* ---- travelling to a child ----------------------------------------------- */
+
+static void conn_release(void *obj) { mproc_conn_free(obj); }
+
+static int conn_export(void *obj, mproc__spawn *sp, mproc_value **plain) {
+  mproc_conn *c = obj;
+  int idx;
+  if (c->closed)
+    return mproc__err(MPROC_ECLOSED,
+                      "a closed Connection cannot be passed to a process");
+  idx = mproc__spawn_add_handle(sp, c->h);
+  if (idx < 0)
+    return idx;
+  *plain = mproc_build("[ibb]", idx, c->readable, c->writable);
+  return *plain ? 0 : MPROC_ENOMEM;
+}
+
+static int conn_import(mproc__spawn *sp, const mproc_value *plain,
+                       void **obj) {
+  int64_t idx;
+  int r, w, rc;
+  mproc__handle h;
+  mproc_conn *c;
+  if (mproc_list_len(plain) != 3 ||
+      mproc_value_get_int(mproc_list_get(plain, 0), &idx) != 0 ||
+      mproc_value_get_bool(mproc_list_get(plain, 1), &r) != 0 ||
+      mproc_value_get_bool(mproc_list_get(plain, 2), &w) != 0)
+    return mproc__err(MPROC_EBADMSG, "malformed Connection in bootstrap");
+  rc = mproc__spawn_get_handle(sp, idx, &h);
+  if (rc)
+    return rc;
+  c = mproc__conn_wrap(h, r, w);
+  if (!c)
+    return MPROC_ENOMEM;
+  *obj = c;
+  return 0;
+}
+
+const mproc__objtype mproc__conn_type = {"Connection", conn_release,
+                                         conn_export, conn_import};

@@ -1,0 +1,330 @@
+/*
+ * mproc.h - Python's multiprocessing for C, on Linux and Windows.
+ *
+ * One header, one API, one behaviour on both operating systems.  Children
+ * are started by re-executing the program's own binary (never fork()):
+ * main() must call mproc_init(argc, argv) before anything else.
+ *
+ * Conventions
+ *  - A target's return value is the exit code, kept to 0..255 on both OSes.
+ *  - Functions that can fail return 0 (or a non-negative count/flag where
+ *    documented) on success and a negative MPROC_E* code on failure.
+ *    mproc_strerror() names a code; mproc_last_error() gives the detail of
+ *    the calling thread's most recent failure.
+ *  - Timeouts are double seconds: MPROC_FOREVER blocks, 0 polls.
+ *  - Every _new has a _free.  Freeing never blocks forever.
+ *  - Values (mproc_value) are owned trees.  Functions documented as
+ *    "steals" take ownership of their argument even when they fail.
+ */
+#ifndef MPROC_H
+#define MPROC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MPROC_VERSION_MAJOR 0
+#define MPROC_VERSION_MINOR 1
+#define MPROC_VERSION_PATCH 0
+
+/** Block without a time limit. */
+#define MPROC_FOREVER (-1.0)
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * The error list: XX(NAME, value, message).  MPROC_E##NAME is the code.
+ */
+#define MPROC_ERRNO_MAP(XX)                                                  \
+  XX(EINVAL, -1, "invalid argument")                                         \
+  XX(ENOMEM, -2, "out of memory")                                            \
+  XX(EOS, -3, "operating system error")                                      \
+  XX(ECLOSED, -4, "object is closed")                                        \
+  XX(EEOF, -5, "end of file: the peer closed the connection")                \
+  XX(ETIMEDOUT, -6, "timed out")                                             \
+  XX(ESTARTED, -7, "process already started")                                \
+  XX(ENOTSTARTED, -8, "process not started")                                 \
+  XX(ERUNNING, -9, "process is still running")                               \
+  XX(ENOTCHILD, -10, "not a child of the calling process")                   \
+  XX(ETARGET, -11, "target function cannot travel to a child process")      \
+  XX(EINHERIT, -12,                                                          \
+     "objects should only be shared between processes through inheritance")  \
+  XX(EENCODE, -13, "value cannot be encoded")                                \
+  XX(EBADMSG, -14, "malformed message")                                      \
+  XX(ETOOBIG, -15, "message too large")                                      \
+  XX(EBUFSIZE, -16, "buffer too small for the message")                      \
+  XX(ETYPE, -17, "value has another type")                                   \
+  XX(ERANGE, -18, "index out of range")                                      \
+  XX(EKEY, -19, "key not found")                                             \
+  XX(EACCESS, -20, "operation not permitted on this end of the pipe")        \
+  XX(ENOTINIT, -21, "mproc_init(argc, argv) was not called")                 \
+  XX(ESPAWN, -22, "child process failed to start")                           \
+  XX(EFULL, -23, "queue is full")                                            \
+  XX(EEMPTY, -24, "queue is empty")                                          \
+  XX(EOWNERDEAD, -25, "the previous owner died holding the lock")            \
+  XX(ENOTOWNER, -26, "lock is not held by the caller")                       \
+  XX(EBROKEN, -27, "barrier is broken")                                      \
+  XX(EWORKERDIED, -28, "worker process died")                                \
+  XX(ENOTSUP, -29, "operation not supported")
+
+enum {
+  MPROC_OK = 0,
+#define MPROC__XX(name, value, msg) MPROC_##name = (value),
+  MPROC_ERRNO_MAP(MPROC__XX)
+#undef MPROC__XX
+  MPROC__ELAST = -30
+};
+
+/** The message for an error code ("success" for 0, "unknown error" else). */
+const char *mproc_strerror(int code);
+/** The symbolic name of an error code, e.g. "MPROC_EEOF". */
+const char *mproc_errname(int code);
+/**
+ * Detail of the calling thread's most recent failure, e.g.
+ * "mproc_conn_recv: the peer closed the connection".  Never NULL.
+ */
+const char *mproc_last_error(void);
+/** The OS error (errno / GetLastError()) of that failure, or 0. */
+long mproc_last_oserror(void);
+
+/* ------------------------------------------------------------------------ */
+/* Start-up                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Call first in main().  In the program the user started it returns 0 at
+ * once.  In a child spawned by mproc it reads the bootstrap message, runs
+ * the target and exits with its return value: it never returns there.
+ */
+int mproc_init(int argc, char **argv);
+
+/** Number of logical CPUs (at least 1). */
+int mproc_cpu_count(void);
+
+/** Release free-able memory; optional, used by leak checkers. */
+void mproc_free(void *p);
+
+/* ------------------------------------------------------------------------ */
+/* Values: None, bool, int, float, str, bytes, list, dict and OS objects     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct mproc_value mproc_value;
+typedef struct mproc_conn mproc_conn;
+typedef struct mproc_process mproc_process;
+
+typedef enum mproc_type {
+  MPROC_T_NONE = 0,
+  MPROC_T_BOOL,
+  MPROC_T_INT,
+  MPROC_T_FLOAT,
+  MPROC_T_STR,
+  MPROC_T_BYTES,
+  MPROC_T_LIST,
+  MPROC_T_DICT,
+  MPROC_T_OBJECT /**< a reference to an OS object (a Connection, ...) */
+} mproc_type;
+
+/*
+ * Constructors return NULL only when memory (or, for strings, valid UTF-8)
+ * is missing; the functions that take a value treat NULL as that failure,
+ * so construction can be nested: mproc_list_append(l, mproc_int(42)).
+ */
+mproc_value *mproc_none(void);
+mproc_value *mproc_bool(int b);
+mproc_value *mproc_int(int64_t i);
+mproc_value *mproc_float(double d);
+/** A str from NUL-terminated UTF-8 (copied).  NULL if not valid UTF-8. */
+mproc_value *mproc_str(const char *utf8);
+mproc_value *mproc_strn(const char *utf8, size_t n);
+mproc_value *mproc_bytes(const void *p, size_t n);
+mproc_value *mproc_list(void);
+mproc_value *mproc_dict(void);
+/** A reference to a Connection; the value does not own it. */
+mproc_value *mproc_conn_ref(mproc_conn *c);
+
+/**
+ * Build a value from a format, like Python's Py_BuildValue:
+ *   n None   b bool(int)   i int(int)   l int(long)   L int(int64_t)
+ *   f float(double)   s str(const char *)   y bytes(const void *, size_t)
+ *   C Connection(mproc_conn *)   O a value (mproc_value *, stolen)
+ *   [...] list   {k:v, ...} dict (the ':' and ',' are optional spacing)
+ * Example: mproc_build("[sis]", "spam", 42, "egg").  NULL on failure.
+ */
+mproc_value *mproc_build(const char *fmt, ...);
+
+void mproc_value_free(mproc_value *v);
+mproc_value *mproc_value_copy(const mproc_value *v);
+mproc_type mproc_value_type(const mproc_value *v);
+/** Python's == for values (1 == 1.0, lists and dicts by content). */
+int mproc_value_equal(const mproc_value *a, const mproc_value *b);
+
+int mproc_value_get_bool(const mproc_value *v, int *out);
+int mproc_value_get_int(const mproc_value *v, int64_t *out);
+/** Accepts int and float. */
+int mproc_value_get_float(const mproc_value *v, double *out);
+/** The UTF-8 text of a str (NUL-terminated; *n may be NULL). */
+int mproc_value_get_str(const mproc_value *v, const char **s, size_t *n);
+int mproc_value_get_bytes(const mproc_value *v, const void **p, size_t *n);
+int mproc_value_get_conn(const mproc_value *v, mproc_conn **out);
+/** Shorthand: the text of a str, or NULL. */
+const char *mproc_value_str(const mproc_value *v);
+
+/** Append, stealing item. */
+int mproc_list_append(mproc_value *list, mproc_value *item);
+size_t mproc_list_len(const mproc_value *list);
+/** Borrowed element, NULL when out of range or not a list. */
+mproc_value *mproc_list_get(const mproc_value *list, size_t i);
+/** Replace element i, stealing item. */
+int mproc_list_set(mproc_value *list, size_t i, mproc_value *item);
+
+/** Insert or replace; steals key and val.  Keys must be scalars. */
+int mproc_dict_set(mproc_value *dict, mproc_value *key, mproc_value *val);
+int mproc_dict_set_str(mproc_value *dict, const char *key, mproc_value *val);
+/** Borrowed value for key, NULL if absent. */
+mproc_value *mproc_dict_get(const mproc_value *dict, const mproc_value *key);
+mproc_value *mproc_dict_get_str(const mproc_value *dict, const char *key);
+size_t mproc_dict_len(const mproc_value *dict);
+/** The i-th item in insertion order (borrowed). */
+int mproc_dict_item(const mproc_value *dict, size_t i, mproc_value **key,
+                    mproc_value **val);
+
+/** Python's repr(), e.g. "{'name': 'Bob', 'spam': 42}".  Free with
+ *  mproc_free. */
+int mproc_repr(const mproc_value *v, char **out);
+/** Python's str(): like repr but a str is its text. */
+int mproc_str_of(const mproc_value *v, char **out);
+
+/**
+ * Serialise a value that holds no OS objects (those give MPROC_EINHERIT).
+ * *buf is freed with mproc_free.
+ */
+int mproc_encode(const mproc_value *v, void **buf, size_t *len);
+/** Parse what mproc_encode made; malformed input gives MPROC_EBADMSG. */
+int mproc_decode(const void *buf, size_t len, mproc_value **out);
+
+/* ------------------------------------------------------------------------ */
+/* Connections (Pipe)                                                       */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Python's Pipe(duplex).  Duplex: both ends send and receive.  Simplex:
+ * *a only receives and *b only sends (as Python's conn1, conn2).
+ */
+int mproc_pipe(mproc_conn **a, mproc_conn **b, int duplex);
+
+/** Send a value (a list, dict, ...) as one message. */
+int mproc_conn_send(mproc_conn *c, const mproc_value *v);
+/** Receive one value; MPROC_EEOF when the peer has gone. */
+int mproc_conn_recv(mproc_conn *c, mproc_value **out);
+int mproc_conn_send_bytes(mproc_conn *c, const void *buf, size_t n);
+/** Receive one message into a new buffer (free with mproc_free). */
+int mproc_conn_recv_bytes(mproc_conn *c, void **buf, size_t *n);
+/**
+ * Receive one message into buf.  If it does not fit, returns
+ * MPROC_EBUFSIZE, sets *n to the size needed and keeps the message.
+ */
+int mproc_conn_recv_bytes_into(mproc_conn *c, void *buf, size_t cap,
+                               size_t *n);
+/** 1 if a message (or EOF) can be read now, 0 if not within timeout. */
+int mproc_conn_poll(mproc_conn *c, double timeout);
+int mproc_conn_readable(const mproc_conn *c);
+int mproc_conn_writable(const mproc_conn *c);
+int mproc_conn_closed(const mproc_conn *c);
+/** Close the OS handle; later calls give MPROC_ECLOSED. */
+int mproc_conn_close(mproc_conn *c);
+/** Close (if open) and release. */
+void mproc_conn_free(mproc_conn *c);
+
+/* ------------------------------------------------------------------------ */
+/* Processes                                                                */
+/* ------------------------------------------------------------------------ */
+
+/** A target: args is the list given at creation (never NULL in the child;
+ *  the child owns it).  The return value is the exit code. */
+typedef int (*mproc_target)(mproc_value *args);
+/** The struct style (Python's Process subclass): self is a copy of the
+ *  struct's bytes, made in the child. */
+typedef int (*mproc_run)(void *self, mproc_value *args);
+
+typedef struct mproc_process_opts {
+  const char *name; /**< NULL: "Process-N" (nested "Process-N:M") */
+  int daemon;       /**< -1: as the current process (Python's default) */
+} mproc_process_opts;
+
+#define MPROC_PROCESS_OPTS_INIT {NULL, -1}
+
+/**
+ * Python's Process(target=f, args=...).  args (a list, may be NULL) is
+ * stolen; it may hold Connections, which reach the child at start.
+ */
+int mproc_process_new(mproc_process **p, mproc_target target,
+                      mproc_value *args, const mproc_process_opts *opts);
+/** The struct style: the size bytes at self travel to the child. */
+int mproc_process_new_struct(mproc_process **p, mproc_run run,
+                             const void *self, size_t size, mproc_value *args,
+                             const mproc_process_opts *opts);
+int mproc_process_start(mproc_process *p);
+/** 0 once the process has exited, MPROC_ETIMEDOUT if not within timeout. */
+int mproc_process_join(mproc_process *p, double timeout);
+/** 1 alive, 0 not (or not started), negative on error. */
+int mproc_process_is_alive(mproc_process *p);
+/** SIGTERM / TerminateProcess: exitcode reads -15 on both OSes. */
+int mproc_process_terminate(mproc_process *p);
+/** SIGKILL / TerminateProcess: exitcode reads -9 on both OSes. */
+int mproc_process_kill(mproc_process *p);
+/** Release OS resources; MPROC_ERUNNING if still running. */
+int mproc_process_close(mproc_process *p);
+/** Release; a running process is detached (still joined at exit). */
+void mproc_process_free(mproc_process *p);
+
+/**
+ * The exit code: the target's return value, or -N if a signal N ended it
+ * (terminate -15, kill -9, a crash -11 ...).  MPROC_ENOTSTARTED before
+ * start, MPROC_ERUNNING while it runs.
+ */
+int mproc_process_exitcode(mproc_process *p, int *code);
+/** The OS pid, or 0 before start. */
+long mproc_process_pid(const mproc_process *p);
+const char *mproc_process_name(const mproc_process *p);
+int mproc_process_set_name(mproc_process *p, const char *name);
+int mproc_process_daemon(const mproc_process *p);
+/** MPROC_ESTARTED after start (Python's "process has already started"). */
+int mproc_process_set_daemon(mproc_process *p, int daemon);
+
+/** The calling process ("MainProcess" in the program the user started). */
+mproc_process *mproc_current_process(void);
+/** The parent (NULL in the main process).  Only is_alive, join, pid and
+ *  name apply to it. */
+mproc_process *mproc_parent_process(void);
+/**
+ * Children started by this process that are still running; finished ones
+ * are reaped.  Fills up to cap pointers (borrowed) and returns the count
+ * of all of them (which may exceed cap), or an error.
+ */
+int mproc_active_children(mproc_process **out, size_t cap);
+
+/* ------------------------------------------------------------------------ */
+/* Waiting on several objects (multiprocessing.connection.wait)             */
+/* ------------------------------------------------------------------------ */
+
+typedef struct mproc_waitable mproc_waitable;
+mproc_waitable *mproc_conn_waitable(mproc_conn *c);
+/** A process's sentinel: ready once it has ended. */
+mproc_waitable *mproc_process_sentinel(mproc_process *p);
+/**
+ * Wait until at least one of objs is ready (a Connection has a message or
+ * EOF; a process has ended) or timeout passes.  ready[i] is set to 1 or 0.
+ * Returns the number ready (0 on timeout) or an error.
+ */
+int mproc_wait(mproc_waitable *const *objs, size_t n, double timeout,
+               int *ready);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MPROC_H */

@@ -1,0 +1,595 @@
+/*
+ * process.c - Process objects and the parent's half of the spawn protocol.
+ *
+ * Start: the target becomes (module, offset); the arguments are encoded
+ * with a spawn context that turns each OS object into a plain value naming
+ * the handles it needs; the platform starts the executable again with
+ * exactly those handles; then a short exchange on the bootstrap channel:
+ *
+ *   child  -> parent   "mproc-hello/1"          (it reached mproc_init)
+ *   parent -> child    the bootstrap dict        (target, args, identity)
+ *   child  -> parent   "ok" | "error: <detail>"  (it can run the target)
+ *
+ * so start() reports every failure to bootstrap (a crash, a forgotten
+ * mproc_init, a target the child cannot find) as MPROC_ESPAWN with the
+ * reason, and never waits forever for a child that does not answer.
+ * After that the channel carries nothing: each side's end is the other's
+ * sentinel (POSIX), or the process handles are (Win32).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mproc_int.h"
+#include "spawnctx.h"
+
+enum { ST_NEW, ST_STARTED, ST_DONE, ST_CLOSED };
+enum { KIND_CHILD, KIND_SELF, KIND_PARENT };
+
+struct mproc_process {
+  mproc_waitable w; /* first: mproc_process_sentinel() casts */
+  int kind;
+  int state;
+  mproc_target target;
+  mproc_run run;
+  unsigned char *self;
+  size_t self_size;
+  mproc_value *args;
+  char *name;
+  int daemon;
+  int64_t *ident;
+  size_t nident;
+  mproc__child child;
+  long pid;
+  int exitcode;
+  int detached;
+  mproc__waititem psentinel; /* KIND_PARENT */
+};
+
+static char *dupstr(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d)
+    memcpy(d, s, n);
+  return d;
+}
+
+static char *ident_name(const int64_t *v, size_t n) {
+  char *s = malloc(16 + n * 21);
+  size_t i, len;
+  if (!s)
+    return NULL;
+  len = (size_t)sprintf(s, "Process-");
+  for (i = 0; i < n; i++)
+    len += (size_t)sprintf(s + len, i ? ":%lld" : "%lld", (long long)v[i]);
+  return s;
+}
+
+static int make(mproc_process **out, mproc_target target, mproc_run run,
+                const void *self, size_t size, mproc_value *args,
+                const mproc_process_opts *opts) {
+  const mproc__ident *me;
+  mproc_process *p;
+  if (!out) {
+    mproc_value_free(args);
+    return mproc__err(MPROC_EINVAL, "mproc_process_new: NULL output");
+  }
+  *out = NULL;
+  if (!target && !run) {
+    mproc_value_free(args);
+    return mproc__err(MPROC_EINVAL, "mproc_process_new: NULL target");
+  }
+  if (args && mproc_value_type(args) != MPROC_T_LIST) {
+    mproc_value_free(args);
+    return mproc__err(MPROC_ETYPE, "mproc_process_new: args must be a list");
+  }
+  mproc__ensure_runtime();
+  p = calloc(1, sizeof *p);
+  if (!p) {
+    mproc_value_free(args);
+    return mproc__err(MPROC_ENOMEM, "process");
+  }
+  p->w.kind = MPROC__WAIT_PROC;
+  p->kind = KIND_CHILD;
+  p->state = ST_NEW;
+  p->target = target;
+  p->run = run;
+  p->args = args;
+  p->child.boot = p->child.proc = MPROC__NOHANDLE;
+  me = mproc__self_ident();
+  p->nident = me->n + 1;
+  p->ident = malloc(p->nident * sizeof *p->ident);
+  if (p->ident) {
+    if (me->n)
+      memcpy(p->ident, me->v, me->n * sizeof *p->ident);
+    p->ident[me->n] = mproc__next_child_number();
+  }
+  if (size) {
+    p->self = malloc(size);
+    if (p->self)
+      memcpy(p->self, self, size);
+    p->self_size = size;
+  }
+  p->name = opts && opts->name ? dupstr(opts->name)
+                               : (p->ident ? ident_name(p->ident, p->nident)
+                                           : NULL);
+  p->daemon = opts && opts->daemon >= 0 ? opts->daemon != 0
+                                        : mproc__self_daemon();
+  if (!p->ident || !p->name || (size && !p->self)) {
+    mproc_process_free(p);
+    return mproc__err(MPROC_ENOMEM, "process");
+  }
+  *out = p;
+  return 0;
+}
+
+int mproc_process_new(mproc_process **p, mproc_target target,
+                      mproc_value *args, const mproc_process_opts *opts) {
+  return make(p, target, NULL, NULL, 0, args, opts);
+}
+
+int mproc_process_new_struct(mproc_process **p, mproc_run run,
+                             const void *self, size_t size, mproc_value *args,
+                             const mproc_process_opts *opts) {
+  if (!run || (!self && size)) {
+    mproc_value_free(args);
+    if (p)
+      *p = NULL;
+    return mproc__err(MPROC_EINVAL, "mproc_process_new_struct: %s",
+                      run ? "NULL self" : "NULL run function");
+  }
+  return make(p, NULL, run, self, size, args, opts);
+}
+
+/* ---- state checks -------------------------------------------------------- */
+
+static int usable(mproc_process *p, const char *what) {
+  if (!p)
+    return mproc__err(MPROC_EINVAL, "%s: NULL process", what);
+  if (p->state == ST_CLOSED)
+    return mproc__err(MPROC_ECLOSED, "%s: process object is closed", what);
+  return 0;
+}
+
+static int started_child(mproc_process *p, const char *what) {
+  int rc = usable(p, what);
+  if (rc)
+    return rc;
+  if (p->kind != KIND_CHILD)
+    return mproc__err(MPROC_ENOTCHILD, "%s: can only %s a child process",
+                      what, what + 14);
+  if (p->state == ST_NEW)
+    return mproc__err(MPROC_ENOTSTARTED, "%s: the process was never started",
+                      what);
+  return 0;
+}
+
+/* Collect the exit status if the child has ended (or wait for it). */
+static int reap(mproc_process *p, int block) {
+  int code, rc;
+  if (p->state != ST_STARTED)
+    return 0;
+  rc = mproc__plat_proc_reap(&p->child, block, &code);
+  if (rc)
+    return rc;
+  p->exitcode = code;
+  p->state = ST_DONE;
+  mproc__plat_proc_release(&p->child);
+  return 0;
+}
+
+/* ---- start ---------------------------------------------------------------- */
+
+static double start_timeout(void) {
+  const char *s = getenv("MPROC_START_TIMEOUT");
+  double t = s ? atof(s) : 0;
+  return t > 0 ? t : 60.0;
+}
+
+/* After a failed handshake: make sure the child is gone, say why. */
+static int abandon(mproc_process *p, int rc, const char *why) {
+  int code = 0;
+  char detail[sizeof(((mproc__errrec *)0)->detail)];
+  snprintf(detail, sizeof detail, "%s", mproc_last_error());
+  if (mproc__plat_proc_reap(&p->child, 0, &code) == MPROC_ETIMEDOUT) {
+    mproc__plat_proc_signal(&p->child, 1);
+    mproc__plat_proc_reap(&p->child, 1, &code);
+  }
+  mproc__plat_proc_release(&p->child);
+  if (rc == MPROC_EEOF)
+    return mproc__err(MPROC_ESPAWN,
+                      "mproc_process_start: the child (pid %ld) exited with "
+                      "code %d %s",
+                      p->child.pid, code, why);
+  return mproc__err(MPROC_ESPAWN, "mproc_process_start: %s (%s)", why,
+                    detail);
+}
+
+static int handshake(mproc_process *p, mproc_conn *boot, const char *module,
+                     uint64_t offset, const mproc__buf *args,
+                     const mproc__handle *values, size_t nvalues) {
+  mproc_value *msg = NULL, *hl;
+  void *reply = NULL;
+  size_t n, i;
+  double limit = start_timeout();
+  int rc;
+
+  rc = mproc_conn_poll(boot, limit);
+  if (rc == 0) {
+    char why[160];
+    snprintf(why, sizeof why,
+             "the child did not start within %g s; does its main() call "
+             "mproc_init(argc, argv) first?",
+             limit);
+    mproc__err(MPROC_ETIMEDOUT, "no hello from the child");
+    return abandon(p, MPROC_ETIMEDOUT, why);
+  }
+  if (rc > 0)
+    rc = mproc_conn_recv_bytes(boot, &reply, &n);
+  if (rc)
+    return abandon(p, rc,
+                   "before reading its bootstrap message (did its main() "
+                   "call mproc_init(argc, argv) first?)");
+  rc = n == strlen(MPROC__HELLO) && memcmp(reply, MPROC__HELLO, n) == 0
+           ? 0
+           : mproc__err(MPROC_EBADMSG, "unexpected hello from the child");
+  free(reply);
+  reply = NULL;
+  if (rc)
+    return abandon(p, rc, "the child speaks another protocol");
+
+  hl = mproc_list();
+  for (i = 0; hl && i < nvalues; i++)
+    if (mproc_list_append(hl, mproc_int((int64_t)values[i])) != 0)
+      break;
+  msg = mproc_build("{s:i s:s s:L s:b s:y s:y s:O s:s s:b s:L s:s s:y}",
+                    "proto", MPROC__PROTO, "module", module, "offset",
+                    (int64_t)offset, "struct", p->run != NULL, "self",
+                    p->self ? (const void *)p->self : (const void *)"",
+                    p->self_size, "args", (const void *)args->p, args->len,
+                    "handles", hl, "name", p->name, "daemon", p->daemon,
+                    "ppid", (int64_t)mproc__plat_getpid(), "pname",
+                    mproc__self_name(), "authkey",
+                    (const void *)mproc__authkey(), (size_t)32);
+  if (!msg)
+    return abandon(p, MPROC_ENOMEM, "cannot build the bootstrap message");
+  /* The identity travels as a list. */
+  {
+    mproc_value *id = mproc_list();
+    for (i = 0; id && i < p->nident; i++)
+      if (mproc_list_append(id, mproc_int(p->ident[i])) != 0)
+        break;
+    rc = mproc_dict_set_str(msg, "ident", id);
+  }
+  if (!rc)
+    rc = mproc_conn_send(boot, msg);
+  mproc_value_free(msg);
+  if (rc)
+    return abandon(p, rc, "while its bootstrap message was being sent");
+  rc = mproc_conn_recv_bytes(boot, &reply, &n);
+  if (rc)
+    return abandon(p, rc, "while reading its bootstrap message");
+  if (n == 2 && memcmp(reply, "ok", 2) == 0) {
+    free(reply);
+    return 0;
+  }
+  {
+    char why[300];
+    snprintf(why, sizeof why, "the child could not bootstrap: %.*s",
+             (int)(n < 250 ? n : 250), (const char *)reply);
+    free(reply);
+    mproc__err(MPROC_ESPAWN, "child refused");
+    return abandon(p, MPROC_ESPAWN, why);
+  }
+}
+
+int mproc_process_start(mproc_process *p) {
+  char module[1024];
+  uint64_t offset;
+  void *addr;
+  mproc__spawn sp;
+  mproc__buf args = MPROC__BUF_INIT;
+  mproc__handle *values = NULL;
+  mproc_conn *boot;
+  int rc = usable(p, "mproc_process_start");
+  if (rc)
+    return rc;
+  if (p->kind != KIND_CHILD)
+    return mproc__err(MPROC_EINVAL, "mproc_process_start: not a new process");
+  if (p->state != ST_NEW)
+    return mproc__err(MPROC_ESTARTED,
+                      "mproc_process_start: cannot start a process twice");
+  if (!mproc__initialised())
+    return mproc__err(MPROC_ENOTINIT,
+                      "mproc_process_start: call mproc_init(argc, argv) at "
+                      "the top of main() first");
+  if (mproc__self_daemon())
+    return mproc__err(MPROC_ENOTSUP, "mproc_process_start: daemonic "
+                                     "processes are not allowed to have "
+                                     "children");
+  if (p->run) {
+    mproc_run fn = p->run;
+    memcpy(&addr, &fn, sizeof addr);
+  } else {
+    mproc_target fn = p->target;
+    memcpy(&addr, &fn, sizeof addr);
+  }
+  rc = mproc__plat_addr_to_ref(addr, module, sizeof module, &offset);
+  if (rc)
+    return rc;
+
+  mproc__spawn_init_parent(&sp);
+  if (p->args) {
+    rc = mproc__encode(p->args, &args, &sp.codec);
+  } else {
+    mproc_value *empty = mproc_list();
+    rc = mproc__encode(empty, &args, &sp.codec);
+    mproc_value_free(empty);
+  }
+  if (!rc && sp.n) {
+    values = malloc(sp.n * sizeof *values);
+    if (!values)
+      rc = mproc__err(MPROC_ENOMEM, "handle table");
+  }
+  if (!rc)
+    rc = mproc__plat_spawn_self(sp.h, sp.n, values, p->daemon, &p->child);
+  if (!rc) {
+    boot = mproc__conn_wrap(p->child.boot, 1, 1);
+    rc = boot ? handshake(p, boot, module, offset, &args, values, sp.n)
+              : abandon(p, MPROC_ENOMEM, "no memory");
+    if (boot)
+      mproc__conn_detach(boot);
+  }
+  mproc__spawn_free(&sp);
+  mproc__buf_free(&args);
+  free(values);
+  if (rc)
+    return rc;
+  p->pid = p->child.pid;
+  p->state = ST_STARTED;
+  rc = mproc__table_add(p);
+  if (rc) {
+    mproc__plat_proc_signal(&p->child, 1);
+    reap(p, 1);
+    return rc;
+  }
+  return 0;
+}
+
+/* ---- join, is_alive, signals ---------------------------------------------- */
+
+int mproc_process_join(mproc_process *p, double timeout) {
+  int rc, ready = 0;
+  double deadline;
+  if (p && p->kind == KIND_PARENT) {
+    rc = mproc__plat_wait(&p->psentinel, 1, timeout, &ready);
+    if (rc < 0)
+      return rc;
+    return ready ? 0
+                 : mproc__err(MPROC_ETIMEDOUT, "mproc_process_join: timed out");
+  }
+  rc = started_child(p, "mproc_process_join");
+  if (rc)
+    return rc;
+  if (p->state == ST_DONE)
+    return 0;
+  deadline = mproc__plat_monotonic() + timeout;
+  rc = mproc__plat_wait(&p->child.sentinel, 1, timeout, &ready);
+  if (rc < 0)
+    return rc;
+  if (!ready)
+    return mproc__err(MPROC_ETIMEDOUT,
+                      "mproc_process_join: %s still running after %g s",
+                      p->name, timeout);
+  /* The sentinel says it ended; the exit status follows at once, unless
+   * the child closed its end on purpose: then poll until the deadline. */
+  for (;;) {
+    rc = reap(p, timeout < 0);
+    if (rc != MPROC_ETIMEDOUT)
+      break;
+    if (mproc__plat_monotonic() >= deadline)
+      return mproc__err(MPROC_ETIMEDOUT,
+                        "mproc_process_join: %s still running after %g s",
+                        p->name, timeout);
+    mproc__plat_sleep(0.001);
+  }
+  if (rc)
+    return rc;
+  mproc__table_remove(p);
+  return 0;
+}
+
+int mproc_process_is_alive(mproc_process *p) {
+  int rc = usable(p, "mproc_process_is_alive");
+  if (rc)
+    return rc;
+  if (p->kind == KIND_SELF)
+    return 1;
+  if (p->kind == KIND_PARENT) {
+    int ready = 0;
+    rc = mproc__plat_wait(&p->psentinel, 1, 0, &ready);
+    return rc < 0 ? rc : !ready;
+  }
+  if (p->state != ST_STARTED)
+    return 0;
+  rc = reap(p, 0);
+  if (rc == MPROC_ETIMEDOUT)
+    return 1;
+  return rc < 0 ? rc : 0;
+}
+
+static int do_signal(mproc_process *p, int hard, const char *what) {
+  int rc = started_child(p, what);
+  if (rc)
+    return rc;
+  if (p->state == ST_DONE)
+    return 0;
+  return mproc__plat_proc_signal(&p->child, hard);
+}
+
+int mproc_process_terminate(mproc_process *p) {
+  return do_signal(p, 0, "mproc_process_terminate");
+}
+
+int mproc_process_kill(mproc_process *p) {
+  return do_signal(p, 1, "mproc_process_kill");
+}
+
+int mproc_process_exitcode(mproc_process *p, int *code) {
+  int rc = started_child(p, "mproc_process_exitcode");
+  if (rc)
+    return rc;
+  if (!code)
+    return mproc__err(MPROC_EINVAL, "mproc_process_exitcode: NULL output");
+  rc = reap(p, 0);
+  if (rc == MPROC_ETIMEDOUT)
+    return mproc__err(MPROC_ERUNNING, "mproc_process_exitcode: %s is still "
+                                      "running",
+                      p->name);
+  if (rc)
+    return rc;
+  *code = p->exitcode;
+  return 0;
+}
+
+int mproc_process_close(mproc_process *p) {
+  int rc = usable(p, "mproc_process_close");
+  if (rc)
+    return rc;
+  if (p->kind != KIND_CHILD)
+    return mproc__err(MPROC_ENOTCHILD, "mproc_process_close: not a child");
+  if (p->state == ST_STARTED) {
+    rc = reap(p, 0);
+    if (rc == MPROC_ETIMEDOUT)
+      return mproc__err(MPROC_ERUNNING,
+                        "mproc_process_close: cannot close a process while "
+                        "it is still running; join() or terminate() it "
+                        "first");
+    if (rc)
+      return rc;
+  }
+  mproc__table_remove(p);
+  mproc_value_free(p->args);
+  p->args = NULL;
+  p->state = ST_CLOSED;
+  return 0;
+}
+
+static void destroy(mproc_process *p) {
+  mproc_value_free(p->args);
+  free(p->self);
+  free(p->name);
+  free(p->ident);
+  free(p);
+}
+
+void mproc__process_destroy(mproc_process *p) { destroy(p); }
+
+void mproc_process_free(mproc_process *p) {
+  if (!p || p->kind != KIND_CHILD)
+    return;
+  if (p->state == ST_STARTED && reap(p, 0) == MPROC_ETIMEDOUT) {
+    /* Still running: the table keeps it and joins it at exit. */
+    p->detached = 1;
+    return;
+  }
+  mproc__table_remove(p);
+  destroy(p);
+}
+
+/* ---- attributes ------------------------------------------------------------ */
+
+long mproc_process_pid(const mproc_process *p) { return p ? p->pid : 0; }
+
+const char *mproc_process_name(const mproc_process *p) {
+  return p ? p->name : NULL;
+}
+
+int mproc_process_set_name(mproc_process *p, const char *name) {
+  char *n;
+  int rc = usable(p, "mproc_process_set_name");
+  if (rc)
+    return rc;
+  if (!name)
+    return mproc__err(MPROC_EINVAL, "mproc_process_set_name: NULL name");
+  n = dupstr(name);
+  if (!n)
+    return mproc__err(MPROC_ENOMEM, "name");
+  free(p->name);
+  p->name = n;
+  return 0;
+}
+
+int mproc_process_daemon(const mproc_process *p) { return p && p->daemon; }
+
+int mproc_process_set_daemon(mproc_process *p, int daemon) {
+  int rc = usable(p, "mproc_process_set_daemon");
+  if (rc)
+    return rc;
+  if (p->kind != KIND_CHILD || p->state != ST_NEW)
+    return mproc__err(MPROC_ESTARTED, "mproc_process_set_daemon: process "
+                                      "has already started");
+  p->daemon = daemon != 0;
+  return 0;
+}
+
+mproc_waitable *mproc_process_sentinel(mproc_process *p) {
+  return p ? &p->w : NULL;
+}
+
+int mproc__process_wait_item(mproc_process *p, mproc__waititem *item) {
+  if (p->kind == KIND_PARENT) {
+    *item = p->psentinel;
+    return 0;
+  }
+  {
+    int rc = started_child(p, "mproc_wait");
+    if (rc)
+      return rc;
+  }
+  if (p->state == ST_DONE)
+    return 1;
+  *item = p->child.sentinel;
+  return 0;
+}
+
+/* ---- the table's view ------------------------------------------------------ */
+
+int mproc__process_reap_nowait(mproc_process *p) {
+  int rc = reap(p, 0);
+  if (rc == MPROC_ETIMEDOUT)
+    return 1;
+  return rc < 0 ? rc : 0;
+}
+
+int mproc__process_detached(const mproc_process *p) { return p->detached; }
+
+/* Build the objects that describe the current process and its parent. */
+mproc_process *mproc__process_new_self(const char *name, long pid,
+                                       int daemon) {
+  mproc_process *p = calloc(1, sizeof *p);
+  if (!p)
+    return NULL;
+  p->w.kind = MPROC__WAIT_PROC;
+  p->kind = KIND_SELF;
+  p->state = ST_STARTED;
+  p->pid = pid;
+  p->daemon = daemon;
+  p->name = dupstr(name);
+  p->child.boot = p->child.proc = MPROC__NOHANDLE;
+  if (!p->name) {
+    free(p);
+    return NULL;
+  }
+  return p;
+}
+
+mproc_process *mproc__process_new_parent(const char *name, long pid,
+                                         mproc__waititem sentinel) {
+  mproc_process *p = mproc__process_new_self(name, pid, 0);
+  if (p) {
+    p->kind = KIND_PARENT;
+    p->psentinel = sentinel;
+  }
+  return p;
+}

@@ -1,0 +1,179 @@
+/*
+ * platform.h - the seam between lib/ (portable) and the OS.
+ *
+ * lib/ includes this header and never an OS header.  platform/posix/ and
+ * platform/win32/ implement it with the same file names; CMake picks one.
+ *
+ * Every function returns 0 (or a documented non-negative value) or a
+ * negative MPROC_E* code; on failure it has recorded the detail and the OS
+ * error with mproc__err_os() (lib/error.c), translating errno or
+ * GetLastError() once, here at the boundary.
+ *
+ * Handles: an fd on POSIX, a HANDLE on Win32, both carried in an intptr_t.
+ * Every handle the library creates is private to the process (O_CLOEXEC /
+ * not inheritable); only mproc__plat_spawn_self() hands chosen ones to a
+ * child.  Stream handles (pipe ends) are always in blocking mode on POSIX
+ * and always overlapped on Win32, in every process that holds them.
+ */
+#ifndef MPROC_PLATFORM_H
+#define MPROC_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef intptr_t mproc__handle;
+#define MPROC__NOHANDLE ((mproc__handle)-1)
+
+/* The command-line marker of a spawned child: "<exe> MARK <tok> <tok>". */
+#define MPROC__CHILD_MARK "--mproc-spawned-child"
+
+/* ---- errors and thread-local state ------------------------------------ */
+
+/* The calling thread's error record (lib/error.c fills it). */
+typedef struct mproc__errrec {
+  int code;
+  long oserr;
+  char detail[320];
+} mproc__errrec;
+mproc__errrec *mproc__plat_errrec(void);
+/* The OS's text for an OS error code, into buf (always NUL-terminated). */
+void mproc__plat_oserror_text(long oserr, char *buf, size_t cap);
+/* The calling thread's last OS error (errno / GetLastError()). */
+long mproc__plat_last_oserror(void);
+
+/* ---- streams: the two ends of a Pipe ---------------------------------- */
+
+/*
+ * A connected pair.  duplex: both ends read and write.  Simplex: *a reads
+ * and *b writes.  POSIX: socketpair(AF_UNIX, SOCK_STREAM) (writes never
+ * raise SIGPIPE); Win32: an overlapped byte-mode named pipe pair.
+ */
+int mproc__plat_stream_pair(mproc__handle *a, mproc__handle *b, int duplex);
+/*
+ * Read at most len (> 0) bytes, blocking until at least one arrives.
+ * 0 with *got > 0; MPROC_EEOF when the peer has gone (all its copies are
+ * closed, or its process died).
+ */
+int mproc__plat_stream_read(mproc__handle h, void *buf, size_t len,
+                            size_t *got);
+/* Write all bytes (blocking).  MPROC_EEOF when the peer has gone. */
+int mproc__plat_stream_write(mproc__handle h, const void *buf, size_t len);
+/* Gather write of two pieces (header + payload) as if one buffer. */
+int mproc__plat_stream_write2(mproc__handle h, const void *a, size_t na,
+                              const void *b, size_t nb);
+int mproc__plat_close(mproc__handle h);
+
+/* ---- waiting ----------------------------------------------------------- */
+
+enum {
+  MPROC__W_STREAM = 1, /* ready when a stream has bytes to read, or EOF */
+  MPROC__W_PROCESS = 2 /* ready when a process sentinel says it ended */
+};
+typedef struct mproc__waititem {
+  mproc__handle h;
+  int kind;
+} mproc__waititem;
+/*
+ * Wait until one of items is ready or timeout (seconds; < 0 forever, 0
+ * poll) passes.  Sets ready[i] to 1/0 for every item and returns how many
+ * are ready (0 on timeout).  n may be 0 (then it just sleeps).
+ */
+int mproc__plat_wait(const mproc__waititem *items, size_t n, double timeout,
+                     int *ready);
+
+/* ---- processes --------------------------------------------------------- */
+
+typedef struct mproc__child {
+  long pid;
+  mproc__handle proc;     /* Win32: process HANDLE; POSIX: NOHANDLE */
+  mproc__handle boot;     /* parent's end of the bootstrap channel */
+  mproc__waititem sentinel; /* ready once the child has ended */
+} mproc__child;
+
+/*
+ * Start the running executable again as "<exe> MARK <tok> <tok>".  The
+ * child gets exactly the n handles listed (plus stdin/stdout/stderr and the
+ * bootstrap channel); child_values[i] receives the value handles[i] has in
+ * the child.  daemon: the child must die with this process (Win32: a
+ * kill-on-close Job object; POSIX: the child arranges it in
+ * mproc__plat_child_setup).  On success the child is running and waiting
+ * to read its bootstrap message from out->boot.  Safe to call from many
+ * threads at once: a child never receives another child's handles.
+ */
+int mproc__plat_spawn_self(const mproc__handle *handles, size_t n,
+                           mproc__handle *child_values, int daemon,
+                           mproc__child *out);
+/*
+ * Collect the exit status.  block: wait for the end; else MPROC_ETIMEDOUT
+ * if still running.  *exitcode: the code the process exited with, or -N
+ * when ended by signal N (Win32: TerminateProcess with the codes used by
+ * mproc__plat_proc_signal reads back as -15 / -9; an access violation as
+ * -11).  Idempotent after success.
+ */
+int mproc__plat_proc_reap(mproc__child *c, int block, int *exitcode);
+/* hard = 0: terminate (SIGTERM, -15); hard = 1: kill (SIGKILL, -9). */
+int mproc__plat_proc_signal(mproc__child *c, int hard);
+/* Close what the parent holds for the child (after reaping). */
+void mproc__plat_proc_release(mproc__child *c);
+
+long mproc__plat_getpid(void);
+
+/* ---- the child side ---------------------------------------------------- */
+
+/*
+ * If argv marks this process as a spawned child, set *boot to the
+ * bootstrap channel and *parent to the parent's sentinel (an item that
+ * becomes ready when the parent ends) and return 1; else return 0.
+ */
+int mproc__plat_child_args(int argc, char **argv, mproc__handle *boot,
+                           mproc__waititem *parent);
+/* 1 if this process's own command line carries the child mark. */
+int mproc__plat_marked_child(void);
+/*
+ * Take ownership of a handle received at spawn: make it private again
+ * (close-on-exec / not inheritable) so it reaches no grandchild.
+ */
+int mproc__plat_adopt(mproc__handle h);
+/*
+ * Called in the child before the target runs.  daemon: die when the
+ * parent (pid parent_pid) dies, even by SIGKILL (Linux: PR_SET_PDEATHSIG
+ * and a re-check that the parent is still there).
+ */
+int mproc__plat_child_setup(long parent_pid, int daemon);
+/* Flushing is the caller's job; this ends the process with code. */
+void mproc__plat_exit(int code);
+
+/* ---- functions that travel: (module, offset) --------------------------- */
+
+/*
+ * Name the loaded image that holds addr (module, "" for the main
+ * executable on POSIX) and addr's offset in it.  MPROC_ETARGET if addr is
+ * in no loaded image.
+ */
+int mproc__plat_addr_to_ref(const void *addr, char *module, size_t cap,
+                            uint64_t *offset);
+/* The inverse, in the child: MPROC_ETARGET if no such image or offset. */
+int mproc__plat_ref_to_addr(const char *module, uint64_t offset, void **addr);
+
+/* ---- misc --------------------------------------------------------------- */
+
+int mproc__plat_cpu_count(void);
+/* Seconds on a monotonic clock. */
+double mproc__plat_monotonic(void);
+void mproc__plat_sleep(double seconds);
+/* Fill buf with n cryptographically random bytes. */
+int mproc__plat_random(void *buf, size_t n);
+/* Set (value != NULL) or unset an environment variable. */
+int mproc__plat_setenv(const char *name, const char *value);
+
+/* ---- tests only: list this process's open handles ----------------------- */
+
+/*
+ * Test support: write the values of this process's open handles that are
+ * files, pipes or sockets (POSIX: every fd in /proc/self/fd except the
+ * one used to list them; Win32: every valid handle of file type disk, pipe
+ * or char) into out, ascending; return how many (may exceed cap).
+ */
+int mproc__plat_list_handles(long *out, size_t cap);
+
+#endif /* MPROC_PLATFORM_H */

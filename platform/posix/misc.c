@@ -1,0 +1,84 @@
+/*
+ * posix/misc.c - pid, CPUs, clock, sleep, randomness, environment, and
+ * the test helper that lists open fds.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mproc_int.h"
+
+int mproc__plat_cpu_count(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : (int)n;
+}
+
+double mproc__plat_monotonic(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void mproc__plat_sleep(double seconds) {
+  struct timespec ts;
+  if (seconds <= 0)
+    return;
+  ts.tv_sec = (time_t)seconds;
+  ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+    ;
+}
+
+int mproc__plat_random(void *buf, size_t n) {
+  unsigned char *p = buf;
+  while (n > 0) {
+    ssize_t r = getrandom(p, n, 0);
+    if (r < 0) {
+      if (errno == EINTR)
+        continue;
+      return mproc__err_os(MPROC_EOS, errno, "getrandom");
+    }
+    p += r;
+    n -= (size_t)r;
+  }
+  return 0;
+}
+
+int mproc__plat_setenv(const char *name, const char *value) {
+  int r = value ? setenv(name, value, 1) : unsetenv(name);
+  if (r != 0)
+    return mproc__err_os(MPROC_EOS, errno, "setenv(%s)", name);
+  return 0;
+}
+
+static int cmp_long(const void *a, const void *b) {
+  long x = *(const long *)a, y = *(const long *)b;
+  return (x > y) - (x < y);
+}
+
+int mproc__plat_list_handles(long *out, size_t cap) {
+  DIR *d = opendir("/proc/self/fd");
+  struct dirent *e;
+  size_t count = 0;
+  if (!d)
+    return mproc__err_os(MPROC_EOS, errno, "opendir(/proc/self/fd)");
+  while ((e = readdir(d)) != NULL) {
+    char *end;
+    long fd = strtol(e->d_name, &end, 10);
+    if (e->d_name[0] == '.' || *end != '\0' || fd == dirfd(d))
+      continue;
+    if (count < cap)
+      out[count] = fd;
+    count++;
+  }
+  closedir(d);
+  qsort(out, count < cap ? count : cap, sizeof *out, cmp_long);
+  return (int)count;
+}

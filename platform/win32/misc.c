@@ -1,0 +1,132 @@
+/*
+ * win32/misc.c - CPUs, clock, sleep, randomness, environment, and the test
+ * helper that lists open handles.
+ *
+ * Map: cpu_count (GetActiveProcessorCount over all processor groups),
+ * monotonic (QueryPerformanceCounter), sleep (Sleep, rounded up to whole
+ * milliseconds), random (BCryptGenRandom, system-preferred RNG: link
+ * bcrypt), setenv (SetEnvironmentVariableW and the C runtime's
+ * _wputenv_s, so that getenv sees it too), list_handles (probe handle
+ * values 4..16384).  mproc__plat_getpid lives in spawn.c.
+ *
+ * list_handles is for tests: it leaves out directory handles (the current
+ * directory's, which every process has), and GetFileType can block on a
+ * synchronous handle while another thread is blocked reading it (e.g. a
+ * thread reading the console): call it when no thread does that.
+ */
+#include "w32_int.h"
+
+#include <bcrypt.h>
+#include <math.h>
+#include <stdlib.h>
+
+#ifndef STATUS_SUCCESS
+#define STATUS_SUCCESS ((NTSTATUS)0x00000000L)
+#endif
+
+int mproc__plat_cpu_count(void) {
+  DWORD n = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
+  if (n == 0) {
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    n = si.dwNumberOfProcessors;
+  }
+  return n < 1 ? 1 : (int)n;
+}
+
+double mproc__plat_monotonic(void) {
+  LARGE_INTEGER c, f;
+  QueryPerformanceCounter(&c);
+  QueryPerformanceFrequency(&f); /* fixed at boot; cheap to ask */
+  /* Whole seconds and the rest apart, so no precision is lost. */
+  return (double)(c.QuadPart / f.QuadPart) +
+         (double)(c.QuadPart % f.QuadPart) / (double)f.QuadPart;
+}
+
+void mproc__plat_sleep(double seconds) {
+  double ms;
+  if (!(seconds > 0))
+    return;
+  ms = ceil(seconds * 1000.0);
+  while (ms > 0) {
+    DWORD chunk = ms > 86400000.0 ? 86400000u : (DWORD)ms;
+    Sleep(chunk);
+    ms -= chunk;
+  }
+}
+
+int mproc__plat_random(void *buf, size_t n) {
+  unsigned char *p = buf;
+  while (n > 0) {
+    ULONG chunk = n > 0x40000000u ? 0x40000000u : (ULONG)n;
+    NTSTATUS st =
+        BCryptGenRandom(NULL, p, chunk, BCRYPT_USE_SYSTEM_PREFERRED_RNG);
+    if (st != STATUS_SUCCESS)
+      return mproc__err_os(MPROC_EOS, (long)st,
+                           "BCryptGenRandom (NTSTATUS 0x%08lx)",
+                           (unsigned long)st);
+    p += chunk;
+    n -= chunk;
+  }
+  return 0;
+}
+
+int mproc__plat_setenv(const char *name, const char *value) {
+  wchar_t *wn = NULL, *wv = NULL;
+  const char *c;
+  int rc;
+  if (!name || !*name)
+    return mproc__err(MPROC_EINVAL, "setenv: empty name");
+  for (c = name; *c; c++)
+    if (*c == '=')
+      return mproc__err(MPROC_EINVAL, "setenv: '=' in name '%s'", name);
+  rc = mproc__w32_wide(name, &wn);
+  if (rc)
+    return rc;
+  if (value) {
+    rc = mproc__w32_wide(value, &wv);
+    if (rc) {
+      free(wn);
+      return rc;
+    }
+  }
+  /* The C runtime keeps its own copy (getenv); an empty value removes. */
+  if (_wputenv_s(wn, wv ? wv : L"") != 0) {
+    rc = mproc__err(MPROC_EOS, "_wputenv_s(%s)", name);
+  } else if (!SetEnvironmentVariableW(wn, wv) &&
+             !(wv == NULL && GetLastError() == ERROR_ENVVAR_NOT_FOUND)) {
+    /* An empty value is a real value for the OS, unlike for the CRT. */
+    rc = mproc__w32_fail(MPROC_EOS, GetLastError(),
+                         "SetEnvironmentVariableW(%s)", name);
+  }
+  free(wn);
+  free(wv);
+  return rc;
+}
+
+int mproc__plat_list_handles(long *out, size_t cap) {
+  size_t count = 0;
+  uintptr_t v;
+  for (v = 4; v <= 16384; v += 4) {
+    HANDLE h = (HANDLE)v;
+    DWORD flags, type;
+    if (!GetHandleInformation(h, &flags))
+      continue;
+    type = GetFileType(h);
+    if (type != FILE_TYPE_DISK && type != FILE_TYPE_PIPE &&
+        type != FILE_TYPE_CHAR)
+      continue;
+    if (type == FILE_TYPE_DISK) {
+      /* The loader's current-directory handle is no leak (POSIX has no fd
+       * for it either): directories are left out. */
+      FILE_BASIC_INFO bi;
+      if (GetFileInformationByHandleEx(h, FileBasicInfo, &bi, sizeof bi) &&
+          (bi.FileAttributes & FILE_ATTRIBUTE_DIRECTORY))
+        continue;
+    }
+    if (count < cap)
+      out[count] = (long)v;
+    count++;
+  }
+  return (int)count;
+}

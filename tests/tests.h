@@ -1,0 +1,35 @@
+/*
+ * tests.h - the suites of the one test binary, mproc_tests.
+ *
+ * The binary's main() calls mproc_init() first, so child roles are this
+ * same binary re-executed.  check runs in CK_NOFORK mode (the same way on
+ * Windows), so a test must clean up what it starts; ctest gives every
+ * suite a timeout.  Run one suite: mproc_tests <suite> [<tcase>].
+ */
+#ifndef MPROC_TESTS_H
+#define MPROC_TESTS_H
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mproc.h"
+
+/* Assert an mproc call returned exactly want, showing the detail. */
+#define ck_mproc(call, want)                                                 \
+  do {                                                                       \
+    int ck_rc_ = (call);                                                     \
+    ck_assert_msg(ck_rc_ == (want), "%s returned %d (%s: %s), wanted %d",    \
+                  #call, ck_rc_, mproc_errname(ck_rc_), mproc_last_error(),  \
+                  (want));                                                   \
+  } while (0)
+#define ck_mproc_ok(call) ck_mproc(call, 0)
+
+Suite *mproc_suite_value(void);
+Suite *mproc_suite_codec(void);
+Suite *mproc_suite_errors(void);
+Suite *mproc_suite_conn(void);
+Suite *mproc_suite_process(void);
+Suite *mproc_suite_handles(void);
+
+#endif
