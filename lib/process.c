@@ -156,8 +156,11 @@ static int started_child(mproc_process *p, const char *what) {
   if (rc)
     return rc;
   if (p->kind != KIND_CHILD)
+    /* The verb: "mproc_process_join" -> "join"; "mproc_wait" has none. */
     return mproc__err(MPROC_ENOTCHILD, "%s: can only %s a child process",
-                      what, what + 14);
+                      what,
+                      strncmp(what, "mproc_process_", 14) == 0 ? what + 14
+                                                               : "wait for");
   if (p->state == ST_NEW)
     return mproc__err(MPROC_ENOTSTARTED, "%s: the process was never started",
                       what);

@@ -86,8 +86,10 @@ int mproc__plat_wait(const mproc__waititem *items, size_t n, double timeout,
 typedef struct mproc__child {
   long pid;
   mproc__handle proc;     /* Win32: process HANDLE; POSIX: NOHANDLE */
-  mproc__handle boot;     /* parent's end of the bootstrap channel */
-  mproc__waititem sentinel; /* ready once the child has ended */
+  mproc__handle boot;     /* parent's end of the bootstrap channel: a
+                             duplex stream, like a duplex stream_pair */
+  mproc__waititem sentinel; /* ready once the child has ended; its handle
+                               belongs to proc_release, never close it */
 } mproc__child;
 
 /*

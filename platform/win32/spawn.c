@@ -12,7 +12,7 @@
  * inheritable again), child_setup (nothing: the Job object does it), exit
  * (ExitProcess).
  *
- * Handles: every handle the child gets - the read end of the bootstrap
+ * Handles: every handle the child gets - the child's end of the bootstrap
  * pipe, a SYNCHRONIZE duplicate of this process's handle (the parent
  * sentinel), the n listed handles and the std handles - is first
  * duplicated as an *inheritable* handle that exists only for this spawn;
@@ -21,9 +21,10 @@
  * closed again once CreateProcessW has returned.  An inherited handle keeps
  * its value, so the child's values are the duplicates' values.
  *
- * The bootstrap channel is an mproc stream (an overlapped named pipe,
- * simplex: the child reads), not CreatePipe: platform.h promises that every
- * stream is overlapped, so the child may wait on it with mproc__plat_wait.
+ * The bootstrap channel is a duplex mproc stream (an overlapped named
+ * pipe), not CreatePipe: the spawn protocol talks both ways on it (hello,
+ * bootstrap, ack), and platform.h promises that every stream is
+ * overlapped, so either side may wait on it with mproc__plat_wait.
  */
 #include "w32_int.h"
 
@@ -190,7 +191,7 @@ int mproc__plat_spawn_self(const mproc__handle *handles, size_t n,
   rc = self_exe(&exe);
   if (rc)
     goto done;
-  rc = mproc__plat_stream_pair(&boot_r, &boot_w, 0);
+  rc = mproc__plat_stream_pair(&boot_r, &boot_w, 1);
   if (rc)
     goto done;
   inh = malloc((n + 5) * sizeof *inh);

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Build the benchmarks (Release, build/bench), run the C side (mproc and
+# the raw OS primitive) and the Python side (multiprocessing, spawn
+# context), and print one table with ratios and the targets.
+#
+#   bench/run.sh                 full run (about 1.5 minutes on 2 cores)
+#   bench/run.sh --secs 0.5      shorter measurements
+#   bench/run.sh --no-build      reuse build/bench
+#   bench/run.sh --only rtt,bw   some workloads (spawn, rtt, bw)
+#
+# Raw RESULT lines are kept in build/bench/results.txt.  Timings, never
+# assertions: the script fails only if a benchmark itself fails.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(dirname "$here")"
+build="$repo/build/bench"
+secs=2
+only="spawn,rtt,bw"
+do_build=1
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --secs) secs="$2"; shift 2 ;;
+    --only) only="$2"; shift 2 ;;
+    --no-build) do_build=0; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+if [[ $do_build == 1 ]]; then
+  cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release \
+    -DMPROC_BUILD_TESTS=OFF -DMPROC_BUILD_EXAMPLES=OFF >"$build.configure.log" 2>&1 ||
+    { cat "$build.configure.log"; exit 1; }
+  cmake --build "$build" -j 2 --target mproc_bench bench_tiny >"$build.build.log" 2>&1 ||
+    { cat "$build.build.log"; exit 1; }
+fi
+
+results="$build/results.txt"
+: >"$results"
+echo "== C side (mproc, raw) =="
+"$build/bench/mproc_bench" --secs "$secs" --only "$only" \
+  --tiny "$build/bench/bench_tiny" | tee -a "$results"
+echo "== Python side (multiprocessing, spawn context) =="
+python3 "$here/py_bench.py" --secs "$secs" --only "$only" | tee -a "$results"
+echo
+
+python3 - "$results" <<'EOF'
+import sys
+
+res = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) >= 5 and f[0] == "RESULT":
+        res[(f[1], f[2])] = (float(f[3]), f[4])
+
+# (label, mproc key, raw key, python key, target on mproc/raw)
+# target: ("le", x) for times (ratio <= x), ("ge", x) for rates.
+rows = [
+    ("spawn+join, raw = same binary", ("spawn_join", "mproc"),
+     ("spawn_join", "raw_self"), ("spawn_join", "python"), ("le", 1.5)),
+    ("spawn+join, raw = tiny binary", ("spawn_join", "mproc"),
+     ("spawn_join", "raw_tiny"), ("spawn_join", "python"), ("le", 1.5)),
+    ("  (raw same binary + mproc_init)", None,
+     ("spawn_join", "raw_self_init"), None, None),
+    ("round trip ['spam',42,'egg']", ("rtt_value", "mproc"), ("rtt", "raw"),
+     ("rtt_value", "python"), ("le", 1.3)),
+    ("round trip 8 bytes", ("rtt_bytes8", "mproc"), ("rtt", "raw"),
+     ("rtt_bytes8", "python"), ("le", 1.3)),
+    ("1 MiB msgs, recv_bytes_into", ("bw_into", "mproc"), ("bw", "raw"),
+     ("bw_into", "python"), ("ge", 0.9)),
+    ("1 MiB msgs, recv_bytes", ("bw_alloc", "mproc"), ("bw", "raw"),
+     ("bw_alloc", "python"), ("ge", 0.9)),
+]
+
+def val(key):
+    return res.get(key, (None, ""))[0] if key else None
+
+def fmt(v):
+    if v is None:
+        return "-"
+    return "%.1f" % v if v < 1000 else "%.0f" % v
+
+hdr = ("workload", "unit", "mproc", "raw", "python", "mproc/raw",
+       "mproc/python", "target")
+table = []
+for label, km, kr, kp, target in rows:
+    m, r, p = val(km), val(kr), val(kp)
+    unit = res.get(km or kr, (0, ""))[1]
+    mr = m / r if m is not None and r else None
+    mp = m / p if m is not None and p else None
+    t = ""
+    if target and mr is not None:
+        op, x = target
+        ok = mr <= x if op == "le" else mr >= x
+        t = "%s %s%.2f %s" % ("mproc/raw", "<=" if op == "le" else ">=", x,
+                             "\u2713" if ok else "\u2717")
+    if m is None and r is None and p is None:
+        continue
+    table.append((label, unit, fmt(m), fmt(r), fmt(p),
+                  "-" if mr is None else "%.2f" % mr,
+                  "-" if mp is None else "%.3f" % mp, t))
+
+w = [max(len(str(row[i])) for row in [hdr] + table) for i in range(len(hdr))]
+line = lambda row: "| " + " | ".join(str(c).ljust(w[i]) for i, c in
+                                     enumerate(row)) + " |"
+print(line(hdr))
+print("|" + "|".join("-" * (x + 2) for x in w) + "|")
+for row in table:
+    print(line(row))
+print()
+print("us: lower is better (mproc/raw > 1 is slower than raw); MiB/s: "
+      "higher is better (mproc/raw < 1 is slower than raw).")
+EOF
