@@ -43,8 +43,9 @@ static void print_value(const char *label, const mproc_value *v) {
   mproc_free(text);
 }
 
-/* pipe.send(['spam'] + [42, 'egg']); pipe.close() */
-static int send(mproc_value *args) {
+/* def send(pipe): pipe.send(['spam'] + [42, 'egg']); pipe.close()
+ * (named send_list here: send() is also the sockets' function) */
+static int send_list(mproc_value *args) {
   mproc_conn *pipe = arg_conn(args, 0);
   mproc_value *msg = mproc_build("[sis]", "spam", 42, "egg");
   int rc = mproc_conn_send(pipe, msg);
@@ -53,7 +54,7 @@ static int send(mproc_value *args) {
   return rc < 0;
 }
 
-/* Send a dict, wait for the reply, print it. */
+/* def talk(pipe): send a dict, wait for the reply, print it. */
 static int talk(mproc_value *args) {
   mproc_conn *pipe = arg_conn(args, 0);
   mproc_value *msg = mproc_build("{s:s s:i}", "name", "Bob", "spam", 42);
@@ -80,7 +81,7 @@ int main(int argc, char **argv) {
 
   CHECK(mproc_pipe(&con1, &con2, 1));
   opts.name = "send";
-  CHECK(mproc_process_new(&sender, send, mproc_build("[C]", con1), &opts));
+  CHECK(mproc_process_new(&sender, send_list, mproc_build("[C]", con1), &opts));
   CHECK(mproc_process_start(sender));
   CHECK(mproc_conn_recv(con2, &got)); /* from send */
   print_value("con2 got:", got);

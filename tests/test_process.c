@@ -138,6 +138,8 @@ static int middle(mproc_value *args) {
   mproc_value_free(got);
   mproc_process_join(p, 60);
   mproc_process_free(p);
+  mproc_conn_free(a);
+  mproc_conn_free(b);
   return rc == 0 ? 0 : 4;
 }
 
