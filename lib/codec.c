@@ -193,6 +193,10 @@ typedef struct frame {
   int kind;
 } frame;
 
+/* Most messages nest a few levels: their frames live on the C stack, and
+ * only deeper input pays for a heap stack (up to MPROC__MAX_DEPTH). */
+#define INLINE_FRAMES 16
+
 typedef struct dec {
   mproc__codec_ctx *ctx;
   size_t pos;  /* offset of the head being decoded */
@@ -200,7 +204,9 @@ typedef struct dec {
   int err;
   mproc_value *root;
   int depth;
-  frame stack[MPROC__MAX_DEPTH];
+  int cap;       /* frames available in stack */
+  frame *stack;  /* inline until nesting passes INLINE_FRAMES */
+  frame inline_frames[INLINE_FRAMES];
 } dec;
 
 static void fail(dec *d, int code, const char *what) {
@@ -295,6 +301,16 @@ static void open_item(dec *d, int kind, uint64_t count) {
   if (d->depth >= MPROC__MAX_DEPTH) {
     fail(d, MPROC_EBADMSG, "nesting deeper than the limit");
     return;
+  }
+  if (d->depth == d->cap) {
+    frame *big = (frame *)malloc(MPROC__MAX_DEPTH * sizeof *big);
+    if (!big) {
+      d->err = mproc__err(MPROC_ENOMEM, "out of memory decoding a message");
+      return;
+    }
+    memcpy(big, d->stack, (size_t)d->depth * sizeof *big);
+    d->stack = big;
+    d->cap = MPROC__MAX_DEPTH;
   }
   if (kind != F_TAG) {
     c = kind == F_MAP ? mproc_dict() : mproc_list();
@@ -436,6 +452,7 @@ static void free_stack(dec *d) {
 int mproc__decode(const void *p, size_t n, mproc_value **out,
                   mproc__codec_ctx *ctx) {
   const unsigned char *in = (const unsigned char *)p;
+  dec state;
   dec *d;
   int rc;
   if (!out)
@@ -446,11 +463,9 @@ int mproc__decode(const void *p, size_t n, mproc_value **out,
   if (n < MAGIC_LEN || memcmp(in, magic, MAGIC_LEN) != 0)
     return mproc__err(MPROC_EBADMSG,
                       "malformed message: no mproc format-1 header");
-  /* The stack is a few kilobytes: keep it off the C stack. */
-  d = (dec *)malloc(sizeof *d);
-  if (!d)
-    return mproc__err(MPROC_ENOMEM, "out of memory decoding a message");
-  /* The frames are written as they are pushed; only the head is set. */
+  d = &state;
+  d->stack = d->inline_frames;
+  d->cap = INLINE_FRAMES;
   d->ctx = ctx;
   d->rest = 0;
   d->err = 0;
@@ -487,7 +502,8 @@ int mproc__decode(const void *p, size_t n, mproc_value **out,
   } else {
     *out = d->root;
   }
-  free(d);
+  if (d->stack != d->inline_frames)
+    free(d->stack);
   return rc;
 }
 
