@@ -26,21 +26,10 @@
     }                                                                 \
   } while (0)
 
-/* Python's time.sleep(): mproc has no sleep, but waiting for a message
- * that never comes is one, on Linux and Windows alike. */
-static void sleep_s(double seconds) {
-  mproc_conn *r, *w;
-  if (mproc_pipe(&r, &w, 0) == 0) {
-    mproc_conn_poll(r, seconds);
-    mproc_conn_free(r);
-    mproc_conn_free(w);
-  }
-}
-
 /* time.sleep(1); print('hello', name, time.ctime()) */
 static int f(mproc_value *args) {
   time_t now;
-  sleep_s(0.3);
+  mproc_sleep(0.3);
   now = time(NULL);
   printf("hello %s %.24s\n", mproc_value_str(mproc_list_get(args, 0)),
          ctime(&now)); /* ctime() ends in '\n': %.24s leaves it out */

@@ -28,17 +28,6 @@
     }                                                                 \
   } while (0)
 
-/* Python's time.sleep(): mproc has no sleep, but waiting for a message
- * that never comes is one, on Linux and Windows alike. */
-static void sleep_s(double seconds) {
-  mproc_conn *r, *w;
-  if (mproc_pipe(&r, &w, 0) == 0) {
-    mproc_conn_poll(r, seconds);
-    mproc_conn_free(r);
-    mproc_conn_free(w);
-  }
-}
-
 /* The "class": its fields travel to the child as plain bytes, so keep
  * them plain data (no pointers into the parent's memory). */
 typedef struct my_process {
@@ -50,7 +39,7 @@ static int my_process_run(void *self, mproc_value *args) {
   my_process *me = self;
   time_t now;
   (void)args;
-  sleep_s(me->delay);
+  mproc_sleep(me->delay);
   now = time(NULL);
   printf("hello %s %.24s\n", mproc_process_name(mproc_current_process()),
          ctime(&now));

@@ -29,24 +29,13 @@
     }                                                                 \
   } while (0)
 
-/* Python's time.sleep(): mproc has no sleep, but waiting for a message
- * that never comes is one, on Linux and Windows alike. */
-static void sleep_s(double seconds) {
-  mproc_conn *r, *w;
-  if (mproc_pipe(&r, &w, 0) == 0) {
-    mproc_conn_poll(r, seconds);
-    mproc_conn_free(r);
-    mproc_conn_free(w);
-  }
-}
-
 static int worker(mproc_value *args) {
   double interval = 0;
   time_t now = time(NULL);
   mproc_value_get_float(mproc_list_get(args, 0), &interval);
   printf("work start:%.24s\n", ctime(&now));
   fflush(stdout);
-  sleep_s(interval);
+  mproc_sleep(interval);
   now = time(NULL);
   printf("work end:%.24s\n", ctime(&now));
   return 0;

@@ -36,17 +36,6 @@
     }                                                                 \
   } while (0)
 
-/* Python's time.sleep(): mproc has no sleep, but waiting for a message
- * that never comes is one, on Linux and Windows alike. */
-static void sleep_s(double seconds) {
-  mproc_conn *r, *w;
-  if (mproc_pipe(&r, &w, 0) == 0) {
-    mproc_conn_poll(r, seconds);
-    mproc_conn_free(r);
-    mproc_conn_free(w);
-  }
-}
-
 static mproc_conn *arg_conn(mproc_value *args, size_t i) {
   mproc_conn *c = NULL;
   mproc_value_get_conn(mproc_list_get(args, i), &c);
@@ -62,7 +51,7 @@ static int proc1(mproc_value *args) {
     fflush(stdout);
     rc = mproc_conn_send(pipe, v);
     mproc_value_free(v);
-    sleep_s(0.1);
+    mproc_sleep(0.1);
   }
   mproc_conn_close(pipe); /* the receiver's recv() now reports EOF */
   return rc < 0;
@@ -79,7 +68,7 @@ static int proc2(mproc_value *args) {
     fflush(stdout);
     mproc_free(text);
     mproc_value_free(v);
-    sleep_s(0.1);
+    mproc_sleep(0.1);
   }
   return rc != MPROC_EEOF; /* EOF is the normal end */
 }

@@ -28,17 +28,6 @@
     }                                                                 \
   } while (0)
 
-/* Python's time.sleep(): mproc has no sleep, but waiting for a message
- * that never comes is one, on Linux and Windows alike. */
-static void sleep_s(double seconds) {
-  mproc_conn *r, *w;
-  if (mproc_pipe(&r, &w, 0) == 0) {
-    mproc_conn_poll(r, seconds);
-    mproc_conn_free(r);
-    mproc_conn_free(w);
-  }
-}
-
 static int worker(mproc_value *args) {
   double interval = 0;
   int n = 3;
@@ -47,7 +36,7 @@ static int worker(mproc_value *args) {
     time_t now = time(NULL);
     printf("The time is %.24s\n", ctime(&now));
     fflush(stdout); /* each line as it happens, not all at exit */
-    sleep_s(interval);
+    mproc_sleep(interval);
     n--;
   }
   return 0;

@@ -36,17 +36,6 @@
     }                                                                 \
   } while (0)
 
-/* Python's time.sleep(): mproc has no sleep, but waiting for a message
- * that never comes is one, on Linux and Windows alike. */
-static void sleep_s(double seconds) {
-  mproc_conn *r, *w;
-  if (mproc_pipe(&r, &w, 0) == 0) {
-    mproc_conn_poll(r, seconds);
-    mproc_conn_free(r);
-    mproc_conn_free(w);
-  }
-}
-
 typedef struct clock_process {
   double interval;
 } clock_process;
@@ -60,7 +49,7 @@ static int clock_process_run(void *self, mproc_value *args) {
     time_t now = time(NULL);
     printf("the time is %.24s\n", ctime(&now));
     fflush(stdout); /* each line as it happens, not all at exit */
-    sleep_s(clock->interval);
+    mproc_sleep(clock->interval);
     n--;
   }
   return 0;

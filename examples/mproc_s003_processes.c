@@ -29,17 +29,6 @@
     }                                                                 \
   } while (0)
 
-/* Python's time.sleep(): mproc has no sleep, but waiting for a message
- * that never comes is one, on Linux and Windows alike. */
-static void sleep_s(double seconds) {
-  mproc_conn *r, *w;
-  if (mproc_pipe(&r, &w, 0) == 0) {
-    mproc_conn_poll(r, seconds);
-    mproc_conn_free(r);
-    mproc_conn_free(w);
-  }
-}
-
 static double arg_float(mproc_value *args, size_t i) {
   double d = 0;
   mproc_value_get_float(mproc_list_get(args, i), &d);
@@ -49,7 +38,7 @@ static double arg_float(mproc_value *args, size_t i) {
 static int worker_1(mproc_value *args) {
   printf("worker_1\n");
   fflush(stdout);
-  sleep_s(arg_float(args, 0));
+  mproc_sleep(arg_float(args, 0));
   printf("end worker_1\n");
   return 0;
 }
@@ -57,7 +46,7 @@ static int worker_1(mproc_value *args) {
 static int worker_2(mproc_value *args) {
   printf("worker_2\n");
   fflush(stdout);
-  sleep_s(arg_float(args, 0));
+  mproc_sleep(arg_float(args, 0));
   printf("end worker_2\n");
   return 0;
 }

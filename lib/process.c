@@ -321,6 +321,8 @@ int mproc_process_start(mproc_process *p) {
   if (rc)
     return rc;
 
+  /* As Python does: buffered output is written once, not by both. */
+  fflush(NULL);
   mproc__spawn_init_parent(&sp);
   if (p->args) {
     rc = mproc__encode(p->args, &args, &sp.codec);

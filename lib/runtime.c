@@ -114,6 +114,8 @@ mproc_process *mproc_parent_process(void) {
 
 int mproc_cpu_count(void) { return mproc__plat_cpu_count(); }
 
+void mproc_sleep(double seconds) { mproc__plat_sleep(seconds); }
+
 void mproc_free(void *p) { free(p); }
 
 /* ---- the table of started children --------------------------------------- */
@@ -176,6 +178,9 @@ int mproc_active_children(mproc_process **out, size_t cap) {
 static void at_exit(void) {
   mproc_process **list;
   size_t n, i;
+  /* What this process printed comes before what its children print while
+   * it waits for them. */
+  fflush(NULL);
   lock();
   n = rt.nchildren;
   list = n ? malloc(n * sizeof *list) : NULL;

@@ -44,6 +44,10 @@ mproc_wine_start() {
     "$MPROC_WINE" wineboot --init >/dev/null 2>&1 || true
   fi
   "$MPROC_WINESERVER" -p >/dev/null 2>&1 || true
+  # Start wine's background services (services.exe, rpcss, ...) now, with
+  # no pipe of ctest's to inherit: started by the first test instead they
+  # hold its output pipe open and the test seems to hang for seconds.
+  "$MPROC_WINE" cmd /c exit >/dev/null 2>&1 </dev/null || true
   MPROC_WINE_STARTED=1
   # Stop our server whatever way the calling script ends.
   trap mproc_wine_stop EXIT

@@ -106,6 +106,9 @@ int mproc_init(int argc, char **argv);
 /** Number of logical CPUs (at least 1). */
 int mproc_cpu_count(void);
 
+/** Sleep for seconds (Python's time.sleep; C has no portable one). */
+void mproc_sleep(double seconds);
+
 /** Release free-able memory; optional, used by leak checkers. */
 void mproc_free(void *p);
 
@@ -244,8 +247,10 @@ void mproc_conn_free(mproc_conn *c);
 /* Processes                                                                */
 /* ------------------------------------------------------------------------ */
 
-/** A target: args is the list given at creation (never NULL in the child;
- *  the child owns it).  The return value is the exit code. */
+/** A target: args is the list given at creation (never NULL; an empty list
+ *  when none was given).  It is borrowed: mproc frees it, and the objects
+ *  it holds, after the target returns.  The return value (0..255) is the
+ *  exit code. */
 typedef int (*mproc_target)(mproc_value *args);
 /** The struct style (Python's Process subclass): self is a copy of the
  *  struct's bytes, made in the child. */
