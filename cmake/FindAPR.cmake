@@ -19,9 +19,37 @@ if(NOT WIN32)
   find_path(APR_INCLUDE_DIR apr.h
             HINTS ${PC_APR_INCLUDEDIRS} ${APR_ROOT} ENV APR_ROOT
             PATH_SUFFIXES apr-1 apr-1.0 include/apr-1 include)
-  find_library(APR_LIBRARY NAMES apr-1
-               HINTS ${PC_APR_LIBDIRS} ${APR_ROOT} ENV APR_ROOT
-               PATH_SUFFIXES lib)
+  # MPROC_STATIC_APR (default ON): link APR's static archive when there is
+  # one. Every child re-executes the program, so every shared library is
+  # loaded again per spawn: static APR (+ uuid) takes ~150 us off each start
+  # (docs/bench.md).
+  option(MPROC_STATIC_APR "Link APR statically where an archive exists" ON)
+  if(MPROC_STATIC_APR)
+    find_library(APR_LIBRARY NAMES libapr-1.a apr-1
+                 HINTS ${PC_APR_LIBDIRS} ${APR_ROOT} ENV APR_ROOT
+                 PATH_SUFFIXES lib)
+  else()
+    find_library(APR_LIBRARY NAMES apr-1
+                 HINTS ${PC_APR_LIBDIRS} ${APR_ROOT} ENV APR_ROOT
+                 PATH_SUFFIXES lib)
+  endif()
+  set(_apr_private "")
+  if(APR_LIBRARY MATCHES "\\.a$")
+    # What apr-1.pc's Libs.private names (uuid, crypt, pthread), as
+    # archives where they exist.
+    foreach(_lib IN LISTS PC_APR_STATIC_LIBRARIES)
+      if(_lib STREQUAL "apr-1" OR _lib STREQUAL "pthread")
+        continue()
+      endif()
+      find_library(APR_PRIVATE_${_lib} NAMES lib${_lib}.a ${_lib})
+      mark_as_advanced(APR_PRIVATE_${_lib})
+      if(APR_PRIVATE_${_lib})
+        list(APPEND _apr_private "${APR_PRIVATE_${_lib}}")
+      else()
+        list(APPEND _apr_private ${_lib})
+      endif()
+    endforeach()
+  endif()
   set(_apr_defs ${PC_APR_CFLAGS_OTHER})
   # apr-1.pc carries -D_GNU_SOURCE -D_LARGEFILE64_SOURCE etc.; keep only
   # the definitions (APR's headers assume the large-file ones).
@@ -74,6 +102,10 @@ if(APR_FOUND AND NOT TARGET APR::APR)
     set_property(TARGET APR::APR APPEND PROPERTY
       INTERFACE_LINK_LIBRARIES ws2_32 mswsock rpcrt4 advapi32 shell32)
   else()
+    if(_apr_private)
+      set_property(TARGET APR::APR APPEND PROPERTY
+        INTERFACE_LINK_LIBRARIES ${_apr_private})
+    endif()
     find_package(Threads QUIET)
     if(Threads_FOUND)
       set_property(TARGET APR::APR APPEND PROPERTY
