@@ -156,11 +156,8 @@ static int started_child(mproc_process *p, const char *what) {
   if (rc)
     return rc;
   if (p->kind != KIND_CHILD)
-    /* The verb: "mproc_process_join" -> "join"; "mproc_wait" has none. */
-    return mproc__err(MPROC_ENOTCHILD, "%s: can only %s a child process",
-                      what,
-                      strncmp(what, "mproc_process_", 14) == 0 ? what + 14
-                                                               : "wait for");
+    return mproc__err(MPROC_ENOTCHILD,
+                      "%s: only a child process of this one applies", what);
   if (p->state == ST_NEW)
     return mproc__err(MPROC_ENOTSTARTED, "%s: the process was never started",
                       what);
