@@ -18,22 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <mproc.h>
-
-/* Stop with mproc's explanation if a call fails. */
-#define CHECK(call)                                                   \
-  do {                                                                \
-    if ((call) < 0) {                                                 \
-      fprintf(stderr, "%s failed: %s\n", #call, mproc_last_error()); \
-      exit(1);                                                        \
-    }                                                                 \
-  } while (0)
-
-static mproc_conn *arg_conn(mproc_value *args, size_t i) {
-  mproc_conn *c = NULL;
-  mproc_value_get_conn(mproc_list_get(args, i), &c);
-  return c;
-}
+#include "example.h"
 
 /* Python's print(label, value): the value as str() shows it. */
 static void print_value(const char *label, const mproc_value *v) {

@@ -12,16 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <mproc.h>
-
-/* Stop with mproc's explanation if a call fails. */
-#define CHECK(call)                                                   \
-  do {                                                                \
-    if ((call) < 0) {                                                 \
-      fprintf(stderr, "%s failed: %s\n", #call, mproc_last_error()); \
-      exit(1);                                                        \
-    }                                                                 \
-  } while (0)
+#include "example.h"
 
 /* The code the child runs: args is ['test']. */
 static int run_proc(mproc_value *args) {

@@ -17,16 +17,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include <mproc.h>
-
-/* Stop with mproc's explanation if a call fails. */
-#define CHECK(call)                                                   \
-  do {                                                                \
-    if ((call) < 0) {                                                 \
-      fprintf(stderr, "%s failed: %s\n", #call, mproc_last_error()); \
-      exit(1);                                                        \
-    }                                                                 \
-  } while (0)
+#include "example.h"
 
 /* The "class": its fields travel to the child as plain bytes, so keep
  * them plain data (no pointers into the parent's memory). */

@@ -18,16 +18,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include <mproc.h>
-
-/* Stop with mproc's explanation if a call fails. */
-#define CHECK(call)                                                   \
-  do {                                                                \
-    if ((call) < 0) {                                                 \
-      fprintf(stderr, "%s failed: %s\n", #call, mproc_last_error()); \
-      exit(1);                                                        \
-    }                                                                 \
-  } while (0)
+#include "example.h"
 
 static int worker(mproc_value *args) {
   double interval = 0;

@@ -25,22 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <mproc.h>
-
-/* Stop with mproc's explanation if a call fails. */
-#define CHECK(call)                                                   \
-  do {                                                                \
-    if ((call) < 0) {                                                 \
-      fprintf(stderr, "%s failed: %s\n", #call, mproc_last_error()); \
-      exit(1);                                                        \
-    }                                                                 \
-  } while (0)
-
-static mproc_conn *arg_conn(mproc_value *args, size_t i) {
-  mproc_conn *c = NULL;
-  mproc_value_get_conn(mproc_list_get(args, i), &c);
-  return c;
-}
+#include "example.h"
 
 static int proc1(mproc_value *args) {
   mproc_conn *pipe = arg_conn(args, 0);

@@ -18,16 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <mproc.h>
-
-/* Stop with mproc's explanation if a call fails. */
-#define CHECK(call)                                                   \
-  do {                                                                \
-    if ((call) < 0) {                                                 \
-      fprintf(stderr, "%s failed: %s\n", #call, mproc_last_error()); \
-      exit(1);                                                        \
-    }                                                                 \
-  } while (0)
+#include "example.h"
 
 static double arg_float(mproc_value *args, size_t i) {
   double d = 0;

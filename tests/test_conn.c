@@ -9,12 +9,6 @@
 
 #include "tests.h"
 
-static mproc_conn *arg_conn(mproc_value *args, size_t i) {
-  mproc_conn *c = NULL;
-  mproc_value_get_conn(mproc_list_get(args, i), &c);
-  return c;
-}
-
 START_TEST(duplex_values_both_ways) {
   mproc_conn *a, *b;
   mproc_value *v = mproc_build("{s:s s:i}", "name", "Bob", "spam", 42), *got;

@@ -9,12 +9,6 @@
 
 #include "tests.h"
 
-static mproc_conn *arg_conn(mproc_value *args, size_t i) {
-  mproc_conn *c = NULL;
-  mproc_value_get_conn(mproc_list_get(args, i), &c);
-  return c;
-}
-
 static int64_t arg_int(mproc_value *args, size_t i) {
   int64_t v = -1;
   mproc_value_get_int(mproc_list_get(args, i), &v);

@@ -25,6 +25,13 @@
   } while (0)
 #define ck_mproc_ok(call) ck_mproc(call, 0)
 
+/* The Connection a child received as its i-th argument (NULL if none). */
+static inline mproc_conn *arg_conn(mproc_value *args, size_t i) {
+  mproc_conn *c = NULL;
+  mproc_value_get_conn(mproc_list_get(args, i), &c);
+  return c;
+}
+
 Suite *mproc_suite_value(void);
 Suite *mproc_suite_codec(void);
 Suite *mproc_suite_errors(void);

@@ -1,0 +1,29 @@
+/*
+ * example.h - the two helpers every example uses, so each example shows
+ * only its lesson.
+ */
+#ifndef MPROC_EXAMPLE_H
+#define MPROC_EXAMPLE_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <mproc.h>
+
+/* Stop with mproc's explanation if a call fails. */
+#define CHECK(call)                                                          \
+  do {                                                                       \
+    if ((call) < 0) {                                                        \
+      fprintf(stderr, "%s failed: %s\n", #call, mproc_last_error());        \
+      exit(1);                                                               \
+    }                                                                        \
+  } while (0)
+
+/* The Connection a process received as its i-th argument (NULL if none). */
+static inline mproc_conn *arg_conn(mproc_value *args, size_t i) {
+  mproc_conn *c = NULL;
+  mproc_value_get_conn(mproc_list_get(args, i), &c);
+  return c;
+}
+
+#endif
