@@ -8,26 +8,33 @@
 
 int mproc_wait(mproc_waitable *const *objs, size_t n, double timeout,
                int *ready) {
-  mproc__waititem small[16];
-  mproc__waititem *items = small;
-  size_t *map = NULL, i, m = 0;
-  int *pready = NULL, count = 0, rc = 0;
+  /* Up to 16 objects (the common case) need no allocation at all. */
+  size_t map_small[16]; /* item i waits for objs[map[i]] */
+  size_t *map = map_small;
+  mproc__waititem items_small[16];
+  mproc__waititem *items = items_small;
+  int pready_small[16];
+  int *pready = pready_small;
+  size_t i, m = 0;
+  int count = 0, rc = 0;
 
-  if ((n && (!objs || !ready)))
+  if (n && (!objs || !ready))
     return mproc__err(MPROC_EINVAL, "mproc_wait: NULL array");
   for (i = 0; i < n; i++)
     if (!objs[i])
       return mproc__err(MPROC_EINVAL, "mproc_wait: object %zu is NULL", i);
   mproc__ensure_runtime();
-  if (n > sizeof small / sizeof small[0])
-    items = malloc(n * sizeof *items);
-  map = malloc((n ? n : 1) * sizeof *map);
-  pready = malloc((n ? n : 1) * sizeof *pready);
-  if (!items || !map || !pready) {
-    rc = mproc__err(MPROC_ENOMEM, "mproc_wait: %zu objects", n);
-    goto out;
+  if (n > sizeof map_small / sizeof map_small[0]) {
+    /* One block for the three arrays. */
+    unsigned char *block =
+        malloc(n * (sizeof *map + sizeof *items + sizeof *pready));
+    if (!block)
+      return mproc__err(MPROC_ENOMEM, "mproc_wait: %zu objects", n);
+    map = (size_t *)block;
+    items = (mproc__waititem *)(block + n * sizeof *map);
+    pready = (int *)(block + n * (sizeof *map + sizeof *items));
   }
-  /* Objects ready without waiting (buffered data, a reaped process). */
+  /* Objects ready without waiting (buffered header, a reaped process). */
   for (i = 0; i < n; i++) {
     int r = objs[i]->kind == MPROC__WAIT_CONN
                 ? mproc__conn_wait_item((mproc_conn *)objs[i], &items[m])
@@ -52,9 +59,7 @@ int mproc_wait(mproc_waitable *const *objs, size_t n, double timeout,
     }
   rc = count;
 out:
-  if (items != small)
-    free(items);
-  free(map);
-  free(pready);
+  if (map != map_small)
+    free(map);
   return rc;
 }

@@ -284,6 +284,29 @@ START_TEST(wait_on_connections_and_sentinels) {
 }
 END_TEST
 
+START_TEST(wait_on_many_connections) {
+  /* More objects than mproc_wait keeps on the stack. */
+  mproc_conn *a[20], *b[20];
+  mproc_waitable *objs[20];
+  mproc_value *v = mproc_int(1);
+  int ready[20], i;
+  for (i = 0; i < 20; i++) {
+    ck_mproc_ok(mproc_pipe(&a[i], &b[i], 1));
+    objs[i] = mproc_conn_waitable(b[i]);
+  }
+  ck_assert_int_eq(mproc_wait(objs, 20, 0.05, ready), 0);
+  ck_mproc_ok(mproc_conn_send(a[17], v));
+  ck_assert_int_eq(mproc_wait(objs, 20, MPROC_FOREVER, ready), 1);
+  for (i = 0; i < 20; i++)
+    ck_assert_int_eq(ready[i], i == 17);
+  mproc_value_free(v);
+  for (i = 0; i < 20; i++) {
+    mproc_conn_free(a[i]);
+    mproc_conn_free(b[i]);
+  }
+}
+END_TEST
+
 START_TEST(objects_only_travel_at_spawn) {
   mproc_conn *a, *b;
   mproc_value *v;
@@ -315,6 +338,7 @@ Suite *mproc_suite_conn(void) {
   tcase_add_test(tc, poll_and_close);
   tcase_add_test(tc, eof_when_peer_process_crashed);
   tcase_add_test(tc, wait_on_connections_and_sentinels);
+  tcase_add_test(tc, wait_on_many_connections);
   tcase_add_test(tc, objects_only_travel_at_spawn);
   suite_add_tcase(s, tc);
   return s;
