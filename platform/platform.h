@@ -157,6 +157,92 @@ int mproc__plat_addr_to_ref(const void *addr, char *module, size_t cap,
 /* The inverse, in the child: MPROC_ETARGET if no such image or offset. */
 int mproc__plat_ref_to_addr(const char *module, uint64_t offset, void **addr);
 
+/* ---- shared memory ------------------------------------------------------ */
+
+/*
+ * A new zero-filled block of size bytes that has no name: Linux
+ * memfd_create(MFD_CLOEXEC | MFD_ALLOW_SEALING) + ftruncate + seals
+ * SHRINK | GROW | SEAL; Win32 CreateFileMappingW(INVALID_HANDLE_VALUE,
+ * not inheritable, no name).  The OS frees it when the last handle and
+ * mapping are gone, even if every user is killed.  *h travels at spawn.
+ */
+int mproc__plat_shm_anon(size_t size, mproc__handle *h);
+/*
+ * A named block (SharedMemory).  create: make it (size bytes, zero-filled)
+ * or fail with MPROC_EEXIST if the name exists; else open it or fail with
+ * MPROC_ENOENT.  *size: in for create, out (the block's size) for open.
+ * POSIX shm_open("/" name, O_CLOEXEC, 0600); Win32 CreateFileMappingW /
+ * OpenFileMappingW on L"Local\\" name, size from VirtualQuery of a view.
+ * name is [A-Za-z0-9_.-], at most 200 bytes (lib/ checks).
+ */
+int mproc__plat_shm_named(const char *name, int create, size_t *size,
+                          mproc__handle *h);
+/* POSIX shm_unlink (MPROC_ENOENT if no such name); Win32: 0 (a name
+ * dies with its last handle). */
+int mproc__plat_shm_unlink(const char *name);
+/* Map the whole block read-write, shared, at a page-aligned address. */
+int mproc__plat_shm_map(mproc__handle h, size_t size, void **addr);
+int mproc__plat_shm_unmap(void *addr, size_t size);
+/* The page size (allocation granularity of a block). */
+size_t mproc__plat_page_size(void);
+
+/* ---- waiting on a word in shared memory ---------------------------------- */
+
+/*
+ * A parking place for the sleepers on one 32-bit word of a shared block.
+ * Linux: none is needed (futex on the address): *park = MPROC__NOHANDLE.
+ * Win32: an unnamed semaphore, count 0, max LONG_MAX, not inheritable; it
+ * travels at spawn with its block.  One park per waited word, never shared
+ * between words.  Close it with mproc__plat_close (NOHANDLE: nothing).
+ */
+int mproc__plat_park_new(mproc__handle *park);
+/* 1 when this OS needs parks (the handle travels), 0 when not. */
+int mproc__plat_park_needed(void);
+/*
+ * Sleep while *word == expect, at most timeout seconds (< 0 forever).
+ * sleepers is a counter beside word in the same block.  Returns 0 when
+ * woken, when *word differed, or spuriously; MPROC_ETIMEDOUT when the time
+ * passed.  Callers always loop and re-check.  Linux: FUTEX_WAIT (shared)
+ * with a relative timeout (CLOCK_MONOTONIC), sleepers counted too so a
+ * waker can skip the system call; Win32: sleepers++, re-check,
+ * WaitForSingleObject(park, ms rounded up), sleepers--.
+ */
+int mproc__plat_word_wait(mproc__handle park, volatile uint32_t *word,
+                          uint32_t expect, volatile uint32_t *sleepers,
+                          double timeout);
+/*
+ * Wake up to n sleepers of word (INT_MAX: all).  A no-op when *sleepers
+ * is 0.  Linux FUTEX_WAKE; Win32 ReleaseSemaphore(park, min(n, sleepers)).
+ */
+int mproc__plat_word_wake(mproc__handle park, volatile uint32_t *word,
+                          volatile uint32_t *sleepers, int n);
+
+/* ---- identity and liveness of processes and threads ---------------------- */
+
+/*
+ * This process's (pid, tag).  tag tells this incarnation of pid from a
+ * later process that reuses the number, and is never 0 (Linux: the start
+ * time from /proc/self/stat; Win32: the creation time).  pid < 2^31.
+ */
+int mproc__plat_proc_identity(uint32_t *pid, uint32_t *tag);
+/* 1 if (pid, tag) still runs, 0 if it ended or pid now names another
+ * process. */
+int mproc__plat_proc_alive(uint32_t pid, uint32_t tag);
+/* The calling thread's OS id (gettid / GetCurrentThreadId), never 0. */
+uint32_t mproc__plat_thread_id(void);
+
+/* ---- the resource tracker (POSIX named blocks) --------------------------- */
+
+/*
+ * In the tracker process: leave the parent's session and process group
+ * (setsid) and ignore SIGINT/SIGTERM/SIGHUP/SIGPIPE, so that killing the
+ * user's process group does not take the tracker with it.  Win32 (which
+ * needs no tracker): MPROC_ENOTSUP.
+ */
+int mproc__plat_tracker_detach(void);
+/* 1 on systems whose named blocks outlive their users (POSIX), else 0. */
+int mproc__plat_names_persist(void);
+
 /* ---- misc --------------------------------------------------------------- */
 
 int mproc__plat_cpu_count(void);

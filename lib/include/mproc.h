@@ -70,14 +70,16 @@ extern "C" {
   XX(ENOTOWNER, -26, "lock is not held by the caller")                       \
   XX(EBROKEN, -27, "barrier is broken")                                      \
   XX(EWORKERDIED, -28, "worker process died")                                \
-  XX(ENOTSUP, -29, "operation not supported")
+  XX(ENOTSUP, -29, "operation not supported")                               \
+  XX(EEXIST, -30, "shared memory with that name exists")                    \
+  XX(ENOENT, -31, "no shared memory with that name")
 
 enum {
   MPROC_OK = 0,
 #define MPROC__XX(name, value, msg) MPROC_##name = (value),
   MPROC_ERRNO_MAP(MPROC__XX)
 #undef MPROC__XX
-  MPROC__ELAST = -30
+  MPROC__ELAST = -32
 };
 
 /** The message for an error code ("success" for 0, "unknown error" else). */
@@ -328,6 +330,232 @@ mproc_waitable *mproc_process_sentinel(mproc_process *p);
  */
 int mproc_wait(mproc_waitable *const *objs, size_t n, double timeout,
                int *ready);
+
+/* ------------------------------------------------------------------------ */
+/* Synchronization: Lock, RLock, Semaphore, Event, Condition, Barrier       */
+/* ------------------------------------------------------------------------ */
+/*
+ * Python's multiprocessing.synchronize, for processes and threads alike.
+ * Every object lives in a small block of shared memory that has no name
+ * (it cannot leak) and reaches a child only as an argument of the
+ * process (mproc_lock_ref(l) etc. in the args list): "shared through
+ * inheritance".  Inside a value sent anywhere else (a Pipe, a Queue) an
+ * object gives MPROC_EINHERIT.  In the child, mproc_value_get_lock() and
+ * friends borrow the object from the argument; it lives until the target
+ * returns (take a reference with mproc_lock_incref() to keep it longer).
+ *
+ * Blocking calls take a timeout in seconds (MPROC_FOREVER, 0 polls) on a
+ * monotonic clock and return 0 on success or MPROC_ETIMEDOUT.
+ *
+ * Owner death: when a process dies holding a Lock or RLock, the next
+ * acquirer gets the lock *and* MPROC_EOWNERDEAD (a negative code, but the
+ * lock IS held: release it when the protected data is consistent again).
+ * Detected at once by a poll (timeout 0) and within 50 ms by a blocked
+ * acquirer.  Semaphores, Events, Conditions and Barriers have no owner
+ * to detect (docs/sync.md says what happens to each).
+ */
+typedef struct mproc_lock mproc_lock;
+typedef struct mproc_sem mproc_sem;
+typedef struct mproc_event mproc_event;
+typedef struct mproc_cond mproc_cond;
+typedef struct mproc_barrier mproc_barrier;
+
+/** Python's Lock(): any process or thread may release it. */
+int mproc_lock_new(mproc_lock **l);
+/** Python's RLock(): recursive; only the owning thread releases it. */
+int mproc_rlock_new(mproc_lock **l);
+/**
+ * 0 acquired; MPROC_ETIMEDOUT not within timeout; MPROC_EOWNERDEAD
+ * acquired from a process that died holding it.  A Lock is not recursive:
+ * the owner acquiring again waits (as in Python).
+ */
+int mproc_lock_acquire(mproc_lock *l, double timeout);
+/**
+ * Lock: MPROC_EINVAL "semaphore or lock released too many times" if it is
+ * not locked.  RLock: MPROC_ENOTOWNER unless the calling thread owns it.
+ */
+int mproc_lock_release(mproc_lock *l);
+/** 1 for an RLock, 0 for a Lock. */
+int mproc_lock_is_recursive(const mproc_lock *l);
+/** 1 if the calling thread holds l (Python's _is_mine()). */
+int mproc_lock_is_mine(const mproc_lock *l);
+/** Another reference: the object is released by the last mproc_lock_free. */
+mproc_lock *mproc_lock_incref(mproc_lock *l);
+void mproc_lock_free(mproc_lock *l);
+
+/** Python's Semaphore(value): MPROC_EINVAL if value < 0. */
+int mproc_sem_new(mproc_sem **s, int value);
+/** Python's BoundedSemaphore(value): releasing above value is an error. */
+int mproc_bsem_new(mproc_sem **s, int value);
+int mproc_sem_acquire(mproc_sem *s, double timeout);
+/** BoundedSemaphore at its value: MPROC_EINVAL "semaphore or lock
+ *  released too many times". */
+int mproc_sem_release(mproc_sem *s);
+/** The current value (works on every OS).  A release beyond 2^31-1 is
+ *  MPROC_EINVAL. */
+int mproc_sem_get_value(const mproc_sem *s);
+mproc_sem *mproc_sem_incref(mproc_sem *s);
+void mproc_sem_free(mproc_sem *s);
+
+int mproc_event_new(mproc_event **e);
+int mproc_event_set(mproc_event *e);
+int mproc_event_clear(mproc_event *e);
+/** 1 if set, 0 if not. */
+int mproc_event_is_set(const mproc_event *e);
+/** 0 once the flag is set, MPROC_ETIMEDOUT if not within timeout. */
+int mproc_event_wait(mproc_event *e, double timeout);
+mproc_event *mproc_event_incref(mproc_event *e);
+void mproc_event_free(mproc_event *e);
+
+/**
+ * Python's Condition(lock): lock is a Lock or RLock (the Condition keeps a
+ * reference), or NULL for a new RLock of its own (Python's default).
+ */
+int mproc_cond_new(mproc_cond **c, mproc_lock *lock);
+/** The Condition's lock (borrowed). */
+mproc_lock *mproc_cond_lock(mproc_cond *c);
+/** Shorthands for mproc_lock_acquire/release on the Condition's lock. */
+int mproc_cond_acquire(mproc_cond *c, double timeout);
+int mproc_cond_release(mproc_cond *c);
+/**
+ * Release the lock (all levels of an RLock), sleep until notified or
+ * timeout, take the lock back (always, also on timeout).  0 notified,
+ * MPROC_ETIMEDOUT, MPROC_ENOTOWNER if the caller does not hold the lock,
+ * MPROC_EOWNERDEAD if taking it back found its holder dead.
+ */
+int mproc_cond_wait(mproc_cond *c, double timeout);
+/** Python's wait_for: wait until pred(ctx) is non-zero.  0 when it is,
+ *  MPROC_ETIMEDOUT when it still is not at the timeout. */
+int mproc_cond_wait_for(mproc_cond *c, int (*pred)(void *ctx), void *ctx,
+                        double timeout);
+/** Wake up to n waiters (caller holds the lock, else MPROC_ENOTOWNER). */
+int mproc_cond_notify(mproc_cond *c, unsigned n);
+int mproc_cond_notify_all(mproc_cond *c);
+mproc_cond *mproc_cond_incref(mproc_cond *c);
+void mproc_cond_free(mproc_cond *c);
+
+/**
+ * A Barrier's action runs in the last process to arrive, before the others
+ * are released; non-zero breaks the barrier.  Like a target it travels to
+ * children as a reference to the function in the program's binary.
+ */
+typedef int (*mproc_barrier_action)(void);
+/** For mproc_barrier_wait: the timeout given to mproc_barrier_new. */
+#define MPROC_DEFAULT_TIMEOUT (-2.0)
+/**
+ * Python's Barrier(parties, action, timeout): action may be NULL; timeout
+ * (MPROC_FOREVER or seconds) is the default of mproc_barrier_wait.
+ * MPROC_EINVAL if parties < 1.
+ */
+int mproc_barrier_new(mproc_barrier **b, int parties,
+                      mproc_barrier_action action, double timeout);
+/**
+ * Wait for all parties.  Returns the arrival index 0 .. parties-1, or
+ * MPROC_EBROKEN (the barrier was, or became, broken: abort, a timeout of
+ * any waiter, a failed action, a reset while waiting).
+ */
+int mproc_barrier_wait(mproc_barrier *b, double timeout);
+/** Break the barrier: current and future waiters get MPROC_EBROKEN. */
+int mproc_barrier_abort(mproc_barrier *b);
+/** Back to the empty state; current waiters get MPROC_EBROKEN. */
+int mproc_barrier_reset(mproc_barrier *b);
+int mproc_barrier_broken(mproc_barrier *b);
+int mproc_barrier_n_waiting(mproc_barrier *b);
+int mproc_barrier_parties(const mproc_barrier *b);
+mproc_barrier *mproc_barrier_incref(mproc_barrier *b);
+void mproc_barrier_free(mproc_barrier *b);
+
+/* ------------------------------------------------------------------------ */
+/* Shared memory: Value, Array, RawValue, RawArray, SharedMemory             */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Typed shared memory, Python's sharedctypes.  typecode is one of Python's
+ * b B h H i I l L q Q f d c (signed char, unsigned char, short, unsigned
+ * short, int, unsigned int, long, unsigned long, long long, unsigned long
+ * long, float, double, char); l and L are the C compiler's long, as in
+ * Python (8 bytes on Linux, 4 on Windows).  Items start zeroed unless
+ * init (length items of that C type) is given.  A Value is an Array of
+ * one item.  With a lock, lock == NULL makes an RLock of its own
+ * (Python's default) and any other Lock/RLock is used (and referenced).
+ */
+typedef struct mproc_shared mproc_shared;
+int mproc_shared_value(mproc_shared **v, char typecode, const void *init,
+                       mproc_lock *lock);
+int mproc_shared_rawvalue(mproc_shared **v, char typecode, const void *init);
+int mproc_shared_array(mproc_shared **a, char typecode, size_t length,
+                       const void *init, mproc_lock *lock);
+int mproc_shared_rawarray(mproc_shared **a, char typecode, size_t length,
+                          const void *init);
+/** The items, shared with every process: `int *n = mproc_shared_data(v)`. */
+void *mproc_shared_data(mproc_shared *s);
+size_t mproc_shared_len(const mproc_shared *s);
+size_t mproc_shared_itemsize(const mproc_shared *s);
+char mproc_shared_typecode(const mproc_shared *s);
+/** The lock (borrowed), NULL for a Raw one (Python's get_lock()). */
+mproc_lock *mproc_shared_get_lock(mproc_shared *s);
+/** acquire/release of that lock; MPROC_EINVAL for a Raw one. */
+int mproc_shared_acquire(mproc_shared *s, double timeout);
+int mproc_shared_release(mproc_shared *s);
+/** Item i converted from / to int64 or double (no locking; MPROC_ERANGE
+ *  for a bad index, MPROC_EINVAL for a value the type cannot hold). */
+int mproc_shared_get_int(mproc_shared *s, size_t i, int64_t *out);
+int mproc_shared_set_int(mproc_shared *s, size_t i, int64_t val);
+int mproc_shared_get_float(mproc_shared *s, size_t i, double *out);
+int mproc_shared_set_float(mproc_shared *s, size_t i, double val);
+mproc_shared *mproc_shared_incref(mproc_shared *s);
+void mproc_shared_free(mproc_shared *s);
+
+/**
+ * Python's shared_memory.SharedMemory(name, create, size): a block any
+ * process can attach to by name.  name NULL (with create) picks a random
+ * "mproc_<hex>" name.  create: MPROC_EEXIST if the name is taken; else
+ * MPROC_ENOENT if there is no such block.  On POSIX the creating process
+ * tree unlinks forgotten names when it ends, even when killed (a resource
+ * tracker, as CPython); on Windows a name lives while a handle to it does.
+ */
+typedef struct mproc_shm mproc_shm;
+int mproc_shm_new(mproc_shm **m, const char *name, int create, size_t size);
+/** The bytes (NULL after close). */
+void *mproc_shm_buf(mproc_shm *m);
+size_t mproc_shm_size(const mproc_shm *m);
+const char *mproc_shm_name(const mproc_shm *m);
+/** Unmap and close this process's access; the block stays. */
+int mproc_shm_close(mproc_shm *m);
+/** Remove the name (POSIX); the block goes when its last user closes. */
+int mproc_shm_unlink(mproc_shm *m);
+/** Close (if open) and release; does not unlink. */
+void mproc_shm_free(mproc_shm *m);
+
+/* References for process arguments (the value does not own the object)
+ * and the typed getters for the child. */
+mproc_value *mproc_lock_ref(mproc_lock *l);
+mproc_value *mproc_sem_ref(mproc_sem *s);
+mproc_value *mproc_event_ref(mproc_event *e);
+mproc_value *mproc_cond_ref(mproc_cond *c);
+mproc_value *mproc_barrier_ref(mproc_barrier *b);
+mproc_value *mproc_shared_ref(mproc_shared *s);
+mproc_value *mproc_shm_ref(mproc_shm *m);
+int mproc_value_get_lock(const mproc_value *v, mproc_lock **out);
+int mproc_value_get_sem(const mproc_value *v, mproc_sem **out);
+int mproc_value_get_event(const mproc_value *v, mproc_event **out);
+int mproc_value_get_cond(const mproc_value *v, mproc_cond **out);
+int mproc_value_get_barrier(const mproc_value *v, mproc_barrier **out);
+int mproc_value_get_shared(const mproc_value *v, mproc_shared **out);
+int mproc_value_get_shm(const mproc_value *v, mproc_shm **out);
+
+/* ------------------------------------------------------------------------ */
+/* Threads (for programs that mix threads and processes, as Python's)       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct mproc_thread mproc_thread;
+/** Start fn(arg) in a new thread of this process. */
+int mproc_thread_start(mproc_thread **t, int (*fn)(void *arg), void *arg);
+/** Wait for the thread to end, store fn's return value (if result is not
+ *  NULL) and release t. */
+int mproc_thread_join(mproc_thread *t, int *result);
+/** The calling thread's OS id (never 0). */
+unsigned long mproc_thread_ident(void);
 
 #ifdef __cplusplus
 }

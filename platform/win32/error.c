@@ -75,6 +75,7 @@ int mproc__w32_code(DWORD err, int fallback) {
     return MPROC_EEOF;
   case ERROR_NOT_ENOUGH_MEMORY:
   case ERROR_OUTOFMEMORY:
+  case ERROR_COMMITMENT_LIMIT:
   case ERROR_NO_SYSTEM_RESOURCES:
     return MPROC_ENOMEM;
   case ERROR_INVALID_HANDLE:
