@@ -46,6 +46,8 @@ mproc_conn *mproc__conn_wrap(mproc__handle h, int readable, int writable) {
   return c;
 }
 
+mproc__handle mproc__conn_handle(const mproc_conn *c) { return c->h; }
+
 mproc__handle mproc__conn_detach(mproc_conn *c) {
   mproc__handle h = c->h;
   free(c);

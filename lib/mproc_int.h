@@ -71,6 +71,107 @@ mproc_value *mproc__value_object(const mproc__objtype *type, void *obj,
 int mproc__value_objinfo(const mproc_value *v, const mproc__objtype **type,
                          void **obj);
 
+/* ---- shared blocks (shblock.c) -------------------------------------------- */
+
+/*
+ * A block of shared memory with no name (see platform.h shm_anon) that
+ * holds one object's whole state, plus (Win32) one park per word that
+ * sleepers wait on.  Reference-counted: every object view of the block
+ * holds one reference (a Value and the Lock inside it share a block).
+ * The block starts with a header; object state follows at MPROC__BLK_HDR.
+ */
+#define MPROC__MAX_PARKS 2
+#define MPROC__BLK_HDR 16
+typedef struct mproc__blk {
+  int refs;
+  mproc__handle h;
+  unsigned char *addr;
+  size_t size;
+  int nparks;
+  mproc__handle park[MPROC__MAX_PARKS];
+} mproc__blk;
+
+/* A new zeroed block of at least size bytes (header included) of kind. */
+int mproc__blk_new(size_t size, uint32_t kind, int nparks, mproc__blk **out);
+mproc__blk *mproc__blk_incref(mproc__blk *b);
+void mproc__blk_decref(mproc__blk *b);
+/* At spawn: the block as a plain value [handle, size, [parks]]. */
+int mproc__blk_export(mproc__blk *b, mproc__spawn *sp, mproc_value **plain);
+/*
+ * In the child: the block a plain value names (one block per handle per
+ * spawn, shared by every object on it; a new reference).  kind 0 accepts
+ * any kind; off + len must lie inside the block.
+ */
+int mproc__blk_import(mproc__spawn *sp, const mproc_value *plain,
+                      uint32_t kind, size_t off, size_t len,
+                      mproc__blk **out);
+uint32_t mproc__blk_kind(const mproc__blk *b);
+
+/* The common head of every object that lives in a block. */
+typedef struct mproc__sobj {
+  const mproc__objtype *type;
+  int refs;
+  mproc__blk *blk;
+} mproc__sobj;
+/* Set up / take / drop a reference; drop returns 1 when it was the last. */
+void mproc__sobj_init(mproc__sobj *o, const mproc__objtype *type,
+                      mproc__blk *blk);
+void mproc__sobj_incref(mproc__sobj *o);
+int mproc__sobj_decref(mproc__sobj *o);
+/* mproc_X_ref and mproc_value_get_X for objects of the given types. */
+mproc_value *mproc__sobj_ref(mproc__sobj *o, const char *what);
+int mproc__sobj_get(const mproc_value *v, const mproc__objtype *const *types,
+                    size_t ntypes, const char *what, void **out);
+
+/* ---- locks (lock.c): the word lock, shared by Lock, RLock, Condition,
+ * Barrier and Value ------------------------------------------------------- */
+
+/*
+ * In a block: own = 0 when free, else (tag << 32) | pid | WAITERS (the
+ * futex is the low half).  tid/count: the owning thread, the RLock depth.
+ */
+typedef struct mproc__lockword {
+  uint64_t own;
+  uint32_t sleepers;
+  uint32_t recursive;
+  uint32_t tid;
+  uint32_t count;
+} mproc__lockword;
+
+/* This process's owner word (pid | tag << 32), computed once. */
+uint64_t mproc__self_owner(void);
+/* The low 32 bits of a 64-bit word in memory (the futex half). */
+volatile uint32_t *mproc__low_half(volatile uint64_t *w);
+/* 0, MPROC_ETIMEDOUT, MPROC_EOWNERDEAD (acquired) or an error. */
+int mproc__lk_acquire(mproc__lockword *w, mproc__handle park, double timeout);
+int mproc__lk_release(mproc__lockword *w, mproc__handle park);
+int mproc__lk_is_mine(mproc__lockword *w);
+/* For Condition.wait: release every level, then take them back. */
+int mproc__lk_release_all(mproc__lockword *w, mproc__handle park,
+                          uint32_t *depth);
+int mproc__lk_restore(mproc__lockword *w, mproc__handle park,
+                      uint32_t depth);
+/* Sleep on a 32-bit word of a block, timeout clipped to deadline. */
+double mproc__deadline(double timeout);
+/* Seconds left until deadline (< 0: none), 0 when it has passed. */
+double mproc__left(double deadline);
+
+/* A Lock object viewing a lock word inside blk at off (park slot). */
+struct mproc_lock {
+  mproc__sobj o;
+  mproc__lockword *w;
+  size_t off;
+  int slot;
+};
+extern const mproc__objtype mproc__lock_type, mproc__rlock_type;
+/* A Lock object for the word at off of blk (takes a block reference). */
+int mproc__lock_view(mproc__blk *blk, size_t off, int slot,
+                     mproc_lock **out);
+/* Lock travelling inside another object's description. */
+int mproc__lock_export(mproc_lock *l, mproc__spawn *sp, mproc_value **plain);
+int mproc__lock_import(mproc__spawn *sp, const mproc_value *plain,
+                       mproc_lock **out);
+
 /* ---- the codec (codec.c) ------------------------------------------------ */
 
 /*
@@ -109,6 +210,8 @@ struct mproc_waitable {
 extern const mproc__objtype mproc__conn_type;
 /* A Connection around h, which it now owns.  NULL on ENOMEM. */
 mproc_conn *mproc__conn_wrap(mproc__handle h, int readable, int writable);
+/* The OS handle of c (NOHANDLE once closed). */
+mproc__handle mproc__conn_handle(const mproc_conn *c);
 /* Free c but keep its handle open and return it. */
 mproc__handle mproc__conn_detach(mproc_conn *c);
 /*
@@ -119,6 +222,13 @@ int mproc__conn_wait_item(mproc_conn *c, mproc__waititem *item);
 
 /* ---- processes (process.c) ---------------------------------------------- */
 
+/*
+ * Start target(args) (args stolen) as an internal child: not daemonic
+ * (also from a daemonic process), not in the process table, never joined
+ * (the resource tracker).
+ */
+int mproc__process_start_internal(mproc_target target, mproc_value *args,
+                                  const char *name);
 /* For mproc_wait: 1 if p has ended already, else 0 and *item. */
 int mproc__process_wait_item(mproc_process *p, mproc__waititem *item);
 
@@ -140,6 +250,10 @@ void mproc__table_remove(mproc_process *p);
 
 /* ---- runtime (runtime.c) ------------------------------------------------ */
 
+/* The process-wide mutex of the runtime (process table, tracker). */
+void mproc__runtime_lock(void);
+void mproc__runtime_unlock(void);
+
 /*
  * Every public entry point that may touch the runtime calls this first: it
  * initialises lazily in a plain process, and stops a process that carries
@@ -148,5 +262,15 @@ void mproc__table_remove(mproc_process *p);
  */
 void mproc__ensure_runtime(void);
 int mproc__initialised(void);
+
+/* ---- the resource tracker (tracker.c) -------------------------------------- */
+
+/* Tell the tracker about a name before creating / after unlinking it. */
+int mproc__tracker_register(const char *name);
+int mproc__tracker_unregister(const char *name);
+/* The write end a child gets at spawn (NOHANDLE if none yet). */
+mproc__handle mproc__tracker_handle(void);
+/* In a child: the write end received at spawn. */
+int mproc__tracker_adopt(mproc__handle h);
 
 #endif /* MPROC_INT_H */

@@ -43,6 +43,7 @@ struct mproc_process {
   long pid;
   int exitcode;
   int detached;
+  int internal; /* mproc__process_start_internal */
   mproc__waititem psentinel; /* KIND_PARENT */
 };
 
@@ -207,7 +208,8 @@ static int abandon(mproc_process *p, int rc, const char *why) {
 
 static int handshake(mproc_process *p, mproc_conn *boot, const char *module,
                      uint64_t offset, const mproc__buf *args,
-                     const mproc__handle *values, size_t nvalues) {
+                     const mproc__handle *values, size_t nvalues,
+                     int tracker) {
   mproc_value *msg = NULL, *hl;
   void *reply = NULL;
   size_t n, i;
@@ -261,6 +263,8 @@ static int handshake(mproc_process *p, mproc_conn *boot, const char *module,
         break;
     rc = mproc_dict_set_str(msg, "ident", id);
   }
+  if (!rc && tracker >= 0)
+    rc = mproc_dict_set_str(msg, "tracker", mproc_int(tracker));
   if (!rc)
     rc = mproc_conn_send(boot, msg);
   mproc_value_free(msg);
@@ -291,6 +295,7 @@ int mproc_process_start(mproc_process *p) {
   mproc__buf args = MPROC__BUF_INIT;
   mproc__handle *values = NULL;
   mproc_conn *boot;
+  int tracker = -1;
   int rc = usable(p, "mproc_process_start");
   if (rc)
     return rc;
@@ -303,7 +308,7 @@ int mproc_process_start(mproc_process *p) {
     return mproc__err(MPROC_ENOTINIT,
                       "mproc_process_start: call mproc_init(argc, argv) at "
                       "the top of main() first");
-  if (mproc__self_daemon())
+  if (mproc__self_daemon() && !p->internal)
     return mproc__err(MPROC_ENOTSUP, "mproc_process_start: daemonic "
                                      "processes are not allowed to have "
                                      "children");
@@ -328,6 +333,12 @@ int mproc_process_start(mproc_process *p) {
     rc = mproc__encode(empty, &args, &sp.codec);
     mproc_value_free(empty);
   }
+  if (!rc && !p->internal) {
+    /* Every child gets the resource tracker's write end, if there is one. */
+    mproc__handle th = mproc__tracker_handle();
+    if (th != MPROC__NOHANDLE && (tracker = mproc__spawn_add_handle(&sp, th)) < 0)
+      rc = tracker;
+  }
   if (!rc && sp.n) {
     values = malloc(sp.n * sizeof *values);
     if (!values)
@@ -337,7 +348,8 @@ int mproc_process_start(mproc_process *p) {
     rc = mproc__plat_spawn_self(sp.h, sp.n, values, p->daemon, &p->child);
   if (!rc) {
     boot = mproc__conn_wrap(p->child.boot, 1, 1);
-    rc = boot ? handshake(p, boot, module, offset, &args, values, sp.n)
+    rc = boot ? handshake(p, boot, module, offset, &args, values, sp.n,
+                        tracker)
               : abandon(p, MPROC_ENOMEM, "no memory");
     if (boot)
       mproc__conn_detach(boot);
@@ -349,6 +361,8 @@ int mproc_process_start(mproc_process *p) {
     return rc;
   p->pid = p->child.pid;
   p->state = ST_STARTED;
+  if (p->internal)
+    return 0;
   rc = mproc__table_add(p);
   if (rc) {
     mproc__plat_proc_signal(&p->child, 1);
@@ -486,6 +500,24 @@ static void destroy(mproc_process *p) {
 }
 
 void mproc__process_destroy(mproc_process *p) { destroy(p); }
+
+int mproc__process_start_internal(mproc_target target, mproc_value *args,
+                                  const char *name) {
+  mproc_process_opts opts = MPROC_PROCESS_OPTS_INIT;
+  mproc_process *p;
+  int rc;
+  opts.name = name;
+  opts.daemon = 0;
+  rc = mproc_process_new(&p, target, args, &opts);
+  if (rc)
+    return rc;
+  p->internal = 1;
+  rc = mproc_process_start(p);
+  if (rc == 0)
+    mproc__plat_proc_release(&p->child); /* never joined */
+  destroy(p);
+  return rc;
+}
 
 void mproc_process_free(mproc_process *p) {
   if (!p || p->kind != KIND_CHILD)

@@ -57,6 +57,9 @@ static void unlock(void) {
     apr_thread_mutex_unlock(rt.mu);
 }
 
+void mproc__runtime_lock(void) { lock(); }
+void mproc__runtime_unlock(void) { unlock(); }
+
 int mproc__initialised(void) { return rt.init_called; }
 
 void mproc__ensure_runtime(void) {
@@ -286,6 +289,15 @@ static int read_bootstrap(mproc_conn *boot, mproc__waititem parent,
   rc = mproc__decode(argp, argn, &bs->args, &bs->sp.codec);
   if (rc)
     return rc;
+  {
+    const mproc_value *tv = mproc_dict_get_str(bs->msg, "tracker");
+    int64_t ti;
+    mproc__handle th;
+    if (tv && (mproc_value_get_int(tv, &ti) != 0 ||
+               (rc = mproc__spawn_get_handle(&bs->sp, ti, &th)) != 0 ||
+               (rc = mproc__tracker_adopt(th)) != 0))
+      return rc ? rc : mproc__err(MPROC_EBADMSG, "bootstrap: bad 'tracker'");
+  }
 
   /* Who we are now. */
   memcpy(rt.authkey, key, keyn);

@@ -13,7 +13,16 @@
 #include "spawnctx.h"
 
 /* Every type that can travel at spawn. */
-static const mproc__objtype *const travel_types[] = {&mproc__conn_type};
+extern const mproc__objtype mproc__sem_type, mproc__bsem_type,
+    mproc__event_type, mproc__cond_type, mproc__barrier_type,
+    mproc__value_type, mproc__array_type, mproc__rawvalue_type,
+    mproc__rawarray_type, mproc__shm_type;
+static const mproc__objtype *const travel_types[] = {
+    &mproc__conn_type,    &mproc__lock_type,     &mproc__rlock_type,
+    &mproc__sem_type,     &mproc__bsem_type,     &mproc__event_type,
+    &mproc__cond_type,    &mproc__barrier_type,  &mproc__value_type,
+    &mproc__array_type,   &mproc__rawvalue_type, &mproc__rawarray_type,
+    &mproc__shm_type};
 
 static int export_obj(mproc__codec_ctx *ctx, const mproc__objtype *type,
                       void *obj, mproc_value **plain) {
@@ -94,6 +103,10 @@ void mproc__spawn_free(mproc__spawn *sp) {
   for (i = 0; i < sp->nseen; i++)
     mproc_value_free(sp->seen[i].plain);
   free(sp->seen);
+  for (i = 0; i < sp->nblk; i++)
+    mproc__blk_decref(sp->blks[i]);
+  free(sp->blks);
+  free(sp->blkidx);
   free(sp->h);
   memset(sp, 0, sizeof *sp);
 }

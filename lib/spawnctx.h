@@ -28,6 +28,10 @@ struct mproc__spawn {
   const mproc_value *values;
   mproc__seen *seen;
   size_t nseen, capseen;
+  /* child: shared blocks already mapped, by handle index */
+  mproc__blk **blks;
+  int64_t *blkidx;
+  size_t nblk, capblk;
 };
 
 void mproc__spawn_init_parent(mproc__spawn *sp);

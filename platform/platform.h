@@ -201,8 +201,9 @@ int mproc__plat_park_needed(void);
 /*
  * Sleep while *word == expect, at most timeout seconds (< 0 forever).
  * sleepers is a counter beside word in the same block.  Returns 0 when
- * woken, when *word differed, or spuriously; MPROC_ETIMEDOUT when the time
- * passed.  Callers always loop and re-check.  Linux: FUTEX_WAIT (shared)
+ * woken, when *word differed, or spuriously (Win32 returns after at most
+ * 50 ms: see win32/sync.c); MPROC_ETIMEDOUT when the time passed.  Callers
+ * always loop and re-check.  Linux: FUTEX_WAIT (shared)
  * with a relative timeout (CLOCK_MONOTONIC), sleepers counted too so a
  * waker can skip the system call; Win32: sleepers++, re-check,
  * WaitForSingleObject(park, ms rounded up), sleepers--.

@@ -27,6 +27,9 @@
 
 /* ---- waiting on a word in shared memory ---------------------------------- */
 
+/* The longest single sleep of word_wait, in seconds (see there). */
+#define SLICE 0.05
+
 int mproc__plat_park_new(mproc__handle *park) {
   HANDLE s = CreateSemaphoreW(NULL, 0, LONG_MAX, NULL);
   *park = MPROC__NOHANDLE;
@@ -54,6 +57,7 @@ int mproc__plat_word_wait(mproc__handle park, volatile uint32_t *word,
                           double timeout) {
   volatile LONG *count = (volatile LONG *)sleepers;
   DWORD r, e = 0;
+  int capped;
 
   /* NOHANDLE is (HANDLE)-1, this process, which is never signalled. */
   if (park == MPROC__NOHANDLE)
@@ -63,11 +67,20 @@ int mproc__plat_word_wait(mproc__handle park, volatile uint32_t *word,
     InterlockedDecrement(count);
     return 0;
   }
-  r = WaitForSingleObject(MPROC__W32_H(park), timeout_ms(timeout));
+  /*
+   * A sleep is at most SLICE: a token posted for a sleeper that has
+   * counted itself but not yet blocked can be taken by a later sleeper
+   * that waits for a newer value of the word, and the first would then
+   * sleep through its wake-up.  Returning after a slice turns that rare
+   * loss into a delay (callers re-check the word and sleep again).
+   */
+  capped = timeout < 0 || timeout > SLICE;
+  r = WaitForSingleObject(MPROC__W32_H(park),
+                          timeout_ms(capped ? SLICE : timeout));
   if (r == WAIT_FAILED)
     e = GetLastError();
   InterlockedDecrement(count);
-  if (r == WAIT_OBJECT_0)
+  if (r == WAIT_OBJECT_0 || (r == WAIT_TIMEOUT && capped))
     return 0;
   if (r == WAIT_TIMEOUT)
     return MPROC_ETIMEDOUT; /* expected: lib/ words the message */

@@ -1,0 +1,91 @@
+/*
+ * atomics.h - the few atomic operations lib/ needs on words in shared
+ * memory, every one sequentially consistent.
+ *
+ * These are compiler features, not OS ones: GCC/Clang __atomic builtins,
+ * and MSVC's _Interlocked intrinsics (cl.exe's C has no <stdatomic.h>
+ * before VS 2022 17.5, and then only behind /experimental:c11atomics).
+ * The words are plain uint32_t / uint64_t so the same layout is seen by
+ * every process that maps the block.
+ */
+#ifndef MPROC_ATOMICS_H
+#define MPROC_ATOMICS_H
+
+#include <stdint.h>
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+
+static __inline uint32_t mproc__ld32(volatile uint32_t *p) {
+  return (uint32_t)_InterlockedOr((volatile long *)p, 0);
+}
+static __inline void mproc__st32(volatile uint32_t *p, uint32_t v) {
+  _InterlockedExchange((volatile long *)p, (long)v);
+}
+static __inline uint32_t mproc__xchg32(volatile uint32_t *p, uint32_t v) {
+  return (uint32_t)_InterlockedExchange((volatile long *)p, (long)v);
+}
+/* Returns the new value. */
+static __inline uint32_t mproc__add32(volatile uint32_t *p, uint32_t v) {
+  return (uint32_t)_InterlockedExchangeAdd((volatile long *)p, (long)v) + v;
+}
+/* 1 if *p was *expect and is now desired; else 0 and *expect = *p. */
+static __inline int mproc__cas32(volatile uint32_t *p, uint32_t *expect,
+                                 uint32_t desired) {
+  uint32_t old = (uint32_t)_InterlockedCompareExchange(
+      (volatile long *)p, (long)desired, (long)*expect);
+  if (old == *expect)
+    return 1;
+  *expect = old;
+  return 0;
+}
+static __inline uint64_t mproc__ld64(volatile uint64_t *p) {
+  return (uint64_t)_InterlockedCompareExchange64((volatile __int64 *)p, 0, 0);
+}
+static __inline uint64_t mproc__xchg64(volatile uint64_t *p, uint64_t v) {
+  return (uint64_t)_InterlockedExchange64((volatile __int64 *)p, (__int64)v);
+}
+static __inline int mproc__cas64(volatile uint64_t *p, uint64_t *expect,
+                                 uint64_t desired) {
+  uint64_t old = (uint64_t)_InterlockedCompareExchange64(
+      (volatile __int64 *)p, (__int64)desired, (__int64)*expect);
+  if (old == *expect)
+    return 1;
+  *expect = old;
+  return 0;
+}
+
+#else /* GCC, Clang */
+
+#define MPROC__SC __ATOMIC_SEQ_CST
+static inline uint32_t mproc__ld32(volatile uint32_t *p) {
+  return __atomic_load_n(p, MPROC__SC);
+}
+static inline void mproc__st32(volatile uint32_t *p, uint32_t v) {
+  __atomic_store_n(p, v, MPROC__SC);
+}
+static inline uint32_t mproc__xchg32(volatile uint32_t *p, uint32_t v) {
+  return __atomic_exchange_n(p, v, MPROC__SC);
+}
+static inline uint32_t mproc__add32(volatile uint32_t *p, uint32_t v) {
+  return __atomic_add_fetch(p, v, MPROC__SC);
+}
+static inline int mproc__cas32(volatile uint32_t *p, uint32_t *expect,
+                               uint32_t desired) {
+  return __atomic_compare_exchange_n(p, expect, desired, 0, MPROC__SC,
+                                     MPROC__SC);
+}
+static inline uint64_t mproc__ld64(volatile uint64_t *p) {
+  return __atomic_load_n(p, MPROC__SC);
+}
+static inline uint64_t mproc__xchg64(volatile uint64_t *p, uint64_t v) {
+  return __atomic_exchange_n(p, v, MPROC__SC);
+}
+static inline int mproc__cas64(volatile uint64_t *p, uint64_t *expect,
+                               uint64_t desired) {
+  return __atomic_compare_exchange_n(p, expect, desired, 0, MPROC__SC,
+                                     MPROC__SC);
+}
+#endif
+
+#endif /* MPROC_ATOMICS_H */

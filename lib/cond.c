@@ -1,0 +1,549 @@
+/*
+ * cond.c - Condition and Barrier.
+ *
+ * Condition: a sequence word that notify bumps (sleepers wait on it) and
+ * one 64-bit word {waiting << 32 | tokens}.  wait counts itself in while
+ * it holds the lock, releases the lock, and sleeps until it can trade one
+ * token for leaving (or its time is up); notify(n) hands out up to n
+ * tokens, never more than there are waiters without one, so exactly
+ * min(n, waiting) waiters wake.  A waiter that arrives after a notify may
+ * take a token before an older waiter (not FIFO; every count is exact,
+ * nothing is lost).  Unlike CPython's Condition, notify never waits for
+ * the woken, so a waiter that dies cannot hang the notifier.
+ *
+ * Barrier: threading.Barrier's algorithm (as multiprocessing uses it)
+ * with its own word lock and a generation word in one block: "wait on the
+ * condition" is "note the generation, unlock, sleep while it is the same,
+ * lock"; notify_all bumps it.  A party dying inside the internal lock
+ * breaks the barrier (its count can no longer be trusted).
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atomics.h"
+#include "mproc_int.h"
+#include "spawnctx.h"
+
+enum { KIND_COND = 0x434f4e44u /* "COND" */, KIND_BARRIER = 0x42415252u };
+
+typedef struct condword {
+  uint32_t seq;
+  uint32_t sleepers;
+  uint64_t wt; /* waiting << 32 | tokens */
+} condword;
+
+struct mproc_cond {
+  mproc__sobj o;
+  condword *w;
+  mproc_lock *lock;
+};
+
+extern const mproc__objtype mproc__cond_type, mproc__barrier_type;
+
+/* ---- Condition -------------------------------------------------------------- */
+
+static mproc__handle lock_park(mproc_lock *l) {
+  return l->o.blk->park[l->slot];
+}
+
+int mproc_cond_new(mproc_cond **out, mproc_lock *lock) {
+  mproc__blk *blk;
+  mproc_cond *c;
+  int rc;
+  if (!out)
+    return mproc__err(MPROC_EINVAL, "mproc_cond_new: NULL output");
+  *out = NULL;
+  mproc__ensure_runtime();
+  c = calloc(1, sizeof *c);
+  if (!c)
+    return mproc__err(MPROC_ENOMEM, "condition");
+  if (lock) {
+    c->lock = mproc_lock_incref(lock);
+  } else if ((rc = mproc_rlock_new(&c->lock)) != 0) {
+    free(c);
+    return rc;
+  }
+  rc = mproc__blk_new(MPROC__BLK_HDR + sizeof(condword), KIND_COND, 1, &blk);
+  if (rc) {
+    mproc_lock_free(c->lock);
+    free(c);
+    return rc;
+  }
+  c->w = (condword *)(blk->addr + MPROC__BLK_HDR);
+  mproc__sobj_init(&c->o, &mproc__cond_type, blk);
+  *out = c;
+  return 0;
+}
+
+mproc_lock *mproc_cond_lock(mproc_cond *c) { return c ? c->lock : NULL; }
+
+int mproc_cond_acquire(mproc_cond *c, double timeout) {
+  if (!c)
+    return mproc__err(MPROC_EINVAL, "mproc_cond_acquire: NULL condition");
+  return mproc_lock_acquire(c->lock, timeout);
+}
+
+int mproc_cond_release(mproc_cond *c) {
+  if (!c)
+    return mproc__err(MPROC_EINVAL, "mproc_cond_release: NULL condition");
+  return mproc_lock_release(c->lock);
+}
+
+/* Add d (a signed change, two's complement) to the waiting count. */
+static void add_waiting(condword *w, uint64_t d) {
+  uint64_t v = mproc__ld64(&w->wt);
+  while (!mproc__cas64(&w->wt, &v, v + (d << 32)))
+    ;
+}
+
+int mproc_cond_wait(mproc_cond *c, double timeout) {
+  mproc__handle park;
+  double deadline, left;
+  uint32_t depth, s;
+  uint64_t wt;
+  int notified = 0, rc = 0, rc2;
+  if (!c)
+    return mproc__err(MPROC_EINVAL, "mproc_cond_wait: NULL condition");
+  if (!mproc__lk_is_mine(c->lock->w))
+    return mproc__err(MPROC_ENOTOWNER, "cannot wait on un-acquired lock");
+  park = c->o.blk->park[0];
+  deadline = mproc__deadline(timeout);
+  add_waiting(c->w, 1);
+  rc = mproc__lk_release_all(c->lock->w, lock_park(c->lock), &depth);
+  if (rc) {
+    add_waiting(c->w, (uint64_t)-1);
+    return rc;
+  }
+  for (;;) {
+    s = mproc__ld32(&c->w->seq);
+    wt = mproc__ld64(&c->w->wt);
+    if ((uint32_t)wt > 0) {
+      if (mproc__cas64(&c->w->wt, &wt, wt - ((uint64_t)1 << 32) - 1)) {
+        notified = 1;
+        break;
+      }
+      continue;
+    }
+    left = mproc__left(deadline);
+    if (left == 0 || rc < 0) {
+      if (mproc__cas64(&c->w->wt, &wt, wt - ((uint64_t)1 << 32)))
+        break;
+      continue;
+    }
+    rc = mproc__plat_word_wait(park, &c->w->seq, s, &c->w->sleepers, left);
+    if (rc == MPROC_ETIMEDOUT)
+      rc = 0;
+  }
+  rc2 = mproc__lk_restore(c->lock->w, lock_park(c->lock), depth);
+  if (rc2)
+    return rc2; /* MPROC_EOWNERDEAD (held) or a failure, detail recorded */
+  if (rc < 0)
+    return rc;
+  return notified ? 0
+                  : mproc__err(MPROC_ETIMEDOUT, "mproc_cond_wait: timed out "
+                                                "after %g s",
+                               timeout);
+}
+
+int mproc_cond_wait_for(mproc_cond *c, int (*pred)(void *ctx), void *ctx,
+                        double timeout) {
+  double deadline = mproc__deadline(timeout), left;
+  int rc;
+  if (!c || !pred)
+    return mproc__err(MPROC_EINVAL, "mproc_cond_wait_for: NULL %s",
+                      c ? "predicate" : "condition");
+  while (!pred(ctx)) {
+    left = mproc__left(deadline);
+    if (left == 0)
+      return mproc__err(MPROC_ETIMEDOUT, "mproc_cond_wait_for: the predicate "
+                                         "was still false after %g s",
+                        timeout);
+    rc = mproc_cond_wait(c, left);
+    if (rc < 0 && rc != MPROC_ETIMEDOUT)
+      return rc;
+  }
+  return 0;
+}
+
+int mproc_cond_notify(mproc_cond *c, unsigned n) {
+  uint64_t wt, k;
+  if (!c)
+    return mproc__err(MPROC_EINVAL, "mproc_cond_notify: NULL condition");
+  if (!mproc__lk_is_mine(c->lock->w))
+    return mproc__err(MPROC_ENOTOWNER, "lock is not owned");
+  wt = mproc__ld64(&c->w->wt);
+  do {
+    k = (wt >> 32) - (uint32_t)wt;
+    if (k > n)
+      k = n;
+    if (k == 0)
+      return 0;
+  } while (!mproc__cas64(&c->w->wt, &wt, wt + k));
+  mproc__add32(&c->w->seq, 1);
+  return mproc__plat_word_wake(c->o.blk->park[0], &c->w->seq,
+                               &c->w->sleepers, (int)k);
+}
+
+int mproc_cond_notify_all(mproc_cond *c) {
+  return mproc_cond_notify(c, UINT_MAX);
+}
+
+mproc_cond *mproc_cond_incref(mproc_cond *c) {
+  if (c)
+    mproc__sobj_incref(&c->o);
+  return c;
+}
+
+void mproc_cond_free(mproc_cond *c) {
+  if (c && mproc__sobj_decref(&c->o)) {
+    mproc_lock_free(c->lock);
+    mproc__blk_decref(c->o.blk);
+    free(c);
+  }
+}
+
+mproc_value *mproc_cond_ref(mproc_cond *c) {
+  return mproc__sobj_ref(c ? &c->o : NULL, "mproc_cond_ref");
+}
+
+int mproc_value_get_cond(const mproc_value *v, mproc_cond **out) {
+  static const mproc__objtype *const types[] = {&mproc__cond_type};
+  return mproc__sobj_get(v, types, 1, "mproc_value_get_cond", (void **)out);
+}
+
+/* At spawn: [block, lock description]. */
+static int cond_export_obj(void *obj, mproc__spawn *sp, mproc_value **plain) {
+  mproc_cond *c = obj;
+  mproc_value *blk = NULL, *lock = NULL;
+  int rc = mproc__blk_export(c->o.blk, sp, &blk);
+  if (rc == 0)
+    rc = mproc__lock_export(c->lock, sp, &lock);
+  if (rc) {
+    mproc_value_free(blk);
+    return rc;
+  }
+  *plain = mproc_build("[OO]", blk, lock);
+  return *plain ? 0 : MPROC_ENOMEM;
+}
+
+static int cond_import_obj(mproc__spawn *sp, const mproc_value *plain,
+                           void **obj) {
+  mproc__blk *blk;
+  mproc_cond *c;
+  int rc;
+  if (mproc_list_len(plain) != 2)
+    return mproc__err(MPROC_EBADMSG, "malformed Condition in bootstrap");
+  c = calloc(1, sizeof *c);
+  if (!c)
+    return mproc__err(MPROC_ENOMEM, "condition");
+  rc = mproc__lock_import(sp, mproc_list_get(plain, 1), &c->lock);
+  if (rc == 0)
+    rc = mproc__blk_import(sp, mproc_list_get(plain, 0), KIND_COND,
+                           MPROC__BLK_HDR, sizeof(condword), &blk);
+  if (rc) {
+    mproc_lock_free(c->lock);
+    free(c);
+    return rc;
+  }
+  c->w = (condword *)(blk->addr + MPROC__BLK_HDR);
+  mproc__sobj_init(&c->o, &mproc__cond_type, blk);
+  *obj = c;
+  return 0;
+}
+
+static void cond_release_obj(void *obj) { mproc_cond_free(obj); }
+
+const mproc__objtype mproc__cond_type = {"Condition", cond_release_obj,
+                                         cond_export_obj, cond_import_obj};
+
+/* ---- Barrier ---------------------------------------------------------------- */
+
+enum { FILLING = 0, DRAINING = 1, RESETTING = -1, BROKEN = -2 };
+#define MODULE_MAX 512
+
+typedef struct barrierword {
+  mproc__lockword lock; /* park 0 */
+  uint32_t gen;         /* park 1 */
+  uint32_t gsleepers;
+  int32_t state; /* all below: only under lock */
+  uint32_t count;
+  uint32_t parties;
+  uint32_t has_action;
+  uint64_t action_off;
+  double timeout;
+  char action_module[MODULE_MAX];
+} barrierword;
+
+struct mproc_barrier {
+  mproc__sobj o;
+  barrierword *w;
+};
+
+static void b_notify_all(mproc_barrier *b) {
+  mproc__add32(&b->w->gen, 1);
+  mproc__plat_word_wake(b->o.blk->park[1], &b->w->gen, &b->w->gsleepers,
+                        INT_MAX);
+}
+
+static void b_break(mproc_barrier *b) {
+  b->w->state = BROKEN;
+  b_notify_all(b);
+}
+
+/* Take the internal lock; a dead holder breaks the barrier. */
+static int b_lock(mproc_barrier *b) {
+  int rc = mproc__lk_acquire(&b->w->lock, b->o.blk->park[0], MPROC_FOREVER);
+  if (rc == MPROC_EOWNERDEAD) {
+    b_break(b);
+    return 0;
+  }
+  return rc;
+}
+
+static void b_unlock(mproc_barrier *b) {
+  mproc__lk_release(&b->w->lock, b->o.blk->park[0]);
+}
+
+/* Python's cond.wait(): 0 when woken (maybe spuriously), ETIMEDOUT. */
+static int b_wait(mproc_barrier *b, double deadline) {
+  uint32_t s = mproc__ld32(&b->w->gen);
+  double left = mproc__left(deadline);
+  int rc, rc2;
+  if (left == 0)
+    return MPROC_ETIMEDOUT;
+  b_unlock(b);
+  rc = mproc__plat_word_wait(b->o.blk->park[1], &b->w->gen, s,
+                             &b->w->gsleepers, left);
+  rc2 = b_lock(b);
+  return rc2 ? rc2 : (rc == MPROC_ETIMEDOUT ? 0 : rc);
+}
+
+int mproc_barrier_new(mproc_barrier **out, int parties,
+                      mproc_barrier_action action, double timeout) {
+  mproc__blk *blk;
+  mproc_barrier *b;
+  int rc;
+  if (!out)
+    return mproc__err(MPROC_EINVAL, "mproc_barrier_new: NULL output");
+  *out = NULL;
+  if (parties < 1)
+    return mproc__err(MPROC_EINVAL, "mproc_barrier_new: parties must be "
+                                    ">= 1, not %d",
+                      parties);
+  mproc__ensure_runtime();
+  b = calloc(1, sizeof *b);
+  if (!b)
+    return mproc__err(MPROC_ENOMEM, "barrier");
+  rc = mproc__blk_new(MPROC__BLK_HDR + sizeof(barrierword), KIND_BARRIER, 2,
+                      &blk);
+  if (rc) {
+    free(b);
+    return rc;
+  }
+  b->w = (barrierword *)(blk->addr + MPROC__BLK_HDR);
+  b->w->parties = (uint32_t)parties;
+  b->w->timeout = timeout < 0 ? MPROC_FOREVER : timeout;
+  if (action) {
+    rc = mproc__plat_addr_to_ref((const void *)(uintptr_t)action,
+                                 b->w->action_module, MODULE_MAX,
+                                 &b->w->action_off);
+    if (rc) {
+      mproc__blk_decref(blk);
+      free(b);
+      return rc;
+    }
+    b->w->has_action = 1;
+  }
+  mproc__sobj_init(&b->o, &mproc__barrier_type, blk);
+  *out = b;
+  return 0;
+}
+
+/* The last party runs the action; 0, or MPROC_EBROKEN when it failed. */
+static int run_action(mproc_barrier *b) {
+  void *addr = NULL;
+  int rc;
+  if (!b->w->has_action)
+    return 0;
+  b->w->action_module[MODULE_MAX - 1] = '\0';
+  rc = mproc__plat_ref_to_addr(b->w->action_module, b->w->action_off, &addr);
+  if (rc)
+    return mproc__err(MPROC_EBROKEN, "barrier action not found in this "
+                                     "process: %s",
+                      mproc_last_error());
+  rc = ((mproc_barrier_action)(uintptr_t)addr)();
+  if (rc)
+    return mproc__err(MPROC_EBROKEN, "barrier action returned %d", rc);
+  return 0;
+}
+
+int mproc_barrier_wait(mproc_barrier *b, double timeout) {
+  barrierword *w;
+  double deadline;
+  int rc, index = 0;
+  if (!b)
+    return mproc__err(MPROC_EINVAL, "mproc_barrier_wait: NULL barrier");
+  w = b->w;
+  if (timeout == MPROC_DEFAULT_TIMEOUT)
+    timeout = w->timeout;
+  deadline = mproc__deadline(timeout);
+  rc = b_lock(b);
+  if (rc)
+    return rc;
+  /* Wait for a previous round to drain or a reset to finish. */
+  while (rc == 0 && (w->state == DRAINING || w->state == RESETTING))
+    rc = b_wait(b, deadline);
+  if (rc == MPROC_ETIMEDOUT)
+    rc = mproc__err(MPROC_ETIMEDOUT, "mproc_barrier_wait: the previous "
+                                     "round did not finish in %g s",
+                    timeout);
+  else if (rc == 0 && w->state == BROKEN)
+    rc = mproc__err(MPROC_EBROKEN, "barrier is broken");
+  if (rc) {
+    b_unlock(b);
+    return rc;
+  }
+  index = (int)w->count++;
+  if ((uint32_t)index + 1 == w->parties) {
+    rc = run_action(b);
+    if (rc) {
+      b_break(b);
+    } else {
+      w->state = DRAINING;
+      b_notify_all(b);
+    }
+  } else {
+    while (rc == 0 && w->state == FILLING)
+      rc = b_wait(b, deadline);
+    if (rc == MPROC_ETIMEDOUT) {
+      b_break(b);
+      rc = mproc__err(MPROC_EBROKEN, "barrier broken: this wait timed out "
+                                     "after %g s",
+                      timeout);
+    } else if (rc == 0 && w->state < 0) {
+      rc = mproc__err(MPROC_EBROKEN, "barrier is broken");
+    }
+  }
+  /* Leave; the last one out of a drained or reset round refills it. */
+  w->count--;
+  if (w->count == 0 && (w->state == DRAINING || w->state == RESETTING)) {
+    w->state = FILLING;
+    b_notify_all(b);
+  }
+  b_unlock(b);
+  return rc ? rc : index;
+}
+
+int mproc_barrier_abort(mproc_barrier *b) {
+  int rc;
+  if (!b)
+    return mproc__err(MPROC_EINVAL, "mproc_barrier_abort: NULL barrier");
+  if ((rc = b_lock(b)) != 0)
+    return rc;
+  b_break(b);
+  b_unlock(b);
+  return 0;
+}
+
+int mproc_barrier_reset(mproc_barrier *b) {
+  int rc;
+  if (!b)
+    return mproc__err(MPROC_EINVAL, "mproc_barrier_reset: NULL barrier");
+  if ((rc = b_lock(b)) != 0)
+    return rc;
+  if (b->w->count > 0) {
+    if (b->w->state == FILLING || b->w->state == BROKEN)
+      b->w->state = RESETTING;
+  } else {
+    b->w->state = FILLING;
+  }
+  b_notify_all(b);
+  b_unlock(b);
+  return 0;
+}
+
+int mproc_barrier_broken(mproc_barrier *b) {
+  int rc;
+  if (!b)
+    return mproc__err(MPROC_EINVAL, "mproc_barrier_broken: NULL barrier");
+  if ((rc = b_lock(b)) != 0)
+    return rc;
+  rc = b->w->state == BROKEN;
+  b_unlock(b);
+  return rc;
+}
+
+int mproc_barrier_n_waiting(mproc_barrier *b) {
+  int rc;
+  if (!b)
+    return mproc__err(MPROC_EINVAL, "mproc_barrier_n_waiting: NULL barrier");
+  if ((rc = b_lock(b)) != 0)
+    return rc;
+  rc = b->w->state == FILLING ? (int)b->w->count : 0;
+  b_unlock(b);
+  return rc;
+}
+
+int mproc_barrier_parties(const mproc_barrier *b) {
+  if (!b)
+    return mproc__err(MPROC_EINVAL, "mproc_barrier_parties: NULL barrier");
+  return (int)b->w->parties;
+}
+
+mproc_barrier *mproc_barrier_incref(mproc_barrier *b) {
+  if (b)
+    mproc__sobj_incref(&b->o);
+  return b;
+}
+
+void mproc_barrier_free(mproc_barrier *b) {
+  if (b && mproc__sobj_decref(&b->o)) {
+    mproc__blk_decref(b->o.blk);
+    free(b);
+  }
+}
+
+mproc_value *mproc_barrier_ref(mproc_barrier *b) {
+  return mproc__sobj_ref(b ? &b->o : NULL, "mproc_barrier_ref");
+}
+
+int mproc_value_get_barrier(const mproc_value *v, mproc_barrier **out) {
+  static const mproc__objtype *const types[] = {&mproc__barrier_type};
+  return mproc__sobj_get(v, types, 1, "mproc_value_get_barrier",
+                         (void **)out);
+}
+
+static int barrier_export_obj(void *obj, mproc__spawn *sp,
+                              mproc_value **plain) {
+  return mproc__blk_export(((mproc_barrier *)obj)->o.blk, sp, plain);
+}
+
+static int barrier_import_obj(mproc__spawn *sp, const mproc_value *plain,
+                              void **obj) {
+  mproc__blk *blk;
+  mproc_barrier *b = calloc(1, sizeof *b);
+  int rc;
+  if (!b)
+    return mproc__err(MPROC_ENOMEM, "barrier");
+  rc = mproc__blk_import(sp, plain, KIND_BARRIER, MPROC__BLK_HDR,
+                         sizeof(barrierword), &blk);
+  if (rc == 0 && mproc__plat_park_needed() && blk->nparks != 2) {
+    mproc__blk_decref(blk);
+    rc = mproc__err(MPROC_EBADMSG, "malformed Barrier in bootstrap");
+  }
+  if (rc) {
+    free(b);
+    return rc;
+  }
+  b->w = (barrierword *)(blk->addr + MPROC__BLK_HDR);
+  mproc__sobj_init(&b->o, &mproc__barrier_type, blk);
+  *obj = b;
+  return 0;
+}
+
+static void barrier_release_obj(void *obj) { mproc_barrier_free(obj); }
+
+const mproc__objtype mproc__barrier_type = {"Barrier", barrier_release_obj,
+                                            barrier_export_obj,
+                                            barrier_import_obj};
