@@ -4,7 +4,9 @@
  *
  * These are compiler features, not OS ones: GCC/Clang __atomic builtins,
  * and MSVC's _Interlocked intrinsics (cl.exe's C has no <stdatomic.h>
- * before VS 2022 17.5, and then only behind /experimental:c11atomics).
+ * before VS 2022 17.5, and then only behind /experimental:c11atomics);
+ * clang-cl takes the MSVC branch too, which is how scripts/msvc-check.sh
+ * checks it.
  * The words are plain uint32_t / uint64_t so the same layout is seen by
  * every process that maps the block.
  */
@@ -13,24 +15,34 @@
 
 #include <stdint.h>
 
-#if defined(_MSC_VER) && !defined(__clang__)
-#include <intrin.h>
+#if defined(_MSC_VER)
+/* The intrinsics' own declarations (as <intrin.h> has them). */
+long _InterlockedOr(long volatile *p, long v);
+long _InterlockedExchange(long volatile *p, long v);
+long _InterlockedExchangeAdd(long volatile *p, long v);
+long _InterlockedCompareExchange(long volatile *p, long x, long cmp);
+long long _InterlockedExchange64(long long volatile *p, long long v);
+long long _InterlockedCompareExchange64(long long volatile *p, long long x,
+                                        long long cmp);
+#pragma intrinsic(_InterlockedOr, _InterlockedExchange,                   \
+                  _InterlockedExchangeAdd, _InterlockedCompareExchange,   \
+                  _InterlockedExchange64, _InterlockedCompareExchange64)
 
-static __inline uint32_t mproc__ld32(volatile uint32_t *p) {
+static inline uint32_t mproc__ld32(volatile uint32_t *p) {
   return (uint32_t)_InterlockedOr((volatile long *)p, 0);
 }
-static __inline void mproc__st32(volatile uint32_t *p, uint32_t v) {
+static inline void mproc__st32(volatile uint32_t *p, uint32_t v) {
   _InterlockedExchange((volatile long *)p, (long)v);
 }
-static __inline uint32_t mproc__xchg32(volatile uint32_t *p, uint32_t v) {
+static inline uint32_t mproc__xchg32(volatile uint32_t *p, uint32_t v) {
   return (uint32_t)_InterlockedExchange((volatile long *)p, (long)v);
 }
 /* Returns the new value. */
-static __inline uint32_t mproc__add32(volatile uint32_t *p, uint32_t v) {
+static inline uint32_t mproc__add32(volatile uint32_t *p, uint32_t v) {
   return (uint32_t)_InterlockedExchangeAdd((volatile long *)p, (long)v) + v;
 }
 /* 1 if *p was *expect and is now desired; else 0 and *expect = *p. */
-static __inline int mproc__cas32(volatile uint32_t *p, uint32_t *expect,
+static inline int mproc__cas32(volatile uint32_t *p, uint32_t *expect,
                                  uint32_t desired) {
   uint32_t old = (uint32_t)_InterlockedCompareExchange(
       (volatile long *)p, (long)desired, (long)*expect);
@@ -39,16 +51,16 @@ static __inline int mproc__cas32(volatile uint32_t *p, uint32_t *expect,
   *expect = old;
   return 0;
 }
-static __inline uint64_t mproc__ld64(volatile uint64_t *p) {
-  return (uint64_t)_InterlockedCompareExchange64((volatile __int64 *)p, 0, 0);
+static inline uint64_t mproc__ld64(volatile uint64_t *p) {
+  return (uint64_t)_InterlockedCompareExchange64((volatile long long *)p, 0, 0);
 }
-static __inline uint64_t mproc__xchg64(volatile uint64_t *p, uint64_t v) {
-  return (uint64_t)_InterlockedExchange64((volatile __int64 *)p, (__int64)v);
+static inline uint64_t mproc__xchg64(volatile uint64_t *p, uint64_t v) {
+  return (uint64_t)_InterlockedExchange64((volatile long long *)p, (long long)v);
 }
-static __inline int mproc__cas64(volatile uint64_t *p, uint64_t *expect,
+static inline int mproc__cas64(volatile uint64_t *p, uint64_t *expect,
                                  uint64_t desired) {
   uint64_t old = (uint64_t)_InterlockedCompareExchange64(
-      (volatile __int64 *)p, (__int64)desired, (__int64)*expect);
+      (volatile long long *)p, (long long)desired, (long long)*expect);
   if (old == *expect)
     return 1;
   *expect = old;

@@ -250,9 +250,10 @@ void mproc__table_remove(mproc_process *p);
 
 /* ---- runtime (runtime.c) ------------------------------------------------ */
 
-/* The process-wide mutex of the runtime (process table, tracker). */
-void mproc__runtime_lock(void);
-void mproc__runtime_unlock(void);
+/* The resource tracker's mutex (it starts a process while holding it, so
+ * it cannot be the process table's). */
+void mproc__tracker_lock(void);
+void mproc__tracker_unlock(void);
 
 /*
  * Every public entry point that may touch the runtime calls this first: it

@@ -336,7 +336,8 @@ int mproc_process_start(mproc_process *p) {
   if (!rc && !p->internal) {
     /* Every child gets the resource tracker's write end, if there is one. */
     mproc__handle th = mproc__tracker_handle();
-    if (th != MPROC__NOHANDLE && (tracker = mproc__spawn_add_handle(&sp, th)) < 0)
+    if (th != MPROC__NOHANDLE &&
+        (tracker = mproc__spawn_add_handle(&sp, th)) < 0)
       rc = tracker;
   }
   if (!rc && sp.n) {

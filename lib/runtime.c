@@ -24,6 +24,7 @@ static struct runtime {
   int checked;     /* the "marked but never bootstrapped" check ran */
   apr_pool_t *pool;
   apr_thread_mutex_t *mu;
+  apr_thread_mutex_t *tracker_mu; /* tracker.c's, taken before mu */
   mproc__ident ident;
   int64_t counter;
   int daemon;
@@ -41,7 +42,9 @@ static int runtime_setup(void) {
     return mproc__err(MPROC_EOS, "apr_initialize failed");
   if (apr_pool_create(&rt.pool, NULL) != APR_SUCCESS ||
       apr_thread_mutex_create(&rt.mu, APR_THREAD_MUTEX_DEFAULT, rt.pool) !=
-          APR_SUCCESS)
+          APR_SUCCESS ||
+      apr_thread_mutex_create(&rt.tracker_mu, APR_THREAD_MUTEX_DEFAULT,
+                              rt.pool) != APR_SUCCESS)
     return mproc__err(MPROC_ENOMEM, "runtime mutex");
   rt.ready = 1;
   return 0;
@@ -57,8 +60,12 @@ static void unlock(void) {
     apr_thread_mutex_unlock(rt.mu);
 }
 
-void mproc__runtime_lock(void) { lock(); }
-void mproc__runtime_unlock(void) { unlock(); }
+void mproc__tracker_lock(void) {
+  mproc__ensure_runtime();
+  apr_thread_mutex_lock(rt.tracker_mu);
+}
+
+void mproc__tracker_unlock(void) { apr_thread_mutex_unlock(rt.tracker_mu); }
 
 int mproc__initialised(void) { return rt.init_called; }
 

@@ -22,7 +22,7 @@
 
 #include "mproc_int.h"
 
-static mproc_conn *writer; /* under the runtime lock */
+static mproc_conn *writer; /* under mproc__tracker_lock */
 
 static int tracker_main(mproc_value *args) {
   mproc_conn *c = NULL;
@@ -80,7 +80,7 @@ static int tracker_main(mproc_value *args) {
   return 0;
 }
 
-/* Start a tracker; the caller holds the runtime lock. */
+/* Start a tracker; the caller holds the tracker lock. */
 static int start(void) {
   mproc_conn *r, *w;
   int rc = mproc_pipe(&r, &w, 0);
@@ -98,7 +98,7 @@ static int start(void) {
   return 0;
 }
 
-static int send(char op, const char *name) {
+static int notify(char op, const char *name) {
   char msg[260];
   size_t len = strlen(name);
   int rc = 0, attempt;
@@ -108,7 +108,7 @@ static int send(char op, const char *name) {
     return mproc__err(MPROC_EINVAL, "shared memory name too long");
   msg[0] = op;
   memcpy(msg + 1, name, len + 1);
-  mproc__runtime_lock();
+  mproc__tracker_lock();
   for (attempt = 0; attempt < 2; attempt++) {
     if (!writer && (rc = start()) != 0)
       break;
@@ -119,20 +119,20 @@ static int send(char op, const char *name) {
      * end stays open: a spawn in another thread may be passing it on. */
     writer = NULL;
   }
-  mproc__runtime_unlock();
+  mproc__tracker_unlock();
   return rc;
 }
 
-int mproc__tracker_register(const char *name) { return send('R', name); }
+int mproc__tracker_register(const char *name) { return notify('R', name); }
 
-int mproc__tracker_unregister(const char *name) { return send('U', name); }
+int mproc__tracker_unregister(const char *name) { return notify('U', name); }
 
 mproc__handle mproc__tracker_handle(void) {
   mproc__handle h = MPROC__NOHANDLE;
-  mproc__runtime_lock();
+  mproc__tracker_lock();
   if (writer)
     h = mproc__conn_handle(writer);
-  mproc__runtime_unlock();
+  mproc__tracker_unlock();
   return h;
 }
 
@@ -140,8 +140,8 @@ int mproc__tracker_adopt(mproc__handle h) {
   mproc_conn *c = mproc__conn_wrap(h, 0, 1);
   if (!c)
     return MPROC_ENOMEM;
-  mproc__runtime_lock();
+  mproc__tracker_lock();
   writer = c;
-  mproc__runtime_unlock();
+  mproc__tracker_unlock();
   return 0;
 }
