@@ -37,6 +37,13 @@ static inline void mproc__st32(volatile uint32_t *p, uint32_t v) {
 static inline uint32_t mproc__xchg32(volatile uint32_t *p, uint32_t v) {
   return (uint32_t)_InterlockedExchange((volatile long *)p, (long)v);
 }
+/* Plain (relaxed) access, for words only their owner thread relies on. */
+static inline uint32_t mproc__ld32_relaxed(volatile uint32_t *p) {
+  return *p;
+}
+static inline void mproc__st32_relaxed(volatile uint32_t *p, uint32_t v) {
+  *p = v;
+}
 /* Returns the new value. */
 static inline uint32_t mproc__add32(volatile uint32_t *p, uint32_t v) {
   return (uint32_t)_InterlockedExchangeAdd((volatile long *)p, (long)v) + v;
@@ -78,6 +85,12 @@ static inline void mproc__st32(volatile uint32_t *p, uint32_t v) {
 }
 static inline uint32_t mproc__xchg32(volatile uint32_t *p, uint32_t v) {
   return __atomic_exchange_n(p, v, MPROC__SC);
+}
+static inline uint32_t mproc__ld32_relaxed(volatile uint32_t *p) {
+  return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+static inline void mproc__st32_relaxed(volatile uint32_t *p, uint32_t v) {
+  __atomic_store_n(p, v, __ATOMIC_RELAXED);
 }
 static inline uint32_t mproc__add32(volatile uint32_t *p, uint32_t v) {
   return __atomic_add_fetch(p, v, MPROC__SC);

@@ -85,14 +85,21 @@ static int owner_dead(uint64_t word) {
   return mproc__plat_proc_alive((uint32_t)o, (uint32_t)(o >> 32)) == 0;
 }
 
+/*
+ * tid and count are read only by threads of the owning process to ask
+ * "is it mine?": a thread sees its own writes, and another thread can see
+ * 0 or the owner's id but never its own, so plain stores are enough (the
+ * CAS and exchange on own order them against other processes).
+ */
 static void took(mproc__lockword *w) {
-  mproc__st32(&w->tid, mproc__plat_thread_id());
-  mproc__st32(&w->count, 1);
+  mproc__st32_relaxed(&w->tid, mproc__plat_thread_id());
+  if (w->recursive)
+    mproc__st32_relaxed(&w->count, 1);
 }
 
 int mproc__lk_is_mine(mproc__lockword *w) {
   return owner_of(mproc__ld64(&w->own)) == mproc__self_owner() &&
-         mproc__ld32(&w->tid) == mproc__plat_thread_id();
+         mproc__ld32_relaxed(&w->tid) == mproc__plat_thread_id();
 }
 
 /* Take the lock from its dead owner; 1 if this caller won it. */
@@ -110,9 +117,10 @@ int mproc__lk_acquire(mproc__lockword *w, mproc__handle park, double timeout) {
   int spins = 0, rc;
 
   if (w->recursive && mproc__lk_is_mine(w)) {
-    if (mproc__ld32(&w->count) == UINT32_MAX)
+    uint32_t n = mproc__ld32_relaxed(&w->count);
+    if (n == UINT32_MAX)
       return mproc__err(MPROC_EINVAL, "RLock: recursion too deep");
-    mproc__add32(&w->count, 1);
+    mproc__st32_relaxed(&w->count, n + 1);
     return 0;
   }
   if (mproc__cas64(&w->own, &cur, me)) {
@@ -168,10 +176,12 @@ int mproc__lk_release(mproc__lockword *w, mproc__handle park) {
     if (!mproc__lk_is_mine(w))
       return mproc__err(MPROC_ENOTOWNER, "attempt to release recursive lock "
                                          "not owned by thread");
-    if (mproc__add32(&w->count, (uint32_t)-1) > 0)
+    uint32_t n = mproc__ld32_relaxed(&w->count) - 1;
+    mproc__st32_relaxed(&w->count, n);
+    if (n > 0)
       return 0;
   }
-  mproc__st32(&w->tid, 0);
+  mproc__st32_relaxed(&w->tid, 0);
   old = mproc__xchg64(&w->own, 0);
   if (old == 0)
     return mproc__err(MPROC_EINVAL,
@@ -184,9 +194,9 @@ int mproc__lk_release(mproc__lockword *w, mproc__handle park) {
 
 int mproc__lk_release_all(mproc__lockword *w, mproc__handle park,
                           uint32_t *depth) {
-  *depth = w->recursive ? mproc__ld32(&w->count) : 1;
+  *depth = w->recursive ? mproc__ld32_relaxed(&w->count) : 1;
   if (w->recursive)
-    mproc__st32(&w->count, 1);
+    mproc__st32_relaxed(&w->count, 1);
   return mproc__lk_release(w, park);
 }
 
@@ -194,7 +204,7 @@ int mproc__lk_restore(mproc__lockword *w, mproc__handle park,
                       uint32_t depth) {
   int rc = mproc__lk_acquire(w, park, MPROC_FOREVER);
   if ((rc == 0 || rc == MPROC_EOWNERDEAD) && w->recursive)
-    mproc__st32(&w->count, depth);
+    mproc__st32_relaxed(&w->count, depth);
   return rc;
 }
 

@@ -183,7 +183,7 @@ static int item(mproc_shared *s, size_t i, void **p, const char *what) {
 }
 
 int mproc_shared_get_int(mproc_shared *s, size_t i, int64_t *out) {
-  void *p;
+  void *p = NULL;
   int rc = item(s, i, &p, "mproc_shared_get_int");
   if (rc)
     return rc;
@@ -226,7 +226,7 @@ static int fits(char tc, int64_t v) {
 }
 
 int mproc_shared_set_int(mproc_shared *s, size_t i, int64_t v) {
-  void *p;
+  void *p = NULL;
   int rc = item(s, i, &p, "mproc_shared_set_int");
   char tc;
   if (rc)
@@ -256,7 +256,7 @@ int mproc_shared_set_int(mproc_shared *s, size_t i, int64_t v) {
 
 int mproc_shared_get_float(mproc_shared *s, size_t i, double *out) {
   int64_t v;
-  void *p;
+  void *p = NULL;
   int rc = item(s, i, &p, "mproc_shared_get_float");
   if (rc)
     return rc;
@@ -278,7 +278,7 @@ int mproc_shared_get_float(mproc_shared *s, size_t i, double *out) {
 }
 
 int mproc_shared_set_float(mproc_shared *s, size_t i, double v) {
-  void *p;
+  void *p = NULL;
   int rc = item(s, i, &p, "mproc_shared_set_float");
   if (rc)
     return rc;
