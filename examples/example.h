@@ -1,6 +1,6 @@
 /*
- * example.h - the two helpers every example uses, so each example shows
- * only its lesson.
+ * example.h - the helpers the examples share, so each example shows only
+ * its lesson.
  */
 #ifndef MPROC_EXAMPLE_H
 #define MPROC_EXAMPLE_H
@@ -24,6 +24,15 @@ static inline mproc_conn *arg_conn(mproc_value *args, size_t i) {
   mproc_conn *c = NULL;
   mproc_value_get_conn(mproc_list_get(args, i), &c);
   return c;
+}
+
+/* The Lock a process received as its i-th argument (NULL if none): the
+ * parent put it there with mproc_lock_ref(lock).  Borrowed: it lives until
+ * the target returns. */
+static inline mproc_lock *arg_lock(mproc_value *args, size_t i) {
+  mproc_lock *l = NULL;
+  mproc_value_get_lock(mproc_list_get(args, i), &l);
+  return l;
 }
 
 #endif
