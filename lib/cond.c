@@ -1,15 +1,20 @@
 /*
  * cond.c - Condition and Barrier.
  *
- * Condition: a sequence word that notify bumps (sleepers wait on it) and
- * one 64-bit word {waiting << 32 | tokens}.  wait counts itself in while
- * it holds the lock, releases the lock, and sleeps until it can trade one
- * token for leaving (or its time is up); notify(n) hands out up to n
- * tokens, never more than there are waiters without one, so exactly
- * min(n, waiting) waiters wake.  A waiter that arrives after a notify may
- * take a token before an older waiter (not FIFO; every count is exact,
- * nothing is lost).  Unlike CPython's Condition, notify never waits for
- * the woken, so a waiter that dies cannot hang the notifier.
+ * Condition: a table of waiter slots in the shared block.  wait (lock
+ * held) claims a free slot, stamps it with an arrival ticket and its
+ * process, releases the lock, and sleeps on its slot's state word until
+ * that says NOTIFIED or its time is up (a timed-out waiter frees its slot
+ * with a CAS, so a notify racing with the timeout is either taken or not
+ * counted, never lost).  notify(n) (lock held) marks the n waiting slots
+ * with the oldest tickets NOTIFIED and wakes them: exactly the waiters
+ * present at the notify, oldest first (as threading.Condition), and a
+ * waiter that arrives later - or waits again right after waking - cannot
+ * take their wake-up.  A slot whose process has died is freed, not
+ * notified, so a dead waiter costs nobody a wake-up, and notify never
+ * waits for the woken (CPython's can hang on a dead waiter).  On Linux
+ * each slot's word is its own futex; Win32 parks all of a Condition's
+ * sleepers on one semaphore and wakes them all (each re-checks its slot).
  *
  * Barrier: threading.Barrier's algorithm (as multiprocessing uses it)
  * with its own word lock and a generation word in one block: "wait on the
@@ -27,10 +32,22 @@
 
 enum { KIND_COND = 0x434f4e44u /* "COND" */, KIND_BARRIER = 0x42415252u };
 
+/* Waiters one Condition can hold at once. */
+#define NSLOTS 1024
+enum { S_FREE = 0, S_WAITING = 1, S_NOTIFIED = 2 };
+
+typedef struct condslot {
+  uint32_t state;
+  uint32_t pid, tag;
+  uint32_t pad;
+  uint64_t ticket;
+} condslot;
+
 typedef struct condword {
-  uint32_t seq;
+  uint64_t next_ticket; /* under the lock */
   uint32_t sleepers;
-  uint64_t wt; /* waiting << 32 | tokens */
+  uint32_t hi; /* slots [0, hi) have been used */
+  condslot slot[NSLOTS];
 } condword;
 
 struct mproc_cond {
@@ -90,51 +107,71 @@ int mproc_cond_release(mproc_cond *c) {
   return mproc_lock_release(c->lock);
 }
 
-/* Add d (a signed change, two's complement) to the waiting count. */
-static void add_waiting(condword *w, uint64_t d) {
-  uint64_t v = mproc__ld64(&w->wt);
-  while (!mproc__cas64(&w->wt, &v, v + (d << 32)))
-    ;
+/* Wake the sleeper of one slot (Win32: every sleeper re-checks). */
+static int wake_slot(mproc_cond *c, condslot *sl) {
+  return mproc__plat_word_wake(c->o.blk->park[0], &sl->state,
+                               &c->w->sleepers,
+                               mproc__plat_park_needed() ? INT_MAX : 1);
 }
 
 int mproc_cond_wait(mproc_cond *c, double timeout) {
-  mproc__handle park;
+  condword *w;
+  condslot *sl = NULL;
   double deadline, left;
-  uint32_t depth, s;
-  uint64_t wt;
-  int notified = 0, rc = 0, rc2;
+  uint32_t depth, st, i, hi, me_pid, me_tag;
+  uint64_t me;
+  int notified = 0, rc, rc2;
   if (!c)
     return mproc__err(MPROC_EINVAL, "mproc_cond_wait: NULL condition");
   if (!mproc__lk_is_mine(c->lock->w))
     return mproc__err(MPROC_ENOTOWNER, "cannot wait on un-acquired lock");
-  park = c->o.blk->park[0];
+  w = c->w;
   deadline = mproc__deadline(timeout);
-  add_waiting(c->w, 1);
+  /* Claim a slot; slots are only claimed under the lock. */
+  hi = mproc__ld32(&w->hi);
+  for (i = 0; i < NSLOTS && !sl; i++) {
+    st = S_FREE;
+    if (mproc__cas32(&w->slot[i].state, &st, S_WAITING))
+      sl = &w->slot[i];
+  }
+  if (!sl)
+    return mproc__err(MPROC_ENOMEM, "mproc_cond_wait: more than %d waiters "
+                                    "on one Condition",
+                      NSLOTS);
+  if ((uint32_t)(sl - w->slot) + 1 > hi)
+    mproc__st32(&w->hi, (uint32_t)(sl - w->slot) + 1);
+  me = mproc__self_owner();
+  me_pid = (uint32_t)me;
+  me_tag = (uint32_t)(me >> 32);
+  sl->pid = me_pid;
+  sl->tag = me_tag;
+  sl->ticket = w->next_ticket++;
   rc = mproc__lk_release_all(c->lock->w, lock_park(c->lock), &depth);
   if (rc) {
-    add_waiting(c->w, (uint64_t)-1);
+    mproc__st32(&sl->state, S_FREE);
     return rc;
   }
   for (;;) {
-    s = mproc__ld32(&c->w->seq);
-    wt = mproc__ld64(&c->w->wt);
-    if ((uint32_t)wt > 0) {
-      if (mproc__cas64(&c->w->wt, &wt, wt - ((uint64_t)1 << 32) - 1)) {
-        notified = 1;
-        break;
-      }
-      continue;
+    st = mproc__ld32(&sl->state);
+    if (st == S_NOTIFIED) {
+      notified = 1;
+      break;
     }
     left = mproc__left(deadline);
     if (left == 0 || rc < 0) {
-      if (mproc__cas64(&c->w->wt, &wt, wt - ((uint64_t)1 << 32)))
-        break;
-      continue;
+      st = S_WAITING;
+      if (mproc__cas32(&sl->state, &st, S_FREE))
+        break; /* timed out (or failed): nobody chose this slot */
+      notified = 1; /* notified at the last moment: take it */
+      break;
     }
-    rc = mproc__plat_word_wait(park, &c->w->seq, s, &c->w->sleepers, left);
+    rc = mproc__plat_word_wait(c->o.blk->park[0], &sl->state, S_WAITING,
+                               &w->sleepers, left);
     if (rc == MPROC_ETIMEDOUT)
       rc = 0;
   }
+  if (notified)
+    mproc__st32(&sl->state, S_FREE);
   rc2 = mproc__lk_restore(c->lock->w, lock_park(c->lock), depth);
   if (rc2)
     return rc2; /* MPROC_EOWNERDEAD (held) or a failure, detail recorded */
@@ -167,22 +204,42 @@ int mproc_cond_wait_for(mproc_cond *c, int (*pred)(void *ctx), void *ctx,
 }
 
 int mproc_cond_notify(mproc_cond *c, unsigned n) {
-  uint64_t wt, k;
+  condword *w;
+  uint64_t me;
+  uint32_t i, hi, st;
+  unsigned done = 0;
+  int rc = 0, r;
   if (!c)
     return mproc__err(MPROC_EINVAL, "mproc_cond_notify: NULL condition");
   if (!mproc__lk_is_mine(c->lock->w))
     return mproc__err(MPROC_ENOTOWNER, "lock is not owned");
-  wt = mproc__ld64(&c->w->wt);
-  do {
-    k = (wt >> 32) - (uint32_t)wt;
-    if (k > n)
-      k = n;
-    if (k == 0)
-      return 0;
-  } while (!mproc__cas64(&c->w->wt, &wt, wt + k));
-  mproc__add32(&c->w->seq, 1);
-  return mproc__plat_word_wake(c->o.blk->park[0], &c->w->seq,
-                               &c->w->sleepers, (int)k);
+  w = c->w;
+  me = mproc__self_owner();
+  hi = mproc__ld32(&w->hi);
+  while (done < n) {
+    condslot *best = NULL;
+    /* The oldest waiting slot (tickets are written under the lock). */
+    for (i = 0; i < hi; i++)
+      if (mproc__ld32(&w->slot[i].state) == S_WAITING &&
+          (!best || w->slot[i].ticket < best->ticket))
+        best = &w->slot[i];
+    if (!best)
+      break;
+    if ((best->pid != (uint32_t)me || best->tag != (uint32_t)(me >> 32)) &&
+        mproc__plat_proc_alive(best->pid, best->tag) == 0) {
+      st = S_WAITING; /* its process died waiting: free, do not count */
+      mproc__cas32(&best->state, &st, S_FREE);
+      continue;
+    }
+    st = S_WAITING;
+    if (!mproc__cas32(&best->state, &st, S_NOTIFIED))
+      continue; /* it timed out just now: choose again */
+    done++;
+    r = wake_slot(c, best);
+    if (r && !rc)
+      rc = r;
+  }
+  return rc;
 }
 
 int mproc_cond_notify_all(mproc_cond *c) {

@@ -15,6 +15,7 @@ static const suite_entry suites[] = {
     {"value", mproc_suite_value},     {"codec", mproc_suite_codec},
     {"errors", mproc_suite_errors},   {"conn", mproc_suite_conn},
     {"process", mproc_suite_process}, {"handles", mproc_suite_handles},
+    {"sync", mproc_suite_sync},       {"shmem", mproc_suite_shmem},
 };
 
 int main(int argc, char **argv) {

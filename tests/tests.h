@@ -38,5 +38,7 @@ Suite *mproc_suite_errors(void);
 Suite *mproc_suite_conn(void);
 Suite *mproc_suite_process(void);
 Suite *mproc_suite_handles(void);
+Suite *mproc_suite_sync(void);
+Suite *mproc_suite_shmem(void);
 
 #endif
