@@ -27,6 +27,14 @@ long long _InterlockedCompareExchange64(long long volatile *p, long long x,
 #pragma intrinsic(_InterlockedOr, _InterlockedExchange,                   \
                   _InterlockedExchangeAdd, _InterlockedCompareExchange,   \
                   _InterlockedExchange64, _InterlockedCompareExchange64)
+#if defined(_M_X64) || defined(_M_IX86)
+void _mm_pause(void);
+#pragma intrinsic(_mm_pause)
+/* A hint to the CPU inside a spin-wait loop. */
+#define mproc__cpu_relax() _mm_pause()
+#else
+#define mproc__cpu_relax() ((void)0)
+#endif
 
 static inline uint32_t mproc__ld32(volatile uint32_t *p) {
   return (uint32_t)_InterlockedOr((volatile long *)p, 0);
@@ -42,6 +50,15 @@ static inline uint32_t mproc__ld32_relaxed(volatile uint32_t *p) {
   return *p;
 }
 static inline void mproc__st32_relaxed(volatile uint32_t *p, uint32_t v) {
+  *p = v;
+}
+/* An aligned 64-bit store is one instruction on x64 and ARM64. */
+static inline void mproc__st64_relaxed(volatile uint64_t *p, uint64_t v) {
+  *p = v;
+}
+/* Release: earlier writes are visible before this one (volatile stores
+ * have release semantics under MSVC's default /volatile:ms). */
+static inline void mproc__st64_release(volatile uint64_t *p, uint64_t v) {
   *p = v;
 }
 /* Returns the new value. */
@@ -77,6 +94,11 @@ static inline int mproc__cas64(volatile uint64_t *p, uint64_t *expect,
 #else /* GCC, Clang */
 
 #define MPROC__SC __ATOMIC_SEQ_CST
+#if defined(__x86_64__) || defined(__i386__)
+#define mproc__cpu_relax() __builtin_ia32_pause()
+#else
+#define mproc__cpu_relax() ((void)0)
+#endif
 static inline uint32_t mproc__ld32(volatile uint32_t *p) {
   return __atomic_load_n(p, MPROC__SC);
 }
@@ -91,6 +113,12 @@ static inline uint32_t mproc__ld32_relaxed(volatile uint32_t *p) {
 }
 static inline void mproc__st32_relaxed(volatile uint32_t *p, uint32_t v) {
   __atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+static inline void mproc__st64_relaxed(volatile uint64_t *p, uint64_t v) {
+  __atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+static inline void mproc__st64_release(volatile uint64_t *p, uint64_t v) {
+  __atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
 static inline uint32_t mproc__add32(volatile uint32_t *p, uint32_t v) {
   return __atomic_add_fetch(p, v, MPROC__SC);

@@ -80,7 +80,7 @@ int mproc__value_objinfo(const mproc_value *v, const mproc__objtype **type,
  * holds one reference (a Value and the Lock inside it share a block).
  * The block starts with a header; object state follows at MPROC__BLK_HDR.
  */
-#define MPROC__MAX_PARKS 2
+#define MPROC__MAX_PARKS 5
 #define MPROC__BLK_HDR 16
 typedef struct mproc__blk {
   int refs;

@@ -16,13 +16,15 @@
 extern const mproc__objtype mproc__sem_type, mproc__bsem_type,
     mproc__event_type, mproc__cond_type, mproc__barrier_type,
     mproc__value_type, mproc__array_type, mproc__rawvalue_type,
-    mproc__rawarray_type, mproc__shm_type;
+    mproc__rawarray_type, mproc__shm_type, mproc__queue_type,
+    mproc__simplequeue_type, mproc__joinablequeue_type;
 static const mproc__objtype *const travel_types[] = {
     &mproc__conn_type,    &mproc__lock_type,     &mproc__rlock_type,
     &mproc__sem_type,     &mproc__bsem_type,     &mproc__event_type,
     &mproc__cond_type,    &mproc__barrier_type,  &mproc__value_type,
     &mproc__array_type,   &mproc__rawvalue_type, &mproc__rawarray_type,
-    &mproc__shm_type};
+    &mproc__shm_type,     &mproc__queue_type,    &mproc__simplequeue_type,
+    &mproc__joinablequeue_type};
 
 static int export_obj(mproc__codec_ctx *ctx, const mproc__objtype *type,
                       void *obj, mproc_value **plain) {

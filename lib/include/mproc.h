@@ -545,6 +545,53 @@ int mproc_value_get_shared(const mproc_value *v, mproc_shared **out);
 int mproc_value_get_shm(const mproc_value *v, mproc_shm **out);
 
 /* ------------------------------------------------------------------------ */
+/* Queues: Queue, SimpleQueue, JoinableQueue                                */
+/* ------------------------------------------------------------------------ */
+/*
+ * Python's multiprocessing queues, without the feeder thread: put()
+ * returns once the item is in shared memory, so a producer that exits or
+ * is killed right after put() loses nothing, and joining a producer never
+ * waits for its items to be read.  Items are values (put/get) or raw
+ * bytes (put_bytes/get_bytes), 0 bytes to any size; FIFO per producer.
+ * Queues reach children as process arguments (mproc_queue_ref); inside a
+ * value put anywhere else they give MPROC_EINHERIT.
+ *
+ * put: MPROC_EFULL when the queue stays full for timeout (0: at once),
+ * MPROC_ECLOSED after close.  get: MPROC_EEMPTY when nothing arrives
+ * within timeout, MPROC_EEOF once the queue is closed and drained.  A get
+ * that has begun to receive an item larger than the ring finishes it.
+ */
+typedef struct mproc_queue mproc_queue;
+/** Python's Queue(maxsize): maxsize <= 0 is unbounded; at most 2^31-1. */
+int mproc_queue_new(mproc_queue **q, long maxsize);
+int mproc_simplequeue_new(mproc_queue **q);
+int mproc_joinablequeue_new(mproc_queue **q, long maxsize);
+/** Put a copy of v (a value holding no OS objects). */
+int mproc_queue_put(mproc_queue *q, const mproc_value *v, double timeout);
+int mproc_queue_get(mproc_queue *q, mproc_value **out, double timeout);
+int mproc_queue_put_nowait(mproc_queue *q, const mproc_value *v);
+int mproc_queue_get_nowait(mproc_queue *q, mproc_value **out);
+int mproc_queue_put_bytes(mproc_queue *q, const void *p, size_t n,
+                          double timeout);
+/** *p is freed with mproc_free. */
+int mproc_queue_get_bytes(mproc_queue *q, void **p, size_t *n,
+                          double timeout);
+/** The exact number of items in the queue (on every OS). */
+long mproc_queue_qsize(mproc_queue *q);
+int mproc_queue_empty(mproc_queue *q);
+int mproc_queue_full(mproc_queue *q);
+/** No more puts, from any process; readers drain, then get MPROC_EEOF. */
+int mproc_queue_close(mproc_queue *q);
+/** JoinableQueue: one item done (MPROC_EINVAL if called too often). */
+int mproc_queue_task_done(mproc_queue *q);
+/** JoinableQueue: wait until every item put has been task_done. */
+int mproc_queue_join(mproc_queue *q, double timeout);
+mproc_queue *mproc_queue_incref(mproc_queue *q);
+void mproc_queue_free(mproc_queue *q);
+mproc_value *mproc_queue_ref(mproc_queue *q);
+int mproc_value_get_queue(const mproc_value *v, mproc_queue **out);
+
+/* ------------------------------------------------------------------------ */
 /* Threads (for programs that mix threads and processes, as Python's)       */
 /* ------------------------------------------------------------------------ */
 
