@@ -20,6 +20,27 @@
  *                 socketpair, the parent read()s them into one buffer.
  *   bw_alloc      the same with recv_bytes (a new buffer per message).
  *
+ * Synchronization (ns or us per operation; the table's ratio for these is
+ * raw / mproc, so 1.0 is raw speed and higher is better):
+ *   lock_uncontended  one process: mproc_lock_acquire(FOREVER) +
+ *                 mproc_lock_release in a tight loop (ns per pair).  Raw:
+ *                 sem_wait/sem_post on a sem_t (pshared) in an
+ *                 mmap(MAP_SHARED|MAP_ANONYMOUS) page (raw_sem), and
+ *                 lock/unlock of a robust process-shared pthread mutex in
+ *                 such a page (raw_mutex).
+ *   lock_contended  the parent and one child each do N acquire /
+ *                 increment a shared counter / release (ns per pair: wall
+ *                 time over 2N).  The counter must come out exact.  mproc:
+ *                 a Lock and a RawValue('q') as the child's arguments;
+ *                 raw: a forked child sharing the mmap'd page.
+ *   lock_handoff  the same with ~100 ns of spinning outside the lock after
+ *                 every pair, so the lock changes hands instead of
+ *                 bouncing its cache line (calibrated at start).
+ *   event_pingpong  two processes, two Events: A sets e1, B waits e1,
+ *                 clears it, sets e2, A waits e2, clears it, ... (us per
+ *                 one-way hop).  Raw: sem_post/sem_wait on two sem_t in a
+ *                 shared page.
+ *
  * Medians: spawn_join over single processes; the others over batches
  * (the mean of each batch is one sample), after warm-up.  The
  * implementations of a workload run side by side, one sample each per
@@ -28,13 +49,20 @@
  * Options:
  *   --secs S      time per (workload, impl) measurement (default 2)
  *   --only LIST   workloads or groups: spawn, rtt (rtt_value, rtt_bytes8),
- *                 bw (bw_into, bw_alloc); default spawn,rtt,bw
+ *                 bw (bw_into, bw_alloc), lock (lock_uncontended,
+ *                 lock_contended, lock_handoff), event (event_pingpong),
+ *                 sync (lock and event); default spawn,rtt,bw,lock,event
  *   --impl LIST   mproc,raw (default both)
+ *   --pin MODE    CPUs of the sync workloads' two processes: split (the
+ *                 parent on one CPU, the child on another; default), same
+ *                 (both on one), none (the scheduler's choice)
  *   --tiny PATH   the tiny binary (default: bench_tiny beside this one)
  * Internal modes: --exit-now (return before mproc_init), --init-exit.
  *
  * The mproc side uses only the public API.  The raw baselines are POSIX
- * and are compiled only there; elsewhere the mproc side still builds.
+ * (the sync ones need process-shared sem_t and robust mutexes: Linux,
+ * glibc) and are compiled only there; elsewhere the mproc side still
+ * builds.
  */
 #if !defined(_WIN32)
 #ifndef _GNU_SOURCE
@@ -55,8 +83,12 @@
 #if BENCH_RAW
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -70,11 +102,33 @@ extern char **environ;
 #define MSG_SIZE ((size_t)1 << 20) /* bandwidth message: 1 MiB */
 #define BW_BATCH 64u               /* messages per bandwidth sample */
 #define RTT_BATCH 1000             /* round trips per latency sample */
+#define LOCK_BATCH 200000u         /* pairs per uncontended lock sample */
+#define CONTEND_N 100000u          /* pairs per process per contended sample */
+#define HANDOFF_N 50000u           /* the same for the hand-off variant */
+#define HANDOFF_NS 100.0           /* work outside the lock (ns), hand-off */
+#define EVENT_BATCH 1000u          /* round trips (2 hops) per event sample */
 
 static double g_secs = 2.0;
-static const char *g_only = "spawn,rtt,bw";
+static const char *g_only = "spawn,rtt,bw,lock,event";
 static int g_mproc = 1, g_raw = 1;
+
+/* --pin: where the two processes of the sync workloads run.  split: the
+ * parent on the first CPU it may use, the child on the second (default);
+ * same: both on the first; none: wherever the scheduler puts them. */
+enum { PIN_NONE, PIN_SPLIT, PIN_SAME };
+static int g_pin = PIN_SPLIT;
+static int g_cpu_parent = -1, g_cpu_child = -1;
 static const char *g_tiny = NULL;
+
+/* Fail at once: _Exit, not exit, because exit() would wait for the
+ * children, which wait for commands (mproc joins its non-daemon children
+ * at exit, as Python does), and a forked raw child must not run the
+ * parent's atexit handlers.  Our ends of their pipes close with us, so
+ * they see EOF and end. */
+static void bail(void) {
+  fflush(NULL);
+  _Exit(1);
+}
 
 /* Is workload (or its group) named in the --only list? */
 static int wanted(const char *workload, const char *group) {
@@ -89,6 +143,28 @@ static int wanted(const char *workload, const char *group) {
       p++;
   }
   return 0;
+}
+
+/* A sync workload: named, or its group (lock, event), or "sync". */
+static int wanted_sync(const char *workload, const char *group) {
+  return wanted(workload, group) || wanted(workload, "sync");
+}
+
+/* Run the calling process on cpu only (cpu < 0: leave it alone). */
+static void pin_self(int cpu) {
+#if BENCH_RAW
+  cpu_set_t set;
+  if (cpu < 0)
+    return;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (sched_setaffinity(0, sizeof set, &set) != 0) {
+    perror("sched_setaffinity");
+    bail();
+  }
+#else
+  (void)cpu;
+#endif
 }
 
 /* ---- timing and statistics ------------------------------------------------ */
@@ -117,7 +193,7 @@ static void add(samples *s, double x) {
     double *v = realloc(s->v, cap * sizeof *v);
     if (!v) {
       fputs("mproc_bench: out of memory\n", stderr);
-      exit(1);
+      bail();
     }
     s->v = v;
     s->cap = cap;
@@ -151,7 +227,7 @@ static void report(const char *workload, const char *impl, samples *s,
 static void die(const char *what, int rc) {
   fprintf(stderr, "mproc_bench: %s: %s (%s)\n", what, mproc_errname(rc),
           mproc_last_error());
-  exit(1);
+  bail();
 }
 
 #define CHECK(call)                                                          \
@@ -225,6 +301,95 @@ static int t_bw_sender(mproc_value *args) {
   return 0;
 }
 
+/* Work outside the lock for the hand-off variant: k stores to a volatile
+ * (about one cycle each), k calibrated by spin_iters() in the parent and
+ * sent to the child with every command. */
+static volatile unsigned g_spin_sink;
+
+static void spin(unsigned k) {
+  unsigned i;
+  for (i = 0; i < k; i++)
+    g_spin_sink = i;
+}
+
+/* Iterations of spin() that take about ns nanoseconds (best of 5). */
+static unsigned spin_iters(double ns) {
+  const unsigned probe = 10000000u;
+  double best = 1e9, a, t;
+  int i;
+  for (i = 0; i < 5; i++) {
+    a = now();
+    spin(probe);
+    t = now() - a;
+    if (t < best)
+      best = t;
+  }
+  return (unsigned)(ns * 1e-9 / (best / probe) + 0.5);
+}
+
+/*
+ * The sync children (mproc: the arguments are [conn, objects..., cpu to
+ * pin to or -1]).  Their command loop: the parent sends {n, spin} (two
+ * uint32), the child runs its side of the workload and answers "d"
+ * (done).  EOF ends the child.  The parent's clock starts before the
+ * command and, for the lock workloads, stops when "d" arrives, so the
+ * time covers both processes' loops (plus one message each way: some
+ * microseconds in samples of milliseconds).
+ */
+static int t_lock_worker(mproc_value *args) {
+  mproc_conn *c = arg_conn(args);
+  mproc_lock *l = NULL;
+  mproc_shared *sh = NULL;
+  int64_t cpu;
+  long long *cnt;
+  uint32_t cmd[2], i;
+  size_t n;
+  if (!c || mproc_value_get_lock(mproc_list_get(args, 1), &l) != 0 ||
+      mproc_value_get_shared(mproc_list_get(args, 2), &sh) != 0 ||
+      mproc_value_get_int(mproc_list_get(args, 3), &cpu) != 0)
+    return 2;
+  pin_self((int)cpu);
+  cnt = mproc_shared_data(sh);
+  while (mproc_conn_recv_bytes_into(c, cmd, sizeof cmd, &n) == 0 &&
+         n == sizeof cmd) {
+    for (i = 0; i < cmd[0]; i++) {
+      if (mproc_lock_acquire(l, MPROC_FOREVER) != 0)
+        return 4;
+      (*cnt)++;
+      if (mproc_lock_release(l) != 0)
+        return 5;
+      spin(cmd[1]);
+    }
+    if (mproc_conn_send_bytes(c, "d", 1) != 0)
+      return 3;
+  }
+  return 0;
+}
+
+static int t_event_worker(mproc_value *args) {
+  mproc_conn *c = arg_conn(args);
+  mproc_event *e1 = NULL, *e2 = NULL;
+  int64_t cpu;
+  uint32_t cmd[2], i;
+  size_t n;
+  if (!c || mproc_value_get_event(mproc_list_get(args, 1), &e1) != 0 ||
+      mproc_value_get_event(mproc_list_get(args, 2), &e2) != 0 ||
+      mproc_value_get_int(mproc_list_get(args, 3), &cpu) != 0)
+    return 2;
+  pin_self((int)cpu);
+  while (mproc_conn_recv_bytes_into(c, cmd, sizeof cmd, &n) == 0 &&
+         n == sizeof cmd) {
+    for (i = 0; i < cmd[0]; i++) {
+      if (mproc_event_wait(e1, MPROC_FOREVER) != 0 ||
+          mproc_event_clear(e1) != 0 || mproc_event_set(e2) != 0)
+        return 4;
+    }
+    if (mproc_conn_send_bytes(c, "d", 1) != 0)
+      return 3;
+  }
+  return 0;
+}
+
 /* ---- contestants, measured round-robin ------------------------------------ */
 
 /*
@@ -242,11 +407,21 @@ struct contestant {
   mproc_process *proc;
   mproc_value *msg;
   int into;
+  /* mproc sync objects */
+  mproc_lock *lock;
+  mproc_shared *shared;
+  mproc_event *ev[2];
+  /* sync workloads: pairs (or round trips) per process per sample, and
+   * the spin() iterations after every pair */
+  uint32_t n;
+  unsigned spin_k;
   /* raw */
   int fd;
   long pid;
   const char *path, *mode;
   unsigned char *buf;
+  void *page; /* raw sync: a raw_sync in a MAP_SHARED page */
+  int kind;   /* raw sync: RAW_SEM or RAW_MUTEX */
 };
 
 static void round_robin(contestant *c, size_t n, size_t warm, size_t min,
@@ -287,13 +462,22 @@ static double mproc_spawn_sample(contestant *c) {
   return (e - a) * 1e6;
 }
 
+/* Start target with args, whose first item is b: the child's end of the
+ * pipe whose other end is c->conn (kept). */
+static void mproc_start_with(contestant *c, mproc_target target,
+                             mproc_conn *b, mproc_value *args) {
+  if (!args)
+    die("mproc_build", MPROC_ENOMEM);
+  CHECK(mproc_process_new(&c->proc, target, args, NULL));
+  CHECK(mproc_process_start(c->proc));
+  mproc_conn_free(b); /* the child has its own copy now */
+}
+
 /* Start target with the child's end of a new duplex pipe; keep ours. */
 static void mproc_setup(contestant *c, mproc_target target) {
   mproc_conn *b;
   CHECK(mproc_pipe(&c->conn, &b, 1));
-  CHECK(mproc_process_new(&c->proc, target, mproc_build("[C]", b), NULL));
-  CHECK(mproc_process_start(c->proc));
-  mproc_conn_free(b); /* the child has its own copy now */
+  mproc_start_with(c, target, b, mproc_build("[C]", b));
 }
 
 static void mproc_teardown(contestant *c) {
@@ -303,7 +487,7 @@ static void mproc_teardown(contestant *c) {
   CHECK(mproc_process_exitcode(c->proc, &code));
   if (code != 0) {
     fprintf(stderr, "mproc_bench: child exited with %d\n", code);
-    exit(1);
+    bail();
   }
   mproc_process_free(c->proc);
   mproc_value_free(c->msg);
@@ -349,10 +533,120 @@ static double mproc_bw_sample(contestant *c) {
     }
     if (n != MSG_SIZE) {
       fputs("mproc_bench: short message\n", stderr);
-      exit(1);
+      bail();
     }
   }
   return (double)count * (double)MSG_SIZE / (1 << 20) / (now() - a);
+}
+
+/* -- mproc sync -- */
+
+/* The counter of a contended sample must be exact. */
+static void check_counter(const contestant *c, long long got,
+                          long long want) {
+  if (got != want) {
+    printf("ERROR %s %s: shared counter %lld, expected %lld\n", c->workload,
+           c->impl, got, want);
+    fflush(stdout);
+    fprintf(stderr, "mproc_bench: %s %s: counter %lld, expected %lld\n",
+            c->workload, c->impl, got, want);
+    bail();
+  }
+}
+
+static double mproc_lock_uncontended_sample(contestant *c) {
+  mproc_lock *l = c->lock;
+  uint32_t i;
+  double a = now();
+  for (i = 0; i < LOCK_BATCH; i++) {
+    CHECK(mproc_lock_acquire(l, MPROC_FOREVER));
+    CHECK(mproc_lock_release(l));
+  }
+  return (now() - a) * 1e9 / LOCK_BATCH;
+}
+
+/* Start the clock and send {n, spin}; returns the start time. */
+static double mproc_go(contestant *c) {
+  uint32_t cmd[2];
+  double a = now();
+  cmd[0] = c->n;
+  cmd[1] = c->spin_k;
+  CHECK(mproc_conn_send_bytes(c->conn, cmd, sizeof cmd));
+  return a;
+}
+
+static void mproc_done(contestant *c) {
+  char d;
+  size_t n;
+  CHECK(mproc_conn_recv_bytes_into(c->conn, &d, 1, &n));
+}
+
+static double mproc_lock_contended_sample(contestant *c) {
+  mproc_lock *l = c->lock;
+  long long *cnt = mproc_shared_data(c->shared);
+  uint32_t i;
+  double a, e;
+  *cnt = 0;
+  a = mproc_go(c);
+  for (i = 0; i < c->n; i++) {
+    CHECK(mproc_lock_acquire(l, MPROC_FOREVER));
+    (*cnt)++;
+    CHECK(mproc_lock_release(l));
+    spin(c->spin_k);
+  }
+  mproc_done(c);
+  e = now();
+  check_counter(c, *cnt, 2LL * c->n);
+  return (e - a) * 1e9 / (2.0 * c->n);
+}
+
+static double mproc_event_sample(contestant *c) {
+  mproc_event *e1 = c->ev[0], *e2 = c->ev[1];
+  uint32_t i;
+  double a, e;
+  a = mproc_go(c);
+  for (i = 0; i < c->n; i++) {
+    CHECK(mproc_event_set(e1));
+    CHECK(mproc_event_wait(e2, MPROC_FOREVER));
+    CHECK(mproc_event_clear(e2));
+  }
+  e = now();
+  mproc_done(c);
+  return (e - a) * 1e6 / (2.0 * c->n);
+}
+
+static void mproc_lock_setup(contestant *c) {
+  mproc_conn *b;
+  CHECK(mproc_lock_new(&c->lock));
+  CHECK(mproc_shared_rawvalue(&c->shared, 'q', NULL));
+  CHECK(mproc_pipe(&c->conn, &b, 1));
+  mproc_start_with(c, t_lock_worker, b,
+                   mproc_build("[COOi]", b, mproc_lock_ref(c->lock),
+                               mproc_shared_ref(c->shared), g_cpu_child));
+}
+
+static void mproc_event_setup(contestant *c) {
+  mproc_conn *b;
+  CHECK(mproc_event_new(&c->ev[0]));
+  CHECK(mproc_event_new(&c->ev[1]));
+  CHECK(mproc_pipe(&c->conn, &b, 1));
+  mproc_start_with(c, t_event_worker, b,
+                   mproc_build("[COOi]", b, mproc_event_ref(c->ev[0]),
+                               mproc_event_ref(c->ev[1]), g_cpu_child));
+}
+
+/* mproc_teardown (if a child runs) and the sync objects. */
+static void mproc_sync_teardown(contestant *c) {
+  if (c->proc)
+    mproc_teardown(c);
+  if (c->lock)
+    mproc_lock_free(c->lock);
+  if (c->shared)
+    mproc_shared_free(c->shared);
+  if (c->ev[0])
+    mproc_event_free(c->ev[0]);
+  if (c->ev[1])
+    mproc_event_free(c->ev[1]);
 }
 
 /* ---- raw side (POSIX) -------------------------------------------------------- */
@@ -362,7 +656,7 @@ static void self_path(char *buf, size_t cap) {
   ssize_t r = readlink("/proc/self/exe", buf, cap - 1);
   if (r < 0 || (size_t)r >= cap - 1) {
     perror("readlink(/proc/self/exe)");
-    exit(1);
+    bail();
   }
   buf[r] = '\0';
 }
@@ -378,7 +672,7 @@ static double raw_spawn_sample(contestant *c) {
   rc = posix_spawn(&pid, c->path, NULL, NULL, argv, environ);
   if (rc != 0) {
     fprintf(stderr, "posix_spawn(%s): %s\n", c->path, strerror(rc));
-    exit(1);
+    bail();
   }
   while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
     ;
@@ -386,7 +680,7 @@ static double raw_spawn_sample(contestant *c) {
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
     fprintf(stderr, "mproc_bench: %s child failed (status %d)\n", c->impl,
             st);
-    exit(1);
+    bail();
   }
   return (b - a) * 1e6;
 }
@@ -402,7 +696,7 @@ static void rd(int fd, void *buf, size_t n) {
         fputs("mproc_bench: the raw child has gone\n", stderr);
       else
         perror("read");
-      exit(1);
+      bail();
     }
     p += r;
     n -= (size_t)r;
@@ -433,30 +727,30 @@ static void wr(int fd, const void *buf, size_t n) {
       if (errno == EINTR)
         continue;
       perror("write");
-      exit(1);
+      bail();
     }
     p += r;
     n -= (size_t)r;
   }
 }
 
-/* A forked child running fn on its end of a socketpair; keep ours. */
-static void raw_setup(contestant *c, void (*fn)(int)) {
+/* A forked child running fn(its end of a socketpair, arg); keep ours. */
+static void raw_setup(contestant *c, void (*fn)(int, void *), void *arg) {
   int sv[2];
   pid_t pid;
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     perror("socketpair");
-    exit(1);
+    bail();
   }
   fflush(NULL);
   pid = fork();
   if (pid < 0) {
     perror("fork");
-    exit(1);
+    bail();
   }
   if (pid == 0) {
     close(sv[0]);
-    fn(sv[1]);
+    fn(sv[1], arg);
     _exit(0); /* never exit(): mproc's atexit handler is the parent's */
   }
   close(sv[1]);
@@ -466,14 +760,18 @@ static void raw_setup(contestant *c, void (*fn)(int)) {
 
 static void raw_teardown(contestant *c) {
   int st = 0;
+  /* shutdown, not only close: a raw child forked later holds a copy of
+   * this end, and close alone would not give this child its EOF. */
+  shutdown(c->fd, SHUT_RDWR);
   close(c->fd);
   while (waitpid((pid_t)c->pid, &st, 0) < 0 && errno == EINTR)
     ;
   free(c->buf);
 }
 
-static void echo8(int fd) {
+static void echo8(int fd, void *arg) {
   char b[8];
+  (void)arg;
   while (rd_or_eof(fd, b, 8))
     wr(fd, b, 8);
 }
@@ -489,9 +787,10 @@ static double raw_rtt_sample(contestant *c) {
   return (now() - a) * 1e6 / RTT_BATCH;
 }
 
-static void bw_writer(int fd) {
+static void bw_writer(int fd, void *arg) {
   char *buf = malloc(MSG_SIZE);
   uint32_t count, i;
+  (void)arg;
   if (!buf)
     _exit(2);
   memset(buf, 'x', MSG_SIZE);
@@ -510,13 +809,196 @@ static double raw_bw_sample(contestant *c) {
   return (double)count * (double)MSG_SIZE / (1 << 20) / (now() - a);
 }
 
+/* -- raw sync: sem_t and a robust mutex in a MAP_SHARED|MAP_ANONYMOUS
+ * page (mapped before the fork, so the child shares it) -- */
+
+enum { RAW_SEM, RAW_MUTEX };
+
+/* One cache line each, as mproc's objects (one block each) do not share
+ * lines either. */
+typedef struct raw_sync {
+  _Alignas(64) sem_t sem;            /* the sem_t lock, value 1 */
+  _Alignas(64) pthread_mutex_t mu;   /* robust, process-shared */
+  _Alignas(64) sem_t ev1;            /* event ping-pong: A posts, B waits */
+  _Alignas(64) sem_t ev2;            /* B posts, A waits */
+  _Alignas(64) long long counter;    /* the contended workloads' counter */
+} raw_sync;
+
+static void raw_fail(const char *what, int err) {
+  fprintf(stderr, "mproc_bench: %s: %s\n", what, strerror(err));
+  bail();
+}
+
+static raw_sync *raw_sync_new(void) {
+  pthread_mutexattr_t at;
+  raw_sync *r = mmap(NULL, sizeof(raw_sync), PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  int e;
+  if (r == MAP_FAILED)
+    raw_fail("mmap", errno);
+  if (sem_init(&r->sem, 1, 1) != 0 || sem_init(&r->ev1, 1, 0) != 0 ||
+      sem_init(&r->ev2, 1, 0) != 0)
+    raw_fail("sem_init", errno);
+  if ((e = pthread_mutexattr_init(&at)) != 0 ||
+      (e = pthread_mutexattr_setpshared(&at, PTHREAD_PROCESS_SHARED)) != 0 ||
+      (e = pthread_mutexattr_setrobust(&at, PTHREAD_MUTEX_ROBUST)) != 0 ||
+      (e = pthread_mutex_init(&r->mu, &at)) != 0)
+    raw_fail("pthread_mutex_init", e);
+  pthread_mutexattr_destroy(&at);
+  r->counter = 0;
+  return r;
+}
+
+static void raw_sync_free(raw_sync *r) {
+  sem_destroy(&r->sem);
+  sem_destroy(&r->ev1);
+  sem_destroy(&r->ev2);
+  pthread_mutex_destroy(&r->mu);
+  munmap(r, sizeof(raw_sync));
+}
+
+static void raw_sem_wait(sem_t *s) {
+  while (sem_wait(s) != 0)
+    if (errno != EINTR)
+      raw_fail("sem_wait", errno);
+}
+
+static void raw_sem_post(sem_t *s) {
+  if (sem_post(s) != 0)
+    raw_fail("sem_post", errno);
+}
+
+static void raw_mutex_lock(pthread_mutex_t *m) {
+  int e = pthread_mutex_lock(m);
+  if (e != 0)
+    raw_fail("pthread_mutex_lock", e); /* EOWNERDEAD: nobody dies here */
+}
+
+static void raw_mutex_unlock(pthread_mutex_t *m) {
+  int e = pthread_mutex_unlock(m);
+  if (e != 0)
+    raw_fail("pthread_mutex_unlock", e);
+}
+
+/* n acquire / increment / release / spin pairs. */
+static void raw_lock_loop(raw_sync *r, int kind, uint32_t n, unsigned k) {
+  uint32_t i;
+  if (kind == RAW_SEM) {
+    for (i = 0; i < n; i++) {
+      raw_sem_wait(&r->sem);
+      r->counter++;
+      raw_sem_post(&r->sem);
+      spin(k);
+    }
+  } else {
+    for (i = 0; i < n; i++) {
+      raw_mutex_lock(&r->mu);
+      r->counter++;
+      raw_mutex_unlock(&r->mu);
+      spin(k);
+    }
+  }
+}
+
+/* The forked child of the raw lock workloads: commands {kind, n, spin}. */
+static void raw_lock_worker(int fd, void *arg) {
+  uint32_t cmd[3];
+  pin_self(g_cpu_child);
+  while (rd_or_eof(fd, cmd, sizeof cmd)) {
+    raw_lock_loop(arg, (int)cmd[0], cmd[1], cmd[2]);
+    wr(fd, "d", 1);
+  }
+}
+
+/* The forked child of the raw event ping-pong: {kind, n, spin}, n used. */
+static void raw_event_worker(int fd, void *arg) {
+  raw_sync *r = arg;
+  uint32_t cmd[3], i;
+  pin_self(g_cpu_child);
+  while (rd_or_eof(fd, cmd, sizeof cmd)) {
+    for (i = 0; i < cmd[1]; i++) {
+      raw_sem_wait(&r->ev1);
+      raw_sem_post(&r->ev2);
+    }
+    wr(fd, "d", 1);
+  }
+}
+
+/* Start the clock and send {kind, n, spin}; returns the start time. */
+static double raw_go(contestant *c) {
+  uint32_t cmd[3];
+  double a = now();
+  cmd[0] = (uint32_t)c->kind;
+  cmd[1] = c->n;
+  cmd[2] = c->spin_k;
+  wr(c->fd, cmd, sizeof cmd);
+  return a;
+}
+
+static double raw_sem_uncontended_sample(contestant *c) {
+  raw_sync *r = c->page;
+  uint32_t i;
+  double a = now();
+  for (i = 0; i < LOCK_BATCH; i++) {
+    raw_sem_wait(&r->sem);
+    raw_sem_post(&r->sem);
+  }
+  return (now() - a) * 1e9 / LOCK_BATCH;
+}
+
+static double raw_mutex_uncontended_sample(contestant *c) {
+  raw_sync *r = c->page;
+  uint32_t i;
+  double a = now();
+  for (i = 0; i < LOCK_BATCH; i++) {
+    raw_mutex_lock(&r->mu);
+    raw_mutex_unlock(&r->mu);
+  }
+  return (now() - a) * 1e9 / LOCK_BATCH;
+}
+
+static double raw_lock_contended_sample(contestant *c) {
+  raw_sync *r = c->page;
+  char b;
+  double a, e;
+  r->counter = 0;
+  a = raw_go(c);
+  raw_lock_loop(r, c->kind, c->n, c->spin_k);
+  rd(c->fd, &b, 1);
+  e = now();
+  check_counter(c, r->counter, 2LL * c->n);
+  return (e - a) * 1e9 / (2.0 * c->n);
+}
+
+static double raw_event_sample(contestant *c) {
+  raw_sync *r = c->page;
+  uint32_t i;
+  char b;
+  double a, e;
+  a = raw_go(c);
+  for (i = 0; i < c->n; i++) {
+    raw_sem_post(&r->ev1);
+    raw_sem_wait(&r->ev2);
+  }
+  e = now();
+  rd(c->fd, &b, 1);
+  return (e - a) * 1e6 / (2.0 * c->n);
+}
+
+/* Close the raw child (if any) and unmap the page. */
+static void raw_sync_teardown(contestant *c) {
+  if (c->pid)
+    raw_teardown(c);
+  raw_sync_free(c->page);
+}
+
 static void default_tiny(char *buf, size_t cap) {
   char *slash;
   self_path(buf, cap);
   slash = strrchr(buf, '/');
   if (!slash || (size_t)(slash - buf) + sizeof "/bench_tiny" > cap) {
     fputs("mproc_bench: cannot find bench_tiny; use --tiny\n", stderr);
-    exit(1);
+    bail();
   }
   strcpy(slash, "/bench_tiny");
 }
@@ -584,7 +1066,7 @@ static void bench_rtt(void) {
   if (g_raw) {
     c[n].workload = "rtt";
     c[n].impl = "raw";
-    raw_setup(&c[n], echo8);
+    raw_setup(&c[n], echo8, NULL);
     c[n++].sample = raw_rtt_sample;
   }
 #endif
@@ -614,7 +1096,7 @@ static void bench_rtt(void) {
       CHECK(mproc_conn_recv(c[k].conn, &back));
       if (!mproc_value_equal(c[k].msg, back)) {
         fputs("mproc_bench: echo differs\n", stderr);
-        exit(1);
+        bail();
       }
       mproc_value_free(back);
     }
@@ -636,7 +1118,7 @@ static void bench_bw(void) {
   if (g_raw) {
     c[n].workload = "bw";
     c[n].impl = "raw";
-    raw_setup(&c[n], bw_writer);
+    raw_setup(&c[n], bw_writer, NULL);
     c[n].buf = msg_buffer();
     c[n++].sample = raw_bw_sample;
   }
@@ -665,11 +1147,150 @@ static void bench_bw(void) {
   }
 }
 
+static void sync_teardown(contestant *c, size_t n) {
+  size_t k;
+  for (k = 0; k < n; k++) {
+#if BENCH_RAW
+    if (c[k].page) {
+      raw_sync_teardown(&c[k]);
+      continue;
+    }
+#endif
+    mproc_sync_teardown(&c[k]);
+  }
+}
+
+static void bench_lock_uncontended(void) {
+  contestant c[3];
+  size_t n = 0, k;
+  memset(c, 0, sizeof c);
+#if BENCH_RAW
+  if (g_raw) {
+    c[n].impl = "raw_sem";
+    c[n].page = raw_sync_new();
+    c[n++].sample = raw_sem_uncontended_sample;
+    c[n].impl = "raw_mutex";
+    c[n].page = raw_sync_new();
+    c[n++].sample = raw_mutex_uncontended_sample;
+  }
+#endif
+  if (g_mproc) {
+    c[n].impl = "mproc";
+    CHECK(mproc_lock_new(&c[n].lock));
+    c[n++].sample = mproc_lock_uncontended_sample;
+  }
+  for (k = 0; k < n; k++) {
+    c[k].workload = "lock_uncontended";
+    c[k].unit = "ns";
+  }
+  round_robin(c, n, 2, 5, 100000);
+  sync_teardown(c, n);
+}
+
+/* lock_contended (spin 0) or lock_handoff: the parent and one child. */
+static void bench_lock_two(const char *workload, uint32_t pairs,
+                           unsigned spin_k) {
+  contestant c[3];
+  size_t n = 0, k;
+  memset(c, 0, sizeof c);
+#if BENCH_RAW
+  if (g_raw) {
+    for (k = 0; k < 2; k++) {
+      c[n].impl = k == 0 ? "raw_sem" : "raw_mutex";
+      c[n].kind = k == 0 ? RAW_SEM : RAW_MUTEX;
+      c[n].page = raw_sync_new();
+      raw_setup(&c[n], raw_lock_worker, c[n].page);
+      c[n++].sample = raw_lock_contended_sample;
+    }
+  }
+#endif
+  if (g_mproc) {
+    c[n].impl = "mproc";
+    mproc_lock_setup(&c[n]);
+    c[n++].sample = mproc_lock_contended_sample;
+  }
+  for (k = 0; k < n; k++) {
+    c[k].workload = workload;
+    c[k].unit = "ns";
+    c[k].n = pairs;
+    c[k].spin_k = spin_k;
+  }
+  round_robin(c, n, 2, 5, 100000);
+  sync_teardown(c, n);
+}
+
+static void bench_event(void) {
+  contestant c[2];
+  size_t n = 0, k;
+  memset(c, 0, sizeof c);
+#if BENCH_RAW
+  if (g_raw) {
+    c[n].impl = "raw_sem";
+    c[n].page = raw_sync_new();
+    raw_setup(&c[n], raw_event_worker, c[n].page);
+    c[n++].sample = raw_event_sample;
+  }
+#endif
+  if (g_mproc) {
+    c[n].impl = "mproc";
+    mproc_event_setup(&c[n]);
+    c[n++].sample = mproc_event_sample;
+  }
+  for (k = 0; k < n; k++) {
+    c[k].workload = "event_pingpong";
+    c[k].unit = "us";
+    c[k].n = EVENT_BATCH;
+  }
+  round_robin(c, n, 2, 5, 100000);
+  sync_teardown(c, n);
+}
+
+/*
+ * Before the sync workloads (on = 1): choose the CPUs for --pin and pin
+ * this process (its children pin themselves); after them (on = 0): back
+ * to the CPUs it had.  On this 2-vCPU VM, unpinned, the event ping-pong
+ * is bimodal (~2 us when both ends share a CPU, ~6 us across CPUs) and
+ * whichever implementation's child happened to share the parent's CPU
+ * won; pinning makes the implementations meet the same placement.
+ */
+static void pin_sync_section(int on) {
+#if BENCH_RAW
+  static cpu_set_t saved;
+  static int have_saved;
+  int cpus[2] = {-1, -1}, k = 0, i;
+  if (!on) {
+    if (have_saved && sched_setaffinity(0, sizeof saved, &saved) != 0)
+      perror("sched_setaffinity");
+    have_saved = 0;
+    return;
+  }
+  if (g_pin == PIN_NONE || sched_getaffinity(0, sizeof saved, &saved) != 0)
+    return;
+  for (i = 0; i < CPU_SETSIZE && k < 2; i++)
+    if (CPU_ISSET(i, &saved))
+      cpus[k++] = i;
+  if (k < (g_pin == PIN_SPLIT ? 2 : 1)) {
+    puts("INFO pin: not enough CPUs; sync workloads not pinned");
+    return;
+  }
+  have_saved = 1;
+  g_cpu_parent = cpus[0];
+  g_cpu_child = g_pin == PIN_SPLIT ? cpus[1] : cpus[0];
+  printf("INFO pin %s: parent on cpu %d, child on cpu %d\n",
+         g_pin == PIN_SPLIT ? "split" : "same", g_cpu_parent, g_cpu_child);
+  fflush(stdout);
+  pin_self(g_cpu_parent);
+#else
+  (void)on;
+  (void)g_cpu_parent;
+#endif
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static void usage(void) {
-  fputs("usage: mproc_bench [--secs S] [--only spawn,rtt,bw,...] "
-        "[--impl mproc,raw] [--tiny PATH]\n",
+  fputs("usage: mproc_bench [--secs S] [--only spawn,rtt,bw,lock,event,...] "
+        "[--impl mproc,raw] [--pin split|same|none] [--tiny PATH]\n",
         stderr);
   exit(2);
 }
@@ -699,6 +1320,16 @@ int main(int argc, char **argv) {
       g_mproc = strstr(v, "mproc") != NULL;
       g_raw = strstr(v, "raw") != NULL;
       i++;
+    } else if (strcmp(a, "--pin") == 0 && v) {
+      if (strcmp(v, "split") == 0)
+        g_pin = PIN_SPLIT;
+      else if (strcmp(v, "same") == 0)
+        g_pin = PIN_SAME;
+      else if (strcmp(v, "none") == 0)
+        g_pin = PIN_NONE;
+      else
+        usage();
+      i++;
     } else if (strcmp(a, "--tiny") == 0 && v) {
       g_tiny = v;
       i++;
@@ -721,5 +1352,23 @@ int main(int argc, char **argv) {
     bench_rtt();
   if (wanted("bw_into", "bw") || wanted("bw_alloc", "bw"))
     bench_bw();
+  if (wanted_sync("lock_uncontended", "lock") ||
+      wanted_sync("lock_contended", "lock") ||
+      wanted_sync("lock_handoff", "lock") ||
+      wanted_sync("event_pingpong", "event"))
+    pin_sync_section(1);
+  if (wanted_sync("lock_uncontended", "lock"))
+    bench_lock_uncontended();
+  if (wanted_sync("lock_contended", "lock"))
+    bench_lock_two("lock_contended", CONTEND_N, 0);
+  if (wanted_sync("lock_handoff", "lock")) {
+    unsigned k = spin_iters(HANDOFF_NS);
+    printf("INFO lock_handoff spin %u iterations = %.0f ns outside the lock\n",
+           k, HANDOFF_NS);
+    bench_lock_two("lock_handoff", HANDOFF_N, k);
+  }
+  if (wanted_sync("event_pingpong", "event"))
+    bench_event();
+  pin_sync_section(0);
   return 0;
 }

@@ -1,34 +1,47 @@
 #!/usr/bin/env bash
 # Build the benchmarks (Release, build/bench), run the C side (mproc and
 # the raw OS primitive) and the Python side (multiprocessing, spawn
-# context), and print one table with ratios and the targets.
+# context), and print two tables (spawn and pipes; synchronization) with
+# ratios and the targets.
 #
-#   bench/run.sh                 full run (about 1.5 minutes on 2 cores)
+#   bench/run.sh                 full run (about 2 minutes on 2 cores)
 #   bench/run.sh --secs 0.5      shorter measurements
-#   bench/run.sh --no-build      reuse build/bench
-#   bench/run.sh --only rtt,bw   some workloads (spawn, rtt, bw)
+#   bench/run.sh --no-build      reuse the build directory
+#   bench/run.sh --only rtt,bw   some workloads (spawn, rtt, bw, lock, event;
+#                                sync = lock,event)
+#   bench/run.sh --build DIR     build directory (default build/bench)
+#   bench/run.sh --pin MODE      CPUs of the sync workloads' two processes:
+#                                split (default), same, none
 #
-# Raw RESULT lines are kept in build/bench/results.txt.  Timings, never
-# assertions: the script fails only if a benchmark itself fails.
+# Raw RESULT lines are kept in <build>/results.txt.  Timings, never
+# assertions: the script fails only if a benchmark itself fails (a
+# contended lock workload also fails if its shared counter is not exact).
+# Linux only (as before): the raw baselines are POSIX (fork, socketpair,
+# posix_spawn, process-shared sem_t, robust mutexes, sched_setaffinity);
+# mproc_bench.c still builds with mingw, without them.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
 build="$repo/build/bench"
 secs=2
-only="spawn,rtt,bw"
+only="spawn,rtt,bw,lock,event"
+pin=split
 do_build=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --secs) secs="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
     --no-build) do_build=0; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --build) build="$(realpath -m "$2")"; shift 2 ;;
+    --pin) pin="$2"; shift 2 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 
 if [[ $do_build == 1 ]]; then
+  mkdir -p "$build"
   cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release \
     -DMPROC_BUILD_TESTS=OFF -DMPROC_BUILD_EXAMPLES=OFF >"$build.configure.log" 2>&1 ||
     { cat "$build.configure.log"; exit 1; }
@@ -39,10 +52,11 @@ fi
 results="$build/results.txt"
 : >"$results"
 echo "== C side (mproc, raw) =="
-"$build/bench/mproc_bench" --secs "$secs" --only "$only" \
+"$build/bench/mproc_bench" --secs "$secs" --only "$only" --pin "$pin" \
   --tiny "$build/bench/bench_tiny" | tee -a "$results"
 echo "== Python side (multiprocessing, spawn context) =="
-python3 "$here/py_bench.py" --secs "$secs" --only "$only" | tee -a "$results"
+python3 "$here/py_bench.py" --secs "$secs" --only "$only" --pin "$pin" |
+  tee -a "$results"
 echo
 
 python3 - "$results" <<'EOF'
@@ -54,8 +68,9 @@ for line in open(sys.argv[1]):
     if len(f) >= 5 and f[0] == "RESULT":
         res[(f[1], f[2])] = (float(f[3]), f[4])
 
-# (label, mproc key, raw key, python key, target on mproc/raw)
-# target: ("le", x) for times (ratio <= x), ("ge", x) for rates.
+# (label, mproc key, raw key, python key, target)
+# Times and rates against raw: the ratio is mproc/raw; target ("le", x)
+# for times (ratio <= x), ("ge", x) for rates.
 rows = [
     ("spawn+join, raw = same binary", ("spawn_join", "mproc"),
      ("spawn_join", "raw_self"), ("spawn_join", "python"), ("le", 1.5)),
@@ -73,6 +88,23 @@ rows = [
      ("bw_alloc", "python"), ("ge", 0.9)),
 ]
 
+# Synchronization: every figure is a time, and the ratio is raw / mproc
+# (speed relative to raw: 1.0 = raw speed, higher is better); target
+# raw/mproc >= x.  raw/python is Python's speed on the same scale.
+sync_rows = [
+    ("lock uncontended, raw = sem_t", "lock_uncontended", "raw_sem", 0.8),
+    ("lock uncontended, raw = robust mutex", "lock_uncontended",
+     "raw_mutex", 0.8),
+    ("lock 2 procs contended, raw = sem_t", "lock_contended", "raw_sem", 0.8),
+    ("lock 2 procs contended, raw = robust mutex", "lock_contended",
+     "raw_mutex", 0.8),
+    ("lock 2 procs hand-off, raw = sem_t", "lock_handoff", "raw_sem", 0.8),
+    ("lock 2 procs hand-off, raw = robust mutex", "lock_handoff",
+     "raw_mutex", 0.8),
+    ("event set->wake, one hop, raw = sem_t", "event_pingpong", "raw_sem",
+     None),
+]
+
 def val(key):
     return res.get(key, (None, ""))[0] if key else None
 
@@ -81,8 +113,23 @@ def fmt(v):
         return "-"
     return "%.1f" % v if v < 1000 else "%.0f" % v
 
-hdr = ("workload", "unit", "mproc", "raw", "python", "mproc/raw",
-       "mproc/python", "target")
+def ok(x, op, lim):
+    good = x <= lim if op == "le" else x >= lim
+    return "\u2713" if good else "\u2717"
+
+def show(hdr, table):
+    if not table:
+        return
+    w = [max(len(str(row[i])) for row in [hdr] + table)
+         for i in range(len(hdr))]
+    line = lambda row: "| " + " | ".join(str(c).ljust(w[i]) for i, c in
+                                         enumerate(row)) + " |"
+    print(line(hdr))
+    print("|" + "|".join("-" * (x + 2) for x in w) + "|")
+    for row in table:
+        print(line(row))
+    print()
+
 table = []
 for label, km, kr, kp, target in rows:
     m, r, p = val(km), val(kr), val(kp)
@@ -92,23 +139,39 @@ for label, km, kr, kp, target in rows:
     t = ""
     if target and mr is not None:
         op, x = target
-        ok = mr <= x if op == "le" else mr >= x
-        t = "%s %s%.2f %s" % ("mproc/raw", "<=" if op == "le" else ">=", x,
-                             "\u2713" if ok else "\u2717")
+        t = "mproc/raw %s%.2f %s" % ("<=" if op == "le" else ">=", x,
+                                     ok(mr, op, x))
     if m is None and r is None and p is None:
         continue
     table.append((label, unit, fmt(m), fmt(r), fmt(p),
                   "-" if mr is None else "%.2f" % mr,
                   "-" if mp is None else "%.3f" % mp, t))
+show(("workload", "unit", "mproc", "raw", "python", "mproc/raw",
+      "mproc/python", "target"), table)
+if table:
+    print("us: lower is better (mproc/raw > 1 is slower than raw); MiB/s: "
+          "higher is better (mproc/raw < 1 is slower than raw).")
+    print()
 
-w = [max(len(str(row[i])) for row in [hdr] + table) for i in range(len(hdr))]
-line = lambda row: "| " + " | ".join(str(c).ljust(w[i]) for i, c in
-                                     enumerate(row)) + " |"
-print(line(hdr))
-print("|" + "|".join("-" * (x + 2) for x in w) + "|")
-for row in table:
-    print(line(row))
-print()
-print("us: lower is better (mproc/raw > 1 is slower than raw); MiB/s: "
-      "higher is better (mproc/raw < 1 is slower than raw).")
+table = []
+for label, w, raw, target in sync_rows:
+    m, r, p = val((w, "mproc")), val((w, raw)), val((w, "python"))
+    if m is None and r is None and p is None:
+        continue
+    unit = res.get((w, "mproc"), res.get((w, raw), (0, "")))[1]
+    rm = r / m if m and r is not None else None
+    rp = r / p if p and r is not None else None
+    t = ""
+    if target and rm is not None:
+        t = "raw/mproc >=%.2f %s" % (target, ok(rm, "ge", target))
+    table.append((label, unit, fmt(m), fmt(r), fmt(p),
+                  "-" if rm is None else "%.2f" % rm,
+                  "-" if rp is None else "%.2f" % rp, t))
+show(("sync workload", "unit", "mproc", "raw", "python", "raw/mproc",
+      "raw/python", "target"), table)
+if table:
+    print("Sync rows are times (lower is better) and their ratios are raw / "
+          "mproc: the speed as a fraction of raw's, 1.0 = raw speed, higher is "
+          "better (goal >= 0.8, \"mproc reaches 0.8x raw speed\"); "
+          "raw/python is Python's on the same scale.")
 EOF
