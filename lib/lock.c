@@ -140,6 +140,7 @@ int mproc__lk_acquire(mproc__lockword *w, mproc__handle park, double timeout) {
     }
     if (timeout != 0 && spins < SPINS) {
       spins++;
+      mproc__cpu_relax();
       continue;
     }
     left = mproc__left(deadline);
