@@ -281,7 +281,12 @@ static int put_chunk(mproc_queue *q, const void *p, uint32_t n,
   return wake(q, P_TAIL, &c->pub.v.tail, &c->rare.v.csleep, 1);
 }
 
-/* Take the producer lock; repair after a producer that died in it. */
+/*
+ * Take the producer lock.  A streamed item left unfinished - its producer
+ * died in it, or timed out when the ring was full - gets its ABORT chunk
+ * now (if that cannot be written by the deadline, the flag stays for the
+ * next producer, and a consumer drops the part anyway).
+ */
 static int lock_producers(mproc_queue *q, double deadline) {
   qctl *c = q->c;
   int rc = mproc__lk_acquire(&c->prod.v.lock, park(q, P_PLOCK),
@@ -289,19 +294,33 @@ static int lock_producers(mproc_queue *q, double deadline) {
                                           : mproc__left(deadline));
   if (rc == MPROC_ETIMEDOUT)
     return MPROC_EFULL;
-  if (rc == MPROC_EOWNERDEAD) {
-    rc = 0;
-    if (c->prod.v.partial) {
-      /* It died in the middle of a streamed item: tell the readers. */
-      rc = wait_space(q, CHUNK_HDR, 0, -1.0);
-      if (rc == 0)
-        rc = put_chunk(q, NULL, 0, F_ABORT, 1);
+  if (rc != 0 && rc != MPROC_EOWNERDEAD)
+    return rc;
+  rc = 0;
+  if (c->prod.v.partial) {
+    rc = wait_space(q, CHUNK_HDR, 0, deadline);
+    if (rc == 0)
+      rc = put_chunk(q, NULL, 0, F_ABORT, 1);
+    if (rc == 0)
       c->prod.v.partial = 0;
-    }
-    if (rc)
+    else
       mproc__lk_release(&c->prod.v.lock, park(q, P_PLOCK));
   }
   return rc;
+}
+
+/* One unfinished task less; wake joiners at zero.  MPROC_EINVAL at 0. */
+static int unfinish(mproc_queue *q) {
+  qctl *c = q->c;
+  uint32_t v = mproc__ld32(&c->rare.v.unfinished);
+  do {
+    if (v == 0)
+      return mproc__err(MPROC_EINVAL, "task_done() called too many times");
+  } while (!mproc__cas32(&c->rare.v.unfinished, &v, v - 1));
+  if (v == 1 && mproc__ld32(&c->rare.v.jsleep))
+    return mproc__plat_word_wake(park(q, P_UNFINISHED), &c->rare.v.unfinished,
+                                 &c->rare.v.jsleep, INT_MAX);
+  return 0;
 }
 
 static int put_raw(mproc_queue *q, const void *p, size_t n, double timeout,
@@ -310,7 +329,7 @@ static int put_raw(mproc_queue *q, const void *p, size_t n, double timeout,
   double deadline = mproc__deadline(timeout);
   uint64_t half;
   size_t off = 0;
-  int rc;
+  int rc, joinable;
   if (!q)
     return mproc__err(MPROC_EINVAL, "%s: NULL queue", what);
   if (!p && n)
@@ -321,6 +340,10 @@ static int put_raw(mproc_queue *q, const void *p, size_t n, double timeout,
   rc = lock_producers(q, deadline);
   if (rc)
     goto fail;
+  /* Counted before it is visible: a consumer's task_done may come at once. */
+  joinable = c->fixed.v.kind == Q_JOINABLE;
+  if (joinable)
+    mproc__add32(&c->rare.v.unfinished, 1);
   half = q->cap / 2;
   if (CHUNK_HDR + padded(n) <= half) {
     rc = wait_space(q, CHUNK_HDR + padded(n), 1, deadline);
@@ -347,12 +370,16 @@ static int put_raw(mproc_queue *q, const void *p, size_t n, double timeout,
       if (rc == 0 && off < n)
         rc = wait_space(q, CHUNK_HDR + 64, 0, deadline);
     }
-    if (rc && c->prod.v.partial && wait_space(q, CHUNK_HDR, 0, -1.0) == 0)
-      put_chunk(q, NULL, 0, F_ABORT, 1); /* timed out half way */
-    c->prod.v.partial = 0;
+    if (rc == 0) {
+      c->prod.v.partial = 0;
+    } else if (c->prod.v.partial &&
+               wait_space(q, CHUNK_HDR, 0, mproc__deadline(0)) == 0 &&
+               put_chunk(q, NULL, 0, F_ABORT, 1) == 0) {
+      c->prod.v.partial = 0; /* timed out half way; else the next one */
+    }
   }
-  if (rc == 0 && c->fixed.v.kind == Q_JOINABLE)
-    mproc__add32(&c->rare.v.unfinished, 1);
+  if (rc && joinable)
+    unfinish(q);
   mproc__lk_release(&c->prod.v.lock, park(q, P_PLOCK)); /* a barrier */
   if (rc == 0)
     rc = wake(q, P_TAIL, &c->pub.v.tail, &c->rare.v.csleep, 1);
@@ -630,24 +657,12 @@ int mproc_queue_close(mproc_queue *q) {
 }
 
 int mproc_queue_task_done(mproc_queue *q) {
-  qctl *c;
-  uint32_t v;
   if (!q)
     return mproc__err(MPROC_EINVAL, "mproc_queue_task_done: NULL queue");
-  c = q->c;
-  if (c->fixed.v.kind != Q_JOINABLE)
+  if (q->c->fixed.v.kind != Q_JOINABLE)
     return mproc__err(MPROC_ENOTSUP, "mproc_queue_task_done: not a "
                                      "JoinableQueue");
-  v = mproc__ld32(&c->rare.v.unfinished);
-  do {
-    if (v == 0)
-      return mproc__err(MPROC_EINVAL,
-                        "task_done() called too many times");
-  } while (!mproc__cas32(&c->rare.v.unfinished, &v, v - 1));
-  if (v == 1 && mproc__ld32(&c->rare.v.jsleep))
-    return mproc__plat_word_wake(park(q, P_UNFINISHED), &c->rare.v.unfinished,
-                                 &c->rare.v.jsleep, INT_MAX);
-  return 0;
+  return unfinish(q);
 }
 
 int mproc_queue_join(mproc_queue *q, double timeout) {
