@@ -35,4 +35,12 @@ static inline mproc_lock *arg_lock(mproc_value *args, size_t i) {
   return l;
 }
 
+/* The Queue a process received as its i-th argument (NULL if none): the
+ * parent put it there with mproc_queue_ref(q).  Borrowed, like a Lock. */
+static inline mproc_queue *arg_queue(mproc_value *args, size_t i) {
+  mproc_queue *q = NULL;
+  mproc_value_get_queue(mproc_list_get(args, i), &q);
+  return q;
+}
+
 #endif
