@@ -246,23 +246,10 @@ int mproc_cond_notify_all(mproc_cond *c) {
   return mproc_cond_notify(c, UINT_MAX);
 }
 
-mproc_cond *mproc_cond_incref(mproc_cond *c) {
-  if (c)
-    mproc__sobj_incref(&c->o);
-  return c;
-}
+/* What a Condition holds besides its block: a reference to its lock. */
+static void cond_fini(mproc_cond *c) { mproc_lock_free(c->lock); }
 
-void mproc_cond_free(mproc_cond *c) {
-  if (c && mproc__sobj_decref(&c->o)) {
-    mproc_lock_free(c->lock);
-    mproc__blk_decref(c->o.blk);
-    free(c);
-  }
-}
-
-mproc_value *mproc_cond_ref(mproc_cond *c) {
-  return mproc__sobj_ref(c ? &c->o : NULL, "mproc_cond_ref");
-}
+MPROC__SOBJ_REFS(cond, cond_fini)
 
 int mproc_value_get_cond(const mproc_value *v, mproc_cond **out) {
   static const mproc__objtype *const types[] = {&mproc__cond_type};
@@ -548,22 +535,7 @@ int mproc_barrier_parties(const mproc_barrier *b) {
   return (int)b->w->parties;
 }
 
-mproc_barrier *mproc_barrier_incref(mproc_barrier *b) {
-  if (b)
-    mproc__sobj_incref(&b->o);
-  return b;
-}
-
-void mproc_barrier_free(mproc_barrier *b) {
-  if (b && mproc__sobj_decref(&b->o)) {
-    mproc__blk_decref(b->o.blk);
-    free(b);
-  }
-}
-
-mproc_value *mproc_barrier_ref(mproc_barrier *b) {
-  return mproc__sobj_ref(b ? &b->o : NULL, "mproc_barrier_ref");
-}
+MPROC__SOBJ_REFS(barrier, MPROC__NO_FINI)
 
 int mproc_value_get_barrier(const mproc_value *v, mproc_barrier **out) {
   static const mproc__objtype *const types[] = {&mproc__barrier_type};

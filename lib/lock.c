@@ -276,22 +276,7 @@ int mproc_lock_is_mine(const mproc_lock *l) {
   return l && mproc__lk_is_mine(l->w);
 }
 
-mproc_lock *mproc_lock_incref(mproc_lock *l) {
-  if (l)
-    mproc__sobj_incref(&l->o);
-  return l;
-}
-
-void mproc_lock_free(mproc_lock *l) {
-  if (l && mproc__sobj_decref(&l->o)) {
-    mproc__blk_decref(l->o.blk);
-    free(l);
-  }
-}
-
-mproc_value *mproc_lock_ref(mproc_lock *l) {
-  return mproc__sobj_ref(l ? &l->o : NULL, "mproc_lock_ref");
-}
+MPROC__SOBJ_REFS(lock, MPROC__NO_FINI)
 
 int mproc_value_get_lock(const mproc_value *v, mproc_lock **out) {
   static const mproc__objtype *const types[] = {&mproc__lock_type,

@@ -118,6 +118,30 @@ void mproc__sobj_init(mproc__sobj *o, const mproc__objtype *type,
                       mproc__blk *blk);
 void mproc__sobj_incref(mproc__sobj *o);
 int mproc__sobj_decref(mproc__sobj *o);
+/*
+ * The reference functions of a public object type mproc_T whose struct
+ * starts with an mproc__sobj o: mproc_T_incref, mproc_T_free (which runs
+ * fini(x) - MPROC__NO_FINI for none - before the block reference and the
+ * struct go) and mproc_T_ref.
+ */
+#define MPROC__SOBJ_REFS(T, fini)                                            \
+  mproc_##T *mproc_##T##_incref(mproc_##T *x) {                              \
+    if (x)                                                                   \
+      mproc__sobj_incref(&x->o);                                             \
+    return x;                                                                \
+  }                                                                          \
+  void mproc_##T##_free(mproc_##T *x) {                                      \
+    if (x && mproc__sobj_decref(&x->o)) {                                    \
+      fini(x);                                                               \
+      mproc__blk_decref(x->o.blk);                                           \
+      free(x);                                                               \
+    }                                                                        \
+  }                                                                          \
+  mproc_value *mproc_##T##_ref(mproc_##T *x) {                               \
+    return mproc__sobj_ref(x ? &x->o : NULL, "mproc_" #T "_ref");            \
+  }
+#define MPROC__NO_FINI(x) ((void)(x))
+
 /* mproc_X_ref and mproc_value_get_X for objects of the given types. */
 mproc_value *mproc__sobj_ref(mproc__sobj *o, const char *what);
 int mproc__sobj_get(const mproc_value *v, const mproc__objtype *const *types,

@@ -694,22 +694,7 @@ int mproc_queue_join(mproc_queue *q, double timeout) {
 
 /* ---- references and travel ---------------------------------------------------- */
 
-mproc_queue *mproc_queue_incref(mproc_queue *q) {
-  if (q)
-    mproc__sobj_incref(&q->o);
-  return q;
-}
-
-void mproc_queue_free(mproc_queue *q) {
-  if (q && mproc__sobj_decref(&q->o)) {
-    mproc__blk_decref(q->o.blk);
-    free(q);
-  }
-}
-
-mproc_value *mproc_queue_ref(mproc_queue *q) {
-  return mproc__sobj_ref(q ? &q->o : NULL, "mproc_queue_ref");
-}
+MPROC__SOBJ_REFS(queue, MPROC__NO_FINI)
 
 int mproc_value_get_queue(const mproc_value *v, mproc_queue **out) {
   static const mproc__objtype *const types[] = {

@@ -140,22 +140,7 @@ int mproc_sem_get_value(const mproc_sem *s) {
   return (int)mproc__ld32(&s->w->value);
 }
 
-mproc_sem *mproc_sem_incref(mproc_sem *s) {
-  if (s)
-    mproc__sobj_incref(&s->o);
-  return s;
-}
-
-void mproc_sem_free(mproc_sem *s) {
-  if (s && mproc__sobj_decref(&s->o)) {
-    mproc__blk_decref(s->o.blk);
-    free(s);
-  }
-}
-
-mproc_value *mproc_sem_ref(mproc_sem *s) {
-  return mproc__sobj_ref(s ? &s->o : NULL, "mproc_sem_ref");
-}
+MPROC__SOBJ_REFS(sem, MPROC__NO_FINI)
 
 int mproc_value_get_sem(const mproc_value *v, mproc_sem **out) {
   static const mproc__objtype *const types[] = {&mproc__sem_type,
@@ -231,22 +216,7 @@ int mproc_event_wait(mproc_event *e, double timeout) {
   }
 }
 
-mproc_event *mproc_event_incref(mproc_event *e) {
-  if (e)
-    mproc__sobj_incref(&e->o);
-  return e;
-}
-
-void mproc_event_free(mproc_event *e) {
-  if (e && mproc__sobj_decref(&e->o)) {
-    mproc__blk_decref(e->o.blk);
-    free(e);
-  }
-}
-
-mproc_value *mproc_event_ref(mproc_event *e) {
-  return mproc__sobj_ref(e ? &e->o : NULL, "mproc_event_ref");
-}
+MPROC__SOBJ_REFS(event, MPROC__NO_FINI)
 
 int mproc_value_get_event(const mproc_value *v, mproc_event **out) {
   static const mproc__objtype *const types[] = {&mproc__event_type};

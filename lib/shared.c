@@ -304,23 +304,9 @@ int mproc_shared_set_float(mproc_shared *s, size_t i, double v) {
 
 /* ---- references and travel --------------------------------------------------- */
 
-mproc_shared *mproc_shared_incref(mproc_shared *s) {
-  if (s)
-    mproc__sobj_incref(&s->o);
-  return s;
-}
+static void shared_fini(mproc_shared *s) { mproc_lock_free(s->lock); }
 
-void mproc_shared_free(mproc_shared *s) {
-  if (s && mproc__sobj_decref(&s->o)) {
-    mproc_lock_free(s->lock);
-    mproc__blk_decref(s->o.blk);
-    free(s);
-  }
-}
-
-mproc_value *mproc_shared_ref(mproc_shared *s) {
-  return mproc__sobj_ref(s ? &s->o : NULL, "mproc_shared_ref");
-}
+MPROC__SOBJ_REFS(shared, shared_fini)
 
 int mproc_value_get_shared(const mproc_value *v, mproc_shared **out) {
   static const mproc__objtype *const types[] = {

@@ -149,16 +149,8 @@ int mproc_shm_unlink(mproc_shm *m) {
   return rc;
 }
 
-void mproc_shm_free(mproc_shm *m) {
-  if (m && mproc__sobj_decref(&m->o)) {
-    mproc_shm_close(m);
-    free(m);
-  }
-}
-
-mproc_value *mproc_shm_ref(mproc_shm *m) {
-  return mproc__sobj_ref(m ? &m->o : NULL, "mproc_shm_ref");
-}
+/* The block is the mapping itself (o.blk is NULL): close unmaps it. */
+MPROC__SOBJ_REFS(shm, mproc_shm_close)
 
 int mproc_value_get_shm(const mproc_value *v, mproc_shm **out) {
   static const mproc__objtype *const types[] = {&mproc__shm_type};

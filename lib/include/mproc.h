@@ -524,6 +524,7 @@ const char *mproc_shm_name(const mproc_shm *m);
 int mproc_shm_close(mproc_shm *m);
 /** Remove the name (POSIX); the block goes when its last user closes. */
 int mproc_shm_unlink(mproc_shm *m);
+mproc_shm *mproc_shm_incref(mproc_shm *m);
 /** Close (if open) and release; does not unlink. */
 void mproc_shm_free(mproc_shm *m);
 
