@@ -68,6 +68,8 @@ typedef struct qctl {
       mproc__lockword lock;
       uint64_t head_cache;
       uint64_t got_cache;
+      uint64_t counted; /* JoinableQueue: put_count + 1 of the item being
+                           written, counted in unfinished; else 0 */
       uint32_t partial; /* a streamed item is being written */
     } v;
     unsigned char pad[64];
@@ -281,6 +283,21 @@ static int put_chunk(mproc_queue *q, const void *p, uint32_t n,
   return wake(q, P_TAIL, &c->pub.v.tail, &c->rare.v.csleep, 1);
 }
 
+static int unfinish(mproc_queue *q);
+
+/*
+ * Producer lock held: a JoinableQueue item that its producer counted but
+ * never published (it died, or its put failed) is not a task.
+ */
+static void settle_count(mproc_queue *q) {
+  qctl *c = q->c;
+  if (c->prod.v.counted) {
+    if (mproc__ld64(&c->pub.v.put_count) < c->prod.v.counted)
+      unfinish(q);
+    c->prod.v.counted = 0;
+  }
+}
+
 /*
  * Take the producer lock.  A streamed item left unfinished - its producer
  * died in it, or timed out when the ring was full - gets its ABORT chunk
@@ -297,6 +314,7 @@ static int lock_producers(mproc_queue *q, double deadline) {
   if (rc != 0 && rc != MPROC_EOWNERDEAD)
     return rc;
   rc = 0;
+  settle_count(q);
   if (c->prod.v.partial) {
     rc = wait_space(q, CHUNK_HDR, 0, deadline);
     if (rc == 0)
@@ -342,8 +360,10 @@ static int put_raw(mproc_queue *q, const void *p, size_t n, double timeout,
     goto fail;
   /* Counted before it is visible: a consumer's task_done may come at once. */
   joinable = c->fixed.v.kind == Q_JOINABLE;
-  if (joinable)
+  if (joinable) {
+    c->prod.v.counted = c->pub.v.put_count + 1;
     mproc__add32(&c->rare.v.unfinished, 1);
+  }
   half = q->cap / 2;
   if (CHUNK_HDR + padded(n) <= half) {
     rc = wait_space(q, CHUNK_HDR + padded(n), 1, deadline);
@@ -378,8 +398,8 @@ static int put_raw(mproc_queue *q, const void *p, size_t n, double timeout,
       c->prod.v.partial = 0; /* timed out half way; else the next one */
     }
   }
-  if (rc && joinable)
-    unfinish(q);
+  if (joinable)
+    settle_count(q); /* uncounts the item if it was not published */
   mproc__lk_release(&c->prod.v.lock, park(q, P_PLOCK)); /* a barrier */
   if (rc == 0)
     rc = wake(q, P_TAIL, &c->pub.v.tail, &c->rare.v.csleep, 1);
@@ -454,6 +474,7 @@ static int wait_chunk(mproc_queue *q, int mid, double deadline) {
       if (rc == 0 || rc == MPROC_EOWNERDEAD) {
         int died = rc == MPROC_EOWNERDEAD && c->prod.v.partial;
         c->prod.v.partial = 0;
+        settle_count(q);
         mproc__lk_release(&c->prod.v.lock, park(q, P_PLOCK));
         if (died || mproc__ld64(&c->pub.v.tail) == head)
           return 1; /* nobody will finish this item */

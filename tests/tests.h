@@ -40,5 +40,6 @@ Suite *mproc_suite_process(void);
 Suite *mproc_suite_handles(void);
 Suite *mproc_suite_sync(void);
 Suite *mproc_suite_shmem(void);
+Suite *mproc_suite_queue(void);
 
 #endif
