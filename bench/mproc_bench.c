@@ -41,6 +41,26 @@
  *                 one-way hop).  Raw: sem_post/sem_wait on two sem_t in a
  *                 shared page.
  *
+ * Queues (rates, higher is better; every item's first 8 bytes are its id,
+ * producer << 48 | sequence number, and each producer ends a sample with
+ * an end-marker item; the consumers check length, order per producer,
+ * count, sum and sum of squares of the ids, and a mismatch is an ERROR
+ * line and exit 1):
+ *   queue_1to1_64   one producer child, the parent consumes 200 000
+ *                 64-byte items per sample (M items/s).  mproc:
+ *                 put_bytes/get_bytes (impl mproc) and put/get of a
+ *                 64-byte bytes value (mproc_value).  Raw: the raw ring
+ *                 (raw_ring, below: single producer, single consumer,
+ *                 shared memory) and a pipe with one write/read per item
+ *                 (raw_pipe).
+ *   queue_2to2_64   two producer children, two consumers (the parent and
+ *                 a child), 100 000 items per producer per sample; total
+ *                 M items/s.  Raw: one pipe shared by all four (64-byte
+ *                 writes are atomic, <= PIPE_BUF); the ring has no 2->2.
+ *   queue_1to1_64k  as queue_1to1_64 with 2000 items of 64 KiB (MiB/s);
+ *                 mproc put_bytes/get_bytes, raw ring, raw pipe (64 KiB
+ *                 writes, default pipe size).
+ *
  * Medians: spawn_join over single processes; the others over batches
  * (the mean of each batch is one sample), after warm-up.  The
  * implementations of a workload run side by side, one sample each per
@@ -51,11 +71,15 @@
  *   --only LIST   workloads or groups: spawn, rtt (rtt_value, rtt_bytes8),
  *                 bw (bw_into, bw_alloc), lock (lock_uncontended,
  *                 lock_contended, lock_handoff), event (event_pingpong),
- *                 sync (lock and event); default spawn,rtt,bw,lock,event
+ *                 sync (lock and event), queue (queue_1to1_64,
+ *                 queue_2to2_64, queue_1to1_64k); default
+ *                 spawn,rtt,bw,lock,event,queue
  *   --impl LIST   mproc,raw (default both)
- *   --pin MODE    CPUs of the sync workloads' two processes: split (the
- *                 parent on one CPU, the child on another; default), same
- *                 (both on one), none (the scheduler's choice)
+ *   --pin MODE    CPUs of the sync and queue workloads' processes: split
+ *                 (the parent on one CPU, a child on another; for queues
+ *                 the producers on one, the consumers on the other;
+ *                 default), same (all on one), none (the scheduler's
+ *                 choice)
  *   --tiny PATH   the tiny binary (default: bench_tiny beside this one)
  * Internal modes: --exit-now (return before mproc_init), --init-exit.
  *
@@ -92,6 +116,10 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 extern char **environ;
@@ -107,9 +135,15 @@ extern char **environ;
 #define HANDOFF_N 50000u           /* the same for the hand-off variant */
 #define HANDOFF_NS 100.0           /* work outside the lock (ns), hand-off */
 #define EVENT_BATCH 1000u          /* round trips (2 hops) per event sample */
+#define Q_SMALL 64                 /* queue items: small (bytes) */
+#define Q_BIG ((size_t)64 << 10)   /* and big */
+#define Q_SMALL_N 200000u          /* items per producer per sample, 1->1 */
+#define Q_PAIR_N 100000u           /* the same for 2->2 (200 000 in all) */
+#define Q_BIG_N 2000u              /* the same for 64 KiB items */
+#define Q_END UINT64_MAX           /* the id of a producer's end marker */
 
 static double g_secs = 2.0;
-static const char *g_only = "spawn,rtt,bw,lock,event";
+static const char *g_only = "spawn,rtt,bw,lock,event,queue";
 static int g_mproc = 1, g_raw = 1;
 
 /* --pin: where the two processes of the sync workloads run.  split: the
@@ -236,6 +270,248 @@ static void die(const char *what, int rc) {
     if (rc_ < 0)                                                             \
       die(#call, rc_);                                                       \
   } while (0)
+
+/* ---- queue items, the raw ring, one interface over all kinds ------------- */
+
+/*
+ * An item is size bytes whose first 8 are its id: producer << 48 |
+ * sequence number (counting on across samples), or Q_END for the marker
+ * a producer puts after its items.  A consumer takes items until its
+ * first marker (with two producers and two consumers each consumer gets
+ * exactly one: it stops there) and keeps these; the parent adds them up
+ * and compares with what the producers put.
+ */
+typedef struct qstats {
+  uint64_t count, sum, sumsq, bad; /* bad: wrong length or order */
+} qstats;
+
+#define Q_SEQ_MASK (((uint64_t)1 << 48) - 1)
+
+/* Note one item; 1 for an end marker. last[p]: producer p's next seq. */
+static int q_note(qstats *st, uint64_t last[2], const void *p, size_t len,
+                  size_t size) {
+  uint64_t id, who, seq;
+  if (len != size) {
+    st->bad++;
+    return 0;
+  }
+  memcpy(&id, p, 8);
+  if (id == Q_END)
+    return 1;
+  who = id >> 48;
+  seq = id & Q_SEQ_MASK;
+  if (who > 1 || seq < last[who]) /* FIFO per producer */
+    st->bad++;
+  else
+    last[who] = seq + 1;
+  st->count++;
+  st->sum += id;
+  st->sumsq += id * id;
+  return 0;
+}
+
+enum { QK_MPROC, QK_MPROC_VALUE, QK_RING, QK_PIPE };
+
+#if BENCH_RAW
+/*
+ * The raw ring: the minimal single-producer / single-consumer byte ring
+ * in a MAP_SHARED mapping made before fork.  Records [u32 length, u32 0,
+ * payload padded to 8] (mproc's chunk layout).  tail (the producer's) and
+ * head (the consumer's) are free-running u32 positions on cache lines of
+ * their own; each side keeps a private copy of the other's and re-reads
+ * it only when the ring looks full / empty.  A side that finds nothing to
+ * do polls RING_SPINS times (mproc's queue polls 1000 times too), then
+ * raises its sleeping flag and futex-waits on the other's position; a
+ * publisher calls futex_wake only when that flag is up (store position,
+ * full fence, read flag: the sleeper does flag, fence, position).  No
+ * locks, no owner-death or liveness checks, no allocation, no codec: a
+ * floor for a queue in shared memory.
+ */
+#define RING_CAP ((uint32_t)1 << 20) /* mproc's default ring is 1 MiB too */
+#define RING_SPINS 1000
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_pause() __builtin_ia32_pause()
+#else
+#define cpu_pause() ((void)0)
+#endif
+
+typedef struct rring {
+  _Alignas(64) _Atomic uint32_t tail;
+  _Alignas(64) _Atomic uint32_t head;
+  _Alignas(64) _Atomic uint32_t psleep; /* the producer waits for head */
+  _Atomic uint32_t csleep;              /* the consumer waits for tail */
+  _Alignas(64) unsigned char data[RING_CAP];
+} rring;
+
+/* Wait until *w is no longer seen (poll, then sleep); its new value. */
+static uint32_t ring_await(_Atomic uint32_t *w, uint32_t seen,
+                           _Atomic uint32_t *sleeping) {
+  uint32_t v;
+  int i;
+  for (i = 0; i < RING_SPINS; i++) {
+    if ((v = atomic_load_explicit(w, memory_order_acquire)) != seen)
+      return v;
+    cpu_pause();
+  }
+  for (;;) {
+    atomic_store_explicit(sleeping, 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(w, memory_order_relaxed) == seen)
+      syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT, seen, NULL, NULL, 0);
+    atomic_store_explicit(sleeping, 0, memory_order_relaxed);
+    if ((v = atomic_load_explicit(w, memory_order_acquire)) != seen)
+      return v;
+  }
+}
+
+/* Publish a new position; wake the other side only if it sleeps. */
+static void ring_publish(_Atomic uint32_t *w, uint32_t v,
+                         _Atomic uint32_t *sleeping) {
+  atomic_store_explicit(w, v, memory_order_release);
+  atomic_thread_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(sleeping, memory_order_relaxed))
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+static void ring_copy(rring *r, uint32_t pos, void *p, size_t n, int in) {
+  size_t off = pos & (RING_CAP - 1), first = RING_CAP - off;
+  if (first > n)
+    first = n;
+  if (in) {
+    memcpy(r->data + off, p, first);
+    memcpy(r->data, (unsigned char *)p + first, n - first);
+  } else {
+    memcpy(p, r->data + off, first);
+    memcpy((unsigned char *)p + first, r->data, n - first);
+  }
+}
+
+/* Producer: *head is its copy of the consumer's position. */
+static void ring_put(rring *r, uint32_t *head, const void *p, uint32_t n) {
+  uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+  uint32_t need = 8 + ((n + 7) & ~7u), hdr[2];
+  while (RING_CAP - (tail - *head) < need)
+    *head = ring_await(&r->head, *head, &r->psleep);
+  hdr[0] = n;
+  hdr[1] = 0;
+  ring_copy(r, tail, hdr, 8, 1);
+  ring_copy(r, tail + 8, (void *)(uintptr_t)p, n, 1);
+  ring_publish(&r->tail, tail + need, &r->csleep);
+}
+
+/* Consumer: *tail is its copy of the producer's position.  The length. */
+static uint32_t ring_get(rring *r, uint32_t *tail, void *buf, size_t cap) {
+  uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+  uint32_t hdr[2];
+  while (*tail == head)
+    *tail = ring_await(&r->tail, head, &r->csleep);
+  ring_copy(r, head, hdr, 8, 0);
+  if (hdr[0] > cap) {
+    fprintf(stderr, "mproc_bench: raw ring: record of %u bytes\n", hdr[0]);
+    bail();
+  }
+  ring_copy(r, head + 8, buf, hdr[0], 0);
+  ring_publish(&r->head, head + 8 + ((hdr[0] + 7) & ~7u), &r->psleep);
+  return hdr[0];
+}
+
+static void wr(int fd, const void *buf, size_t n);
+static void rd(int fd, void *buf, size_t n);
+#endif /* BENCH_RAW */
+
+/* One process's end of a queue under test, whatever its kind. */
+typedef struct qend {
+  int kind;
+  mproc_queue *q;     /* QK_MPROC, QK_MPROC_VALUE */
+  struct rring *ring; /* QK_RING */
+  uint32_t other;     /* QK_RING: our copy of the other side's position */
+  int fd;             /* QK_PIPE: our end */
+  unsigned char *buf; /* Q_BIG bytes: the item to put / the one got */
+} qend;
+
+static void q_put(qend *e, size_t size) {
+  mproc_value *v;
+  switch (e->kind) {
+  case QK_MPROC:
+    CHECK(mproc_queue_put_bytes(e->q, e->buf, size, MPROC_FOREVER));
+    break;
+  case QK_MPROC_VALUE:
+    v = mproc_bytes(e->buf, size);
+    if (!v)
+      die("mproc_bytes", MPROC_ENOMEM);
+    CHECK(mproc_queue_put(e->q, v, MPROC_FOREVER));
+    mproc_value_free(v);
+    break;
+#if BENCH_RAW
+  case QK_RING:
+    ring_put(e->ring, &e->other, e->buf, (uint32_t)size);
+    break;
+  case QK_PIPE:
+    wr(e->fd, e->buf, size);
+    break;
+#endif
+  }
+}
+
+/* A producer's part of a sample: n items, then the end marker. */
+static void q_produce(qend *e, uint64_t who, uint64_t *seq, uint32_t n,
+                      size_t size) {
+  uint64_t id;
+  uint32_t i;
+  for (i = 0; i <= n; i++) {
+    id = i < n ? who << 48 | (*seq)++ : Q_END;
+    memcpy(e->buf, &id, 8);
+    q_put(e, size);
+  }
+}
+
+/* A consumer's part: items until the first end marker. */
+static void q_consume(qend *e, size_t size, qstats *st) {
+  uint64_t last[2] = {0, 0};
+  memset(st, 0, sizeof *st);
+  for (;;) {
+    const void *p;
+    void *m;
+    size_t n;
+    mproc_value *v;
+    int end;
+    switch (e->kind) {
+    case QK_MPROC:
+      CHECK(mproc_queue_get_bytes(e->q, &m, &n, MPROC_FOREVER));
+      end = q_note(st, last, m, n, size);
+      mproc_free(m);
+      break;
+    case QK_MPROC_VALUE:
+      CHECK(mproc_queue_get(e->q, &v, MPROC_FOREVER));
+      CHECK(mproc_value_get_bytes(v, &p, &n));
+      end = q_note(st, last, p, n, size);
+      mproc_value_free(v);
+      break;
+#if BENCH_RAW
+    case QK_RING:
+      n = ring_get(e->ring, &e->other, e->buf, Q_BIG);
+      end = q_note(st, last, e->buf, n, size);
+      break;
+    case QK_PIPE:
+      rd(e->fd, e->buf, size);
+      end = q_note(st, last, e->buf, size, size);
+      break;
+#endif
+    default:
+      end = 1;
+    }
+    if (end)
+      return;
+  }
+}
+
+static unsigned char *q_buffer(void) {
+  unsigned char *b = malloc(Q_BIG);
+  if (!b)
+    die("malloc", MPROC_ENOMEM);
+  memset(b, 'x', Q_BIG);
+  return b;
+}
 
 /* ---- the children's targets ----------------------------------------------- */
 
@@ -390,6 +666,63 @@ static int t_event_worker(mproc_value *args) {
   return 0;
 }
 
+/*
+ * The queue children (mproc: the arguments are [conn, queue, cpu to pin
+ * to or -1, producer id, kind]).  Command {n, size} (two uint32): a
+ * producer puts n items and its end marker; a consumer takes items until
+ * an end marker and answers with its qstats.  EOF ends the child.
+ */
+static int q_mproc_child(mproc_value *args, qend *e, int64_t *who,
+                         mproc_conn **c) {
+  int64_t cpu, kind;
+  memset(e, 0, sizeof *e);
+  *c = arg_conn(args);
+  if (!*c || mproc_value_get_queue(mproc_list_get(args, 1), &e->q) != 0 ||
+      mproc_value_get_int(mproc_list_get(args, 2), &cpu) != 0 ||
+      mproc_value_get_int(mproc_list_get(args, 3), who) != 0 ||
+      mproc_value_get_int(mproc_list_get(args, 4), &kind) != 0)
+    return 2;
+  pin_self((int)cpu);
+  e->kind = (int)kind;
+  e->buf = q_buffer();
+  return 0;
+}
+
+static int t_q_producer(mproc_value *args) {
+  mproc_conn *c;
+  qend e;
+  int64_t who;
+  uint64_t seq = 0;
+  uint32_t cmd[2];
+  size_t n;
+  if (q_mproc_child(args, &e, &who, &c) != 0)
+    return 2;
+  while (mproc_conn_recv_bytes_into(c, cmd, sizeof cmd, &n) == 0 &&
+         n == sizeof cmd)
+    q_produce(&e, (uint64_t)who, &seq, cmd[0], cmd[1]);
+  free(e.buf);
+  return 0;
+}
+
+static int t_q_consumer(mproc_value *args) {
+  mproc_conn *c;
+  qend e;
+  int64_t who;
+  qstats st;
+  uint32_t cmd[2];
+  size_t n;
+  if (q_mproc_child(args, &e, &who, &c) != 0)
+    return 2;
+  while (mproc_conn_recv_bytes_into(c, cmd, sizeof cmd, &n) == 0 &&
+         n == sizeof cmd) {
+    q_consume(&e, cmd[1], &st);
+    if (mproc_conn_send_bytes(c, &st, sizeof st) != 0)
+      return 3;
+  }
+  free(e.buf);
+  return 0;
+}
+
 /* ---- contestants, measured round-robin ------------------------------------ */
 
 /*
@@ -422,6 +755,12 @@ struct contestant {
   unsigned char *buf;
   void *page; /* raw sync: a raw_sync in a MAP_SHARED page */
   int kind;   /* raw sync: RAW_SEM or RAW_MUTEX */
+  /* queue workloads */
+  qend qe;          /* the parent's end: it consumes */
+  contestant *kids; /* the children: producers, then consumers */
+  int nprod, ncons; /* (consumer children, beside the parent) */
+  size_t size;      /* item size */
+  uint64_t base;    /* each producer's first seq of the next sample */
 };
 
 static void round_robin(contestant *c, size_t n, size_t warm, size_t min,
@@ -992,6 +1331,32 @@ static void raw_sync_teardown(contestant *c) {
   raw_sync_free(c->page);
 }
 
+/* -- raw queue children: forked with a copy of a qraw; commands {n, size}
+ * on the socketpair, as the mproc children's -- */
+
+typedef struct qraw {
+  qend e; /* kind QK_RING (the ring) or QK_PIPE (fd: the pipe's end) */
+  int who, cpu, consumer;
+} qraw;
+
+static void raw_q_child(int fd, void *arg) {
+  qraw *a = arg;
+  uint32_t cmd[2];
+  uint64_t seq = 0;
+  qstats st;
+  pin_self(a->cpu);
+  a->e.buf = q_buffer();
+  while (rd_or_eof(fd, cmd, sizeof cmd)) {
+    if (a->consumer) {
+      q_consume(&a->e, cmd[1], &st);
+      wr(fd, &st, sizeof st);
+    } else {
+      q_produce(&a->e, (uint64_t)a->who, &seq, cmd[0], cmd[1]);
+    }
+  }
+  free(a->e.buf);
+}
+
 static void default_tiny(char *buf, size_t cap) {
   char *slash;
   self_path(buf, cap);
@@ -1245,10 +1610,221 @@ static void bench_event(void) {
   sync_teardown(c, n);
 }
 
+/* -- queues -- */
+
+static int q_is_mproc(const contestant *c) {
+  return c->qe.kind == QK_MPROC || c->qe.kind == QK_MPROC_VALUE;
+}
+
+/* Send a command to a child of a queue workload / read its answer. */
+static void q_send(const contestant *c, contestant *kid, const void *p,
+                   size_t n) {
+  if (q_is_mproc(c)) {
+    CHECK(mproc_conn_send_bytes(kid->conn, p, n));
+    return;
+  }
+#if BENCH_RAW
+  wr(kid->fd, p, n);
+#endif
+}
+
+static void q_recv(const contestant *c, contestant *kid, void *p, size_t n) {
+  size_t got = n;
+  if (q_is_mproc(c)) {
+    CHECK(mproc_conn_recv_bytes_into(kid->conn, p, n, &got));
+  } else {
+#if BENCH_RAW
+    rd(kid->fd, p, n);
+#endif
+  }
+  if (got != n) {
+    fputs("mproc_bench: short answer from a consumer\n", stderr);
+    bail();
+  }
+}
+
+/* Every item of the sample exactly once: count, sum and sum of squares
+ * of the ids the producers put, no item of a wrong length or order. */
+static void q_verify(const contestant *c, const qstats *st) {
+  uint64_t sum = 0, sq = 0, id, want = (uint64_t)c->nprod * c->n;
+  uint64_t p, s;
+  for (p = 0; p < (uint64_t)c->nprod; p++)
+    for (s = c->base; s < c->base + c->n; s++) {
+      id = p << 48 | s;
+      sum += id;
+      sq += id * id;
+    }
+  if (st->count != want || st->sum != sum || st->sumsq != sq || st->bad) {
+    printf("ERROR %s %s: %llu items (expected %llu), checksum %s, %llu of "
+           "a wrong length or order\n",
+           c->workload, c->impl, (unsigned long long)st->count,
+           (unsigned long long)want,
+           st->sum == sum && st->sumsq == sq ? "ok" : "WRONG",
+           (unsigned long long)st->bad);
+    fflush(stdout);
+    fprintf(stderr, "mproc_bench: %s %s: items lost, duplicated or "
+                    "damaged\n", c->workload, c->impl);
+    bail();
+  }
+}
+
+/* One sample: the producers put n items each (+ a marker), the parent and
+ * the consumer children take them; from the first command to the last
+ * consumer's answer.  M items/s, or MiB/s for big items. */
+static double queue_sample(contestant *c) {
+  uint32_t cmd[2];
+  qstats st, ks;
+  double a, e, items = (double)c->nprod * c->n;
+  int k, nk = c->nprod + c->ncons;
+  cmd[0] = c->n;
+  cmd[1] = (uint32_t)c->size;
+  a = now();
+  for (k = 0; k < nk; k++)
+    q_send(c, &c->kids[k], cmd, sizeof cmd);
+  q_consume(&c->qe, c->size, &st);
+  for (k = c->nprod; k < nk; k++) {
+    q_recv(c, &c->kids[k], &ks, sizeof ks);
+    st.count += ks.count;
+    st.sum += ks.sum;
+    st.sumsq += ks.sumsq;
+    st.bad += ks.bad;
+  }
+  e = now();
+  q_verify(c, &st);
+  c->base += c->n;
+  if (c->size > Q_SMALL)
+    return items * (double)c->size / (1 << 20) / (e - a);
+  return items / (e - a) * 1e-6;
+}
+
 /*
- * Before the sync workloads (on = 1): choose the CPUs for --pin and pin
- * this process (its children pin themselves); after them (on = 0): back
- * to the CPUs it had.  On this 2-vCPU VM, unpinned, the event ping-pong
+ * CPUs of the queue children (pinned modes): the producers on the child
+ * CPU, the consumers (the parent and, 2->2, the consumer child) on the
+ * parent's.  2->2 has four busy processes on this VM's two CPUs, so the
+ * placement matters (docs/bench.md gives the other placements' numbers).
+ */
+static int q_cpu(int k, int nprod) {
+  return k < nprod ? g_cpu_child : g_cpu_parent;
+}
+
+static void q_setup(contestant *c, int kind, int nprod, int ncons,
+                    size_t size, uint32_t n) {
+  int k, nk = nprod + ncons;
+  c->nprod = nprod;
+  c->ncons = ncons;
+  c->size = size;
+  c->n = n;
+  c->qe.kind = kind;
+  c->qe.buf = q_buffer();
+  c->kids = calloc((size_t)nk, sizeof *c->kids);
+  if (!c->kids)
+    die("calloc", MPROC_ENOMEM);
+  if (kind == QK_MPROC || kind == QK_MPROC_VALUE) {
+    CHECK(mproc_queue_new(&c->qe.q, 0));
+    for (k = 0; k < nk; k++) {
+      mproc_conn *b;
+      CHECK(mproc_pipe(&c->kids[k].conn, &b, 1));
+      mproc_start_with(&c->kids[k], k < nprod ? t_q_producer : t_q_consumer,
+                       b,
+                       mproc_build("[COiii]", b, mproc_queue_ref(c->qe.q),
+                                   q_cpu(k, nprod), k, kind));
+    }
+    return;
+  }
+#if BENCH_RAW
+  {
+    int fds[2] = {-1, -1};
+    qraw arg;
+    if (kind == QK_RING) {
+      void *m = mmap(NULL, sizeof(rring), PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+      if (m == MAP_FAILED)
+        raw_fail("mmap", errno);
+      c->qe.ring = m; /* zeroed: empty, nobody asleep */
+    } else if (pipe2(fds, O_CLOEXEC) != 0) {
+      raw_fail("pipe2", errno);
+    }
+    for (k = 0; k < nk; k++) {
+      memset(&arg, 0, sizeof arg);
+      arg.e.kind = kind;
+      arg.e.ring = c->qe.ring;
+      arg.e.fd = k < nprod ? fds[1] : fds[0];
+      arg.who = k;
+      arg.cpu = q_cpu(k, nprod);
+      arg.consumer = k >= nprod;
+      raw_setup(&c->kids[k], raw_q_child, &arg);
+    }
+    if (kind == QK_PIPE) {
+      close(fds[1]);
+      c->qe.fd = fds[0];
+    }
+  }
+#endif
+}
+
+static void q_teardown(contestant *c) {
+  int k;
+  for (k = 0; k < c->nprod + c->ncons; k++) {
+    if (q_is_mproc(c)) {
+      mproc_teardown(&c->kids[k]);
+      continue;
+    }
+#if BENCH_RAW
+    raw_teardown(&c->kids[k]);
+#endif
+  }
+  free(c->kids);
+  free(c->qe.buf);
+  if (c->qe.q)
+    mproc_queue_free(c->qe.q);
+#if BENCH_RAW
+  if (c->qe.ring)
+    munmap(c->qe.ring, sizeof(rring));
+  if (c->qe.kind == QK_PIPE)
+    close(c->qe.fd);
+#endif
+}
+
+/* A queue workload: raw first (forked children must not hold copies of
+ * the mproc children's pipe ends), then mproc. */
+static void bench_queue(const char *workload, int nprod, int ncons,
+                        size_t size, uint32_t n) {
+  contestant c[4];
+  size_t m = 0, k;
+  memset(c, 0, sizeof c);
+#if BENCH_RAW
+  if (g_raw) {
+    if (nprod == 1) {
+      c[m].impl = "raw_ring";
+      q_setup(&c[m++], QK_RING, nprod, ncons, size, n);
+    }
+    c[m].impl = "raw_pipe";
+    q_setup(&c[m++], QK_PIPE, nprod, ncons, size, n);
+  }
+#endif
+  if (g_mproc) {
+    c[m].impl = "mproc";
+    q_setup(&c[m++], QK_MPROC, nprod, ncons, size, n);
+    if (size == Q_SMALL) {
+      c[m].impl = "mproc_value";
+      q_setup(&c[m++], QK_MPROC_VALUE, nprod, ncons, size, n);
+    }
+  }
+  for (k = 0; k < m; k++) {
+    c[k].workload = workload;
+    c[k].unit = size > Q_SMALL ? "MiB/s" : "Mitem/s";
+    c[k].sample = queue_sample;
+  }
+  round_robin(c, m, 2, 5, 100000);
+  for (k = 0; k < m; k++)
+    q_teardown(&c[k]);
+}
+
+/*
+ * Before the sync and queue workloads (on = 1): choose the CPUs for
+ * --pin and pin this process (its children pin themselves); after them
+ * (on = 0): back to the CPUs it had.  On this 2-vCPU VM, unpinned, the
+ * event ping-pong
  * is bimodal (~2 us when both ends share a CPU, ~6 us across CPUs) and
  * whichever implementation's child happened to share the parent's CPU
  * won; pinning makes the implementations meet the same placement.
@@ -1289,7 +1865,8 @@ static void pin_sync_section(int on) {
 /* ---- main ---------------------------------------------------------------- */
 
 static void usage(void) {
-  fputs("usage: mproc_bench [--secs S] [--only spawn,rtt,bw,lock,event,...] "
+  fputs("usage: mproc_bench [--secs S] "
+        "[--only spawn,rtt,bw,lock,event,queue,...] "
         "[--impl mproc,raw] [--pin split|same|none] [--tiny PATH]\n",
         stderr);
   exit(2);
@@ -1355,7 +1932,9 @@ int main(int argc, char **argv) {
   if (wanted_sync("lock_uncontended", "lock") ||
       wanted_sync("lock_contended", "lock") ||
       wanted_sync("lock_handoff", "lock") ||
-      wanted_sync("event_pingpong", "event"))
+      wanted_sync("event_pingpong", "event") ||
+      wanted("queue_1to1_64", "queue") || wanted("queue_2to2_64", "queue") ||
+      wanted("queue_1to1_64k", "queue"))
     pin_sync_section(1);
   if (wanted_sync("lock_uncontended", "lock"))
     bench_lock_uncontended();
@@ -1369,6 +1948,12 @@ int main(int argc, char **argv) {
   }
   if (wanted_sync("event_pingpong", "event"))
     bench_event();
+  if (wanted("queue_1to1_64", "queue"))
+    bench_queue("queue_1to1_64", 1, 0, Q_SMALL, Q_SMALL_N);
+  if (wanted("queue_2to2_64", "queue"))
+    bench_queue("queue_2to2_64", 2, 1, Q_SMALL, Q_PAIR_N);
+  if (wanted("queue_1to1_64k", "queue"))
+    bench_queue("queue_1to1_64k", 1, 0, Q_BIG, Q_BIG_N);
   pin_sync_section(0);
   return 0;
 }

@@ -20,10 +20,20 @@ mproc_bench.c, printing the same lines:
                inline `for _ in rk: pass`, k calibrated)         (ns/pair)
   event_pingpong  two Events: A sets e1, B waits e1, clears it, sets e2, A
                waits e2, clears it, ...                    (us per one hop)
+  queue_1to1_64   a producer child puts 64-byte bytes items, the parent
+               gets them                                  (M items/s)
+  queue_2to2_64   two producer children, two consumers (the parent and a
+               child)                                 (total M items/s)
+  queue_1to1_64k  as queue_1to1_64 with 64 KiB items              (MiB/s)
+  Each queue workload runs twice, with ctx.Queue() (impl python_queue)
+  and ctx.SimpleQueue() (python_simplequeue).  Items as in mproc_bench:
+  the first 8 bytes are producer << 48 | sequence number, each producer
+  ends a sample with an end-marker item, and the consumers' count, sum
+  and sum of squares of the ids must match (else an ERROR line, exit 1).
 
 Options: --secs S (time per measurement, default 2), --only
-spawn,rtt,bw,lock,event (or sync, or single workload names), --pin
-split|same|none (CPUs of the sync workloads' two processes, as in
+spawn,rtt,bw,lock,event,queue (or sync, or single workload names), --pin
+split|same|none (CPUs of the sync and queue workloads' processes, as in
 mproc_bench: default split, parent on one CPU and child on another).
 """
 import argparse
@@ -42,6 +52,14 @@ CONTEND_N = 5000     # pairs per process per contended sample
 EVENT_BATCH = 200    # round trips (two hops) per event sample
 HANDOFF_NS = 100.0
 NO_SPIN = 0xFFFFFFFF  # lock_contended: no work outside the lock
+Q_SMALL = 64         # queue items: small (bytes)
+Q_BIG = 64 << 10     # and big
+Q_SMALL_N = 20000    # items per producer per sample, 1->1 64 B
+Q_PAIR_N = 10000     # the same for 2->2
+Q_BIG_N = 500        # the same for 64 KiB items
+Q_END = (1 << 64) - 1  # the id of a producer's end marker
+Q_SEQ_MASK = (1 << 48) - 1
+Q_ID = struct.Struct("<Q")
 
 
 def empty():
@@ -155,11 +173,66 @@ def event_worker(conn, e1, e2, cpu):
         pass
 
 
-def report(workload, values, unit):
+def q_produce(put, who, seq, n, size):
+    """n items (ids who << 48 | seq...), then the end marker; the next
+    seq."""
+    pad = bytes(size - 8)
+    base = who << 48
+    for s in range(seq, seq + n):
+        put((base | s).to_bytes(8, "little") + pad)
+    put(Q_END.to_bytes(8, "little") + pad)
+    return seq + n
+
+
+def q_consume(get, size):
+    """Items until the first end marker: (count, sum, sumsq, bad)."""
+    unpack = Q_ID.unpack_from
+    last = [0, 0]
+    count = total = sq = bad = 0
+    while True:
+        item = get()
+        if len(item) != size:
+            bad += 1
+            continue
+        (v,) = unpack(item)
+        if v == Q_END:
+            return count, total, sq, bad
+        p, s = v >> 48, v & Q_SEQ_MASK
+        if p > 1 or s < last[p]:  # FIFO per producer
+            bad += 1
+        else:
+            last[p] = s + 1
+        count += 1
+        total += v
+        sq += v * v
+
+
+def q_producer(conn, q, cpu, who):
+    pin_self(cpu)
+    seq = 0
+    try:
+        while True:
+            n, size = struct.unpack("<II", conn.recv_bytes())
+            seq = q_produce(q.put, who, seq, n, size)
+    except EOFError:
+        pass
+
+
+def q_consumer(conn, q, cpu):
+    pin_self(cpu)
+    try:
+        while True:
+            n, size = struct.unpack("<II", conn.recv_bytes())
+            conn.send(q_consume(q.get, size))
+    except EOFError:
+        pass
+
+
+def report(workload, values, unit, impl="python"):
     values = sorted(values)
-    print("RESULT %s python %.3f %s n=%d min=%.3f max=%.3f" % (
-        workload, statistics.median(values), unit, len(values), values[0],
-        values[-1]), flush=True)
+    print("RESULT %s %s %.3f %s n=%d min=%.3f max=%.3f" % (
+        workload, impl, statistics.median(values), unit, len(values),
+        values[0], values[-1]), flush=True)
 
 
 def more(t0, n, secs, lo, hi):
@@ -333,6 +406,64 @@ def event_pingpong(ctx, secs, cpu):
     report("event_pingpong", out, "us")
 
 
+def queue_workload(ctx, secs, workload, simple, nprod, ncons, size, n,
+                   cpus):
+    """As mproc_bench's bench_queue: nprod producer children, the parent
+    and ncons consumer children; cpus: (parent cpu, child cpu) or Nones.
+    One sample: from the first command to the last consumer's answer."""
+    q = ctx.SimpleQueue() if simple else ctx.Queue()
+    impl = "python_simplequeue" if simple else "python_queue"
+    conns, procs = [], []
+    for k in range(nprod + ncons):
+        # mproc_bench's q_cpu: producers on the child CPU, consumers on the
+        # parent's.
+        cpu = cpus[1] if k < nprod else cpus[0]
+        a, b = ctx.Pipe()
+        if k < nprod:
+            p = ctx.Process(target=q_producer, args=(b, q, cpu, k))
+        else:
+            p = ctx.Process(target=q_consumer, args=(b, q, cpu))
+        p.start()
+        b.close()
+        conns.append(a)
+        procs.append(p)
+    cmd = struct.pack("<II", n, size)
+    get = q.get
+    base = [0]
+
+    def sample():
+        s = time.perf_counter()
+        for a in conns:
+            a.send_bytes(cmd)
+        count, total, sq, bad = q_consume(get, size)
+        for a in conns[nprod:]:
+            c2, t2, s2, b2 = a.recv()
+            count, total, sq, bad = count + c2, total + t2, sq + s2, bad + b2
+        e = time.perf_counter()
+        ids = [p << 48 | i for p in range(nprod)
+               for i in range(base[0], base[0] + n)]
+        if (count != nprod * n or total != sum(ids) or
+                sq != sum(i * i for i in ids) or bad):
+            print("ERROR %s %s: %d items (expected %d), %d of a wrong length "
+                  "or order, checksum %s" % (
+                      workload, impl, count, nprod * n, bad,
+                      "ok" if total == sum(ids) else "WRONG"), flush=True)
+            for a, p in zip(conns, procs):
+                a.close()
+                p.terminate()  # a consumer may wait for a lost item
+            sys.exit(1)
+        base[0] += n
+        items = nprod * n
+        if size > Q_SMALL:
+            return items * size / (1 << 20) / (e - s)
+        return items / (e - s) * 1e-6
+
+    out = sampled(secs, sample)
+    for a, p in zip(conns, procs):
+        finish(a, p)
+    report(workload, out, "MiB/s" if size > Q_SMALL else "Mitem/s", impl)
+
+
 def pin_choose(mode):
     """(parent cpu, child cpu) for --pin, or (None, None)."""
     if mode == "none" or not hasattr(os, "sched_getaffinity"):
@@ -350,10 +481,19 @@ def wanted(only, workload, group):
         group in ("lock", "event") and "sync" in names)
 
 
+# name: (producers, consumer children beside the parent, item size, items
+# per producer per sample)
+QUEUE_WORKLOADS = {
+    "queue_1to1_64": (1, 0, Q_SMALL, Q_SMALL_N),
+    "queue_2to2_64": (2, 1, Q_SMALL, Q_PAIR_N),
+    "queue_1to1_64k": (1, 0, Q_BIG, Q_BIG_N),
+}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--secs", type=float, default=2.0)
-    ap.add_argument("--only", default="spawn,rtt,bw,lock,event")
+    ap.add_argument("--only", default="spawn,rtt,bw,lock,event,queue")
     ap.add_argument("--pin", default="split", choices=("split", "same", "none"))
     args = ap.parse_args()
     ctx = mp.get_context("spawn")
@@ -378,12 +518,13 @@ def main():
         bw(ctx, args.secs, True)
         bw(ctx, args.secs, False)
     only = args.only
+    queues = [w for w in QUEUE_WORKLOADS if wanted(only, w, "queue")]
     sync = [w for w, g in (("lock_uncontended", "lock"),
                            ("lock_contended", "lock"),
                            ("lock_handoff", "lock"),
                            ("event_pingpong", "event")) if wanted(only, w, g)]
-    cpu = None
-    if sync:
+    cpu = parent_cpu = None
+    if sync or queues:
         saved = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") \
             else None
         parent_cpu, cpu = pin_choose(args.pin)
@@ -402,7 +543,12 @@ def main():
         lock_two(ctx, args.secs, "lock_handoff", k, cpu)
     if wanted(only, "event_pingpong", "event"):
         event_pingpong(ctx, args.secs, cpu)
-    if sync and saved is not None:
+    for w in queues:
+        nprod, ncons, size, n = QUEUE_WORKLOADS[w]
+        for simple in (False, True):
+            queue_workload(ctx, args.secs, w, simple, nprod, ncons, size, n,
+                           (parent_cpu, cpu))
+    if (sync or queues) and saved is not None:
         os.sched_setaffinity(0, saved)
 
 

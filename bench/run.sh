@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # Build the benchmarks (Release, build/bench), run the C side (mproc and
 # the raw OS primitive) and the Python side (multiprocessing, spawn
-# context), and print two tables (spawn and pipes; synchronization) with
-# ratios and the targets.
+# context), and print three tables (spawn and pipes; synchronization;
+# queues) with ratios and the targets.
 #
 #   bench/run.sh                 full run (about 2 minutes on 2 cores)
 #   bench/run.sh --secs 0.5      shorter measurements
 #   bench/run.sh --no-build      reuse the build directory
-#   bench/run.sh --only rtt,bw   some workloads (spawn, rtt, bw, lock, event;
-#                                sync = lock,event)
+#   bench/run.sh --only rtt,bw   some workloads (spawn, rtt, bw, lock, event,
+#                                queue; sync = lock,event)
 #   bench/run.sh --build DIR     build directory (default build/bench)
-#   bench/run.sh --pin MODE      CPUs of the sync workloads' two processes:
-#                                split (default), same, none
+#   bench/run.sh --pin MODE      CPUs of the sync and queue workloads'
+#                                processes: split (default), same, none
 #
 # Raw RESULT lines are kept in <build>/results.txt.  Timings, never
 # assertions: the script fails only if a benchmark itself fails (a
-# contended lock workload also fails if its shared counter is not exact).
+# contended lock workload also fails if its shared counter is not exact,
+# a queue workload if an item is lost, duplicated or damaged).
 # Linux only (as before): the raw baselines are POSIX (fork, socketpair,
 # posix_spawn, process-shared sem_t, robust mutexes, sched_setaffinity);
 # mproc_bench.c still builds with mingw, without them.
@@ -25,7 +26,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
 build="$repo/build/bench"
 secs=2
-only="spawn,rtt,bw,lock,event"
+only="spawn,rtt,bw,lock,event,queue"
 pin=split
 do_build=1
 while [[ $# -gt 0 ]]; do
@@ -35,7 +36,7 @@ while [[ $# -gt 0 ]]; do
     --no-build) do_build=0; shift ;;
     --build) build="$(realpath -m "$2")"; shift 2 ;;
     --pin) pin="$2"; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -174,4 +175,58 @@ if table:
           "mproc: the speed as a fraction of raw's, 1.0 = raw speed, higher is "
           "better (goal >= 0.8, \"mproc reaches 0.8x raw speed\"); "
           "raw/python is Python's on the same scale.")
+    print()
+
+# Queues: rates (higher is better); every ratio is mproc / other, so
+# above 1 means mproc is faster.  Target ("abs", x): mproc >= x;
+# ("pipe", x): mproc / raw pipe >= x.
+queue_rows = [
+    ("1->1 64 B, put_bytes/get_bytes", "queue_1to1_64", "mproc",
+     ("abs", 5.0)),
+    ("1->1 64 B, put/get bytes value", "queue_1to1_64", "mproc_value", None),
+    ("2->2 64 B, put_bytes/get_bytes", "queue_2to2_64", "mproc",
+     ("abs", 2.0)),
+    ("2->2 64 B, put/get bytes value", "queue_2to2_64", "mproc_value", None),
+    ("1->1 64 KiB, put_bytes/get_bytes", "queue_1to1_64k", "mproc",
+     ("pipe", 0.8)),
+]
+
+def qfmt(v):
+    if v is None:
+        return "-"
+    return ("%.0f" if v >= 100 else "%.1f" if v >= 10 else
+            "%.2f" if v >= 1 else "%.3f") % v
+
+def qratio(m, x):
+    if m is None or not x:
+        return "-"
+    return ("%.1f" if m / x >= 10 else "%.2f") % (m / x)
+
+table = []
+for label, w, impl, target in queue_rows:
+    m = val((w, impl))
+    ring, pipe = val((w, "raw_ring")), val((w, "raw_pipe"))
+    pq, ps = val((w, "python_queue")), val((w, "python_simplequeue"))
+    if all(x is None for x in (m, ring, pipe, pq, ps)):
+        continue
+    unit = res.get((w, impl), res.get((w, "raw_pipe"), (0, "")))[1]
+    t = ""
+    if target and m is not None:
+        kind, x = target
+        if kind == "abs":
+            t = ">=%g M/s %s" % (x, ok(m, "ge", x))
+        elif pipe:
+            t = "mproc/pipe >=%.2f %s" % (x, ok(m / pipe, "ge", x))
+    table.append((label, unit, qfmt(m), qfmt(ring), qfmt(pipe), qfmt(pq),
+                  qfmt(ps), qratio(m, ring), qratio(m, pipe), qratio(m, pq),
+                  qratio(m, ps), t))
+show(("queue workload", "unit", "mproc", "raw ring", "raw pipe", "py Queue",
+      "py SimpleQ", "mproc/ring", "mproc/pipe", "mproc/Queue",
+      "mproc/SimpleQ", "target"), table)
+if table:
+    print("Queue rows are rates (higher is better); ratios are mproc / other "
+          "(above 1: mproc is faster).  Mitem/s = million items per second. "
+          "raw ring: a minimal 1-producer/1-consumer ring in shared memory "
+          "(no 2->2 row); raw pipe: one write/read per item (2->2: one pipe "
+          "shared by all four processes).")
 EOF
