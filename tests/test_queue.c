@@ -1,6 +1,6 @@
 /*
  * test_queue.c - Queue, SimpleQueue and JoinableQueue between processes
- * (docs/queue-plan.md section 4): values and raw bytes from 0 B to 40 MiB
+ * (docs/queue.md section 5): values and raw bytes from 0 B to 40 MiB
  * in FIFO order, many producers and consumers, maxsize, exact qsize,
  * close, nothing lost when a producer exits or is killed after put, a
  * producer killed in the middle of a streamed item, a consumer killed in
@@ -35,8 +35,7 @@
 #include <sys/types.h>
 #endif
 
-#include "platform.h"
-#include "tests.h"
+#include "children.h"
 
 enum { K_QUEUE, K_SIMPLE, K_JOINABLE, K_NKINDS };
 static const char *const kind_name[K_NKINDS] = {"Queue", "SimpleQueue",
@@ -146,67 +145,7 @@ static unsigned char *new_item(size_t n, uint32_t seed) {
   return p;
 }
 
-/* ---- helpers for children -------------------------------------------------
- */
-
-/* In a child: leave with the code of a call that did not return want. */
-#define CHILD_CK(call, want)                                                   \
-  do {                                                                         \
-    int child_rc_ = (call);                                                    \
-    if (child_rc_ != (want))                                                   \
-      return child_rc_ < 0 ? -child_rc_ : 100;                                 \
-  } while (0)
-
-/* A child's exit code for a result that should be 0. */
-static int code_of(int rc) { return rc < 0 ? -rc : rc > 0 ? 100 : 0; }
-
-static int64_t arg_i64(mproc_value *args, size_t i) {
-  int64_t v = -1;
-  mproc_value_get_int(mproc_list_get(args, i), &v);
-  return v;
-}
-
-static double arg_f(mproc_value *args, size_t i) {
-  double v = -1;
-  mproc_value_get_float(mproc_list_get(args, i), &v);
-  return v;
-}
-
-static mproc_queue *arg_queue(mproc_value *args, size_t i) {
-  mproc_queue *q = NULL;
-  mproc_value_get_queue(mproc_list_get(args, i), &q);
-  return q;
-}
-
-static mproc_sem *arg_sem(mproc_value *args, size_t i) {
-  mproc_sem *s = NULL;
-  mproc_value_get_sem(mproc_list_get(args, i), &s);
-  return s;
-}
-
-static mproc_event *arg_event(mproc_value *args, size_t i) {
-  mproc_event *e = NULL;
-  mproc_value_get_event(mproc_list_get(args, i), &e);
-  return e;
-}
-
-static mproc_shared *arg_shared(mproc_value *args, size_t i) {
-  mproc_shared *s = NULL;
-  mproc_value_get_shared(mproc_list_get(args, i), &s);
-  return s;
-}
-
-static int say(mproc_conn *c, const char *word) {
-  mproc_value *v = mproc_str(word);
-  int rc = mproc_conn_send(c, v);
-  mproc_value_free(v);
-  return rc;
-}
-
-/* ---- helpers for the parent -----------------------------------------------
- */
-
-static double now(void) { return mproc__plat_monotonic(); }
+/* ---- helpers for the parent --------------------------------------------- */
 
 static mproc_queue *new_kind(int kind, long maxsize) {
   mproc_queue *q = NULL;
@@ -219,42 +158,6 @@ static mproc_queue *new_kind(int kind, long maxsize) {
   ck_assert_ptr_nonnull(q);
   return q;
 }
-
-static mproc_process *start(mproc_target t, mproc_value *args) {
-  mproc_process *p = NULL;
-  mproc_process_opts o = MPROC_PROCESS_OPTS_INIT;
-  o.daemon = 1;
-  ck_mproc_ok(mproc_process_new(&p, t, args, &o));
-  ck_mproc_ok(mproc_process_start(p));
-  return p;
-}
-
-/* Join (the child must end within 120 s), free, return the exit code. */
-static int finish(mproc_process *p) {
-  int code = -1000;
-  ck_mproc_ok(mproc_process_join(p, 120));
-  ck_mproc_ok(mproc_process_exitcode(p, &code));
-  mproc_process_free(p);
-  return code;
-}
-
-static const char *explain(int code) {
-  if (code > 0 && code < 32)
-    return mproc_errname(-code);
-  if (code == -9)
-    return "killed";
-  return code == 0 ? "success" : "wrong value";
-}
-
-#define ck_exit(p, want)                                                       \
-  do {                                                                         \
-    int ck_code_ = finish(p);                                                  \
-    ck_assert_msg(ck_code_ == (want), "child exited with %d (%s), wanted %d",  \
-                  ck_code_, explain(ck_code_), (want));                        \
-  } while (0)
-
-/* The exit code a child gives for the mproc error code rc. */
-#define EXIT_FOR(rc) (-(rc))
 
 /* 1 if the next message on c is word (within 60 s); no check macros, for
  * the places where a child must be resumed before asserting. */

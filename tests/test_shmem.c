@@ -22,16 +22,7 @@
 #include <dirent.h>
 #endif
 
-#include "platform.h"
-#include "tests.h"
-
-/* In a child: leave with the code of a call that did not return want. */
-#define CHILD_CK(call, want)                                                   \
-  do {                                                                         \
-    int child_rc_ = (call);                                                    \
-    if (child_rc_ != (want))                                                   \
-      return child_rc_ < 0 ? -child_rc_ : 100;                                 \
-  } while (0)
+#include "children.h"
 
 static const char typecodes[] = "bBhHiIlLqQfdc";
 #define NTYPES (sizeof typecodes - 1)
@@ -137,57 +128,6 @@ static int is_zero(const void *d, size_t bytes) {
       return 0;
   return 1;
 }
-
-static mproc_shared *arg_shared(mproc_value *args, size_t i) {
-  mproc_shared *s = NULL;
-  mproc_value_get_shared(mproc_list_get(args, i), &s);
-  return s;
-}
-
-static int64_t arg_i64(mproc_value *args, size_t i) {
-  int64_t v = -1;
-  mproc_value_get_int(mproc_list_get(args, i), &v);
-  return v;
-}
-
-static int say(mproc_conn *c, const char *word) {
-  mproc_value *v = mproc_str(word);
-  int rc = mproc_conn_send(c, v);
-  mproc_value_free(v);
-  return rc;
-}
-
-static double now(void) { return mproc__plat_monotonic(); }
-
-static mproc_process *start_opt(mproc_target t, mproc_value *args, int daemon) {
-  mproc_process *p = NULL;
-  mproc_process_opts o = MPROC_PROCESS_OPTS_INIT;
-  o.daemon = daemon;
-  ck_mproc_ok(mproc_process_new(&p, t, args, &o));
-  ck_mproc_ok(mproc_process_start(p));
-  return p;
-}
-
-static mproc_process *start(mproc_target t, mproc_value *args) {
-  return start_opt(t, args, 1);
-}
-
-static int finish(mproc_process *p) {
-  int code = -1000;
-  ck_mproc_ok(mproc_process_join(p, 120));
-  ck_mproc_ok(mproc_process_exitcode(p, &code));
-  mproc_process_free(p);
-  return code;
-}
-
-#define ck_exit(p, want)                                                       \
-  do {                                                                         \
-    int ck_code_ = finish(p);                                                  \
-    ck_assert_msg(                                                             \
-        ck_code_ == (want), "child exited with %d (%s), wanted %d", ck_code_,  \
-        ck_code_ > 0 && ck_code_ < 32 ? mproc_errname(-ck_code_) : "",         \
-        (want));                                                               \
-  } while (0)
 
 static mproc_value *recv_value(mproc_conn *c) {
   mproc_value *v = NULL;

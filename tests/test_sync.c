@@ -2,7 +2,7 @@
  * test_sync.c - Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition
  * and Barrier between processes and threads: Python's rules, timeouts,
  * owner death, stress, and objects that may travel only at spawn
- * (docs/sync-plan.md section 8).
+ * (docs/sync.md section 8).
  *
  * Children are this binary re-executed and never use check's macros: a
  * child's exit code is its report.  0 is success; 1..31 is the negated
@@ -17,118 +17,9 @@
  */
 #include <stdio.h>
 
-#include "platform.h"
-#include "tests.h"
-
-/* ---- helpers for children ----------------------------------------------- */
-
-/* In a child: leave with the code of a call that did not return want. */
-#define CHILD_CK(call, want)                                                   \
-  do {                                                                         \
-    int child_rc_ = (call);                                                    \
-    if (child_rc_ != (want))                                                   \
-      return child_rc_ < 0 ? -child_rc_ : 100;                                 \
-  } while (0)
-
-/* A child's exit code for a result that should be 0. */
-static int code_of(int rc) { return rc < 0 ? -rc : rc > 0 ? 100 : 0; }
-
-static int64_t arg_i64(mproc_value *args, size_t i) {
-  int64_t v = -1;
-  mproc_value_get_int(mproc_list_get(args, i), &v);
-  return v;
-}
-
-static double arg_f(mproc_value *args, size_t i) {
-  double v = -1;
-  mproc_value_get_float(mproc_list_get(args, i), &v);
-  return v;
-}
-
-static mproc_lock *arg_lock(mproc_value *args, size_t i) {
-  mproc_lock *l = NULL;
-  mproc_value_get_lock(mproc_list_get(args, i), &l);
-  return l;
-}
-
-static mproc_sem *arg_sem(mproc_value *args, size_t i) {
-  mproc_sem *s = NULL;
-  mproc_value_get_sem(mproc_list_get(args, i), &s);
-  return s;
-}
-
-static mproc_event *arg_event(mproc_value *args, size_t i) {
-  mproc_event *e = NULL;
-  mproc_value_get_event(mproc_list_get(args, i), &e);
-  return e;
-}
-
-static mproc_cond *arg_cond(mproc_value *args, size_t i) {
-  mproc_cond *c = NULL;
-  mproc_value_get_cond(mproc_list_get(args, i), &c);
-  return c;
-}
-
-static mproc_barrier *arg_barrier(mproc_value *args, size_t i) {
-  mproc_barrier *b = NULL;
-  mproc_value_get_barrier(mproc_list_get(args, i), &b);
-  return b;
-}
-
-static mproc_shared *arg_shared(mproc_value *args, size_t i) {
-  mproc_shared *s = NULL;
-  mproc_value_get_shared(mproc_list_get(args, i), &s);
-  return s;
-}
-
-static int say(mproc_conn *c, const char *word) {
-  mproc_value *v = mproc_str(word);
-  int rc = mproc_conn_send(c, v);
-  mproc_value_free(v);
-  return rc;
-}
+#include "children.h"
 
 /* ---- helpers for the parent --------------------------------------------- */
-
-static double now(void) { return mproc__plat_monotonic(); }
-
-static mproc_process *start(mproc_target t, mproc_value *args) {
-  mproc_process *p = NULL;
-  mproc_process_opts o = MPROC_PROCESS_OPTS_INIT;
-  o.daemon = 1;
-  ck_mproc_ok(mproc_process_new(&p, t, args, &o));
-  ck_mproc_ok(mproc_process_start(p));
-  return p;
-}
-
-/* Join (the child must end within 120 s), free, return the exit code. */
-static int finish(mproc_process *p) {
-  int code = -1000;
-  ck_mproc_ok(mproc_process_join(p, 120));
-  ck_mproc_ok(mproc_process_exitcode(p, &code));
-  mproc_process_free(p);
-  return code;
-}
-
-static const char *explain(int code) {
-  if (code > 0 && code < 32)
-    return mproc_errname(-code);
-  if (code >= 50 && code < 100)
-    return "a barrier index";
-  if (code == -9)
-    return "killed";
-  return code == 0 ? "success" : "wrong value";
-}
-
-#define ck_exit(p, want)                                                       \
-  do {                                                                         \
-    int ck_code_ = finish(p);                                                  \
-    ck_assert_msg(ck_code_ == (want), "child exited with %d (%s), wanted %d",  \
-                  ck_code_, explain(ck_code_), (want));                        \
-  } while (0)
-
-/* The exit code a child gives for the mproc error code rc. */
-#define EXIT_FOR(rc) (-(rc))
 
 static void expect_word(mproc_conn *c, const char *word) {
   mproc_value *v = NULL;
