@@ -42,9 +42,8 @@ uint64_t mproc__self_owner(void) {
   static uint64_t me; /* constant for the process: a benign race */
   uint64_t m = me;
   if (!m) {
-    uint32_t pid = 0, tag = 1;
-    if (mproc__plat_proc_identity(&pid, &tag) != 0)
-      abort(); /* only if /proc is missing: nothing sane to do */
+    uint32_t pid = (uint32_t)mproc__plat_getpid(), tag = 1;
+    mproc__plat_proc_identity(&pid, &tag); /* never fails: tag 1 at worst */
     m = ((uint64_t)tag << 32) | pid;
     me = m;
   }

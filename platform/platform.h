@@ -223,7 +223,8 @@ int mproc__plat_word_wake(mproc__handle park, volatile uint32_t *word,
 /*
  * This process's (pid, tag).  tag tells this incarnation of pid from a
  * later process that reuses the number, and is never 0 (Linux: the start
- * time from /proc/self/stat; Win32: the creation time).  pid < 2^31.
+ * time from /proc/self/stat, or 1 without /proc; Win32: the creation
+ * time).  pid < 2^31.  Never fails.
  */
 int mproc__plat_proc_identity(uint32_t *pid, uint32_t *tag);
 /* 1 if (pid, tag) still runs, 0 if it ended or pid now names another

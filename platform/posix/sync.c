@@ -102,14 +102,19 @@ static uint32_t start_tag(const char *path) {
   return (uint32_t)start | 1u;
 }
 
+/*
+ * Without /proc (a container that does not mount it) every tag is 1: a
+ * reused pid then passes for its dead predecessor, and a zombie for a
+ * live process (both are detected with /proc, the normal case).
+ */
+#define NO_PROC_TAG 1u
+
 int mproc__plat_proc_identity(uint32_t *pid, uint32_t *tag) {
   static uint32_t my_pid, my_tag;
   uint32_t p = (uint32_t)getpid();
   if (__atomic_load_n(&my_pid, __ATOMIC_ACQUIRE) != p) {
     uint32_t t = start_tag("/proc/self/stat");
-    if (!t)
-      return mproc__err_os(MPROC_EOS, errno, "reading /proc/self/stat");
-    __atomic_store_n(&my_tag, t, __ATOMIC_RELAXED);
+    __atomic_store_n(&my_tag, t ? t : NO_PROC_TAG, __ATOMIC_RELAXED);
     __atomic_store_n(&my_pid, p, __ATOMIC_RELEASE);
   }
   *pid = p;
@@ -123,6 +128,8 @@ int mproc__plat_proc_alive(uint32_t pid, uint32_t tag) {
     return 0;
   if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
     return 0;
+  if (tag == NO_PROC_TAG)
+    return 1; /* it exists; without /proc that is all we can know */
   snprintf(path, sizeof path, "/proc/%u/stat", (unsigned)pid);
   return start_tag(path) == tag;
 }

@@ -139,9 +139,12 @@ static BOOL CALLBACK ident_init(PINIT_ONCE once, PVOID param, PVOID *ctx) {
 }
 
 int mproc__plat_proc_identity(uint32_t *pid, uint32_t *tag) {
-  if (!InitOnceExecuteOnce(&ident_once, ident_init, NULL, NULL))
-    return mproc__w32_fail(MPROC_EOS, GetLastError(),
-                           "GetProcessTimes (this process)");
+  if (!InitOnceExecuteOnce(&ident_once, ident_init, NULL, NULL)) {
+    /* Not seen in practice; tag 1 means "the pid alone" (proc_alive). */
+    *pid = (uint32_t)GetCurrentProcessId();
+    *tag = 1;
+    return 0;
+  }
   *pid = ident_pid;
   *tag = ident_tag;
   return 0;
@@ -168,7 +171,9 @@ int mproc__plat_proc_alive(uint32_t pid, uint32_t tag) {
   if (r == WAIT_OBJECT_0) {
     alive = 0; /* ended; someone still holds a handle to it */
   } else if (r == WAIT_TIMEOUT) {
-    if (GetProcessTimes(h, &created, &exited, &kernel, &user))
+    if (tag == 1) /* identity without a creation time: the pid alone */
+      alive = 1;
+    else if (GetProcessTimes(h, &created, &exited, &kernel, &user))
       alive = time_tag(&created) == tag;
     else
       alive = mproc__w32_fail(MPROC_EOS, GetLastError(),
