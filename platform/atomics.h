@@ -6,7 +6,8 @@
  * and MSVC's _Interlocked intrinsics (cl.exe's C has no <stdatomic.h>
  * before VS 2022 17.5, and then only behind /experimental:c11atomics);
  * clang-cl takes the MSVC branch too, which is how scripts/msvc-check.sh
- * checks it.
+ * checks it.  It lives in platform/ beside the seam because it chooses by
+ * compiler: lib/ holds no conditionals of that kind.
  * The words are plain uint32_t / uint64_t so the same layout is seen by
  * every process that maps the block.
  */
