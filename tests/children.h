@@ -106,4 +106,51 @@ static inline const char *explain(int code) {
                   ck_code_, explain(ck_code_), (want));                      \
   } while (0)
 
+/*
+ * A start gate: children started with gated() args call pass_gate() and
+ * wait until gate_open() has seen every one of them ready (wine starts
+ * processes so slowly that without it each child may finish before the
+ * next begins, and a stress test would measure nothing).
+ */
+typedef struct gate {
+  mproc_sem *ready;
+  mproc_event *go;
+  int n;
+} gate;
+
+static inline void gate_new(gate *g) {
+  g->n = 0;
+  ck_mproc_ok(mproc_sem_new(&g->ready, 0));
+  ck_mproc_ok(mproc_event_new(&g->go));
+}
+
+/* A child's args with the gate appended (its last two). */
+static inline mproc_value *gated(gate *g, mproc_value *args) {
+  ck_assert_ptr_nonnull(args);
+  ck_mproc_ok(mproc_list_append(args, mproc_sem_ref(g->ready)));
+  ck_mproc_ok(mproc_list_append(args, mproc_event_ref(g->go)));
+  g->n++;
+  return args;
+}
+
+/* Wait until every gated child is ready, then let them all go. */
+static inline void gate_open(gate *g) {
+  int i;
+  for (i = 0; i < g->n; i++)
+    ck_mproc_ok(mproc_sem_acquire(g->ready, 60));
+  ck_mproc_ok(mproc_event_set(g->go));
+}
+
+static inline void gate_free(gate *g) {
+  mproc_sem_free(g->ready);
+  mproc_event_free(g->go);
+}
+
+/* In a child: the gate, from the last two arguments. */
+static inline int pass_gate(mproc_value *args) {
+  size_t n = mproc_list_len(args);
+  int rc = mproc_sem_release(arg_sem(args, n - 2));
+  return rc ? rc : mproc_event_wait(arg_event(args, n - 1), 60);
+}
+
 #endif

@@ -565,50 +565,6 @@ END_TEST
 #define MM_PROCS 3
 #define MM_N 20000
 
-/*
- * A start gate: each child says it is ready (a Semaphore) and waits for
- * "go" (an Event), so that all of them run at the same time (under wine a
- * process start takes longer than a child's whole share of the work).
- */
-typedef struct gate {
-  mproc_sem *ready;
-  mproc_event *go;
-  int n;
-} gate;
-
-static void gate_new(gate *g) {
-  g->n = 0;
-  ck_mproc_ok(mproc_sem_new(&g->ready, 0));
-  ck_mproc_ok(mproc_event_new(&g->go));
-}
-
-/* A child's args with the gate appended (its last two). */
-static mproc_value *gated(gate *g, mproc_value *args) {
-  ck_assert_ptr_nonnull(args);
-  ck_mproc_ok(mproc_list_append(args, mproc_sem_ref(g->ready)));
-  ck_mproc_ok(mproc_list_append(args, mproc_event_ref(g->go)));
-  g->n++;
-  return args;
-}
-
-static void gate_open(gate *g) {
-  int i;
-  for (i = 0; i < g->n; i++)
-    ck_mproc_ok(mproc_sem_acquire(g->ready, 60));
-  ck_mproc_ok(mproc_event_set(g->go));
-}
-
-static void gate_free(gate *g) {
-  mproc_sem_free(g->ready);
-  mproc_event_free(g->go);
-}
-
-static int pass_gate(mproc_value *args) {
-  size_t n = mproc_list_len(args);
-  int rc = mproc_sem_release(arg_sem(args, n - 2));
-  return rc ? rc : mproc_event_wait(arg_event(args, n - 1), 60);
-}
-
 static const char g_xs[] = "xxxxxxxxxxxxxxxxxxxxxx"; /* 22 */
 
 /* One item (who, seq), varying in size: a Queue carries [who, seq], a

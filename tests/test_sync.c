@@ -1079,53 +1079,6 @@ END_TEST
 #define STRESS_N 100000
 #define STRESS_PROCS 4
 
-/*
- * A start gate: each stress child says it is ready (a Semaphore) and waits
- * for "go" (an Event), so that all of them run at the same time.  Without
- * it a child could finish before the next one has started (under wine a
- * process start takes longer than 100000 uncontended increments).
- */
-typedef struct gate {
-  mproc_sem *ready;
-  mproc_event *go;
-  int n;
-} gate;
-
-static void gate_new(gate *g) {
-  g->n = 0;
-  ck_mproc_ok(mproc_sem_new(&g->ready, 0));
-  ck_mproc_ok(mproc_event_new(&g->go));
-}
-
-/* A child's args with the gate appended (its last two). */
-static mproc_value *gated(gate *g, mproc_value *args) {
-  ck_assert_ptr_nonnull(args);
-  ck_mproc_ok(mproc_list_append(args, mproc_sem_ref(g->ready)));
-  ck_mproc_ok(mproc_list_append(args, mproc_event_ref(g->go)));
-  g->n++;
-  return args;
-}
-
-/* Wait until every gated child is ready, then let them all go. */
-static void gate_open(gate *g) {
-  int i;
-  for (i = 0; i < g->n; i++)
-    ck_mproc_ok(mproc_sem_acquire(g->ready, 60));
-  ck_mproc_ok(mproc_event_set(g->go));
-}
-
-static void gate_free(gate *g) {
-  mproc_sem_free(g->ready);
-  mproc_event_free(g->go);
-}
-
-/* In a child: the gate, from the last two arguments. */
-static int pass_gate(mproc_value *args) {
-  size_t n = mproc_list_len(args);
-  int rc = mproc_sem_release(arg_sem(args, n - 2));
-  return rc ? rc : mproc_event_wait(arg_event(args, n - 1), 60);
-}
-
 /* args [kind, object, RawValue/Value 'q', n]: n increments under o. */
 static int incrementer(mproc_value *args) {
   lockish o;
