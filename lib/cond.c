@@ -365,7 +365,6 @@ static int b_wait(mproc_barrier *b, double deadline) {
 
 int mproc_barrier_new(mproc_barrier **out, int parties,
                       mproc_barrier_action action, double timeout) {
-  mproc__blk *blk;
   mproc_barrier *b;
   int rc;
   if (!out)
@@ -375,17 +374,11 @@ int mproc_barrier_new(mproc_barrier **out, int parties,
     return mproc__err(MPROC_EINVAL, "mproc_barrier_new: parties must be "
                                     ">= 1, not %d",
                       parties);
-  mproc__ensure_runtime();
-  b = calloc(1, sizeof *b);
-  if (!b)
-    return mproc__err(MPROC_ENOMEM, "barrier");
-  rc = mproc__blk_new(MPROC__BLK_HDR + sizeof(barrierword), KIND_BARRIER, 2,
-                      &blk);
-  if (rc) {
-    free(b);
+  rc = mproc__sobj_new(sizeof *b, &mproc__barrier_type, KIND_BARRIER,
+                       sizeof(barrierword), 2, (void **)&b);
+  if (rc)
     return rc;
-  }
-  b->w = (barrierword *)(blk->addr + MPROC__BLK_HDR);
+  b->w = mproc__sobj_state(&b->o);
   b->w->parties = (uint32_t)parties;
   b->w->timeout = timeout < 0 ? MPROC_FOREVER : timeout;
   if (action) {
@@ -393,13 +386,11 @@ int mproc_barrier_new(mproc_barrier **out, int parties,
                                  b->w->action_module, MODULE_MAX,
                                  &b->w->action_off);
     if (rc) {
-      mproc__blk_decref(blk);
-      free(b);
+      mproc_barrier_free(b);
       return rc;
     }
     b->w->has_action = 1;
   }
-  mproc__sobj_init(&b->o, &mproc__barrier_type, blk);
   *out = b;
   return 0;
 }
@@ -550,23 +541,13 @@ static int barrier_export_obj(void *obj, mproc__spawn *sp,
 
 static int barrier_import_obj(mproc__spawn *sp, const mproc_value *plain,
                               void **obj) {
-  mproc__blk *blk;
-  mproc_barrier *b = calloc(1, sizeof *b);
-  int rc;
-  if (!b)
-    return mproc__err(MPROC_ENOMEM, "barrier");
-  rc = mproc__blk_import(sp, plain, KIND_BARRIER, MPROC__BLK_HDR,
-                         sizeof(barrierword), &blk);
-  if (rc == 0 && mproc__plat_park_needed() && blk->nparks != 2) {
-    mproc__blk_decref(blk);
-    rc = mproc__err(MPROC_EBADMSG, "malformed Barrier in bootstrap");
-  }
-  if (rc) {
-    free(b);
+  mproc_barrier *b;
+  int rc = mproc__sobj_import(sp, plain, sizeof *b, &mproc__barrier_type,
+                              KIND_BARRIER, sizeof(barrierword), 2,
+                              (void **)&b);
+  if (rc)
     return rc;
-  }
-  b->w = (barrierword *)(blk->addr + MPROC__BLK_HDR);
-  mproc__sobj_init(&b->o, &mproc__barrier_type, blk);
+  b->w = mproc__sobj_state(&b->o);
   *obj = b;
   return 0;
 }

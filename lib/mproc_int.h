@@ -113,6 +113,19 @@ typedef struct mproc__sobj {
   int refs;
   mproc__blk *blk;
 } mproc__sobj;
+/*
+ * A new object of objsize bytes (an mproc__sobj first) of type, on a new
+ * block of kind with len bytes of state at MPROC__BLK_HDR and nparks
+ * parks; the state is zeroed.  Free it with its type's _free.
+ */
+int mproc__sobj_new(size_t objsize, const mproc__objtype *type, uint32_t kind,
+                    size_t len, int nparks, void **out);
+/* In the child: the same on the block a plain value names. */
+int mproc__sobj_import(mproc__spawn *sp, const mproc_value *plain,
+                       size_t objsize, const mproc__objtype *type,
+                       uint32_t kind, size_t len, int nparks, void **out);
+/* The state of an object made by those two. */
+void *mproc__sobj_state(const mproc__sobj *o);
 /* Set up / take / drop a reference; drop returns 1 when it was the last. */
 void mproc__sobj_init(mproc__sobj *o, const mproc__objtype *type,
                       mproc__blk *blk);

@@ -40,18 +40,10 @@ struct mproc_event {
 extern const mproc__objtype mproc__sem_type, mproc__bsem_type,
     mproc__event_type;
 
-static void *alloc_obj(size_t size) {
-  void *o = calloc(1, size);
-  if (!o)
-    mproc__err(MPROC_ENOMEM, "synchronization object");
-  return o;
-}
-
 /* ---- Semaphore -------------------------------------------------------------- */
 
 static int sem_make(mproc_sem **out, int value, int bounded,
                     const char *what) {
-  mproc__blk *blk;
   mproc_sem *s;
   int rc;
   if (!out)
@@ -61,21 +53,15 @@ static int sem_make(mproc_sem **out, int value, int bounded,
     return mproc__err(MPROC_EINVAL, "%s: semaphore initial value must be "
                                     ">= 0",
                       what);
-  mproc__ensure_runtime();
-  rc = mproc__blk_new(MPROC__BLK_HDR + sizeof(semword), KIND_SEM, 1, &blk);
+  rc = mproc__sobj_new(sizeof *s,
+                       bounded ? &mproc__bsem_type : &mproc__sem_type,
+                       KIND_SEM, sizeof(semword), 1, (void **)&s);
   if (rc)
     return rc;
-  s = alloc_obj(sizeof *s);
-  if (!s) {
-    mproc__blk_decref(blk);
-    return MPROC_ENOMEM;
-  }
-  s->w = (semword *)(blk->addr + MPROC__BLK_HDR);
+  s->w = mproc__sobj_state(&s->o);
   s->w->value = (uint32_t)value;
   s->w->bounded = (uint32_t)bounded;
   s->w->max = (uint32_t)value;
-  mproc__sobj_init(&s->o, bounded ? &mproc__bsem_type : &mproc__sem_type,
-                   blk);
   *out = s;
   return 0;
 }
@@ -151,24 +137,16 @@ int mproc_value_get_sem(const mproc_value *v, mproc_sem **out) {
 /* ---- Event ------------------------------------------------------------------ */
 
 int mproc_event_new(mproc_event **out) {
-  mproc__blk *blk;
   mproc_event *e;
   int rc;
   if (!out)
     return mproc__err(MPROC_EINVAL, "mproc_event_new: NULL output");
   *out = NULL;
-  mproc__ensure_runtime();
-  rc = mproc__blk_new(MPROC__BLK_HDR + sizeof(eventword), KIND_EVENT, 1,
-                      &blk);
+  rc = mproc__sobj_new(sizeof *e, &mproc__event_type, KIND_EVENT,
+                       sizeof(eventword), 1, (void **)&e);
   if (rc)
     return rc;
-  e = alloc_obj(sizeof *e);
-  if (!e) {
-    mproc__blk_decref(blk);
-    return MPROC_ENOMEM;
-  }
-  e->w = (eventword *)(blk->addr + MPROC__BLK_HDR);
-  mproc__sobj_init(&e->o, &mproc__event_type, blk);
+  e->w = mproc__sobj_state(&e->o);
   *out = e;
   return 0;
 }
@@ -231,40 +209,26 @@ static int blk_export_obj(void *obj, mproc__spawn *sp, mproc_value **plain) {
 
 static int sem_import_obj(mproc__spawn *sp, const mproc_value *plain,
                           void **obj) {
-  mproc__blk *blk;
   mproc_sem *s;
-  int rc = mproc__blk_import(sp, plain, KIND_SEM, MPROC__BLK_HDR,
-                             sizeof(semword), &blk);
+  int rc = mproc__sobj_import(sp, plain, sizeof *s, &mproc__sem_type,
+                              KIND_SEM, sizeof(semword), 1, (void **)&s);
   if (rc)
     return rc;
-  s = alloc_obj(sizeof *s);
-  if (!s) {
-    mproc__blk_decref(blk);
-    return MPROC_ENOMEM;
-  }
-  s->w = (semword *)(blk->addr + MPROC__BLK_HDR);
-  mproc__sobj_init(&s->o, s->w->bounded ? &mproc__bsem_type
-                                        : &mproc__sem_type,
-                   blk);
+  s->w = mproc__sobj_state(&s->o);
+  if (s->w->bounded)
+    s->o.type = &mproc__bsem_type;
   *obj = s;
   return 0;
 }
 
 static int event_import_obj(mproc__spawn *sp, const mproc_value *plain,
                             void **obj) {
-  mproc__blk *blk;
   mproc_event *e;
-  int rc = mproc__blk_import(sp, plain, KIND_EVENT, MPROC__BLK_HDR,
-                             sizeof(eventword), &blk);
+  int rc = mproc__sobj_import(sp, plain, sizeof *e, &mproc__event_type,
+                              KIND_EVENT, sizeof(eventword), 1, (void **)&e);
   if (rc)
     return rc;
-  e = alloc_obj(sizeof *e);
-  if (!e) {
-    mproc__blk_decref(blk);
-    return MPROC_ENOMEM;
-  }
-  e->w = (eventword *)(blk->addr + MPROC__BLK_HDR);
-  mproc__sobj_init(&e->o, &mproc__event_type, blk);
+  e->w = mproc__sobj_state(&e->o);
   *obj = e;
   return 0;
 }

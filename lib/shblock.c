@@ -247,3 +247,43 @@ int mproc__sobj_get(const mproc_value *v, const mproc__objtype *const *types,
     }
   return mproc__err(MPROC_ETYPE, "%s: the value holds a %s", what, t->name);
 }
+
+static int sobj_wrap(size_t objsize, const mproc__objtype *type,
+                     mproc__blk *blk, void **out) {
+  mproc__sobj *o = calloc(1, objsize);
+  if (!o) {
+    mproc__blk_decref(blk);
+    return mproc__err(MPROC_ENOMEM, "%s", type->name);
+  }
+  mproc__sobj_init(o, type, blk);
+  *out = o;
+  return 0;
+}
+
+int mproc__sobj_new(size_t objsize, const mproc__objtype *type, uint32_t kind,
+                    size_t len, int nparks, void **out) {
+  mproc__blk *blk;
+  int rc;
+  mproc__ensure_runtime();
+  rc = mproc__blk_new(MPROC__BLK_HDR + len, kind, nparks, &blk);
+  return rc ? rc : sobj_wrap(objsize, type, blk, out);
+}
+
+int mproc__sobj_import(mproc__spawn *sp, const mproc_value *plain,
+                       size_t objsize, const mproc__objtype *type,
+                       uint32_t kind, size_t len, int nparks, void **out) {
+  mproc__blk *blk;
+  int rc = mproc__blk_import(sp, plain, kind, MPROC__BLK_HDR, len, &blk);
+  if (rc)
+    return rc;
+  if (mproc__plat_park_needed() && blk->nparks != nparks) {
+    mproc__blk_decref(blk);
+    return mproc__err(MPROC_EBADMSG, "malformed %s in bootstrap",
+                      type->name);
+  }
+  return sobj_wrap(objsize, type, blk, out);
+}
+
+void *mproc__sobj_state(const mproc__sobj *o) {
+  return o->blk->addr + MPROC__BLK_HDR;
+}
