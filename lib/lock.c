@@ -58,6 +58,17 @@ volatile uint32_t *mproc__low_half(volatile uint64_t *w) {
   return (volatile uint32_t *)w + (probe.b[0] ? 0 : 1);
 }
 
+int mproc__timeout(double *timeout, const char *what) {
+  double t = *timeout;
+  if (t != t)
+    return mproc__err(MPROC_EINVAL, "%s: timeout is NaN", what);
+  if (t == MPROC_FOREVER || t > 1e300)
+    *timeout = MPROC_FOREVER;
+  else if (t < 0)
+    *timeout = 0.0; /* a deadline that has passed: poll, as Python */
+  return 0;
+}
+
 double mproc__deadline(double timeout) {
   return timeout < 0 ? -1.0 : mproc__plat_monotonic() + timeout;
 }

@@ -188,7 +188,14 @@ int mproc__lk_release_all(mproc__lockword *w, mproc__handle park,
                           uint32_t *depth);
 int mproc__lk_restore(mproc__lockword *w, mproc__handle park,
                       uint32_t depth);
-/* Sleep on a 32-bit word of a block, timeout clipped to deadline. */
+/*
+ * Every public blocking call passes its timeout through this first:
+ * MPROC_FOREVER (and +inf) block, any other negative value polls (a
+ * deadline computed as deadline - now that has passed, as Python), NaN is
+ * MPROC_EINVAL.  Afterwards "timeout < 0" means forever everywhere inside.
+ */
+int mproc__timeout(double *timeout, const char *what);
+/* The monotonic deadline of a normalised timeout (-1: none). */
 double mproc__deadline(double timeout);
 /* Seconds left until deadline (< 0: none), 0 when it has passed. */
 double mproc__left(double deadline);
