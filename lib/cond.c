@@ -123,6 +123,8 @@ int mproc_cond_wait(mproc_cond *c, double timeout) {
   int notified = 0, rc, rc2;
   if (!c)
     return mproc__err(MPROC_EINVAL, "mproc_cond_wait: NULL condition");
+  if ((rc = mproc__timeout(&timeout, "mproc_cond_wait")) != 0)
+    return rc;
   if (!mproc__lk_is_mine(c->lock->w))
     return mproc__err(MPROC_ENOTOWNER, "cannot wait on un-acquired lock");
   w = c->w;
@@ -185,11 +187,14 @@ int mproc_cond_wait(mproc_cond *c, double timeout) {
 
 int mproc_cond_wait_for(mproc_cond *c, int (*pred)(void *ctx), void *ctx,
                         double timeout) {
-  double deadline = mproc__deadline(timeout), left;
+  double deadline, left;
   int rc;
   if (!c || !pred)
     return mproc__err(MPROC_EINVAL, "mproc_cond_wait_for: NULL %s",
                       c ? "predicate" : "condition");
+  if ((rc = mproc__timeout(&timeout, "mproc_cond_wait_for")) != 0)
+    return rc;
+  deadline = mproc__deadline(timeout);
   while (!pred(ctx)) {
     left = mproc__left(deadline);
     if (left == 0)
@@ -374,13 +379,22 @@ int mproc_barrier_new(mproc_barrier **out, int parties,
     return mproc__err(MPROC_EINVAL, "mproc_barrier_new: parties must be "
                                     ">= 1, not %d",
                       parties);
+  /* A barrier has no default of its own to refer to (Python's is None). */
+  if (timeout == MPROC_DEFAULT_TIMEOUT)
+    return mproc__err(MPROC_EINVAL, "mproc_barrier_new: "
+                                    "MPROC_DEFAULT_TIMEOUT is for "
+                                    "mproc_barrier_wait; give MPROC_FOREVER "
+                                    "or seconds");
+  /* A negative default polls, as in Python: waits then break at once. */
+  if ((rc = mproc__timeout(&timeout, "mproc_barrier_new")) != 0)
+    return rc;
   rc = mproc__sobj_new(sizeof *b, &mproc__barrier_type, KIND_BARRIER,
                        sizeof(barrierword), 2, (void **)&b);
   if (rc)
     return rc;
   b->w = mproc__sobj_state(&b->o);
   b->w->parties = (uint32_t)parties;
-  b->w->timeout = timeout < 0 ? MPROC_FOREVER : timeout;
+  b->w->timeout = timeout;
   if (action) {
     rc = mproc__plat_addr_to_ref((const void *)(uintptr_t)action,
                                  b->w->action_module, MODULE_MAX,
@@ -422,6 +436,8 @@ int mproc_barrier_wait(mproc_barrier *b, double timeout) {
   w = b->w;
   if (timeout == MPROC_DEFAULT_TIMEOUT)
     timeout = w->timeout;
+  if ((rc = mproc__timeout(&timeout, "mproc_barrier_wait")) != 0)
+    return rc;
   deadline = mproc__deadline(timeout);
   rc = b_lock(b);
   if (rc)

@@ -265,6 +265,8 @@ int mproc_lock_acquire(mproc_lock *l, double timeout) {
   int rc;
   if (!l)
     return mproc__err(MPROC_EINVAL, "mproc_lock_acquire: NULL lock");
+  if ((rc = mproc__timeout(&timeout, "mproc_lock_acquire")) != 0)
+    return rc;
   rc = mproc__lk_acquire(l->w, park_of(l), timeout);
   if (rc == MPROC_ETIMEDOUT)
     return mproc__err(rc, "mproc_lock_acquire: timed out after %g s",

@@ -80,6 +80,8 @@ int mproc_sem_acquire(mproc_sem *s, double timeout) {
   int rc;
   if (!s)
     return mproc__err(MPROC_EINVAL, "mproc_sem_acquire: NULL semaphore");
+  if ((rc = mproc__timeout(&timeout, "mproc_sem_acquire")) != 0)
+    return rc;
   v = mproc__ld32(&s->w->value);
   if (v > 0 && mproc__cas32(&s->w->value, &v, v - 1))
     return 0;
@@ -176,6 +178,8 @@ int mproc_event_wait(mproc_event *e, double timeout) {
   int rc;
   if (!e)
     return mproc__err(MPROC_EINVAL, "mproc_event_wait: NULL event");
+  if ((rc = mproc__timeout(&timeout, "mproc_event_wait")) != 0)
+    return rc;
   if (mproc__ld32(&e->w->flag))
     return 0;
   deadline = mproc__deadline(timeout);

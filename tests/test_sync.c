@@ -15,6 +15,7 @@
  * Timed assertions only bound a timeout from below (and generously from
  * above); none asserts speed.
  */
+#include <math.h>
 #include <stdio.h>
 
 #include "children.h"
@@ -904,6 +905,277 @@ START_TEST(forever_wakes_on_release_by_other_process) {
 }
 END_TEST
 
+/*
+ * Negative timeouts (issue 8): only MPROC_FOREVER (and +inf) block; any
+ * other negative timeout - a deadline computed as deadline - now that
+ * has passed - polls, as in Python; NaN is MPROC_EINVAL.  Each call runs
+ * in a thread the test waits for at most 60 s, so a call that blocks
+ * makes the test fail instead of hanging the suite.
+ */
+enum {
+  C_TAKE,         /* take(lockish, t); released again when taken */
+  C_SEM,          /* mproc_sem_acquire */
+  C_EVENT,        /* mproc_event_wait */
+  C_COND_WAIT,    /* acquire the Condition, wait(t), check held, release */
+  C_WAIT_FOR,     /* the same with wait_for(flag != 0) */
+  C_BARRIER       /* mproc_barrier_wait */
+};
+
+typedef struct tcall {
+  int op;
+  const lockish *o;
+  mproc_sem *s;
+  mproc_event *e;
+  mproc_cond *c;
+  mproc_barrier *b;
+  volatile int64_t flag; /* C_WAIT_FOR's predicate */
+  double timeout;
+  int rc, still_mine;
+  mproc_event *done;
+  mproc_thread *t;
+} tcall;
+
+static int flag_set(void *ctx) { return *(volatile int64_t *)ctx != 0; }
+
+static int tcall_body(void *arg) {
+  tcall *c = arg;
+  switch (c->op) {
+  case C_TAKE:
+    c->rc = take(c->o, c->timeout);
+    if (c->rc == 0)
+      give(c->o);
+    break;
+  case C_SEM:
+    c->rc = mproc_sem_acquire(c->s, c->timeout);
+    break;
+  case C_EVENT:
+    c->rc = mproc_event_wait(c->e, c->timeout);
+    break;
+  case C_COND_WAIT:
+  case C_WAIT_FOR:
+    c->rc = mproc_cond_acquire(c->c, MPROC_FOREVER);
+    if (c->rc)
+      break;
+    c->rc = c->op == C_COND_WAIT
+                ? mproc_cond_wait(c->c, c->timeout)
+                : mproc_cond_wait_for(c->c, flag_set, (void *)&c->flag,
+                                      c->timeout);
+    c->still_mine = mproc_lock_is_mine(mproc_cond_lock(c->c));
+    mproc_cond_release(c->c);
+    break;
+  default:
+    c->rc = mproc_barrier_wait(c->b, c->timeout);
+    break;
+  }
+  mproc_event_set(c->done);
+  return 0;
+}
+
+static void tcall_start(tcall *c, double timeout) {
+  c->timeout = timeout;
+  c->rc = 12345;
+  c->still_mine = -1;
+  ck_mproc_ok(mproc_event_new(&c->done));
+  ck_mproc_ok(mproc_thread_start(&c->t, tcall_body, c));
+}
+
+/* The call's result; it must have returned within 60 s. */
+static int tcall_finish(tcall *c) {
+  int rc = mproc_event_wait(c->done, 60);
+  ck_assert_msg(rc == 0, "call %d with timeout %g still blocks after 60 s",
+                c->op, c->timeout);
+  ck_mproc_ok(mproc_thread_join(c->t, NULL));
+  mproc_event_free(c->done);
+  return c->rc;
+}
+
+static int tcall_run(tcall *c, double timeout) {
+  tcall_start(c, timeout);
+  return tcall_finish(c);
+}
+
+/* The call started with MPROC_FOREVER (or +inf) is still blocked. */
+static void tcall_blocks(tcall *c, double timeout) {
+  tcall_start(c, timeout);
+  mproc_sleep(0.2);
+  ck_assert_msg(!mproc_event_is_set(c->done),
+                "call %d with timeout %g returned %d at once", c->op,
+                timeout, c->rc);
+}
+
+static const double negatives[] = {-0.5, -1e-9, -2.0, -1e300};
+#define NNEG (sizeof negatives / sizeof negatives[0])
+
+/* _i: the four lock kinds.  Held by this thread, tried from another. */
+START_TEST(negative_timeout_lockish) {
+  lockish o;
+  tcall c;
+  size_t k;
+  const double nan = NAN;
+  lockish_new(&o, _i);
+  memset(&c, 0, sizeof c);
+  c.op = C_TAKE;
+  c.o = &o;
+  /* Free: a negative timeout takes it. */
+  for (k = 0; k < NNEG; k++)
+    ck_mproc_ok(tcall_run(&c, negatives[k]));
+  ck_mproc_ok(tcall_run(&c, -HUGE_VAL));
+  /* NaN is an error, free or not, and takes nothing. */
+  ck_mproc(take(&o, nan), MPROC_EINVAL);
+  ck_assert_int_eq(mproc_lock_is_mine(lock_of(&o)), 0);
+  ck_mproc_ok(take(&o, 0));
+  /* Held: a negative timeout polls. */
+  for (k = 0; k < NNEG; k++)
+    ck_mproc(tcall_run(&c, negatives[k]), MPROC_ETIMEDOUT);
+  ck_mproc(tcall_run(&c, -HUGE_VAL), MPROC_ETIMEDOUT);
+  ck_mproc(tcall_run(&c, nan), MPROC_EINVAL);
+  ck_assert_int_eq(mproc_lock_is_mine(lock_of(&o)), 1);
+  /* MPROC_FOREVER and +inf block until the holder releases. */
+  tcall_blocks(&c, MPROC_FOREVER);
+  ck_mproc_ok(give(&o));
+  ck_mproc_ok(tcall_finish(&c));
+  ck_mproc_ok(take(&o, 0));
+  tcall_blocks(&c, HUGE_VAL);
+  ck_mproc_ok(give(&o));
+  ck_mproc_ok(tcall_finish(&c));
+  lockish_free(&o);
+}
+END_TEST
+
+START_TEST(negative_timeout_sem_event) {
+  tcall c;
+  size_t k;
+  const double nan = NAN;
+  memset(&c, 0, sizeof c);
+  /* Semaphore at 0: polls; at 1: taken. */
+  c.op = C_SEM;
+  ck_mproc_ok(mproc_sem_new(&c.s, 0));
+  for (k = 0; k < NNEG; k++)
+    ck_mproc(tcall_run(&c, negatives[k]), MPROC_ETIMEDOUT);
+  ck_mproc(tcall_run(&c, nan), MPROC_EINVAL);
+  ck_mproc_ok(mproc_sem_release(c.s));
+  ck_mproc(tcall_run(&c, nan), MPROC_EINVAL);
+  ck_assert_int_eq(mproc_sem_get_value(c.s), 1);
+  ck_mproc_ok(tcall_run(&c, -0.5));
+  ck_assert_int_eq(mproc_sem_get_value(c.s), 0);
+  ck_mproc_ok(mproc_sem_release(c.s));
+  ck_mproc_ok(tcall_run(&c, -1e-9));
+  tcall_blocks(&c, MPROC_FOREVER);
+  ck_mproc_ok(mproc_sem_release(c.s));
+  ck_mproc_ok(tcall_finish(&c));
+  ck_assert_int_eq(mproc_sem_get_value(c.s), 0);
+  mproc_sem_free(c.s);
+  /* Event clear: polls; set: returns 0. */
+  c.op = C_EVENT;
+  ck_mproc_ok(mproc_event_new(&c.e));
+  for (k = 0; k < NNEG; k++)
+    ck_mproc(tcall_run(&c, negatives[k]), MPROC_ETIMEDOUT);
+  ck_mproc(tcall_run(&c, nan), MPROC_EINVAL);
+  tcall_blocks(&c, MPROC_FOREVER);
+  ck_mproc_ok(mproc_event_set(c.e));
+  ck_mproc_ok(tcall_finish(&c));
+  for (k = 0; k < NNEG; k++)
+    ck_mproc_ok(tcall_run(&c, negatives[k]));
+  ck_mproc(tcall_run(&c, nan), MPROC_EINVAL);
+  mproc_event_free(c.e);
+}
+END_TEST
+
+START_TEST(negative_timeout_condition) {
+  tcall c;
+  size_t k;
+  const double nan = NAN;
+  memset(&c, 0, sizeof c);
+  ck_mproc_ok(mproc_cond_new(&c.c, NULL));
+  /* wait: nobody notifies, so a negative timeout polls; the lock is
+   * held again afterwards. */
+  c.op = C_COND_WAIT;
+  for (k = 0; k < NNEG; k++) {
+    ck_mproc(tcall_run(&c, negatives[k]), MPROC_ETIMEDOUT);
+    ck_assert_int_eq(c.still_mine, 1);
+  }
+  ck_mproc(tcall_run(&c, nan), MPROC_EINVAL);
+  ck_assert_int_eq(c.still_mine, 1);
+  /* FOREVER waits for a notify. */
+  tcall_blocks(&c, MPROC_FOREVER);
+  ck_mproc_ok(mproc_cond_acquire(c.c, 60));
+  ck_mproc_ok(mproc_cond_notify(c.c, 1));
+  ck_mproc_ok(mproc_cond_release(c.c));
+  ck_mproc_ok(tcall_finish(&c));
+  ck_assert_int_eq(c.still_mine, 1);
+  /* wait_for: a false predicate polls, a true one returns 0. */
+  c.op = C_WAIT_FOR;
+  c.flag = 0;
+  for (k = 0; k < NNEG; k++) {
+    ck_mproc(tcall_run(&c, negatives[k]), MPROC_ETIMEDOUT);
+    ck_assert_int_eq(c.still_mine, 1);
+  }
+  ck_mproc(tcall_run(&c, nan), MPROC_EINVAL);
+  tcall_blocks(&c, MPROC_FOREVER);
+  ck_mproc_ok(mproc_cond_acquire(c.c, 60));
+  c.flag = 1;
+  ck_mproc_ok(mproc_cond_notify_all(c.c));
+  ck_mproc_ok(mproc_cond_release(c.c));
+  ck_mproc_ok(tcall_finish(&c));
+  for (k = 0; k < NNEG; k++)
+    ck_mproc_ok(tcall_run(&c, negatives[k]));
+  ck_mproc(tcall_run(&c, nan), MPROC_EINVAL);
+  mproc_cond_free(c.c);
+}
+END_TEST
+
+START_TEST(negative_timeout_barrier) {
+  tcall c;
+  size_t k;
+  const double nan = NAN;
+  memset(&c, 0, sizeof c);
+  c.op = C_BARRIER;
+  /* Alone at a Barrier(2): a negative timeout breaks it at once (as
+   * Python's BrokenBarrierError). */
+  ck_mproc_ok(mproc_barrier_new(&c.b, 2, NULL, MPROC_FOREVER));
+  for (k = 0; k < NNEG; k++) {
+    if (negatives[k] == MPROC_DEFAULT_TIMEOUT)
+      continue;
+    ck_mproc(tcall_run(&c, negatives[k]), MPROC_EBROKEN);
+    ck_assert_int_eq(mproc_barrier_broken(c.b), 1);
+    ck_mproc_ok(mproc_barrier_reset(c.b));
+  }
+  ck_mproc(tcall_run(&c, nan), MPROC_EINVAL);
+  ck_assert_int_eq(mproc_barrier_broken(c.b), 0);
+  ck_assert_int_eq(mproc_barrier_n_waiting(c.b), 0);
+  /* FOREVER (also as the default) waits for the other party; the last
+   * party to arrive does not wait, so its negative timeout succeeds. */
+  tcall_blocks(&c, MPROC_FOREVER);
+  await_n_waiting(c.b, 1);
+  ck_assert_int_eq(mproc_barrier_wait(c.b, -0.5), 1);
+  ck_assert_int_eq(tcall_finish(&c), 0);
+  tcall_blocks(&c, MPROC_DEFAULT_TIMEOUT);
+  await_n_waiting(c.b, 1);
+  ck_assert_int_eq(mproc_barrier_wait(c.b, -1e-9), 1);
+  ck_assert_int_eq(tcall_finish(&c), 0);
+  ck_assert_int_eq(mproc_barrier_broken(c.b), 0);
+  mproc_barrier_free(c.b);
+  /* A Barrier(1) never waits. */
+  ck_mproc_ok(mproc_barrier_new(&c.b, 1, NULL, -0.5));
+  for (k = 0; k < NNEG; k++)
+    ck_assert_int_eq(tcall_run(&c, negatives[k]), 0);
+  ck_mproc(tcall_run(&c, nan), MPROC_EINVAL);
+  mproc_barrier_free(c.b);
+  /* A negative default timeout polls too (Python's Barrier(2, timeout=-1)
+   * breaks at the first wait); NaN, or MPROC_DEFAULT_TIMEOUT, is no
+   * default. */
+  ck_mproc_ok(mproc_barrier_new(&c.b, 2, NULL, -0.5));
+  ck_mproc(tcall_run(&c, MPROC_DEFAULT_TIMEOUT), MPROC_EBROKEN);
+  ck_assert_int_eq(mproc_barrier_broken(c.b), 1);
+  mproc_barrier_free(c.b);
+  ck_mproc(mproc_barrier_new(&c.b, 2, NULL, nan), MPROC_EINVAL);
+  ck_assert_ptr_null(c.b);
+  ck_mproc(mproc_barrier_new(&c.b, 2, NULL, MPROC_DEFAULT_TIMEOUT),
+           MPROC_EINVAL);
+  ck_assert_ptr_null(c.b);
+}
+END_TEST
+
 /* ======================================================================== */
 /* Owner death (looped over Lock, RLock at depth 2, Value, Condition)       */
 /* ======================================================================== */
@@ -1475,6 +1747,10 @@ Suite *mproc_suite_sync(void) {
 
   tcase_add_test(timeouts, timeouts_on_held_objects);
   tcase_add_test(timeouts, forever_wakes_on_release_by_other_process);
+  tcase_add_loop_test(timeouts, negative_timeout_lockish, 0, K_NKINDS);
+  tcase_add_test(timeouts, negative_timeout_sem_event);
+  tcase_add_test(timeouts, negative_timeout_condition);
+  tcase_add_test(timeouts, negative_timeout_barrier);
   suite_add_tcase(s, timeouts);
 
   /* _i: K_LOCK, K_RLOCK (held at depth 2), K_VALUE, K_COND. */

@@ -44,8 +44,10 @@ int mproc__plat_word_wait(mproc__handle park, volatile uint32_t *word,
   long r;
   int e;
   (void)park;
+  if (timeout != timeout)
+    timeout = 0; /* NaN: lib/ refuses it first; never let it reach the cast */
   if (timeout >= 0) {
-    if (timeout > 1e9)
+    if (timeout > 1e9) /* and +inf: no time_t overflow */
       timeout = 1e9;
     ts.tv_sec = (time_t)timeout;
     ts.tv_nsec = (long)((timeout - (double)ts.tv_sec) * 1e9);

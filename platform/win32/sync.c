@@ -62,6 +62,8 @@ int mproc__plat_word_wait(mproc__handle park, volatile uint32_t *word,
   /* NOHANDLE is (HANDLE)-1, this process, which is never signalled. */
   if (park == MPROC__NOHANDLE)
     return mproc__err(MPROC_ECLOSED, "waiting on a word: no park");
+  if (timeout != timeout)
+    timeout = 0; /* NaN polls (lib/ refuses it before) */
   InterlockedIncrement(count); /* a full barrier: the read comes after */
   if (*word != expect) {
     InterlockedDecrement(count);
