@@ -170,7 +170,15 @@ int mproc_shared_release(mproc_shared *s) {
   return rc ? rc : mproc_lock_release(s->lock);
 }
 
-/* ---- items as int64 / double ---------------------------------------------- */
+/* ---- items as int64 / uint64 / double ---------------------------------------
+ *
+ * Integers never silently become something else: a value outside the
+ * typecode's range is refused (MPROC_EINVAL), an item the output type
+ * cannot hold is MPROC_ERANGE (a 'Q' above INT64_MAX through get_int, a
+ * negative one through get_uint), and a float never becomes an integer
+ * (MPROC_ETYPE, Python's TypeError); an integer into 'f' or 'd' is fine,
+ * as in Python.  'c' is Python's bytes of length 1: 0..255.
+ */
 
 static int item(mproc_shared *s, size_t i, void **p, const char *what) {
   if (!s)
@@ -182,111 +190,196 @@ static int item(mproc_shared *s, size_t i, void **p, const char *what) {
   return 0;
 }
 
-int mproc_shared_get_int(mproc_shared *s, size_t i, int64_t *out) {
-  void *p = NULL;
-  int rc = item(s, i, &p, "mproc_shared_get_int");
-  if (rc)
-    return rc;
-  if (!out)
-    return mproc__err(MPROC_EINVAL, "mproc_shared_get_int: NULL output");
-  switch ((char)s->d->typecode) {
-  case 'b': *out = *(signed char *)p; break;
-  case 'B': *out = *(unsigned char *)p; break;
-  case 'c': *out = *(char *)p; break;
-  case 'h': *out = *(short *)p; break;
-  case 'H': *out = *(unsigned short *)p; break;
-  case 'i': *out = *(int *)p; break;
-  case 'I': *out = *(unsigned int *)p; break;
-  case 'l': *out = *(long *)p; break;
-  case 'L': *out = (int64_t) * (unsigned long *)p; break;
-  case 'q': *out = *(long long *)p; break;
-  case 'Q': *out = (int64_t) * (unsigned long long *)p; break;
-  case 'f': *out = (int64_t) * (float *)p; break;
-  default: *out = (int64_t) * (double *)p; break;
+static int is_float(char tc) { return tc == 'f' || tc == 'd'; }
+
+/* An integer typecode's range: 1 if signed (min..max), 0 if not (0..max). */
+static int range_of(char tc, int64_t *min, uint64_t *max) {
+  *min = 0;
+  switch (tc) {
+  case 'b': *min = SCHAR_MIN; *max = SCHAR_MAX; return 1;
+  case 'B': case 'c': *max = UCHAR_MAX; return 0;
+  case 'h': *min = SHRT_MIN; *max = SHRT_MAX; return 1;
+  case 'H': *max = USHRT_MAX; return 0;
+  case 'i': *min = INT_MIN; *max = INT_MAX; return 1;
+  case 'I': *max = UINT_MAX; return 0;
+  case 'l': *min = LONG_MIN; *max = LONG_MAX; return 1;
+  case 'L': *max = ULONG_MAX; return 0;
+  case 'q': *min = LLONG_MIN; *max = LLONG_MAX; return 1;
+  default: *max = ULLONG_MAX; return 0; /* 'Q' */
+  }
+}
+
+/* An integer item: 1 and *sv if its type is signed, 0 and *uv if not. */
+static int load(char tc, const void *p, int64_t *sv, uint64_t *uv) {
+  switch (tc) {
+  case 'b': *sv = *(const signed char *)p; return 1;
+  case 'h': *sv = *(const short *)p; return 1;
+  case 'i': *sv = *(const int *)p; return 1;
+  case 'l': *sv = *(const long *)p; return 1;
+  case 'q': *sv = *(const long long *)p; return 1;
+  case 'B': case 'c': *uv = *(const unsigned char *)p; return 0;
+  case 'H': *uv = *(const unsigned short *)p; return 0;
+  case 'I': *uv = *(const unsigned int *)p; return 0;
+  case 'L': *uv = *(const unsigned long *)p; return 0;
+  default: *uv = *(const unsigned long long *)p; return 0; /* 'Q' */
+  }
+}
+
+/*
+ * Store an integer given as (neg, sv) when neg, else as uv (>= 0), into
+ * item p of typecode tc after the range check; what names the caller.
+ */
+static int store(char tc, void *p, int neg, int64_t sv, uint64_t uv,
+                 const char *what) {
+  int64_t min;
+  uint64_t max;
+  int sgn;
+  if (tc == 'f') {
+    *(float *)p = neg ? (float)sv : (float)uv;
+    return 0;
+  }
+  if (tc == 'd') {
+    *(double *)p = neg ? (double)sv : (double)uv;
+    return 0;
+  }
+  sgn = range_of(tc, &min, &max);
+  if (neg ? sv < min : uv > max) {
+    if (neg)
+      return mproc__err(MPROC_EINVAL, "%s: %lld does not fit typecode "
+                                      "'%c' (%lld..%llu)",
+                        what, (long long)sv, tc, (long long)min,
+                        (unsigned long long)max);
+    return mproc__err(MPROC_EINVAL, "%s: %llu does not fit typecode '%c' "
+                                    "(%lld..%llu)%s",
+                      what, (unsigned long long)uv, tc, (long long)min,
+                      (unsigned long long)max,
+                      tc == 'c' ? ": a byte, as Python's bytes of length 1"
+                                : "");
+  }
+  if (sgn) {
+    int64_t v = neg ? sv : (int64_t)uv; /* uv <= max <= INT64_MAX */
+    switch (tc) {
+    case 'b': *(signed char *)p = (signed char)v; break;
+    case 'h': *(short *)p = (short)v; break;
+    case 'i': *(int *)p = (int)v; break;
+    case 'l': *(long *)p = (long)v; break;
+    default: *(long long *)p = (long long)v; break;
+    }
+  } else {
+    switch (tc) {
+    case 'B': case 'c': *(unsigned char *)p = (unsigned char)uv; break;
+    case 'H': *(unsigned short *)p = (unsigned short)uv; break;
+    case 'I': *(unsigned int *)p = (unsigned int)uv; break;
+    case 'L': *(unsigned long *)p = (unsigned long)uv; break;
+    default: *(unsigned long long *)p = (unsigned long long)uv; break;
+    }
   }
   return 0;
 }
 
-/* 1 if v fits the integer typecode tc. */
-static int fits(char tc, int64_t v) {
-  switch (tc) {
-  case 'b': return v >= SCHAR_MIN && v <= SCHAR_MAX;
-  case 'B': return v >= 0 && v <= UCHAR_MAX;
-  case 'c': return v >= CHAR_MIN && v <= CHAR_MAX;
-  case 'h': return v >= SHRT_MIN && v <= SHRT_MAX;
-  case 'H': return v >= 0 && v <= USHRT_MAX;
-  case 'i': return v >= INT_MIN && v <= INT_MAX;
-  case 'I': return v >= 0 && (uint64_t)v <= UINT_MAX;
-  case 'l': return v >= LONG_MIN && v <= LONG_MAX;
-  case 'L': return v >= 0 && (uint64_t)v <= ULONG_MAX;
-  case 'q': return 1;
-  case 'Q': return v >= 0;
-  default: return 1;
-  }
-}
-
-int mproc_shared_set_int(mproc_shared *s, size_t i, int64_t v) {
+/* The integer item i of s: signedness as load(); MPROC_ETYPE for floats. */
+static int get_integer(mproc_shared *s, size_t i, const void *out,
+                       int64_t *sv, uint64_t *uv, const char *what,
+                       int *sgn) {
   void *p = NULL;
-  int rc = item(s, i, &p, "mproc_shared_set_int");
+  int rc = item(s, i, &p, what);
   char tc;
   if (rc)
     return rc;
+  if (!out)
+    return mproc__err(MPROC_EINVAL, "%s: NULL output", what);
   tc = (char)s->d->typecode;
-  if (!fits(tc, v))
-    return mproc__err(MPROC_EINVAL, "mproc_shared_set_int: %lld does not "
-                                    "fit typecode '%c'",
-                      (long long)v, tc);
-  switch (tc) {
-  case 'b': *(signed char *)p = (signed char)v; break;
-  case 'B': *(unsigned char *)p = (unsigned char)v; break;
-  case 'c': *(char *)p = (char)v; break;
-  case 'h': *(short *)p = (short)v; break;
-  case 'H': *(unsigned short *)p = (unsigned short)v; break;
-  case 'i': *(int *)p = (int)v; break;
-  case 'I': *(unsigned int *)p = (unsigned int)v; break;
-  case 'l': *(long *)p = (long)v; break;
-  case 'L': *(unsigned long *)p = (unsigned long)v; break;
-  case 'q': *(long long *)p = (long long)v; break;
-  case 'Q': *(unsigned long long *)p = (unsigned long long)v; break;
-  case 'f': *(float *)p = (float)v; break;
-  default: *(double *)p = (double)v; break;
-  }
+  if (is_float(tc))
+    return mproc__err(MPROC_ETYPE, "%s: typecode '%c' holds floats: use "
+                                   "mproc_shared_get_float",
+                      what, tc);
+  *sgn = load(tc, p, sv, uv);
   return 0;
 }
 
-int mproc_shared_get_float(mproc_shared *s, size_t i, double *out) {
-  int64_t v;
+int mproc_shared_get_int(mproc_shared *s, size_t i, int64_t *out) {
+  static const char what[] = "mproc_shared_get_int";
+  int64_t sv = 0;
+  uint64_t uv = 0;
+  int sgn = 0, rc = get_integer(s, i, out, &sv, &uv, what, &sgn);
+  if (rc)
+    return rc;
+  if (!sgn && uv > (uint64_t)INT64_MAX)
+    return mproc__err(MPROC_ERANGE, "%s: %llu (typecode '%c') does not fit "
+                                    "int64_t: use mproc_shared_get_uint",
+                      what, (unsigned long long)uv, (char)s->d->typecode);
+  *out = sgn ? sv : (int64_t)uv;
+  return 0;
+}
+
+int mproc_shared_get_uint(mproc_shared *s, size_t i, uint64_t *out) {
+  static const char what[] = "mproc_shared_get_uint";
+  int64_t sv = 0;
+  uint64_t uv = 0;
+  int sgn = 0, rc = get_integer(s, i, out, &sv, &uv, what, &sgn);
+  if (rc)
+    return rc;
+  if (sgn && sv < 0)
+    return mproc__err(MPROC_ERANGE, "%s: %lld (typecode '%c') is negative: "
+                                    "use mproc_shared_get_int",
+                      what, (long long)sv, (char)s->d->typecode);
+  *out = sgn ? (uint64_t)sv : uv;
+  return 0;
+}
+
+int mproc_shared_set_int(mproc_shared *s, size_t i, int64_t v) {
+  static const char what[] = "mproc_shared_set_int";
   void *p = NULL;
+  int rc = item(s, i, &p, what);
+  if (rc)
+    return rc;
+  return store((char)s->d->typecode, p, v < 0, v, (uint64_t)(v < 0 ? 0 : v),
+               what);
+}
+
+int mproc_shared_set_uint(mproc_shared *s, size_t i, uint64_t v) {
+  static const char what[] = "mproc_shared_set_uint";
+  void *p = NULL;
+  int rc = item(s, i, &p, what);
+  if (rc)
+    return rc;
+  return store((char)s->d->typecode, p, 0, 0, v, what);
+}
+
+int mproc_shared_get_float(mproc_shared *s, size_t i, double *out) {
+  int64_t sv = 0;
+  uint64_t uv = 0;
+  void *p = NULL;
+  char tc;
   int rc = item(s, i, &p, "mproc_shared_get_float");
   if (rc)
     return rc;
   if (!out)
     return mproc__err(MPROC_EINVAL, "mproc_shared_get_float: NULL output");
-  if (s->d->typecode == 'f') {
+  tc = (char)s->d->typecode;
+  if (tc == 'f')
     *out = *(float *)p;
-  } else if (s->d->typecode == 'd') {
+  else if (tc == 'd')
     *out = *(double *)p;
-  } else if (s->d->typecode == 'Q' || s->d->typecode == 'L') {
-    unsigned long long u = s->d->typecode == 'Q' ? *(unsigned long long *)p
-                                                 : *(unsigned long *)p;
-    *out = (double)u;
-  } else {
-    rc = mproc_shared_get_int(s, i, &v);
-    *out = (double)v;
-  }
-  return rc;
+  else if (load(tc, p, &sv, &uv))
+    *out = (double)sv;
+  else
+    *out = (double)uv;
+  return 0;
 }
 
 int mproc_shared_set_float(mproc_shared *s, size_t i, double v) {
   void *p = NULL;
   int rc = item(s, i, &p, "mproc_shared_set_float");
+  char tc;
   if (rc)
     return rc;
-  if (s->d->typecode == 'd') {
+  tc = (char)s->d->typecode;
+  if (tc == 'd') {
     *(double *)p = v;
     return 0;
   }
-  if (s->d->typecode == 'f') {
+  if (tc == 'f') {
     if (v == v && (v > FLT_MAX || v < -FLT_MAX) && v - v == 0)
       return mproc__err(MPROC_EINVAL, "mproc_shared_set_float: %g does not "
                                       "fit a float",
@@ -294,12 +387,10 @@ int mproc_shared_set_float(mproc_shared *s, size_t i, double v) {
     *(float *)p = (float)v;
     return 0;
   }
-  if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0) ||
-      v != (double)(int64_t)v)
-    return mproc__err(MPROC_EINVAL, "mproc_shared_set_float: %g is not an "
-                                    "integer of typecode '%c'",
-                      v, (char)s->d->typecode);
-  return mproc_shared_set_int(s, i, (int64_t)v);
+  return mproc__err(MPROC_ETYPE, "mproc_shared_set_float: typecode '%c' "
+                                 "holds integers: use mproc_shared_set_int "
+                                 "(Python: TypeError)",
+                    tc);
 }
 
 /* ---- references and travel --------------------------------------------------- */

@@ -17,6 +17,7 @@
  * mproc__plat_names_persist(), the run-time form of that difference.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #if defined(__linux__)
 #include <dirent.h>
@@ -437,6 +438,152 @@ START_TEST(int_ranges_and_indices) {
     ck_mproc(mproc_shared_get_int(v, 1, &got), MPROC_ERANGE);
     mproc_shared_free(v);
   }
+}
+END_TEST
+
+/* A byte, as Python's Value('c') holds bytes of length 1: 0..255. */
+START_TEST(c_is_a_byte) {
+  mproc_shared *v;
+  int64_t got = 0;
+  uint64_t ugot = 0;
+  double f = 0;
+  ck_mproc_ok(mproc_shared_value(&v, 'c', NULL, NULL));
+  ck_mproc_ok(mproc_shared_set_int(v, 0, 255));
+  ck_assert_int_eq(*(unsigned char *)mproc_shared_data(v), 0xff);
+  ck_mproc_ok(mproc_shared_get_int(v, 0, &got));
+  ck_assert_int_eq(got, 255); /* not -1: no signed char */
+  ck_mproc_ok(mproc_shared_get_uint(v, 0, &ugot));
+  ck_assert_uint_eq(ugot, 255);
+  ck_mproc_ok(mproc_shared_get_float(v, 0, &f));
+  ck_assert(f == 255.0);
+  *(unsigned char *)mproc_shared_data(v) = 0x80; /* written as C data */
+  ck_mproc_ok(mproc_shared_get_int(v, 0, &got));
+  ck_assert_int_eq(got, 128);
+  ck_mproc_ok(mproc_shared_set_int(v, 0, 'x'));
+  ck_assert_int_eq(*(char *)mproc_shared_data(v), 'x');
+  ck_mproc_ok(mproc_shared_set_int(v, 0, 0));
+  ck_mproc(mproc_shared_set_int(v, 0, -1), MPROC_EINVAL);
+  ck_mproc(mproc_shared_set_int(v, 0, 256), MPROC_EINVAL);
+  ck_mproc(mproc_shared_set_uint(v, 0, 256), MPROC_EINVAL);
+  ck_mproc(mproc_shared_set_float(v, 0, 65.0), MPROC_ETYPE);
+  ck_mproc_ok(mproc_shared_get_int(v, 0, &got));
+  ck_assert_int_eq(got, 0); /* the refused sets left it alone */
+  ck_mproc_ok(mproc_shared_set_uint(v, 0, 200));
+  ck_mproc_ok(mproc_shared_get_int(v, 0, &got));
+  ck_assert_int_eq(got, 200);
+  mproc_shared_free(v);
+}
+END_TEST
+
+/*
+ * A float into an integer typecode is Python's TypeError (MPROC_ETYPE),
+ * even 3.0, and so is reading a float typecode as an integer; an integer
+ * into 'f' or 'd' works (Python: Value('d').value = 3).
+ */
+START_TEST(floats_and_integers_do_not_mix) {
+  static const char ints[] = "bBhHiIlLqQc";
+  mproc_shared *s;
+  int64_t got;
+  uint64_t ugot;
+  double f;
+  size_t k;
+  for (k = 0; ints[k]; k++) {
+    ck_mproc_ok(mproc_shared_rawarray(&s, ints[k], 1, NULL));
+    ck_mproc_ok(mproc_shared_set_int(s, 0, 7));
+    ck_mproc(mproc_shared_set_float(s, 0, 3.0), MPROC_ETYPE);
+    ck_mproc(mproc_shared_set_float(s, 0, 0.5), MPROC_ETYPE);
+    got = 0;
+    ck_mproc_ok(mproc_shared_get_int(s, 0, &got));
+    ck_assert_msg(got == 7, "'%c' changed by a refused set_float", ints[k]);
+    ck_mproc_ok(mproc_shared_get_float(s, 0, &f));
+    ck_assert_msg(f == 7.0, "'%c' get_float", ints[k]);
+    mproc_shared_free(s);
+  }
+  for (k = 0; k < 2; k++) {
+    char tc = k ? 'd' : 'f';
+    ck_mproc_ok(mproc_shared_value(&s, tc, NULL, NULL));
+    ck_mproc_ok(mproc_shared_set_int(s, 0, 3));
+    ck_mproc_ok(mproc_shared_get_float(s, 0, &f));
+    ck_assert(f == 3.0);
+    ck_mproc_ok(mproc_shared_set_int(s, 0, -5));
+    ck_mproc_ok(mproc_shared_get_float(s, 0, &f));
+    ck_assert(f == -5.0);
+    ck_mproc_ok(mproc_shared_set_uint(s, 0, 1u << 20));
+    ck_mproc_ok(mproc_shared_get_float(s, 0, &f));
+    ck_assert(f == 1048576.0);
+    ck_mproc(mproc_shared_get_int(s, 0, &got), MPROC_ETYPE);
+    ck_mproc(mproc_shared_get_uint(s, 0, &ugot), MPROC_ETYPE);
+    /* NaN in the memory is no longer cast to an integer (undefined). */
+    ck_mproc_ok(mproc_shared_set_float(s, 0, NAN));
+    ck_mproc(mproc_shared_get_int(s, 0, &got), MPROC_ETYPE);
+    mproc_shared_free(s);
+  }
+}
+END_TEST
+
+typedef struct urange {
+  char tc;
+  uint64_t max;   /* the largest item */
+  int64_t min;    /* the smallest */
+} urange;
+
+/*
+ * 'Q' (and 'L' where long has 64 bits) above INT64_MAX: get_int is
+ * MPROC_ERANGE pointing to get_uint, which with set_uint works for every
+ * integer typecode, range checked both ways.
+ */
+START_TEST(uint64_items) {
+  urange r[] = {
+      {'b', SCHAR_MAX, SCHAR_MIN}, {'B', UCHAR_MAX, 0},
+      {'h', SHRT_MAX, SHRT_MIN},   {'H', USHRT_MAX, 0},
+      {'i', INT_MAX, INT_MIN},     {'I', UINT_MAX, 0},
+      {'l', LONG_MAX, LONG_MIN},   {'L', ULONG_MAX, 0},
+      {'q', INT64_MAX, INT64_MIN}, {'Q', UINT64_MAX, 0},
+      {'c', 255, 0},
+  };
+  size_t k;
+  for (k = 0; k < sizeof r / sizeof r[0]; k++) {
+    mproc_shared *s;
+    int64_t got = 0;
+    uint64_t ugot = 0;
+    double f = 0;
+    ck_mproc_ok(mproc_shared_rawarray(&s, r[k].tc, 2, NULL));
+    ck_mproc_ok(mproc_shared_set_uint(s, 0, r[k].max));
+    ck_mproc_ok(mproc_shared_get_uint(s, 0, &ugot));
+    ck_assert_msg(ugot == r[k].max, "'%c' get_uint of its largest item",
+                  r[k].tc);
+    ck_mproc_ok(mproc_shared_get_float(s, 0, &f));
+    ck_assert_msg(f == (double)r[k].max, "'%c' get_float", r[k].tc);
+    if (r[k].max > (uint64_t)INT64_MAX) {
+      ck_mproc(mproc_shared_get_int(s, 0, &got), MPROC_ERANGE);
+      ck_assert_ptr_nonnull(strstr(mproc_last_error(), "get_uint"));
+      ck_mproc(mproc_shared_set_int(s, 0, -1), MPROC_EINVAL);
+    } else {
+      ck_mproc_ok(mproc_shared_get_int(s, 0, &got));
+      ck_assert_msg((uint64_t)got == r[k].max, "'%c' get_int", r[k].tc);
+      ck_mproc(mproc_shared_set_uint(s, 0, r[k].max + 1), MPROC_EINVAL);
+      ck_mproc_ok(mproc_shared_get_uint(s, 0, &ugot));
+      ck_assert_msg(ugot == r[k].max, "'%c' changed by a refused set",
+                    r[k].tc);
+    }
+    ck_mproc(mproc_shared_set_uint(s, 2, 0), MPROC_ERANGE);
+    ck_mproc(mproc_shared_get_uint(s, 2, &ugot), MPROC_ERANGE);
+    ck_mproc(mproc_shared_get_uint(s, 0, NULL), MPROC_EINVAL);
+    /* The smallest item: get_uint refuses a negative one. */
+    ck_mproc_ok(mproc_shared_set_int(s, 1, r[k].min));
+    ck_mproc_ok(mproc_shared_get_int(s, 1, &got));
+    ck_assert_msg(got == r[k].min, "'%c' smallest item", r[k].tc);
+    if (r[k].min < 0) {
+      ck_mproc(mproc_shared_get_uint(s, 1, &ugot), MPROC_ERANGE);
+      ck_assert_ptr_nonnull(strstr(mproc_last_error(), "get_int"));
+    } else {
+      ck_mproc_ok(mproc_shared_get_uint(s, 1, &ugot));
+      ck_assert_uint_eq(ugot, 0);
+    }
+    mproc_shared_free(s);
+  }
+  ck_mproc(mproc_shared_get_uint(NULL, 0, NULL), MPROC_EINVAL);
+  ck_mproc(mproc_shared_set_uint(NULL, 0, 0), MPROC_EINVAL);
 }
 END_TEST
 
@@ -884,6 +1031,9 @@ Suite *mproc_suite_shmem(void) {
 
   tcase_add_loop_test(shared, every_typecode_both_ways, 0, S_NKINDS);
   tcase_add_test(shared, int_ranges_and_indices);
+  tcase_add_test(shared, c_is_a_byte);
+  tcase_add_test(shared, floats_and_integers_do_not_mix);
+  tcase_add_test(shared, uint64_items);
   tcase_add_test(shared, bad_arguments);
   tcase_add_test(shared, value_locks);
   suite_add_tcase(s, shared);

@@ -497,10 +497,20 @@ mproc_lock *mproc_shared_get_lock(mproc_shared *s);
 /** acquire/release of that lock; MPROC_EINVAL for a Raw one. */
 int mproc_shared_acquire(mproc_shared *s, double timeout);
 int mproc_shared_release(mproc_shared *s);
-/** Item i converted from / to int64 or double (no locking; MPROC_ERANGE
- *  for a bad index, MPROC_EINVAL for a value the type cannot hold). */
+/**
+ * Item i converted from / to int64, uint64 or double (no locking).
+ * MPROC_ERANGE for a bad index, or an item the output cannot hold (get_int
+ * of a 'Q' or 64-bit 'L' above INT64_MAX: use get_uint; get_uint of a
+ * negative item); MPROC_EINVAL for a value the typecode cannot hold ('c'
+ * is a byte, 0..255, as Python's bytes of length 1); MPROC_ETYPE for a
+ * float into or out of an integer typecode (set_float on 'i', get_int on
+ * 'd': Python's TypeError).  An integer into 'f' or 'd' is fine, as in
+ * Python, and get_float reads any typecode.
+ */
 int mproc_shared_get_int(mproc_shared *s, size_t i, int64_t *out);
 int mproc_shared_set_int(mproc_shared *s, size_t i, int64_t val);
+int mproc_shared_get_uint(mproc_shared *s, size_t i, uint64_t *out);
+int mproc_shared_set_uint(mproc_shared *s, size_t i, uint64_t val);
 int mproc_shared_get_float(mproc_shared *s, size_t i, double *out);
 int mproc_shared_set_float(mproc_shared *s, size_t i, double val);
 mproc_shared *mproc_shared_incref(mproc_shared *s);
