@@ -11,7 +11,10 @@
  *    documented) on success and a negative MPROC_E* code on failure.
  *    mproc_strerror() names a code; mproc_last_error() gives the detail of
  *    the calling thread's most recent failure.
- *  - Timeouts are double seconds: MPROC_FOREVER blocks, 0 polls.
+ *  - Timeouts are double seconds, in every blocking call: MPROC_FOREVER
+ *    (and +inf) blocks; 0 or any other negative value polls (a deadline
+ *    computed as deadline - now that has passed, as in Python); NaN is
+ *    MPROC_EINVAL.
  *  - Every _new has a _free.  Freeing never blocks forever.
  *  - Values (mproc_value) are owned trees.  Functions documented as
  *    "steals" take ownership of their argument even when they fail.
@@ -344,8 +347,9 @@ int mproc_wait(mproc_waitable *const *objs, size_t n, double timeout,
  * friends borrow the object from the argument; it lives until the target
  * returns (take a reference with mproc_lock_incref() to keep it longer).
  *
- * Blocking calls take a timeout in seconds (MPROC_FOREVER, 0 polls) on a
- * monotonic clock and return 0 on success or MPROC_ETIMEDOUT.
+ * Blocking calls take a timeout in seconds on a monotonic clock
+ * (MPROC_FOREVER blocks, 0 or another negative value polls, NaN is
+ * MPROC_EINVAL) and return 0 on success or MPROC_ETIMEDOUT.
  *
  * Owner death: when a process dies holding a Lock or RLock, the next
  * acquirer gets the lock *and* MPROC_EOWNERDEAD (a negative code, but the
@@ -440,12 +444,17 @@ void mproc_cond_free(mproc_cond *c);
  * children as a reference to the function in the program's binary.
  */
 typedef int (*mproc_barrier_action)(void);
-/** For mproc_barrier_wait: the timeout given to mproc_barrier_new. */
+/**
+ * For mproc_barrier_wait: the timeout given to mproc_barrier_new (Python's
+ * wait(None)).  The one negative timeout that neither blocks nor polls.
+ */
 #define MPROC_DEFAULT_TIMEOUT (-2.0)
 /**
  * Python's Barrier(parties, action, timeout): action may be NULL; timeout
- * (MPROC_FOREVER or seconds) is the default of mproc_barrier_wait.
- * MPROC_EINVAL if parties < 1.
+ * (MPROC_FOREVER or seconds) is the default of mproc_barrier_wait.  A
+ * negative default polls, as in Python (a waiter that is not the last
+ * breaks the barrier at once).  MPROC_EINVAL if parties < 1, or timeout is
+ * NaN or MPROC_DEFAULT_TIMEOUT.
  */
 int mproc_barrier_new(mproc_barrier **b, int parties,
                       mproc_barrier_action action, double timeout);
