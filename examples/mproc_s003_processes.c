@@ -13,7 +13,9 @@
  * What it teaches: active_children() lists the children still running;
  * the main program can finish its own work (END!!!) while they run, and
  * mproc, like Python, waits for them when main() returns.
- * (The seed sleeps 2 s and 3 s; this twin 0.2 s and 0.3 s.)
+ * Like the seed it sleeps 2 s and 3 s: both children must still run when
+ * active_children() is called, also when a loaded machine (or wine) takes
+ * a while to start the second one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +49,8 @@ int main(int argc, char **argv) {
   int i, n;
 
   CHECK(mproc_init(argc, argv));
-  CHECK(mproc_process_new(&p1, worker_1, mproc_build("[f]", 0.2), NULL));
-  CHECK(mproc_process_new(&p2, worker_2, mproc_build("[f]", 0.3), NULL));
+  CHECK(mproc_process_new(&p1, worker_1, mproc_build("[f]", 2.0), NULL));
+  CHECK(mproc_process_new(&p2, worker_2, mproc_build("[f]", 3.0), NULL));
   CHECK(mproc_process_start(p1));
   CHECK(mproc_process_start(p2));
 
