@@ -295,17 +295,19 @@ void mproc__table_remove(mproc_process *p);
 /* ---- runtime (runtime.c) ------------------------------------------------ */
 
 /* The resource tracker's mutex (it starts a process while holding it, so
- * it cannot be the process table's). */
-void mproc__tracker_lock(void);
+ * it cannot be the process table's).  Fails only as ensure_runtime does. */
+int mproc__tracker_lock(void);
 void mproc__tracker_unlock(void);
 
 /*
  * Every public entry point that may touch the runtime calls this first: it
  * initialises lazily in a plain process, and stops a process that carries
  * the child mark but never bootstrapped (main() forgot mproc_init), so a
- * forgotten mproc_init cannot become a spawn bomb.
+ * forgotten mproc_init cannot become a spawn bomb.  0, or the code of the
+ * set-up's failure, which is final (every later call gets it again): the
+ * caller returns it.
  */
-void mproc__ensure_runtime(void);
+int mproc__ensure_runtime(void);
 int mproc__initialised(void);
 
 /* ---- the resource tracker (tracker.c) -------------------------------------- */

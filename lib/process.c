@@ -84,7 +84,13 @@ static int make(mproc_process **out, mproc_target target, mproc_run run,
     mproc_value_free(args);
     return mproc__err(MPROC_ETYPE, "mproc_process_new: args must be a list");
   }
-  mproc__ensure_runtime();
+  {
+    int rc = mproc__ensure_runtime();
+    if (rc) {
+      mproc_value_free(args);
+      return rc;
+    }
+  }
   p = calloc(1, sizeof *p);
   if (!p) {
     mproc_value_free(args);
@@ -181,18 +187,24 @@ static int reap(mproc_process *p, int block) {
 
 /* ---- start ---------------------------------------------------------------- */
 
-static double start_timeout(void) {
-  const char *s = getenv("MPROC_START_TIMEOUT");
-  double t = s ? atof(s) : 0;
-  return t > 0 ? t : 60.0;
-}
-
-/* After a failed handshake: make sure the child is gone, say why. */
-static int abandon(mproc_process *p, int rc, const char *why) {
-  int code = 0;
+/*
+ * After a failed handshake: make sure the child is gone, say why.  A child
+ * that closed the channel is ending: it gets until the deadline to do so
+ * (so its exit code is its own); one that did not is killed at once.
+ */
+static int abandon(mproc_process *p, int rc, const char *why,
+                   double deadline) {
+  int code = 0, r;
   char detail[sizeof(((mproc__errrec *)0)->detail)];
   snprintf(detail, sizeof detail, "%s", mproc_last_error());
-  if (mproc__plat_proc_reap(&p->child, 0, &code) == MPROC_ETIMEDOUT) {
+  for (;;) {
+    r = mproc__plat_proc_reap(&p->child, 0, &code);
+    if (r != MPROC_ETIMEDOUT || rc != MPROC_EEOF ||
+        mproc__plat_monotonic() >= deadline)
+      break;
+    mproc__plat_sleep(0.002);
+  }
+  if (r == MPROC_ETIMEDOUT) {
     mproc__plat_proc_signal(&p->child, 1);
     mproc__plat_proc_reap(&p->child, 1, &code);
   }
@@ -206,39 +218,64 @@ static int abandon(mproc_process *p, int rc, const char *why) {
                     detail);
 }
 
-static int handshake(mproc_process *p, mproc_conn *boot, const char *module,
-                     uint64_t offset, const mproc__buf *args,
-                     const mproc__handle *values, size_t nvalues,
-                     int tracker) {
+/* A reply of the child's that is "error: <why>": the whole failure.  It
+ * exits right after saying so: wait for that, as for EOF. */
+static int child_said_error(mproc_process *p, const unsigned char *reply,
+                            size_t n, double deadline) {
+  char why[MPROC__BOOT_SMALL + 64];
+  size_t k = strlen(MPROC__BOOT_ERROR);
+  snprintf(why, sizeof why, "after saying it could not bootstrap: %.*s",
+           (int)(n - k), (const char *)reply + k);
+  return abandon(p, MPROC_EEOF, why, deadline);
+}
+
+static int is_error_reply(const unsigned char *r, size_t n) {
+  size_t k = strlen(MPROC__BOOT_ERROR);
+  return n >= k && memcmp(r, MPROC__BOOT_ERROR, k) == 0;
+}
+
+static int handshake(mproc_process *p, const char *module, uint64_t offset,
+                     const mproc__buf *args, const mproc__handle *values,
+                     size_t nvalues, int tracker, double limit,
+                     double deadline) {
+  mproc__handle h = p->child.boot;
   mproc_value *msg = NULL, *hl;
-  void *reply = NULL;
+  mproc__buf enc = MPROC__BUF_INIT;
+  unsigned char *reply = NULL;
+  char why[200];
   size_t n, i;
-  double limit = start_timeout();
   int rc;
 
-  rc = mproc_conn_poll(boot, limit);
-  if (rc == 0) {
-    char why[160];
+  rc = mproc__boot_recv(h, MPROC__BOOT_SMALL, deadline, &reply, &n);
+  if (rc == MPROC_ETIMEDOUT) {
     snprintf(why, sizeof why,
              "the child did not start within %g s; does its main() call "
              "mproc_init(argc, argv) first?",
              limit);
-    mproc__err(MPROC_ETIMEDOUT, "no hello from the child");
-    return abandon(p, MPROC_ETIMEDOUT, why);
+    return abandon(p, rc, why, deadline);
   }
-  if (rc > 0)
-    rc = mproc_conn_recv_bytes(boot, &reply, &n);
-  if (rc)
+  if (rc == MPROC_EEOF)
     return abandon(p, rc,
                    "before reading its bootstrap message (did its main() "
-                   "call mproc_init(argc, argv) first?)");
+                   "call mproc_init(argc, argv) first?)",
+                   deadline);
+  if (rc)
+    return abandon(p, MPROC_EBADMSG,
+                   "the child did not send its hello (a program that writes "
+                   "to its inherited handles before mproc_init?)",
+                   deadline);
+  if (is_error_reply(reply, n)) {
+    rc = child_said_error(p, reply, n, deadline);
+    free(reply);
+    return rc;
+  }
   rc = n == strlen(MPROC__HELLO) && memcmp(reply, MPROC__HELLO, n) == 0
            ? 0
            : mproc__err(MPROC_EBADMSG, "unexpected hello from the child");
   free(reply);
   reply = NULL;
   if (rc)
-    return abandon(p, rc, "the child speaks another protocol");
+    return abandon(p, rc, "the child speaks another protocol", deadline);
 
   hl = mproc_list();
   for (i = 0; hl && i < nvalues; i++)
@@ -254,7 +291,8 @@ static int handshake(mproc_process *p, mproc_conn *boot, const char *module,
                     mproc__self_name(), "authkey",
                     (const void *)mproc__authkey(), (size_t)32);
   if (!msg)
-    return abandon(p, MPROC_ENOMEM, "cannot build the bootstrap message");
+    return abandon(p, MPROC_ENOMEM, "cannot build the bootstrap message",
+                   deadline);
   /* The identity travels as a list. */
   {
     mproc_value *id = mproc_list();
@@ -266,25 +304,45 @@ static int handshake(mproc_process *p, mproc_conn *boot, const char *module,
   if (!rc && tracker >= 0)
     rc = mproc_dict_set_str(msg, "tracker", mproc_int(tracker));
   if (!rc)
-    rc = mproc_conn_send(boot, msg);
+    rc = mproc__encode(msg, &enc, NULL);
   mproc_value_free(msg);
+  if (!rc)
+    rc = mproc__boot_send(h, enc.p, enc.len, deadline);
+  mproc__buf_free(&enc);
+  if (rc == MPROC_ETIMEDOUT) {
+    snprintf(why, sizeof why,
+             "the child did not read its bootstrap message within %g s",
+             limit);
+    return abandon(p, rc, why, deadline);
+  }
   if (rc)
-    return abandon(p, rc, "while its bootstrap message was being sent");
-  rc = mproc_conn_recv_bytes(boot, &reply, &n);
+    return abandon(p, rc, "while its bootstrap message was being sent",
+                   deadline);
+  rc = mproc__boot_recv(h, MPROC__BOOT_SMALL, deadline, &reply, &n);
+  if (rc == MPROC_ETIMEDOUT) {
+    snprintf(why, sizeof why,
+             "the child did not answer its bootstrap message within %g s",
+             limit);
+    return abandon(p, rc, why, deadline);
+  }
+  if (rc == MPROC_EEOF)
+    return abandon(p, rc, "while reading its bootstrap message", deadline);
   if (rc)
-    return abandon(p, rc, "while reading its bootstrap message");
+    return abandon(p, MPROC_EBADMSG, "the child's reply is malformed",
+                   deadline);
   if (n == 2 && memcmp(reply, "ok", 2) == 0) {
     free(reply);
     return 0;
   }
-  {
-    char why[300];
-    snprintf(why, sizeof why, "the child could not bootstrap: %.*s",
-             (int)(n < 250 ? n : 250), (const char *)reply);
+  if (is_error_reply(reply, n)) {
+    rc = child_said_error(p, reply, n, deadline);
     free(reply);
-    mproc__err(MPROC_ESPAWN, "child refused");
-    return abandon(p, MPROC_ESPAWN, why);
+    return rc;
   }
+  free(reply);
+  mproc__err(MPROC_EBADMSG, "unexpected reply from the child");
+  return abandon(p, MPROC_EBADMSG, "the child speaks another protocol",
+                 deadline);
 }
 
 int mproc_process_start(mproc_process *p) {
@@ -294,7 +352,6 @@ int mproc_process_start(mproc_process *p) {
   mproc__spawn sp;
   mproc__buf args = MPROC__BUF_INIT;
   mproc__handle *values = NULL;
-  mproc_conn *boot;
   int tracker = -1;
   int rc = usable(p, "mproc_process_start");
   if (rc)
@@ -348,12 +405,10 @@ int mproc_process_start(mproc_process *p) {
   if (!rc)
     rc = mproc__plat_spawn_self(sp.h, sp.n, values, p->daemon, &p->child);
   if (!rc) {
-    boot = mproc__conn_wrap(p->child.boot, 1, 1);
-    rc = boot ? handshake(p, boot, module, offset, &args, values, sp.n,
-                        tracker)
-              : abandon(p, MPROC_ENOMEM, "no memory");
-    if (boot)
-      mproc__conn_detach(boot);
+    /* One deadline for the whole handshake. */
+    double limit = mproc__start_timeout();
+    rc = handshake(p, module, offset, &args, values, sp.n, tracker, limit,
+                   mproc__plat_monotonic() + limit);
   }
   mproc__spawn_free(&sp);
   mproc__buf_free(&args);

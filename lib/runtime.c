@@ -6,7 +6,16 @@
  * spawned child, child_main (hello, bootstrap, ack, run the target, exit);
  * the process table (APR mutex) with at_exit, which terminates daemonic
  * children and joins the others as Python does at interpreter exit.
+ *
+ * A failed set-up is final: APR counts apr_initialize calls and a second
+ * one "succeeds" with nothing set up, so it is never tried again; every
+ * later call that needs the runtime returns the first failure's code
+ * (mproc__ensure_runtime).  A spawned child whose set-up or handshake
+ * fails never returns from mproc_init: it says why in one line on stderr
+ * (and to the parent, when the channel still works) and exits with
+ * MPROC__EXIT_BOOT.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +29,8 @@
 
 static struct runtime {
   int ready;       /* runtime_setup done */
+  int failed;      /* runtime_setup failed (its code): final */
+  char why[200];   /* ... and why */
   int init_called; /* mproc_init ran: children can be started */
   int checked;     /* the "marked but never bootstrapped" check ran */
   apr_pool_t *pool;
@@ -35,17 +46,34 @@ static struct runtime {
   size_t nchildren, capchildren;
 } rt;
 
+static int setup_failed(int code) {
+  rt.failed = code;
+  snprintf(rt.why, sizeof rt.why, "%s", mproc_last_error());
+  return code;
+}
+
 static int runtime_setup(void) {
+  const char *fault;
   if (rt.ready)
     return 0;
-  if (apr_initialize() != APR_SUCCESS)
-    return mproc__err(MPROC_EOS, "apr_initialize failed");
+  if (rt.failed)
+    return mproc__err(rt.failed, "mproc could not initialise in this "
+                                 "process (%s); no mproc call can work",
+                      rt.why);
+  /* Fault injection for the test suite where no real failure can be made
+   * (Win32 has no RLIMIT_AS): apr_initialize runs, then "fails". */
+  fault = getenv("MPROC_TEST_FAULT");
+  if (apr_initialize() != APR_SUCCESS ||
+      (fault && strcmp(fault, "init-fails") == 0))
+    return setup_failed(mproc__err(MPROC_EOS, "apr_initialize failed"));
   if (apr_pool_create(&rt.pool, NULL) != APR_SUCCESS ||
       apr_thread_mutex_create(&rt.mu, APR_THREAD_MUTEX_DEFAULT, rt.pool) !=
           APR_SUCCESS ||
       apr_thread_mutex_create(&rt.tracker_mu, APR_THREAD_MUTEX_DEFAULT,
-                              rt.pool) != APR_SUCCESS)
-    return mproc__err(MPROC_ENOMEM, "runtime mutex");
+                              rt.pool) != APR_SUCCESS) {
+    rt.mu = rt.tracker_mu = NULL;
+    return setup_failed(mproc__err(MPROC_ENOMEM, "runtime mutex"));
+  }
   rt.ready = 1;
   return 0;
 }
@@ -60,18 +88,21 @@ static void unlock(void) {
     apr_thread_mutex_unlock(rt.mu);
 }
 
-void mproc__tracker_lock(void) {
-  mproc__ensure_runtime();
+int mproc__tracker_lock(void) {
+  int rc = mproc__ensure_runtime();
+  if (rc)
+    return rc;
   apr_thread_mutex_lock(rt.tracker_mu);
+  return 0;
 }
 
 void mproc__tracker_unlock(void) { apr_thread_mutex_unlock(rt.tracker_mu); }
 
 int mproc__initialised(void) { return rt.init_called; }
 
-void mproc__ensure_runtime(void) {
+int mproc__ensure_runtime(void) {
   if (rt.ready)
-    return;
+    return 0;
   if (!rt.checked) {
     rt.checked = 1;
     if (mproc__plat_marked_child()) {
@@ -84,10 +115,7 @@ void mproc__ensure_runtime(void) {
       mproc__plat_exit(MPROC__EXIT_BOOT);
     }
   }
-  if (runtime_setup() != 0) {
-    fprintf(stderr, "mproc: cannot initialise: %s\n", mproc_last_error());
-    mproc__plat_exit(MPROC__EXIT_BOOT);
-  }
+  return runtime_setup();
 }
 
 /* ---- identity --------------------------------------------------------- */
@@ -111,14 +139,14 @@ const char *mproc__self_name(void) {
 const unsigned char *mproc__authkey(void) { return rt.authkey; }
 
 mproc_process *mproc_current_process(void) {
-  mproc__ensure_runtime();
+  (void)mproc__ensure_runtime(); /* no APR needed below */
   if (!rt.self)
     rt.self = mproc__process_new_self("MainProcess", mproc__plat_getpid(), 0);
   return rt.self;
 }
 
 mproc_process *mproc_parent_process(void) {
-  mproc__ensure_runtime();
+  (void)mproc__ensure_runtime();
   return rt.parent;
 }
 
@@ -162,9 +190,11 @@ void mproc__table_remove(mproc_process *p) {
 
 int mproc_active_children(mproc_process **out, size_t cap) {
   size_t i = 0, count = 0;
+  int rc;
   if (!out && cap)
     return mproc__err(MPROC_EINVAL, "mproc_active_children: NULL output");
-  mproc__ensure_runtime();
+  if ((rc = mproc__ensure_runtime()) != 0)
+    return rc;
   lock();
   while (i < rt.nchildren) {
     mproc_process *p = rt.children[i];
@@ -243,9 +273,9 @@ typedef struct boot_state {
   mproc__spawn sp;
 } boot_state;
 
-/* Read and check the bootstrap dict; rebuild identity and arguments. */
-static int read_bootstrap(mproc_conn *boot, mproc__waititem parent,
-                          boot_state *bs) {
+/* Check the bootstrap dict (bytes p, n); rebuild identity and arguments. */
+static int read_bootstrap(const unsigned char *p, size_t n,
+                          mproc__waititem parent, boot_state *bs) {
   const char *module, *name, *pname;
   const void *argp, *selfp, *key;
   size_t argn, selfn, keyn, i;
@@ -254,9 +284,11 @@ static int read_bootstrap(mproc_conn *boot, mproc__waititem parent,
   const mproc_value *id;
   int rc;
 
-  rc = mproc_conn_recv(boot, &bs->msg);
+  rc = mproc__decode(p, n, &bs->msg, NULL);
   if (rc)
     return rc;
+  if (mproc_value_type(bs->msg) != MPROC_T_DICT)
+    return mproc__err(MPROC_EBADMSG, "bootstrap: not a dict");
   if ((rc = get_int(bs->msg, "proto", &proto)) != 0)
     return rc;
   if (proto != MPROC__PROTO)
@@ -323,38 +355,93 @@ static int read_bootstrap(mproc_conn *boot, mproc__waititem parent,
   return 0;
 }
 
-static void child_main(mproc__handle boot_h, mproc__waititem parent) {
+/* The child cannot go on: say why on stderr (one line) and, if the
+ * channel works, to the parent; exit.  Needs no memory. */
+static void child_fail(mproc__handle boot, double deadline, const char *fmt,
+                       ...) {
+  char why[400], line[480];
+  va_list ap;
+  size_t k = strlen(MPROC__BOOT_ERROR), i;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  for (i = 0; why[i]; i++)
+    if (why[i] == '\n' || why[i] == '\r')
+      why[i] = ' ';
+  snprintf(line, sizeof line, "mproc: child process %ld could not start: "
+                              "%s\n",
+           mproc__plat_getpid(), why);
+  fputs(line, stderr);
+  fflush(stderr);
+  if (boot != MPROC__NOHANDLE) {
+    memcpy(line, MPROC__BOOT_ERROR, k);
+    snprintf(line + k, sizeof line - k, "%s", why);
+    /* A peer that does not read is no reason to wait long. */
+    if (deadline > mproc__plat_monotonic() + 2)
+      deadline = mproc__plat_monotonic() + 2;
+    mproc__boot_send(boot, line, strlen(line), deadline);
+  }
+  mproc__plat_exit(MPROC__EXIT_BOOT);
+}
+
+static void child_main(mproc__handle boot, mproc__waititem parent) {
   boot_state bs;
-  mproc_conn *boot;
   const char *fault = getenv("MPROC_TEST_FAULT");
+  double limit = mproc__start_timeout();
+  double deadline = mproc__plat_monotonic() + limit;
+  unsigned char *raw = NULL;
+  size_t n;
   int rc, code;
 
   memset(&bs, 0, sizeof bs);
+  if (!fault)
+    fault = "";
   /* Fault injection for the test suite: die before the bootstrap. */
-  if (fault && strcmp(fault, "crash-before-bootstrap") == 0)
+  if (strcmp(fault, "crash-before-bootstrap") == 0)
     abort();
-  if (mproc__plat_adopt(boot_h) != 0)
-    mproc__plat_exit(MPROC__EXIT_BOOT);
-  boot = mproc__conn_wrap(boot_h, 1, 1);
-  if (!boot ||
-      mproc_conn_send_bytes(boot, MPROC__HELLO, strlen(MPROC__HELLO)) != 0)
-    mproc__plat_exit(MPROC__EXIT_BOOT);
-  rc = read_bootstrap(boot, parent, &bs);
-  if (rc) {
-    char reply[400];
-    snprintf(reply, sizeof reply, "%s: %s", mproc_errname(rc),
-             mproc_last_error());
-    mproc_conn_send_bytes(boot, reply, strlen(reply));
-    mproc__plat_exit(MPROC__EXIT_BOOT);
+  if (mproc__plat_adopt(boot) != 0)
+    child_fail(MPROC__NOHANDLE, 0, "its bootstrap channel is not valid: %s",
+               mproc_last_error());
+  if (strcmp(fault, "garbage-hello") == 0) {
+    /* A program that writes to its inherited handles first. */
+    static const char junk[] = "ffffffff this is not a hello at all";
+    mproc__plat_boot_write(boot, junk, sizeof junk - 1, limit);
+  } else {
+    if (mproc__boot_send(boot, MPROC__HELLO, strlen(MPROC__HELLO),
+                         deadline) != 0)
+      child_fail(MPROC__NOHANDLE, 0, "cannot say hello to the parent: %s",
+                 mproc_last_error());
+    if (strcmp(fault, "stall-after-hello") == 0) {
+      mproc__plat_sleep(600);
+      mproc__plat_exit(MPROC__EXIT_BOOT);
+    }
   }
-  if (mproc_conn_send_bytes(boot, "ok", 2) != 0)
-    mproc__plat_exit(MPROC__EXIT_BOOT);
+  rc = mproc__boot_recv(boot, MPROC__BOOT_BIG, deadline, &raw, &n);
+  if (rc == MPROC_ETIMEDOUT)
+    child_fail(boot, deadline, "no complete bootstrap message from the "
+                               "parent within %g s (%s)",
+               limit, mproc_last_error());
+  if (rc == MPROC_EEOF)
+    child_fail(MPROC__NOHANDLE, 0, "the parent closed the bootstrap channel "
+                                   "before sending the bootstrap message");
+  if (rc) /* the other direction is still in step: tell the parent */
+    child_fail(boot, deadline, "bad bootstrap message: %s: %s",
+               mproc_errname(rc), mproc_last_error());
+  bs.sp.reserved[0] = boot;
+  bs.sp.reserved[1] = parent.h;
+  rc = read_bootstrap(raw, n, parent, &bs);
+  free(raw);
+  if (rc)
+    child_fail(boot, deadline, "bad bootstrap message: %s: %s",
+               mproc_errname(rc), mproc_last_error());
+  if (mproc__boot_send(boot, "ok", 2, deadline) != 0)
+    child_fail(MPROC__NOHANDLE, 0, "cannot answer the parent: %s",
+               mproc_last_error());
   /* The channel stays open: it is how each side sees the other end. */
-  mproc__conn_detach(boot);
   mproc_value_free(bs.msg);
   bs.msg = NULL;
-  if (mproc__plat_child_setup((long)bs.ppid, rt.daemon) != 0)
-    mproc__plat_exit(MPROC__EXIT_BOOT);
+  if (mproc__plat_child_setup(parent, rt.daemon) != 0)
+    child_fail(MPROC__NOHANDLE, 0, "%s", mproc_last_error());
 
   atexit(at_exit);
   if (bs.is_struct) {
@@ -378,17 +465,22 @@ static void child_main(mproc__handle boot_h, mproc__waititem parent) {
 int mproc_init(int argc, char **argv) {
   mproc__handle boot;
   mproc__waititem parent;
-  int rc;
+  int rc, child;
   if (rt.init_called)
     return 0;
+  if (rt.failed)
+    return runtime_setup(); /* the same failure again */
   rt.checked = 1; /* mproc_init is the bootstrap: no "forgot" check */
+  child = argv && mproc__plat_child_args(argc, argv, &boot, &parent);
   rc = runtime_setup();
+  if (rc && child) /* never back into main()'s parent path */
+    child_fail(boot, mproc__plat_monotonic() + mproc__start_timeout(),
+               "mproc_init failed: %s", mproc_last_error());
   if (rc)
     return rc;
   rt.init_called = 1;
-  if (argv && mproc__plat_child_args(argc, argv, &boot, &parent)) {
+  if (child)
     child_main(boot, parent); /* never returns */
-  }
   rc = mproc__plat_random(rt.authkey, sizeof rt.authkey);
   if (rc)
     return rc;

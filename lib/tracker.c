@@ -108,7 +108,8 @@ static int notify(char op, const char *name) {
     return mproc__err(MPROC_EINVAL, "shared memory name too long");
   msg[0] = op;
   memcpy(msg + 1, name, len + 1);
-  mproc__tracker_lock();
+  if ((rc = mproc__tracker_lock()) != 0)
+    return rc;
   for (attempt = 0; attempt < 2; attempt++) {
     if (!writer && (rc = start()) != 0)
       break;
@@ -129,7 +130,8 @@ int mproc__tracker_unregister(const char *name) { return notify('U', name); }
 
 mproc__handle mproc__tracker_handle(void) {
   mproc__handle h = MPROC__NOHANDLE;
-  mproc__tracker_lock();
+  if (mproc__tracker_lock() != 0)
+    return h;
   if (writer)
     h = mproc__conn_handle(writer);
   mproc__tracker_unlock();
@@ -138,9 +140,13 @@ mproc__handle mproc__tracker_handle(void) {
 
 int mproc__tracker_adopt(mproc__handle h) {
   mproc_conn *c = mproc__conn_wrap(h, 0, 1);
+  int rc;
   if (!c)
     return MPROC_ENOMEM;
-  mproc__tracker_lock();
+  if ((rc = mproc__tracker_lock()) != 0) {
+    mproc__conn_detach(c);
+    return rc;
+  }
   writer = c;
   mproc__tracker_unlock();
   return 0;

@@ -72,14 +72,15 @@ extern "C" {
   XX(EWORKERDIED, -28, "worker process died")                                \
   XX(ENOTSUP, -29, "operation not supported")                               \
   XX(EEXIST, -30, "shared memory with that name exists")                    \
-  XX(ENOENT, -31, "no shared memory with that name")
+  XX(ENOENT, -31, "no shared memory with that name")                        \
+  XX(EMFILE, -32, "too many open files")
 
 enum {
   MPROC_OK = 0,
 #define MPROC__XX(name, value, msg) MPROC_##name = (value),
   MPROC_ERRNO_MAP(MPROC__XX)
 #undef MPROC__XX
-  MPROC__ELAST = -32
+  MPROC__ELAST = -33
 };
 
 /** The message for an error code ("success" for 0, "unknown error" else). */
