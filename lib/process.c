@@ -433,6 +433,8 @@ int mproc_process_start(mproc_process *p) {
 int mproc_process_join(mproc_process *p, double timeout) {
   int rc, ready = 0;
   double deadline;
+  if ((rc = mproc__timeout(&timeout, "mproc_process_join")) != 0)
+    return rc;
   if (p && p->kind == KIND_PARENT) {
     rc = mproc__plat_wait(&p->psentinel, 1, timeout, &ready);
     if (rc < 0)
@@ -508,7 +510,13 @@ int mproc_process_kill(mproc_process *p) {
 }
 
 int mproc_process_exitcode(mproc_process *p, int *code) {
-  int rc = started_child(p, "mproc_process_exitcode");
+  int rc;
+  /* The current process is running: no exit code yet (Python: None). */
+  if (p && p->kind == KIND_SELF && p->state != ST_CLOSED)
+    return mproc__err(MPROC_ERUNNING, "mproc_process_exitcode: %s is the "
+                                      "current process, still running",
+                      p->name);
+  rc = started_child(p, "mproc_process_exitcode");
   if (rc)
     return rc;
   if (!code)
@@ -525,7 +533,10 @@ int mproc_process_exitcode(mproc_process *p, int *code) {
 }
 
 int mproc_process_close(mproc_process *p) {
-  int rc = usable(p, "mproc_process_close");
+  int rc;
+  if (p && p->state == ST_CLOSED)
+    return 0; /* closing twice is a no-op, as in Python */
+  rc = usable(p, "mproc_process_close");
   if (rc)
     return rc;
   if (p->kind != KIND_CHILD)
