@@ -114,6 +114,7 @@ END_TEST
 
 /* ---- a nearly full fd table (POSIX: Win32 has no such limit) ------------- */
 
+#ifndef _WIN32
 /* Says "hi" on its Connection, exits 7. */
 static int say_hi(mproc_value *args) {
   mproc_value *v = mproc_str("hi");
@@ -122,7 +123,6 @@ static int say_hi(mproc_value *args) {
   return rc == 0 ? 7 : 1;
 }
 
-#ifndef _WIN32
 /* Start say_hi with a Connection; [start rc, detail, exit code, heard]. */
 static mproc_value *try_start(void) {
   mproc_conn *a, *b;

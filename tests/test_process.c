@@ -739,6 +739,7 @@ START_TEST(child_ends_on_silent_parent) {
 }
 END_TEST
 
+#ifndef _WIN32
 static int exported(mproc__codec_ctx *ctx, const mproc__objtype *type,
                     void *obj, mproc_value **plain) {
   (void)ctx;
@@ -785,6 +786,7 @@ static void evil_bootstrap(mproc__buf *out, int64_t h0) {
   mproc_value_free(msg);
   mproc__buf_free(&args);
 }
+#endif
 
 START_TEST(failed_import_keeps_the_reply_channel) {
 #ifdef _WIN32
