@@ -47,6 +47,10 @@ struct mproc_process {
   mproc__waititem psentinel; /* KIND_PARENT */
 };
 
+/* The table of started children (at the end of this file). */
+static int table_add(mproc_process *p);
+static void table_remove(mproc_process *p);
+
 static char *dupstr(const char *s) {
   size_t n = strlen(s) + 1;
   char *d = malloc(n);
@@ -419,7 +423,7 @@ int mproc_process_start(mproc_process *p) {
   p->state = ST_STARTED;
   if (p->internal)
     return 0;
-  rc = mproc__table_add(p);
+  rc = table_add(p);
   if (rc) {
     mproc__plat_proc_signal(&p->child, 1);
     reap(p, 1);
@@ -469,7 +473,7 @@ int mproc_process_join(mproc_process *p, double timeout) {
   }
   if (rc)
     return rc;
-  mproc__table_remove(p);
+  table_remove(p);
   return 0;
 }
 
@@ -551,7 +555,7 @@ int mproc_process_close(mproc_process *p) {
     if (rc)
       return rc;
   }
-  mproc__table_remove(p);
+  table_remove(p);
   mproc_value_free(p->args);
   p->args = NULL;
   p->state = ST_CLOSED;
@@ -565,8 +569,6 @@ static void destroy(mproc_process *p) {
   free(p->ident);
   free(p);
 }
-
-void mproc__process_destroy(mproc_process *p) { destroy(p); }
 
 int mproc__process_start_internal(mproc_target target, mproc_value *args,
                                   const char *name) {
@@ -594,7 +596,7 @@ void mproc_process_free(mproc_process *p) {
     p->detached = 1;
     return;
   }
-  mproc__table_remove(p);
+  table_remove(p);
   destroy(p);
 }
 
@@ -656,14 +658,13 @@ int mproc__process_wait_item(mproc_process *p, mproc__waititem *item) {
 
 /* ---- the table's view ------------------------------------------------------ */
 
-int mproc__process_reap_nowait(mproc_process *p) {
+static int reap_nowait(mproc_process *p) {
   int rc = reap(p, 0);
   if (rc == MPROC_ETIMEDOUT)
     return 1;
   return rc < 0 ? rc : 0;
 }
 
-int mproc__process_detached(const mproc_process *p) { return p->detached; }
 
 /* Build the objects that describe the current process and its parent. */
 mproc_process *mproc__process_new_self(const char *name, long pid,
@@ -694,3 +695,120 @@ mproc_process *mproc__process_new_parent(const char *name, long pid,
   }
   return p;
 }
+
+/* ---- the current process and its parent ------------------------------------ */
+
+static mproc_process *self_p, *parent_p;
+
+mproc_process *mproc_current_process(void) {
+  (void)mproc__ensure_runtime(); /* no APR needed below */
+  if (!self_p)
+    self_p = mproc__process_new_self("MainProcess", mproc__plat_getpid(), 0);
+  return self_p;
+}
+
+mproc_process *mproc_parent_process(void) {
+  (void)mproc__ensure_runtime();
+  return parent_p;
+}
+
+const char *mproc__self_name(void) {
+  return self_p ? self_p->name : "MainProcess";
+}
+
+void mproc__process_set_self(mproc_process *self, mproc_process *parent) {
+  self_p = self;
+  parent_p = parent;
+}
+
+/* ---- the table of started children (under the runtime mutex) --------------- */
+
+static struct {
+  mproc_process **v;
+  size_t n, cap;
+} table;
+
+static int table_add(mproc_process *p) {
+  int rc = 0;
+  mproc__runtime_lock();
+  if (table.n == table.cap) {
+    size_t cap = table.cap ? table.cap * 2 : 16;
+    mproc_process **c = realloc(table.v, cap * sizeof *c);
+    if (c) {
+      table.v = c;
+      table.cap = cap;
+    } else {
+      rc = mproc__err(MPROC_ENOMEM, "process table");
+    }
+  }
+  if (!rc)
+    table.v[table.n++] = p;
+  mproc__runtime_unlock();
+  return rc;
+}
+
+static void table_remove(mproc_process *p) {
+  size_t i;
+  mproc__runtime_lock();
+  for (i = 0; i < table.n; i++)
+    if (table.v[i] == p) {
+      table.v[i] = table.v[--table.n];
+      break;
+    }
+  mproc__runtime_unlock();
+}
+
+int mproc_active_children(mproc_process **out, size_t cap) {
+  size_t i = 0, count = 0;
+  int rc;
+  if (!out && cap)
+    return mproc__err(MPROC_EINVAL, "mproc_active_children: NULL output");
+  if ((rc = mproc__ensure_runtime()) != 0)
+    return rc;
+  mproc__runtime_lock();
+  while (i < table.n) {
+    mproc_process *p = table.v[i];
+    if (reap_nowait(p) == 1) {
+      if (count < cap)
+        out[count] = p;
+      count++;
+      i++;
+      continue;
+    }
+    /* Ended: reaped now, as Python's active_children() does. */
+    table.v[i] = table.v[--table.n];
+    if (p->detached)
+      destroy(p);
+  }
+  mproc__runtime_unlock();
+  return (int)count;
+}
+
+/* At normal exit: terminate daemonic children, then join every child. */
+void mproc__process_at_exit(void) {
+  mproc_process **list;
+  size_t n, i;
+  /* What this process printed comes before what its children print while
+   * it waits for them. */
+  fflush(NULL);
+  mproc__runtime_lock();
+  n = table.n;
+  list = n ? malloc(n * sizeof *list) : NULL;
+  if (list)
+    memcpy(list, table.v, n * sizeof *list);
+  mproc__runtime_unlock();
+  if (!list)
+    return;
+  for (i = 0; i < n; i++)
+    if (mproc_process_daemon(list[i]) && mproc_process_is_alive(list[i]) == 1)
+      mproc_process_terminate(list[i]);
+  for (i = 0; i < n; i++) {
+    mproc_process_join(list[i], MPROC_FOREVER);
+    if (list[i]->detached) {
+      table_remove(list[i]);
+      destroy(list[i]);
+    }
+  }
+  free(list);
+}
+

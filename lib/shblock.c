@@ -163,6 +163,17 @@ static int blk_map(mproc__spawn *sp, int64_t idx, int64_t size,
   return 0;
 }
 
+void mproc__blk_release_imports(mproc__spawn *sp) {
+  size_t i;
+  for (i = 0; i < sp->nblk; i++)
+    mproc__blk_decref(sp->blks[i]);
+  free(sp->blks);
+  free(sp->blkidx);
+  sp->blks = NULL;
+  sp->blkidx = NULL;
+  sp->nblk = sp->capblk = 0;
+}
+
 int mproc__blk_import(mproc__spawn *sp, const mproc_value *plain,
                       uint32_t kind, size_t off, size_t len,
                       mproc__blk **out) {

@@ -4,11 +4,12 @@
  *
  * In the parent every object in the arguments is exported as
  * [type name, plain description]; the handles it names are collected once
- * each.  In the child the description is imported back into an object
- * the arguments own; the same object named twice is rebuilt once, so a
- * Connection passed twice is one Connection, closed once.  No object may
- * claim the bootstrap channel or the parent sentinel: a hostile or broken
- * bootstrap cannot make the child close the channel its reply goes on.
+ * each.  In the child (child.c holds the import half: it knows every
+ * type) the description is rebuilt into an object, taking its handles
+ * from here; no object may claim the bootstrap channel or the parent
+ * sentinel: a hostile or broken bootstrap cannot make the child close the
+ * channel its reply goes on.  spawn.c stands on runtime.c only; the
+ * object types stand on it.
  *
  * The handshake (hello, bootstrap, reply) does not use Connections: each
  * read waits for readiness with the time left to one deadline, a header
@@ -20,20 +21,6 @@
 #include <string.h>
 
 #include "spawnctx.h"
-
-/* Every type that can travel at spawn. */
-extern const mproc__objtype mproc__sem_type, mproc__bsem_type,
-    mproc__event_type, mproc__cond_type, mproc__barrier_type,
-    mproc__value_type, mproc__array_type, mproc__rawvalue_type,
-    mproc__rawarray_type, mproc__shm_type, mproc__queue_type,
-    mproc__simplequeue_type, mproc__joinablequeue_type;
-static const mproc__objtype *const travel_types[] = {
-    &mproc__conn_type,    &mproc__lock_type,     &mproc__rlock_type,
-    &mproc__sem_type,     &mproc__bsem_type,     &mproc__event_type,
-    &mproc__cond_type,    &mproc__barrier_type,  &mproc__value_type,
-    &mproc__array_type,   &mproc__rawvalue_type, &mproc__rawarray_type,
-    &mproc__shm_type,     &mproc__queue_type,    &mproc__simplequeue_type,
-    &mproc__joinablequeue_type};
 
 static int export_obj(mproc__codec_ctx *ctx, const mproc__objtype *type,
                       void *obj, mproc_value **plain) {
@@ -52,65 +39,10 @@ static int export_obj(mproc__codec_ctx *ctx, const mproc__objtype *type,
   return *plain ? 0 : MPROC_ENOMEM;
 }
 
-static int import_obj(mproc__codec_ctx *ctx, const mproc_value *plain,
-                      mproc_value **objval) {
-  mproc__spawn *sp = (mproc__spawn *)ctx;
-  const mproc__objtype *type = NULL;
-  const char *name = mproc_value_str(mproc_list_get(plain, 0));
-  void *obj = NULL;
-  size_t i;
-  int rc;
-  for (i = 0; i < sp->nseen; i++)
-    if (mproc_value_equal(sp->seen[i].plain, plain)) {
-      *objval = mproc__value_object(sp->seen[i].type, sp->seen[i].obj, 0);
-      return *objval ? 0 : MPROC_ENOMEM;
-    }
-  for (i = 0; name && i < sizeof travel_types / sizeof travel_types[0]; i++)
-    if (strcmp(travel_types[i]->name, name) == 0)
-      type = travel_types[i];
-  if (!type || mproc_list_len(plain) != 2)
-    return mproc__err(MPROC_EBADMSG, "unknown object '%s' in bootstrap",
-                      name ? name : "?");
-  if (sp->nseen == sp->capseen) {
-    size_t cap = sp->capseen ? sp->capseen * 2 : 4;
-    mproc__seen *s = realloc(sp->seen, cap * sizeof *s);
-    if (!s)
-      return mproc__err(MPROC_ENOMEM, "spawn objects");
-    sp->seen = s;
-    sp->capseen = cap;
-  }
-  rc = type->spawn_import(sp, mproc_list_get(plain, 1), &obj);
-  if (rc)
-    return rc;
-  *objval = mproc__value_object(type, obj, 1);
-  sp->seen[sp->nseen].plain = mproc_value_copy(plain);
-  if (!*objval || !sp->seen[sp->nseen].plain) {
-    if (*objval)
-      mproc_value_free(*objval);
-    else
-      type->release(obj);
-    mproc_value_free(sp->seen[sp->nseen].plain);
-    return mproc__err(MPROC_ENOMEM, "spawn objects");
-  }
-  sp->seen[sp->nseen].type = type;
-  sp->seen[sp->nseen].obj = obj;
-  sp->nseen++;
-  return 0;
-}
-
 void mproc__spawn_init_parent(mproc__spawn *sp) {
   memset(sp, 0, sizeof *sp);
   sp->codec.export_obj = export_obj;
-  sp->codec.import_obj = import_obj;
   sp->reserved[0] = sp->reserved[1] = MPROC__NOHANDLE;
-}
-
-void mproc__spawn_init_child(mproc__spawn *sp, const mproc_value *values) {
-  mproc__handle r0 = sp->reserved[0], r1 = sp->reserved[1];
-  mproc__spawn_init_parent(sp);
-  sp->values = values;
-  sp->reserved[0] = r0;
-  sp->reserved[1] = r1;
 }
 
 void mproc__spawn_free(mproc__spawn *sp) {
@@ -118,10 +50,7 @@ void mproc__spawn_free(mproc__spawn *sp) {
   for (i = 0; i < sp->nseen; i++)
     mproc_value_free(sp->seen[i].plain);
   free(sp->seen);
-  for (i = 0; i < sp->nblk; i++)
-    mproc__blk_decref(sp->blks[i]);
-  free(sp->blks);
-  free(sp->blkidx);
+  /* Blocks mapped in a child: shblock.c's (child.c releases them). */
   free(sp->h);
   memset(sp, 0, sizeof *sp);
 }

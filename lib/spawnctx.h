@@ -44,8 +44,8 @@ struct mproc__spawn {
   size_t nblk, capblk;
 };
 
+/* The export half (process.c); child.c adds the import half. */
 void mproc__spawn_init_parent(mproc__spawn *sp);
-void mproc__spawn_init_child(mproc__spawn *sp, const mproc_value *values);
 void mproc__spawn_free(mproc__spawn *sp);
 
 /*
@@ -65,14 +65,14 @@ int mproc__boot_recv(mproc__handle h, uint64_t cap, double deadline,
 /* Seconds a whole handshake may take: MPROC_START_TIMEOUT or 60. */
 double mproc__start_timeout(void);
 
-/* process.c's constructors for the runtime's own process objects. */
+/* process.c, for child.c: the objects for this process and its parent
+ * (set_self makes them mproc_current/parent_process), and the exit hook
+ * that ends daemonic children and joins the others. */
 mproc_process *mproc__process_new_self(const char *name, long pid,
                                        int daemon);
 mproc_process *mproc__process_new_parent(const char *name, long pid,
                                          mproc__waititem sentinel);
-void mproc__process_destroy(mproc_process *p);
-/* 1 still running, 0 ended (status collected), negative error. */
-int mproc__process_reap_nowait(mproc_process *p);
-int mproc__process_detached(const mproc_process *p);
+void mproc__process_set_self(mproc_process *self, mproc_process *parent);
+void mproc__process_at_exit(void);
 
 #endif

@@ -95,6 +95,7 @@ static int start(void) {
     return rc;
   }
   writer = w;
+  mproc__tracker_set_handle(mproc__conn_handle(w));
   return 0;
 }
 
@@ -119,6 +120,7 @@ static int notify(char op, const char *name) {
     /* The tracker was killed: start another (as CPython does).  The old
      * end stays open: a spawn in another thread may be passing it on. */
     writer = NULL;
+    mproc__tracker_set_handle(MPROC__NOHANDLE);
   }
   mproc__tracker_unlock();
   return rc;
@@ -127,16 +129,6 @@ static int notify(char op, const char *name) {
 int mproc__tracker_register(const char *name) { return notify('R', name); }
 
 int mproc__tracker_unregister(const char *name) { return notify('U', name); }
-
-mproc__handle mproc__tracker_handle(void) {
-  mproc__handle h = MPROC__NOHANDLE;
-  if (mproc__tracker_lock() != 0)
-    return h;
-  if (writer)
-    h = mproc__conn_handle(writer);
-  mproc__tracker_unlock();
-  return h;
-}
 
 int mproc__tracker_adopt(mproc__handle h) {
   mproc_conn *c = mproc__conn_wrap(h, 0, 1);
@@ -148,6 +140,7 @@ int mproc__tracker_adopt(mproc__handle h) {
     return rc;
   }
   writer = c;
+  mproc__tracker_set_handle(h);
   mproc__tracker_unlock();
   return 0;
 }
