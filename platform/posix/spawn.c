@@ -361,6 +361,8 @@ int mproc__plat_boot_write(mproc__handle h, const void *buf, size_t len,
     int r;
     if (left < 0)
       left = 0;
+    if (left > 86400)
+      left = 86400; /* poll's int milliseconds; the loop goes on */
     pfd.fd = (int)h;
     pfd.events = POLLOUT;
     pfd.revents = 0;
