@@ -109,6 +109,24 @@ static int solo(int argc, char **argv) {
   check(rc < 0 && l == NULL, "mproc_lock_new", rc);
   rc = mproc_queue_new(&q, 0);
   check(rc < 0 && q == NULL, "mproc_queue_new", rc);
+  {
+    mproc_sem *s = NULL;
+    mproc_event *e = NULL;
+    mproc_cond *c = NULL;
+    mproc_shared *v = NULL;
+    mproc_shm *m = NULL;
+    int one = 1;
+    rc = mproc_sem_new(&s, 1);
+    check(rc < 0 && !s, "mproc_sem_new", rc);
+    rc = mproc_event_new(&e);
+    check(rc < 0 && !e, "mproc_event_new", rc);
+    rc = mproc_cond_new(&c, NULL);
+    check(rc < 0 && !c, "mproc_cond_new", rc);
+    rc = mproc_shared_value(&v, 'i', &one, NULL);
+    check(rc < 0 && !v, "mproc_shared_value", rc);
+    rc = mproc_shm_new(&m, NULL, 1, 4096);
+    check(rc < 0 && !m, "mproc_shm_new", rc);
+  }
   rc = mproc_thread_start(&t, thread_fn, NULL);
   check(rc < 0 && t == NULL, "mproc_thread_start", rc);
   rc = mproc_wait(NULL, 0, 0, NULL);
