@@ -106,6 +106,8 @@ int mproc__blk_import(mproc__spawn *sp, const mproc_value *plain,
                       uint32_t kind, size_t off, size_t len,
                       mproc__blk **out);
 uint32_t mproc__blk_kind(const mproc__blk *b);
+/* In the child, when the spawn context goes: drop its block references. */
+void mproc__blk_release_imports(mproc__spawn *sp);
 
 /* The common head of every object that lives in a block. */
 typedef struct mproc__sobj {
@@ -276,7 +278,7 @@ int mproc__process_start_internal(mproc_target target, mproc_value *args,
 /* For mproc_wait: 1 if p has ended already, else 0 and *item. */
 int mproc__process_wait_item(mproc_process *p, mproc__waititem *item);
 
-/* ---- the process table and identity (runtime.c) --------------------------- */
+/* ---- identity (runtime.c) ------------------------------------------------ */
 
 /* The current process's identity: Process-1:2 is {1, 2}; main is {}. */
 typedef struct mproc__ident {
@@ -286,26 +288,40 @@ typedef struct mproc__ident {
 const mproc__ident *mproc__self_ident(void);
 int64_t mproc__next_child_number(void);
 int mproc__self_daemon(void);
-const char *mproc__self_name(void);
 const unsigned char *mproc__authkey(void); /* 32 bytes */
-/* Track a started child / stop tracking it.  */
-int mproc__table_add(mproc_process *p);
-void mproc__table_remove(mproc_process *p);
+/* mproc_init: a new authkey (main process) / who a child is (it takes
+ * ident.v). */
+int mproc__runtime_new_authkey(void);
+void mproc__runtime_become(mproc__ident ident, int daemon,
+                           const unsigned char *authkey);
+/* The name of the current process (process.c: "MainProcess" in main). */
+const char *mproc__self_name(void);
 
 /* ---- runtime (runtime.c) ------------------------------------------------ */
 
+/* The process table's mutex (process.c holds the table). */
+void mproc__runtime_lock(void);
+void mproc__runtime_unlock(void);
 /* The resource tracker's mutex (it starts a process while holding it, so
- * it cannot be the process table's). */
-void mproc__tracker_lock(void);
+ * it cannot be the process table's).  Fails only as ensure_runtime does. */
+int mproc__tracker_lock(void);
 void mproc__tracker_unlock(void);
+/* Under the tracker mutex: the handle every child gets (tracker.c sets it
+ * when it starts or loses a tracker), so process.c needs no tracker.c. */
+void mproc__tracker_set_handle(mproc__handle h);
+/* mproc_init's set-up (0 or the final failure) and its success mark. */
+int mproc__runtime_init(void);
+void mproc__runtime_set_initialised(void);
 
 /*
  * Every public entry point that may touch the runtime calls this first: it
  * initialises lazily in a plain process, and stops a process that carries
  * the child mark but never bootstrapped (main() forgot mproc_init), so a
- * forgotten mproc_init cannot become a spawn bomb.
+ * forgotten mproc_init cannot become a spawn bomb.  0, or the code of the
+ * set-up's failure, which is final (every later call gets it again): the
+ * caller returns it.
  */
-void mproc__ensure_runtime(void);
+int mproc__ensure_runtime(void);
 int mproc__initialised(void);
 
 /* ---- the resource tracker (tracker.c) -------------------------------------- */
@@ -313,7 +329,7 @@ int mproc__initialised(void);
 /* Tell the tracker about a name before creating / after unlinking it. */
 int mproc__tracker_register(const char *name);
 int mproc__tracker_unregister(const char *name);
-/* The write end a child gets at spawn (NOHANDLE if none yet). */
+/* The write end a child gets at spawn (NOHANDLE if none yet; runtime.c). */
 mproc__handle mproc__tracker_handle(void);
 /* In a child: the write end received at spawn. */
 int mproc__tracker_adopt(mproc__handle h);

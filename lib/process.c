@@ -47,6 +47,10 @@ struct mproc_process {
   mproc__waititem psentinel; /* KIND_PARENT */
 };
 
+/* The table of started children (at the end of this file). */
+static int table_add(mproc_process *p);
+static void table_remove(mproc_process *p);
+
 static char *dupstr(const char *s) {
   size_t n = strlen(s) + 1;
   char *d = malloc(n);
@@ -84,7 +88,13 @@ static int make(mproc_process **out, mproc_target target, mproc_run run,
     mproc_value_free(args);
     return mproc__err(MPROC_ETYPE, "mproc_process_new: args must be a list");
   }
-  mproc__ensure_runtime();
+  {
+    int rc = mproc__ensure_runtime();
+    if (rc) {
+      mproc_value_free(args);
+      return rc;
+    }
+  }
   p = calloc(1, sizeof *p);
   if (!p) {
     mproc_value_free(args);
@@ -181,18 +191,24 @@ static int reap(mproc_process *p, int block) {
 
 /* ---- start ---------------------------------------------------------------- */
 
-static double start_timeout(void) {
-  const char *s = getenv("MPROC_START_TIMEOUT");
-  double t = s ? atof(s) : 0;
-  return t > 0 ? t : 60.0;
-}
-
-/* After a failed handshake: make sure the child is gone, say why. */
-static int abandon(mproc_process *p, int rc, const char *why) {
-  int code = 0;
+/*
+ * After a failed handshake: make sure the child is gone, say why.  A child
+ * that closed the channel is ending: it gets until the deadline to do so
+ * (so its exit code is its own); one that did not is killed at once.
+ */
+static int abandon(mproc_process *p, int rc, const char *why,
+                   double deadline) {
+  int code = 0, r;
   char detail[sizeof(((mproc__errrec *)0)->detail)];
   snprintf(detail, sizeof detail, "%s", mproc_last_error());
-  if (mproc__plat_proc_reap(&p->child, 0, &code) == MPROC_ETIMEDOUT) {
+  for (;;) {
+    r = mproc__plat_proc_reap(&p->child, 0, &code);
+    if (r != MPROC_ETIMEDOUT || rc != MPROC_EEOF ||
+        mproc__plat_monotonic() >= deadline)
+      break;
+    mproc__plat_sleep(0.002);
+  }
+  if (r == MPROC_ETIMEDOUT) {
     mproc__plat_proc_signal(&p->child, 1);
     mproc__plat_proc_reap(&p->child, 1, &code);
   }
@@ -206,39 +222,64 @@ static int abandon(mproc_process *p, int rc, const char *why) {
                     detail);
 }
 
-static int handshake(mproc_process *p, mproc_conn *boot, const char *module,
-                     uint64_t offset, const mproc__buf *args,
-                     const mproc__handle *values, size_t nvalues,
-                     int tracker) {
+/* A reply of the child's that is "error: <why>": the whole failure.  It
+ * exits right after saying so: wait for that, as for EOF. */
+static int child_said_error(mproc_process *p, const unsigned char *reply,
+                            size_t n, double deadline) {
+  char why[MPROC__BOOT_SMALL + 64];
+  size_t k = strlen(MPROC__BOOT_ERROR);
+  snprintf(why, sizeof why, "after saying it could not bootstrap: %.*s",
+           (int)(n - k), (const char *)reply + k);
+  return abandon(p, MPROC_EEOF, why, deadline);
+}
+
+static int is_error_reply(const unsigned char *r, size_t n) {
+  size_t k = strlen(MPROC__BOOT_ERROR);
+  return n >= k && memcmp(r, MPROC__BOOT_ERROR, k) == 0;
+}
+
+static int handshake(mproc_process *p, const char *module, uint64_t offset,
+                     const mproc__buf *args, const mproc__handle *values,
+                     size_t nvalues, int tracker, double limit,
+                     double deadline) {
+  mproc__handle h = p->child.boot;
   mproc_value *msg = NULL, *hl;
-  void *reply = NULL;
+  mproc__buf enc = MPROC__BUF_INIT;
+  unsigned char *reply = NULL;
+  char why[200];
   size_t n, i;
-  double limit = start_timeout();
   int rc;
 
-  rc = mproc_conn_poll(boot, limit);
-  if (rc == 0) {
-    char why[160];
+  rc = mproc__boot_recv(h, MPROC__BOOT_SMALL, deadline, &reply, &n);
+  if (rc == MPROC_ETIMEDOUT) {
     snprintf(why, sizeof why,
              "the child did not start within %g s; does its main() call "
              "mproc_init(argc, argv) first?",
              limit);
-    mproc__err(MPROC_ETIMEDOUT, "no hello from the child");
-    return abandon(p, MPROC_ETIMEDOUT, why);
+    return abandon(p, rc, why, deadline);
   }
-  if (rc > 0)
-    rc = mproc_conn_recv_bytes(boot, &reply, &n);
-  if (rc)
+  if (rc == MPROC_EEOF)
     return abandon(p, rc,
                    "before reading its bootstrap message (did its main() "
-                   "call mproc_init(argc, argv) first?)");
+                   "call mproc_init(argc, argv) first?)",
+                   deadline);
+  if (rc)
+    return abandon(p, MPROC_EBADMSG,
+                   "the child did not send its hello (a program that writes "
+                   "to its inherited handles before mproc_init?)",
+                   deadline);
+  if (is_error_reply(reply, n)) {
+    rc = child_said_error(p, reply, n, deadline);
+    free(reply);
+    return rc;
+  }
   rc = n == strlen(MPROC__HELLO) && memcmp(reply, MPROC__HELLO, n) == 0
            ? 0
            : mproc__err(MPROC_EBADMSG, "unexpected hello from the child");
   free(reply);
   reply = NULL;
   if (rc)
-    return abandon(p, rc, "the child speaks another protocol");
+    return abandon(p, rc, "the child speaks another protocol", deadline);
 
   hl = mproc_list();
   for (i = 0; hl && i < nvalues; i++)
@@ -254,7 +295,8 @@ static int handshake(mproc_process *p, mproc_conn *boot, const char *module,
                     mproc__self_name(), "authkey",
                     (const void *)mproc__authkey(), (size_t)32);
   if (!msg)
-    return abandon(p, MPROC_ENOMEM, "cannot build the bootstrap message");
+    return abandon(p, MPROC_ENOMEM, "cannot build the bootstrap message",
+                   deadline);
   /* The identity travels as a list. */
   {
     mproc_value *id = mproc_list();
@@ -266,25 +308,45 @@ static int handshake(mproc_process *p, mproc_conn *boot, const char *module,
   if (!rc && tracker >= 0)
     rc = mproc_dict_set_str(msg, "tracker", mproc_int(tracker));
   if (!rc)
-    rc = mproc_conn_send(boot, msg);
+    rc = mproc__encode(msg, &enc, NULL);
   mproc_value_free(msg);
+  if (!rc)
+    rc = mproc__boot_send(h, enc.p, enc.len, deadline);
+  mproc__buf_free(&enc);
+  if (rc == MPROC_ETIMEDOUT) {
+    snprintf(why, sizeof why,
+             "the child did not read its bootstrap message within %g s",
+             limit);
+    return abandon(p, rc, why, deadline);
+  }
   if (rc)
-    return abandon(p, rc, "while its bootstrap message was being sent");
-  rc = mproc_conn_recv_bytes(boot, &reply, &n);
+    return abandon(p, rc, "while its bootstrap message was being sent",
+                   deadline);
+  rc = mproc__boot_recv(h, MPROC__BOOT_SMALL, deadline, &reply, &n);
+  if (rc == MPROC_ETIMEDOUT) {
+    snprintf(why, sizeof why,
+             "the child did not answer its bootstrap message within %g s",
+             limit);
+    return abandon(p, rc, why, deadline);
+  }
+  if (rc == MPROC_EEOF)
+    return abandon(p, rc, "while reading its bootstrap message", deadline);
   if (rc)
-    return abandon(p, rc, "while reading its bootstrap message");
+    return abandon(p, MPROC_EBADMSG, "the child's reply is malformed",
+                   deadline);
   if (n == 2 && memcmp(reply, "ok", 2) == 0) {
     free(reply);
     return 0;
   }
-  {
-    char why[300];
-    snprintf(why, sizeof why, "the child could not bootstrap: %.*s",
-             (int)(n < 250 ? n : 250), (const char *)reply);
+  if (is_error_reply(reply, n)) {
+    rc = child_said_error(p, reply, n, deadline);
     free(reply);
-    mproc__err(MPROC_ESPAWN, "child refused");
-    return abandon(p, MPROC_ESPAWN, why);
+    return rc;
   }
+  free(reply);
+  mproc__err(MPROC_EBADMSG, "unexpected reply from the child");
+  return abandon(p, MPROC_EBADMSG, "the child speaks another protocol",
+                 deadline);
 }
 
 int mproc_process_start(mproc_process *p) {
@@ -294,7 +356,6 @@ int mproc_process_start(mproc_process *p) {
   mproc__spawn sp;
   mproc__buf args = MPROC__BUF_INIT;
   mproc__handle *values = NULL;
-  mproc_conn *boot;
   int tracker = -1;
   int rc = usable(p, "mproc_process_start");
   if (rc)
@@ -348,12 +409,10 @@ int mproc_process_start(mproc_process *p) {
   if (!rc)
     rc = mproc__plat_spawn_self(sp.h, sp.n, values, p->daemon, &p->child);
   if (!rc) {
-    boot = mproc__conn_wrap(p->child.boot, 1, 1);
-    rc = boot ? handshake(p, boot, module, offset, &args, values, sp.n,
-                        tracker)
-              : abandon(p, MPROC_ENOMEM, "no memory");
-    if (boot)
-      mproc__conn_detach(boot);
+    /* One deadline for the whole handshake. */
+    double limit = mproc__start_timeout();
+    rc = handshake(p, module, offset, &args, values, sp.n, tracker, limit,
+                   mproc__plat_monotonic() + limit);
   }
   mproc__spawn_free(&sp);
   mproc__buf_free(&args);
@@ -364,7 +423,7 @@ int mproc_process_start(mproc_process *p) {
   p->state = ST_STARTED;
   if (p->internal)
     return 0;
-  rc = mproc__table_add(p);
+  rc = table_add(p);
   if (rc) {
     mproc__plat_proc_signal(&p->child, 1);
     reap(p, 1);
@@ -378,6 +437,8 @@ int mproc_process_start(mproc_process *p) {
 int mproc_process_join(mproc_process *p, double timeout) {
   int rc, ready = 0;
   double deadline;
+  if ((rc = mproc__timeout(&timeout, "mproc_process_join")) != 0)
+    return rc;
   if (p && p->kind == KIND_PARENT) {
     rc = mproc__plat_wait(&p->psentinel, 1, timeout, &ready);
     if (rc < 0)
@@ -412,7 +473,7 @@ int mproc_process_join(mproc_process *p, double timeout) {
   }
   if (rc)
     return rc;
-  mproc__table_remove(p);
+  table_remove(p);
   return 0;
 }
 
@@ -453,7 +514,13 @@ int mproc_process_kill(mproc_process *p) {
 }
 
 int mproc_process_exitcode(mproc_process *p, int *code) {
-  int rc = started_child(p, "mproc_process_exitcode");
+  int rc;
+  /* The current process is running: no exit code yet (Python: None). */
+  if (p && p->kind == KIND_SELF && p->state != ST_CLOSED)
+    return mproc__err(MPROC_ERUNNING, "mproc_process_exitcode: %s is the "
+                                      "current process, still running",
+                      p->name);
+  rc = started_child(p, "mproc_process_exitcode");
   if (rc)
     return rc;
   if (!code)
@@ -470,7 +537,10 @@ int mproc_process_exitcode(mproc_process *p, int *code) {
 }
 
 int mproc_process_close(mproc_process *p) {
-  int rc = usable(p, "mproc_process_close");
+  int rc;
+  if (p && p->state == ST_CLOSED)
+    return 0; /* closing twice is a no-op, as in Python */
+  rc = usable(p, "mproc_process_close");
   if (rc)
     return rc;
   if (p->kind != KIND_CHILD)
@@ -485,7 +555,7 @@ int mproc_process_close(mproc_process *p) {
     if (rc)
       return rc;
   }
-  mproc__table_remove(p);
+  table_remove(p);
   mproc_value_free(p->args);
   p->args = NULL;
   p->state = ST_CLOSED;
@@ -499,8 +569,6 @@ static void destroy(mproc_process *p) {
   free(p->ident);
   free(p);
 }
-
-void mproc__process_destroy(mproc_process *p) { destroy(p); }
 
 int mproc__process_start_internal(mproc_target target, mproc_value *args,
                                   const char *name) {
@@ -528,7 +596,7 @@ void mproc_process_free(mproc_process *p) {
     p->detached = 1;
     return;
   }
-  mproc__table_remove(p);
+  table_remove(p);
   destroy(p);
 }
 
@@ -590,14 +658,13 @@ int mproc__process_wait_item(mproc_process *p, mproc__waititem *item) {
 
 /* ---- the table's view ------------------------------------------------------ */
 
-int mproc__process_reap_nowait(mproc_process *p) {
+static int reap_nowait(mproc_process *p) {
   int rc = reap(p, 0);
   if (rc == MPROC_ETIMEDOUT)
     return 1;
   return rc < 0 ? rc : 0;
 }
 
-int mproc__process_detached(const mproc_process *p) { return p->detached; }
 
 /* Build the objects that describe the current process and its parent. */
 mproc_process *mproc__process_new_self(const char *name, long pid,
@@ -628,3 +695,120 @@ mproc_process *mproc__process_new_parent(const char *name, long pid,
   }
   return p;
 }
+
+/* ---- the current process and its parent ------------------------------------ */
+
+static mproc_process *self_p, *parent_p;
+
+mproc_process *mproc_current_process(void) {
+  (void)mproc__ensure_runtime(); /* no APR needed below */
+  if (!self_p)
+    self_p = mproc__process_new_self("MainProcess", mproc__plat_getpid(), 0);
+  return self_p;
+}
+
+mproc_process *mproc_parent_process(void) {
+  (void)mproc__ensure_runtime();
+  return parent_p;
+}
+
+const char *mproc__self_name(void) {
+  return self_p ? self_p->name : "MainProcess";
+}
+
+void mproc__process_set_self(mproc_process *self, mproc_process *parent) {
+  self_p = self;
+  parent_p = parent;
+}
+
+/* ---- the table of started children (under the runtime mutex) --------------- */
+
+static struct {
+  mproc_process **v;
+  size_t n, cap;
+} table;
+
+static int table_add(mproc_process *p) {
+  int rc = 0;
+  mproc__runtime_lock();
+  if (table.n == table.cap) {
+    size_t cap = table.cap ? table.cap * 2 : 16;
+    mproc_process **c = realloc(table.v, cap * sizeof *c);
+    if (c) {
+      table.v = c;
+      table.cap = cap;
+    } else {
+      rc = mproc__err(MPROC_ENOMEM, "process table");
+    }
+  }
+  if (!rc)
+    table.v[table.n++] = p;
+  mproc__runtime_unlock();
+  return rc;
+}
+
+static void table_remove(mproc_process *p) {
+  size_t i;
+  mproc__runtime_lock();
+  for (i = 0; i < table.n; i++)
+    if (table.v[i] == p) {
+      table.v[i] = table.v[--table.n];
+      break;
+    }
+  mproc__runtime_unlock();
+}
+
+int mproc_active_children(mproc_process **out, size_t cap) {
+  size_t i = 0, count = 0;
+  int rc;
+  if (!out && cap)
+    return mproc__err(MPROC_EINVAL, "mproc_active_children: NULL output");
+  if ((rc = mproc__ensure_runtime()) != 0)
+    return rc;
+  mproc__runtime_lock();
+  while (i < table.n) {
+    mproc_process *p = table.v[i];
+    if (reap_nowait(p) == 1) {
+      if (count < cap)
+        out[count] = p;
+      count++;
+      i++;
+      continue;
+    }
+    /* Ended: reaped now, as Python's active_children() does. */
+    table.v[i] = table.v[--table.n];
+    if (p->detached)
+      destroy(p);
+  }
+  mproc__runtime_unlock();
+  return (int)count;
+}
+
+/* At normal exit: terminate daemonic children, then join every child. */
+void mproc__process_at_exit(void) {
+  mproc_process **list;
+  size_t n, i;
+  /* What this process printed comes before what its children print while
+   * it waits for them. */
+  fflush(NULL);
+  mproc__runtime_lock();
+  n = table.n;
+  list = n ? malloc(n * sizeof *list) : NULL;
+  if (list)
+    memcpy(list, table.v, n * sizeof *list);
+  mproc__runtime_unlock();
+  if (!list)
+    return;
+  for (i = 0; i < n; i++)
+    if (mproc_process_daemon(list[i]) && mproc_process_is_alive(list[i]) == 1)
+      mproc_process_terminate(list[i]);
+  for (i = 0; i < n; i++) {
+    mproc_process_join(list[i], MPROC_FOREVER);
+    if (list[i]->detached) {
+      table_remove(list[i]);
+      destroy(list[i]);
+    }
+  }
+  free(list);
+}
+

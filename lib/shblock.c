@@ -62,6 +62,8 @@ int mproc__blk_new(size_t size, uint32_t kind, int nparks, mproc__blk **out) {
   blkhdr *hdr;
   int rc, i;
   *out = NULL;
+  if ((rc = mproc__ensure_runtime()) != 0) /* a failed mproc_init */
+    return rc;
   if (size < MPROC__BLK_HDR || size > SIZE_MAX - page || nparks < 0 ||
       nparks > MPROC__MAX_PARKS)
     return mproc__err(MPROC_EINVAL, "shared block of %zu bytes", size);
@@ -159,6 +161,17 @@ static int blk_map(mproc__spawn *sp, int64_t idx, int64_t size,
   }
   *out = b;
   return 0;
+}
+
+void mproc__blk_release_imports(mproc__spawn *sp) {
+  size_t i;
+  for (i = 0; i < sp->nblk; i++)
+    mproc__blk_decref(sp->blks[i]);
+  free(sp->blks);
+  free(sp->blkidx);
+  sp->blks = NULL;
+  sp->blkidx = NULL;
+  sp->nblk = sp->capblk = 0;
 }
 
 int mproc__blk_import(mproc__spawn *sp, const mproc_value *plain,
@@ -263,8 +276,9 @@ static int sobj_wrap(size_t objsize, const mproc__objtype *type,
 int mproc__sobj_new(size_t objsize, const mproc__objtype *type, uint32_t kind,
                     size_t len, int nparks, void **out) {
   mproc__blk *blk;
-  int rc;
-  mproc__ensure_runtime();
+  int rc = mproc__ensure_runtime();
+  if (rc)
+    return rc;
   rc = mproc__blk_new(MPROC__BLK_HDR + len, kind, nparks, &blk);
   return rc ? rc : sobj_wrap(objsize, type, blk, out);
 }

@@ -79,7 +79,8 @@ int mproc_shm_new(mproc_shm **out, const char *name, int create_it,
                                     "number different from zero");
   if (name && (rc = check_name(name, &name)) != 0)
     return rc;
-  mproc__ensure_runtime();
+  if ((rc = mproc__ensure_runtime()) != 0)
+    return rc;
   m = calloc(1, sizeof *m);
   if (!m)
     return mproc__err(MPROC_ENOMEM, "SharedMemory");

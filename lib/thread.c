@@ -34,7 +34,11 @@ int mproc_thread_start(mproc_thread **out, int (*fn)(void *arg), void *arg) {
     return mproc__err(MPROC_EINVAL, "mproc_thread_start: NULL %s",
                       out ? "function" : "output");
   *out = NULL;
-  mproc__ensure_runtime();
+  {
+    int rc = mproc__ensure_runtime(); /* a failed mproc_init */
+    if (rc)
+      return rc;
+  }
   t = calloc(1, sizeof *t);
   if (!t)
     return mproc__err(MPROC_ENOMEM, "thread");

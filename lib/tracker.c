@@ -95,6 +95,7 @@ static int start(void) {
     return rc;
   }
   writer = w;
+  mproc__tracker_set_handle(mproc__conn_handle(w));
   return 0;
 }
 
@@ -108,7 +109,8 @@ static int notify(char op, const char *name) {
     return mproc__err(MPROC_EINVAL, "shared memory name too long");
   msg[0] = op;
   memcpy(msg + 1, name, len + 1);
-  mproc__tracker_lock();
+  if ((rc = mproc__tracker_lock()) != 0)
+    return rc;
   for (attempt = 0; attempt < 2; attempt++) {
     if (!writer && (rc = start()) != 0)
       break;
@@ -118,6 +120,7 @@ static int notify(char op, const char *name) {
     /* The tracker was killed: start another (as CPython does).  The old
      * end stays open: a spawn in another thread may be passing it on. */
     writer = NULL;
+    mproc__tracker_set_handle(MPROC__NOHANDLE);
   }
   mproc__tracker_unlock();
   return rc;
@@ -127,21 +130,17 @@ int mproc__tracker_register(const char *name) { return notify('R', name); }
 
 int mproc__tracker_unregister(const char *name) { return notify('U', name); }
 
-mproc__handle mproc__tracker_handle(void) {
-  mproc__handle h = MPROC__NOHANDLE;
-  mproc__tracker_lock();
-  if (writer)
-    h = mproc__conn_handle(writer);
-  mproc__tracker_unlock();
-  return h;
-}
-
 int mproc__tracker_adopt(mproc__handle h) {
   mproc_conn *c = mproc__conn_wrap(h, 0, 1);
+  int rc;
   if (!c)
     return MPROC_ENOMEM;
-  mproc__tracker_lock();
+  if ((rc = mproc__tracker_lock()) != 0) {
+    mproc__conn_detach(c);
+    return rc;
+  }
   writer = c;
+  mproc__tracker_set_handle(h);
   mproc__tracker_unlock();
   return 0;
 }

@@ -23,7 +23,8 @@ int mproc_wait(mproc_waitable *const *objs, size_t n, double timeout,
   for (i = 0; i < n; i++)
     if (!objs[i])
       return mproc__err(MPROC_EINVAL, "mproc_wait: object %zu is NULL", i);
-  mproc__ensure_runtime();
+  if ((rc = mproc__ensure_runtime()) != 0)
+    return rc;
   if (n > sizeof map_small / sizeof map_small[0]) {
     /* One block for the three arrays. */
     unsigned char *block =

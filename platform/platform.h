@@ -117,6 +117,14 @@ int mproc__plat_proc_reap(mproc__child *c, int block, int *exitcode);
 int mproc__plat_proc_signal(mproc__child *c, int hard);
 /* Close what the parent holds for the child (after reaping). */
 void mproc__plat_proc_release(mproc__child *c);
+/*
+ * The handshake's write on a bootstrap channel: write all len bytes, but
+ * give up with MPROC_ETIMEDOUT once timeout seconds (>= 0) have passed (a
+ * child that stops reading cannot hold start()).  MPROC_EEOF if the peer
+ * has gone.  After a timeout the channel is unusable.
+ */
+int mproc__plat_boot_write(mproc__handle h, const void *buf, size_t len,
+                           double timeout);
 
 long mproc__plat_getpid(void);
 
@@ -138,10 +146,13 @@ int mproc__plat_marked_child(void);
 int mproc__plat_adopt(mproc__handle h);
 /*
  * Called in the child before the target runs.  daemon: die when the
- * parent (pid parent_pid) dies, even by SIGKILL (Linux: PR_SET_PDEATHSIG
- * and a re-check that the parent is still there).
+ * parent *process* dies, even by SIGKILL, whichever of its threads started
+ * this child.  POSIX: a thread watches the lifeline (the bootstrap
+ * channel, whose other end only the parent process holds) and kills this
+ * process with SIGKILL at its EOF; Win32: the kill-on-close Job object the
+ * parent put this process in (nothing to do here).
  */
-int mproc__plat_child_setup(long parent_pid, int daemon);
+int mproc__plat_child_setup(mproc__waititem parent, int daemon);
 /* Flushing is the caller's job; this ends the process with code. */
 void mproc__plat_exit(int code);
 

@@ -1,12 +1,25 @@
 /*
  * test_process.c - Process: start/join, exit codes, names, identity,
- * struct style, terminate/kill, daemons, active_children.
+ * struct style, terminate/kill, daemons, active_children; and the
+ * handshake's limits (tcase "handshake"): a child that writes garbage or
+ * stalls, and a parent (this test, playing one through the platform
+ * layer) that sends garbage, a truncated message or nothing.
  *
  * Children are this test binary re-executed; each target below runs in a
  * child and reports through a Connection passed as its first argument.
  */
+#include <math.h>
 #include <stdio.h>
 
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <fcntl.h>
+#include <unistd.h>
+#endif
+
+#include "mproc_int.h"
+#include "spawnctx.h"
 #include "tests.h"
 
 static int64_t arg_int(mproc_value *args, size_t i) {
@@ -434,6 +447,403 @@ START_TEST(exit_joins_children_and_ends_daemons) {
 }
 END_TEST
 
+/* ---- process details: timeouts, close, the current process -------------- */
+
+START_TEST(join_timeouts_negative_and_nan) {
+  mproc_conn *a, *b;
+  mproc_process *p;
+  int code;
+  ck_mproc_ok(mproc_pipe(&a, &b, 1));
+  ck_mproc_ok(mproc_process_new(&p, block_on, mproc_build("[C]", b), NULL));
+  ck_mproc_ok(mproc_process_start(p));
+  /* A negative timeout other than MPROC_FOREVER polls (a passed deadline,
+   * as in Python): it must return at once, not block on the child. */
+  ck_mproc(mproc_process_join(p, -0.5), MPROC_ETIMEDOUT);
+  ck_mproc(mproc_process_join(p, -1e9), MPROC_ETIMEDOUT);
+  ck_mproc(mproc_process_join(p, NAN), MPROC_EINVAL);
+  ck_mproc_ok(mproc_conn_send_bytes(a, "x", 1)); /* not a value: 6 */
+  ck_mproc_ok(mproc_process_join(p, MPROC_FOREVER));
+  ck_mproc_ok(mproc_process_join(p, -3)); /* ended: 0 at once */
+  ck_mproc_ok(mproc_process_exitcode(p, &code));
+  ck_assert_int_eq(code, 6);
+  mproc_process_free(p);
+  mproc_conn_free(a);
+  mproc_conn_free(b);
+}
+END_TEST
+
+START_TEST(close_twice_and_current_exitcode) {
+  mproc_process *p, *never;
+  int code = 12345;
+  ck_mproc_ok(mproc_process_new(&p, return_arg, mproc_build("[i]", 3), NULL));
+  ck_mproc_ok(mproc_process_start(p));
+  ck_mproc_ok(mproc_process_join(p, 60));
+  ck_mproc_ok(mproc_process_close(p));
+  ck_mproc_ok(mproc_process_close(p)); /* Python: a no-op */
+  ck_mproc(mproc_process_exitcode(p, &code), MPROC_ECLOSED);
+  mproc_process_free(p);
+  ck_mproc_ok(mproc_process_new(&never, return_arg, NULL, NULL));
+  ck_mproc_ok(mproc_process_close(never));
+  ck_mproc_ok(mproc_process_close(never));
+  mproc_process_free(never);
+  /* The current process has no exit code yet (Python: None). */
+  ck_mproc(mproc_process_exitcode(mproc_current_process(), &code),
+           MPROC_ERUNNING);
+  ck_assert_int_eq(code, 12345);
+}
+END_TEST
+
+/* ---- daemons started from a thread ---------------------------------------- */
+
+typedef struct daemon_job {
+  mproc_conn *held;
+  int rc;
+} daemon_job;
+
+static int start_daemon_thread(void *arg) {
+  daemon_job *j = arg;
+  mproc_process *g;
+  mproc_process_opts o = MPROC_PROCESS_OPTS_INIT;
+  o.daemon = 1;
+  j->rc = mproc_process_new(&g, block_on, mproc_build("[C]", j->held), &o);
+  if (j->rc == 0)
+    j->rc = mproc_process_start(g);
+  /* The thread outlives the child's set-up, then ends (a thread that ends
+   * at once may beat a PR_SET_PDEATHSIG and hide the fault). */
+  mproc_sleep(0.3);
+  /* g stays in the table: freeing would only detach it. */
+  return 0;
+}
+
+/* Starts a daemon grandchild from a thread that then ends; says "ready";
+ * waits to be killed. */
+static int daemon_from_thread(mproc_value *args) {
+  daemon_job j;
+  mproc_thread *t;
+  mproc_value *v = NULL, *ready = mproc_str("ready");
+  j.held = arg_conn(args, 0);
+  j.rc = -1;
+  if (mproc_thread_start(&t, start_daemon_thread, &j) != 0 ||
+      mproc_thread_join(t, NULL) != 0 || j.rc != 0)
+    return 3;
+  /* Only the daemon holds that end now: its EOF is the daemon's end. */
+  mproc_conn_close(j.held);
+  mproc_conn_send(arg_conn(args, 1), ready);
+  mproc_value_free(ready);
+  mproc_conn_recv(arg_conn(args, 1), &v); /* never comes: we are killed */
+  return 4;
+}
+
+START_TEST(daemon_of_ended_thread_lives_until_process_dies) {
+  mproc_conn *held, *grand, *ctl_a, *ctl_b;
+  mproc_process *p;
+  mproc_value *got;
+  int code;
+  ck_mproc_ok(mproc_pipe(&held, &grand, 1));
+  ck_mproc_ok(mproc_pipe(&ctl_a, &ctl_b, 1));
+  ck_mproc_ok(mproc_process_new(&p, daemon_from_thread,
+                                mproc_build("[C C]", grand, ctl_b), NULL));
+  ck_mproc_ok(mproc_process_start(p));
+  mproc_conn_close(grand); /* only the daemon grandchild holds it now */
+  ck_mproc_ok(mproc_conn_recv(ctl_a, &got));
+  ck_assert_str_eq(mproc_value_str(got), "ready");
+  mproc_value_free(got);
+  /* The thread that started it has ended: the daemon is still there. */
+  ck_assert_int_eq(mproc_conn_poll(held, 0.5), 0);
+  ck_mproc_ok(mproc_process_kill(p));
+  ck_mproc_ok(mproc_process_join(p, 60));
+  ck_mproc_ok(mproc_process_exitcode(p, &code));
+  ck_assert_int_eq(code, -9);
+  /* The process has died: so has its daemon (its pipe end is gone). */
+  ck_assert_int_eq(mproc_conn_poll(held, 30), 1);
+  ck_mproc(mproc_conn_recv(held, &got), MPROC_EEOF);
+  mproc_process_free(p);
+  mproc_conn_free(held);
+  mproc_conn_free(grand);
+  mproc_conn_free(ctl_a);
+  mproc_conn_free(ctl_b);
+}
+END_TEST
+
+/* ---- the handshake's limits ------------------------------------------------- */
+
+/* Children started between capture_begin and capture_end write their
+ * stderr into a file of this test's, read back by captured(). */
+static char cap_path[64];
+#ifdef _WIN32
+static HANDLE cap_saved;
+static void capture_begin(void) {
+  HANDLE f;
+  snprintf(cap_path, sizeof cap_path, "mproc-stderr-%lu.txt",
+           (unsigned long)GetCurrentProcessId());
+  f = CreateFileA(cap_path, GENERIC_WRITE,
+                  FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                  NULL, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+  ck_assert(f != INVALID_HANDLE_VALUE);
+  cap_saved = GetStdHandle(STD_ERROR_HANDLE);
+  SetStdHandle(STD_ERROR_HANDLE, f);
+}
+static void capture_end(void) {
+  HANDLE f = GetStdHandle(STD_ERROR_HANDLE);
+  SetStdHandle(STD_ERROR_HANDLE, cap_saved);
+  CloseHandle(f);
+}
+#else
+static int cap_saved = -1;
+static void capture_begin(void) {
+  int fd;
+  snprintf(cap_path, sizeof cap_path, "mproc-stderr-%ld.txt",
+           (long)getpid());
+  fd = open(cap_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ck_assert_int_ge(fd, 0);
+  fflush(stderr);
+  cap_saved = fcntl(2, F_DUPFD_CLOEXEC, 10);
+  ck_assert_int_ge(cap_saved, 0);
+  dup2(fd, 2);
+  close(fd);
+}
+static void capture_end(void) {
+  fflush(stderr);
+  dup2(cap_saved, 2);
+  close(cap_saved);
+  cap_saved = -1;
+}
+#endif
+
+/* What the captured children wrote to stderr (the file is then removed). */
+static void captured(char *buf, size_t cap) {
+  FILE *f = fopen(cap_path, "rb");
+  size_t n = 0;
+  if (f) {
+    n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+  }
+  buf[n] = '\0';
+  remove(cap_path);
+}
+
+/* Reap c within 60 s (else kill it and fail); return its exit code. */
+static int reap_within(mproc__child *c, double limit) {
+  double end = mproc__plat_monotonic() + limit;
+  int code = -1000, rc;
+  for (;;) {
+    rc = mproc__plat_proc_reap(c, 0, &code);
+    if (rc != MPROC_ETIMEDOUT || mproc__plat_monotonic() > end)
+      break;
+    mproc__plat_sleep(0.01);
+  }
+  if (rc == MPROC_ETIMEDOUT) {
+    mproc__plat_proc_signal(c, 1);
+    mproc__plat_proc_reap(c, 1, &code);
+  }
+  mproc__plat_proc_release(c);
+  ck_assert_msg(rc == 0, "the child did not end within %g s", limit);
+  return code;
+}
+
+/*
+ * Play a parent: spawn this binary as a child, take its hello, write raw
+ * bytes (frame included) on the bootstrap channel, close it if asked, read
+ * a reply if one comes; return the child's exit code, its reply and its
+ * stderr.  The child's deadline is MPROC_START_TIMEOUT = 2 s.
+ */
+static int hostile_parent(const void *raw, size_t n, int close_after,
+                          char *reply, size_t rcap, char *err,
+                          size_t ecap) {
+  mproc__child c;
+  unsigned char *hello = NULL, *r = NULL;
+  size_t hn = 0, rn = 0;
+  int code, rc;
+  reply[0] = '\0';
+  ck_mproc_ok(mproc__plat_setenv("MPROC_START_TIMEOUT", "2"));
+  capture_begin();
+  rc = mproc__plat_spawn_self(NULL, 0, NULL, 0, &c);
+  capture_end();
+  ck_mproc_ok(mproc__plat_setenv("MPROC_START_TIMEOUT", NULL));
+  ck_mproc_ok(rc);
+  ck_mproc_ok(mproc__boot_recv(c.boot, 64, mproc__plat_monotonic() + 60,
+                               &hello, &hn));
+  ck_assert(hn == strlen(MPROC__HELLO) && memcmp(hello, MPROC__HELLO, hn) == 0);
+  free(hello);
+  if (n)
+    ck_mproc_ok(mproc__plat_boot_write(c.boot, raw, n, 30));
+  if (close_after) {
+    mproc__plat_close(c.boot);
+    c.boot = MPROC__NOHANDLE;
+  } else if (mproc__boot_recv(c.boot, 1024, mproc__plat_monotonic() + 60,
+                              &r, &rn) == 0) {
+    snprintf(reply, rcap, "%.*s", (int)rn, (const char *)r);
+    free(r);
+  }
+  code = reap_within(&c, 60);
+  captured(err, ecap);
+  return code;
+}
+
+/* A 4-byte frame header for len. */
+static void frame(unsigned char *h, uint32_t len) {
+  h[0] = (unsigned char)(len >> 24);
+  h[1] = (unsigned char)(len >> 16);
+  h[2] = (unsigned char)(len >> 8);
+  h[3] = (unsigned char)len;
+}
+
+START_TEST(child_ends_on_garbage_bootstrap) {
+  unsigned char msg[40];
+  char reply[1100], err[2000];
+  frame(msg, 20);
+  memcpy(msg + 4, "this is no CBOR ....", 20);
+  ck_assert_int_eq(hostile_parent(msg, 24, 0, reply, sizeof reply, err,
+                                  sizeof err),
+                   70);
+  /* The reason goes to the parent and, in one line, to stderr. */
+  ck_assert_msg(strncmp(reply, "error: bad bootstrap message", 28) == 0,
+                "reply: %s", reply);
+  ck_assert_msg(strstr(err, "could not start: bad bootstrap message") &&
+                    strchr(err, '\n') == err + strlen(err) - 1,
+                "stderr: %s", err);
+}
+END_TEST
+
+START_TEST(child_ends_on_truncated_bootstrap) {
+  unsigned char msg[14];
+  char reply[1100], err[2000];
+  frame(msg, 100);
+  memcpy(msg + 4, "0123456789", 10);
+  /* The parent dies in the middle of its message. */
+  ck_assert_int_eq(hostile_parent(msg, 14, 1, reply, sizeof reply, err,
+                                  sizeof err),
+                   70);
+  ck_assert_msg(strstr(err, "after 10 of 100 bytes"), "stderr: %s", err);
+  /* A header that lies about the length, on a channel kept open: the
+   * child gives up at its deadline instead of waiting forever. */
+  frame(msg, 0x7fffffffu);
+  ck_assert_int_eq(hostile_parent(msg, 14, 0, reply, sizeof reply, err,
+                                  sizeof err),
+                   70);
+  ck_assert_msg(strstr(err, "within 2 s") && strstr(err, "10 of 2147483647"),
+                "stderr: %s", err);
+  ck_assert_msg(strncmp(reply, "error: no complete bootstrap", 28) == 0,
+                "reply: %s", reply);
+}
+END_TEST
+
+START_TEST(child_ends_on_silent_parent) {
+  char reply[1100], err[2000];
+  ck_assert_int_eq(hostile_parent(NULL, 0, 0, reply, sizeof reply, err,
+                                  sizeof err),
+                   70);
+  ck_assert_msg(strstr(err, "no complete bootstrap message from the parent "
+                            "within 2 s"),
+                "stderr: %s", err);
+}
+END_TEST
+
+#ifndef _WIN32
+static int exported(mproc__codec_ctx *ctx, const mproc__objtype *type,
+                    void *obj, mproc_value **plain) {
+  (void)ctx;
+  (void)type;
+  /* obj is 1 + the handle index the Connection claims. */
+  *plain =
+      mproc_build("[s[ibb]]", "Connection", (int)(intptr_t)obj - 1, 1, 1);
+  return *plain ? 0 : MPROC_ENOMEM;
+}
+
+/* A bootstrap whose args hold Connections on handle indices i0 and i1,
+ * where the handle list names the values h0 (and nothing for i1). */
+static void evil_bootstrap(mproc__buf *out, int64_t h0) {
+  mproc__codec_ctx ctx = {exported, NULL};
+  mproc__buf args = MPROC__BUF_INIT;
+  mproc_value *a, *msg;
+  char module[1024];
+  uint64_t off;
+  void *fn;
+  mproc_target t = return_arg;
+  unsigned char key[32] = {0};
+  memcpy(&fn, &t, sizeof fn);
+  ck_mproc_ok(mproc__plat_addr_to_ref(fn, module, sizeof module, &off));
+  a = mproc_build("[OO]",
+                  mproc__value_object(&mproc__conn_type, (void *)(intptr_t)1,
+                                      0),
+                  mproc__value_object(&mproc__conn_type, (void *)(intptr_t)2,
+                                      0));
+  ck_mproc_ok(mproc__encode(a, &args, &ctx));
+  mproc_value_free(a);
+  msg = mproc_build("{s:i s:s s:L s:b s:y s:y s:[L] s:s s:b s:L s:s s:y "
+                    "s:[i]}",
+                    "proto", MPROC__PROTO, "module", module, "offset",
+                    (int64_t)off, "struct", 0, "self", "", (size_t)0, "args",
+                    (const void *)args.p, args.len, "handles", h0, "name",
+                    "evil", "daemon", 0, "ppid",
+                    (int64_t)mproc__plat_getpid(), "pname", "MainProcess",
+                    "authkey", (const void *)key, sizeof key, "ident", 9);
+  ck_assert_ptr_nonnull(msg);
+  ck_mproc_ok(mproc__buf_reserve(out, 4));
+  out->len = 4;
+  ck_mproc_ok(mproc__encode(msg, out, NULL));
+  frame(out->p, (uint32_t)(out->len - 4));
+  mproc_value_free(msg);
+  mproc__buf_free(&args);
+}
+#endif
+
+START_TEST(failed_import_keeps_the_reply_channel) {
+#ifdef _WIN32
+  /* The child's value of its bootstrap handle is not known here. */
+#else
+  mproc__buf b = MPROC__BUF_INIT;
+  char reply[1100], err[2000];
+  /* Handle 0 is the child's own bootstrap channel (fd 3); handle 1 does
+   * not exist, so the import fails after the first Connection. */
+  evil_bootstrap(&b, 3);
+  ck_assert_int_eq(hostile_parent(b.p, b.len, 0, reply, sizeof reply, err,
+                                  sizeof err),
+                   70);
+  ck_assert_msg(strstr(reply, "error: bad bootstrap message") &&
+                    strstr(reply, "bootstrap channel"),
+                "reply: %s", reply);
+  mproc__buf_free(&b);
+#endif
+}
+END_TEST
+
+static int nothing_at_all(mproc_value *args) {
+  (void)args;
+  return 0;
+}
+
+/* start() with the child fault fault and a 5 s handshake deadline (a
+ * loaded machine under wine may take a second or two to start a child). */
+static void start_with_fault(const char *fault, const char *want) {
+  mproc_process *p;
+  double t0;
+  ck_mproc_ok(mproc__plat_setenv("MPROC_START_TIMEOUT", "5"));
+  ck_mproc_ok(mproc__plat_setenv("MPROC_TEST_FAULT", fault));
+  ck_mproc_ok(mproc_process_new(&p, nothing_at_all, NULL, NULL));
+  t0 = mproc__plat_monotonic();
+  ck_mproc(mproc_process_start(p), MPROC_ESPAWN);
+  ck_mproc_ok(mproc__plat_setenv("MPROC_TEST_FAULT", NULL));
+  ck_mproc_ok(mproc__plat_setenv("MPROC_START_TIMEOUT", NULL));
+  ck_assert_msg(strstr(mproc_last_error(), want), "detail: %s",
+                mproc_last_error());
+  /* Bounded: the deadline is 5 s; 60 s is only "it did not hang". */
+  ck_assert(mproc__plat_monotonic() - t0 < 60);
+  ck_assert_int_eq(mproc_process_is_alive(p), 0);
+  mproc_process_free(p);
+}
+
+START_TEST(child_writes_garbage_before_hello) {
+  start_with_fault("garbage-hello", "did not send its hello");
+}
+END_TEST
+
+START_TEST(child_stalls_after_hello) {
+  start_with_fault("stall-after-hello",
+                   "did not answer its bootstrap message within 5 s");
+}
+END_TEST
+
 Suite *mproc_suite_process(void) {
   Suite *s = suite_create("process");
   TCase *tc = tcase_create("core");
@@ -447,6 +857,17 @@ Suite *mproc_suite_process(void) {
   tcase_add_test(tc, daemon_flag);
   tcase_add_test(tc, daemon_dies_with_killed_parent);
   tcase_add_test(tc, exit_joins_children_and_ends_daemons);
+  tcase_add_test(tc, join_timeouts_negative_and_nan);
+  tcase_add_test(tc, close_twice_and_current_exitcode);
+  tcase_add_test(tc, daemon_of_ended_thread_lives_until_process_dies);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("handshake");
+  tcase_add_test(tc, child_writes_garbage_before_hello);
+  tcase_add_test(tc, child_stalls_after_hello);
+  tcase_add_test(tc, child_ends_on_garbage_bootstrap);
+  tcase_add_test(tc, child_ends_on_truncated_bootstrap);
+  tcase_add_test(tc, child_ends_on_silent_parent);
+  tcase_add_test(tc, failed_import_keeps_the_reply_channel);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -75,14 +75,15 @@ extern "C" {
   XX(EWORKERDIED, -28, "worker process died")                                \
   XX(ENOTSUP, -29, "operation not supported")                               \
   XX(EEXIST, -30, "shared memory with that name exists")                    \
-  XX(ENOENT, -31, "no shared memory with that name")
+  XX(ENOENT, -31, "no shared memory with that name")                        \
+  XX(EMFILE, -32, "too many open files")
 
 enum {
   MPROC_OK = 0,
 #define MPROC__XX(name, value, msg) MPROC_##name = (value),
   MPROC_ERRNO_MAP(MPROC__XX)
 #undef MPROC__XX
-  MPROC__ELAST = -32
+  MPROC__ELAST = -33
 };
 
 /** The message for an error code ("success" for 0, "unknown error" else). */
@@ -279,7 +280,11 @@ int mproc_process_new_struct(mproc_process **p, mproc_run run,
                              const void *self, size_t size, mproc_value *args,
                              const mproc_process_opts *opts);
 int mproc_process_start(mproc_process *p);
-/** 0 once the process has exited, MPROC_ETIMEDOUT if not within timeout. */
+/**
+ * 0 once the process has exited, MPROC_ETIMEDOUT if not within timeout
+ * (MPROC_FOREVER blocks; another negative value polls, as in Python; NaN
+ * is MPROC_EINVAL).
+ */
 int mproc_process_join(mproc_process *p, double timeout);
 /** 1 alive, 0 not (or not started), negative on error. */
 int mproc_process_is_alive(mproc_process *p);
@@ -287,7 +292,8 @@ int mproc_process_is_alive(mproc_process *p);
 int mproc_process_terminate(mproc_process *p);
 /** SIGKILL / TerminateProcess: exitcode reads -9 on both OSes. */
 int mproc_process_kill(mproc_process *p);
-/** Release OS resources; MPROC_ERUNNING if still running. */
+/** Release OS resources; MPROC_ERUNNING if still running; 0 (nothing to
+ * do) if already closed, as in Python. */
 int mproc_process_close(mproc_process *p);
 /** Release; a running process is detached (still joined at exit). */
 void mproc_process_free(mproc_process *p);
@@ -295,7 +301,8 @@ void mproc_process_free(mproc_process *p);
 /**
  * The exit code: the target's return value, or -N if a signal N ended it
  * (terminate -15, kill -9, a crash -11 ...).  MPROC_ENOTSTARTED before
- * start, MPROC_ERUNNING while it runs.
+ * start, MPROC_ERUNNING while it runs - and for mproc_current_process(),
+ * which is running (Python's exitcode is None for both).
  */
 int mproc_process_exitcode(mproc_process *p, int *code);
 /** The OS pid, or 0 before start. */

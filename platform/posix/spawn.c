@@ -5,15 +5,23 @@
  *
  * Map: spawn_self (posix_spawn of /proc/self/exe, fds placed by file
  * actions), proc_reap (waitpid), proc_signal (kill), proc_release,
- * child_args / marked_child (the command-line mark), adopt (close-on-exec
- * again), child_setup (PR_SET_PDEATHSIG for daemons), exit (_exit).
+ * boot_write (a write with a deadline), child_args / marked_child (the
+ * command-line mark), adopt (close-on-exec again), child_setup (the
+ * lifeline thread of a daemon), exit (_exit).
  *
  * Handle placement: the bootstrap socket becomes fd 3 and the n listed
  * handles fds 4..3+n.  Every fd the library opens is close-on-exec, so
  * nothing else crosses exec; where glibc offers it, closefrom() in the
  * file actions also stops fds the *user* left inheritable.  The moves go
- * through a scratch range above every source and target so that sources
- * and targets never collide, whatever numbers the parent's fds have.
+ * through scratch fds that are neither a source nor a target (so no move
+ * clobbers another, whatever numbers the parent's fds have) and lie below
+ * the fd limit (a nearly full table still works); stdin becomes /dev/null
+ * last, when the closes have made room for the open.
+ *
+ * Daemons: the child's end of the bootstrap channel is a lifeline.  Only
+ * the parent process holds the other end, so it reads EOF exactly when
+ * that process has gone, whichever of its threads started the child
+ * (PR_SET_PDEATHSIG follows the *thread*, and exists only on Linux).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -30,9 +38,8 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
+#include <poll.h>
+#include <pthread.h>
 
 #include "mproc_int.h"
 
@@ -54,6 +61,35 @@ static int self_exe(char *buf, size_t cap) {
 #endif
 }
 
+/*
+ * n + 1 scratch fds for the moves: not 0..2, no target (3..3+n), no source
+ * (a move to scratch must not clobber a source not yet moved), and below
+ * the fd limit.  The lowest such numbers from 4 + n up: all below
+ * 4 + 2 * (n + 1), so only a limit that small fails (MPROC_EMFILE).
+ */
+static int pick_scratch(int boot, const mproc__handle *handles, size_t n,
+                        int *scratch) {
+  long limit = sysconf(_SC_OPEN_MAX);
+  size_t got = 0, i;
+  int fd;
+  if (limit < 0 || limit > INT_MAX)
+    limit = INT_MAX;
+  for (fd = FIRST_CHILD_FD + (int)n + 1; got < n + 1 && fd < limit; fd++) {
+    int used = fd == boot;
+    for (i = 0; !used && i < n; i++)
+      used = fd == (int)handles[i];
+    if (!used)
+      scratch[got++] = fd;
+  }
+  if (got < n + 1)
+    return mproc__err(MPROC_EMFILE,
+                      "spawn: passing %lu handles needs %lu free fd numbers "
+                      "below the fd limit (%ld)",
+                      (unsigned long)n + 1, (unsigned long)(2 * n + 2 + 3),
+                      limit);
+  return 0;
+}
+
 int mproc__plat_spawn_self(const mproc__handle *handles, size_t n,
                            mproc__handle *child_values, int daemon,
                            mproc__child *out) {
@@ -64,7 +100,7 @@ int mproc__plat_spawn_self(const mproc__handle *handles, size_t n,
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   sigset_t none;
-  int scratch, maxfd = FIRST_CHILD_FD + (int)n;
+  int *scratch = NULL;
   size_t i, total = n + 1;
   pid_t pid;
   int rc;
@@ -80,25 +116,35 @@ int mproc__plat_spawn_self(const mproc__handle *handles, size_t n,
       fcntl(sv[0], F_SETFD, FD_CLOEXEC) != 0 ||
       fcntl(sv[1], F_SETFD, FD_CLOEXEC) != 0)
 #endif
-    return mproc__err_os(MPROC_EOS, errno, "socketpair (bootstrap)");
+  {
+    int e = errno;
+    return mproc__err_os(e == EMFILE || e == ENFILE ? MPROC_EMFILE : MPROC_EOS,
+                         e, "socketpair (the child's bootstrap channel)");
+  }
 
-  /* The scratch range starts above every source fd and every target. */
-  if (sv[1] > maxfd)
-    maxfd = sv[1];
-  for (i = 0; i < n; i++)
-    if ((int)handles[i] > maxfd)
-      maxfd = (int)handles[i];
-  scratch = maxfd + 1;
+  scratch = malloc(total * sizeof *scratch);
+  if (!scratch) {
+    close(sv[0]);
+    close(sv[1]);
+    return mproc__err(MPROC_ENOMEM, "spawn: fd table");
+  }
+  rc = pick_scratch(sv[1], handles, n, scratch);
+  if (rc) {
+    free(scratch);
+    close(sv[0]);
+    close(sv[1]);
+    return rc;
+  }
 
   posix_spawn_file_actions_init(&fa);
   posix_spawnattr_init(&attr);
-  rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  rc = 0;
   for (i = 0; rc == 0 && i < total; i++) {
     int src = i == 0 ? sv[1] : (int)handles[i - 1];
-    rc = posix_spawn_file_actions_adddup2(&fa, src, scratch + (int)i);
+    rc = posix_spawn_file_actions_adddup2(&fa, src, scratch[i]);
   }
   for (i = 0; rc == 0 && i < total; i++)
-    rc = posix_spawn_file_actions_adddup2(&fa, scratch + (int)i,
+    rc = posix_spawn_file_actions_adddup2(&fa, scratch[i],
                                           FIRST_CHILD_FD + (int)i);
 #if defined(__GLIBC__) &&                                                    \
     (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
@@ -107,8 +153,11 @@ int mproc__plat_spawn_self(const mproc__handle *handles, size_t n,
                                                   FIRST_CHILD_FD + (int)total);
 #else
   for (i = 0; rc == 0 && i < total; i++)
-    rc = posix_spawn_file_actions_addclose(&fa, scratch + (int)i);
+    rc = posix_spawn_file_actions_addclose(&fa, scratch[i]);
 #endif
+  if (rc == 0)
+    rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  free(scratch);
   /* The child starts with no blocked signals, whatever this thread has. */
   sigemptyset(&none);
   if (rc == 0)
@@ -136,7 +185,8 @@ int mproc__plat_spawn_self(const mproc__handle *handles, size_t n,
   if (rc != 0) {
     close(sv[0]);
     return mproc__err_os(rc == ENOMEM || rc == EAGAIN ? MPROC_ENOMEM
-                                                      : MPROC_ESPAWN,
+                         : rc == EMFILE || rc == ENFILE ? MPROC_EMFILE
+                                                        : MPROC_ESPAWN,
                          rc, "posix_spawn(%s)", exe);
   }
   for (i = 0; i < n; i++)
@@ -245,19 +295,99 @@ int mproc__plat_adopt(mproc__handle h) {
   return 0;
 }
 
-int mproc__plat_child_setup(long parent_pid, int daemon) {
+/* A daemon's lifeline: at EOF the parent process has gone; so do we. */
+static void *lifeline(void *arg) {
+  int fd = (int)(intptr_t)arg;
+  for (;;) {
+    struct pollfd pfd;
+    char scrap[64];
+    ssize_t r;
+    pfd.fd = fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    if (poll(&pfd, 1, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      break;
+    }
+    if (pfd.revents & POLLNVAL)
+      break; /* someone closed our fd: no lifeline left; die safe */
+    r = recv(fd, scrap, sizeof scrap, MSG_DONTWAIT);
+    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+                   errno != EINTR))
+      break;
+    /* Bytes (the protocol sends none after the handshake): ignored. */
+  }
+  kill(getpid(), SIGKILL);
+  return NULL;
+}
+
+int mproc__plat_child_setup(mproc__waititem parent, int daemon) {
+  pthread_attr_t attr;
+  pthread_t th;
+  sigset_t all, old;
+  int rc;
   if (!daemon)
     return 0;
-#ifdef __linux__
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
-    return mproc__err_os(MPROC_EOS, errno, "prctl(PR_SET_PDEATHSIG)");
-  /* The parent may have died before the prctl: then nobody will signal. */
-  if ((long)getppid() != parent_pid)
-    return mproc__err(MPROC_EEOF, "the parent process (%ld) has gone",
-                      parent_pid);
-#else
-  (void)parent_pid;
-#endif
+  /* Its own small thread, with every signal blocked: the program's
+   * handlers keep running on its threads.  If the parent has gone
+   * already, the lifeline reads EOF at once. */
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  rc = pthread_attr_init(&attr);
+  if (rc == 0) {
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024 > PTHREAD_STACK_MIN
+                                         ? 64 * 1024
+                                         : PTHREAD_STACK_MIN);
+    rc = pthread_create(&th, &attr, lifeline,
+                        (void *)(intptr_t)parent.h);
+    pthread_attr_destroy(&attr);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc != 0)
+    return mproc__err_os(MPROC_EOS, rc, "daemon: lifeline thread");
+  return 0;
+}
+
+int mproc__plat_boot_write(mproc__handle h, const void *buf, size_t len,
+                           double timeout) {
+  const char *p = buf;
+  double deadline = mproc__plat_monotonic() + timeout;
+  while (len > 0) {
+    struct pollfd pfd;
+    double left = deadline - mproc__plat_monotonic();
+    ssize_t w;
+    int r;
+    if (left < 0)
+      left = 0;
+    if (left > 86400)
+      left = 86400; /* poll's int milliseconds; the loop goes on */
+    pfd.fd = (int)h;
+    pfd.events = POLLOUT;
+    pfd.revents = 0;
+    r = poll(&pfd, 1, (int)(left * 1000.0 + 0.999));
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0)
+      return mproc__err_os(MPROC_EOS, errno, "poll (bootstrap channel)");
+    if (r == 0) {
+      if (left <= 0)
+        return mproc__err(MPROC_ETIMEDOUT, "bootstrap channel: the peer "
+                                           "does not read");
+      continue;
+    }
+    w = send((int)h, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        continue;
+      if (errno == EPIPE || errno == ECONNRESET)
+        return mproc__err_os(MPROC_EEOF, errno, "bootstrap channel");
+      return mproc__err_os(MPROC_EOS, errno, "send (bootstrap channel)");
+    }
+    p += w;
+    len -= (size_t)w;
+  }
   return 0;
 }
 

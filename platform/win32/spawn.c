@@ -8,9 +8,12 @@
  * a kill-on-close Job object; then ResumeThread), proc_reap
  * (WaitForSingleObject + GetExitCodeProcess, exit codes mapped to -N),
  * proc_signal (TerminateProcess with 0x10000 + N), proc_release,
+ * boot_write (an overlapped write with a deadline, cancelled at it),
  * child_args / marked_child (the command-line mark), adopt (not
  * inheritable again), child_setup (nothing: the Job object does it), exit
- * (ExitProcess).
+ * (ExitProcess).  The Job object belongs to the process, not to the thread
+ * that started the child: a daemon dies with the process whichever of its
+ * threads started it.
  *
  * Handles: every handle the child gets - the child's end of the bootstrap
  * pipe, a SYNCHRONIZE duplicate of this process's handle (the parent
@@ -484,11 +487,53 @@ int mproc__plat_adopt(mproc__handle h) {
   return 0;
 }
 
-int mproc__plat_child_setup(long parent_pid, int daemon) {
+int mproc__plat_child_setup(mproc__waititem parent, int daemon) {
   /* A daemon is in its parent's kill-on-close Job object since before its
    * first instruction ran: nothing to do. */
-  (void)parent_pid;
+  (void)parent;
   (void)daemon;
+  return 0;
+}
+
+int mproc__plat_boot_write(mproc__handle h, const void *buf, size_t len,
+                           double timeout) {
+  HANDLE fh = MPROC__W32_H(h);
+  HANDLE ev = mproc__w32_io_event();
+  const char *p = buf;
+  double deadline = mproc__plat_monotonic() + timeout;
+  if (!ev)
+    return mproc__plat_errrec()->code;
+  while (len > 0) {
+    OVERLAPPED ov;
+    DWORD n = 0, chunk = len > 65536 ? 65536 : (DWORD)len, ms, r;
+    double left = deadline - mproc__plat_monotonic();
+    memset(&ov, 0, sizeof ov);
+    ov.hEvent = ev;
+    if (!WriteFile(fh, p, chunk, NULL, &ov) &&
+        GetLastError() != ERROR_IO_PENDING) {
+      DWORD e = GetLastError();
+      return mproc__w32_fail(MPROC_EOS, e, "WriteFile (bootstrap channel)");
+    }
+    ms = left <= 0 ? 0 : left > 86400.0 ? 86400000u
+                                         : (DWORD)(left * 1000.0 + 0.999);
+    r = WaitForSingleObject(ev, ms);
+    if (r != WAIT_OBJECT_0) {
+      /* Not written in time: cancel, and wait for the cancel to land. */
+      CancelIoEx(fh, &ov);
+      if (GetOverlappedResult(fh, &ov, &n, TRUE) && n == chunk) {
+        p += n;
+        len -= n;
+        continue;
+      }
+      return mproc__err(MPROC_ETIMEDOUT, "bootstrap channel: the peer does "
+                                         "not read");
+    }
+    if (!GetOverlappedResult(fh, &ov, &n, TRUE))
+      return mproc__w32_fail(MPROC_EOS, GetLastError(),
+                             "WriteFile (bootstrap channel)");
+    p += n;
+    len -= n;
+  }
   return 0;
 }
 
