@@ -216,6 +216,26 @@ int mproc__lock_export(mproc_lock *l, mproc__spawn *sp, mproc_value **plain);
 int mproc__lock_import(mproc__spawn *sp, const mproc_value *plain,
                        mproc_lock **out);
 
+/* ---- values (value.c) ------------------------------------------------- */
+
+/* A list or tuple with room for cap items (the decoder knows the count). */
+mproc_value *mproc__seq_new(mproc_type t, size_t cap);
+/* Append to a list or tuple without the public checks; steals item. */
+int mproc__seq_push(mproc_value *seq, mproc_value *item);
+/* mproc_set_add on a set known to be one; steals item. */
+int mproc__set_add(mproc_value *set, mproc_value *item);
+/* The shared empty tuple (immutable). */
+mproc_value *mproc__empty_tuple(void);
+/* Bytes allocated for v's own block (0 for a shared singleton), for a
+ * list or tuple of n items, for a dict or set of n entries (its index
+ * included): what the decoder accounts. */
+size_t mproc__alloc_bytes(const mproc_value *v);
+size_t mproc__seq_bytes(size_t n);
+size_t mproc__table_bytes(size_t n);
+/* Tests: the probes a lookup of every key of a dict or set takes in all
+ * (n for a perfect index; hash flooding makes it grow as n^2). */
+size_t mproc__dict_probes(const mproc_value *d);
+
 /* ---- the codec (codec.c) ------------------------------------------------ */
 
 /*
@@ -241,6 +261,9 @@ int mproc__encode(const mproc_value *v, mproc__buf *out,
 /* Decode exactly n bytes (trailing bytes are an error). */
 int mproc__decode(const void *p, size_t n, mproc_value **out,
                   mproc__codec_ctx *ctx);
+/* The same, also giving the bytes of values it accounted (tests). */
+int mproc__decode_acct(const void *p, size_t n, mproc_value **out,
+                       mproc__codec_ctx *ctx, size_t *charged);
 
 /* ---- waitables (wait.c): the first member of a conn and a process ------- */
 
