@@ -114,87 +114,60 @@ static int put_double(enc *e, double d) {
 }
 
 static int encode_value(enc *e, const mproc_value *v, int depth) {
-  int rc;
+  int rc = 0;
   size_t i, n;
-  mproc_type t;
   if (!v)
     return mproc__err(MPROC_EINVAL, "cannot encode a NULL value");
-  t = mproc_value_type(v);
   /* Containers and objects nest; depth counts those around v. */
-  if (depth >= MPROC__MAX_DEPTH && t >= MPROC_T_LIST)
+  if (depth >= MPROC__MAX_DEPTH && v->type >= MPROC_T_LIST)
     return mproc__err(MPROC_EENCODE, "value nested deeper than %d levels",
                       MPROC__MAX_DEPTH);
-  switch (t) {
+  switch ((mproc_type)v->type) {
   case MPROC_T_NONE:
     return put_head(e, M_SIMPLE, 22);
-  case MPROC_T_BOOL: {
-    int b = 0;
-    mproc_value_get_bool(v, &b);
-    return put_head(e, M_SIMPLE, b ? 21 : 20);
-  }
-  case MPROC_T_INT: {
-    int64_t x = 0;
-    mproc_value_get_int(v, &x);
-    if (x >= 0)
-      return put_head(e, M_UINT, (uint64_t)x);
+  case MPROC_T_BOOL:
+    return put_head(e, M_SIMPLE, v->u.i ? 21 : 20);
+  case MPROC_T_INT:
+    if (v->u.i >= 0)
+      return put_head(e, M_UINT, (uint64_t)v->u.i);
     /* CBOR's negative integer n stands for -1 - n. */
-    return put_head(e, M_NEGINT, (uint64_t)(-(x + 1)));
-  }
-  case MPROC_T_FLOAT: {
-    double d = 0;
-    mproc_value_get_float(v, &d);
-    return put_double(e, d);
-  }
-  case MPROC_T_STR: {
-    const char *s = NULL;
-    mproc_value_get_str(v, &s, &n);
-    rc = put_head(e, M_TEXT, n);
-    return rc ? rc : mproc__buf_append(e->out, s, n);
-  }
-  case MPROC_T_BYTES: {
-    const void *b = NULL;
-    mproc_value_get_bytes(v, &b, &n);
-    rc = put_head(e, M_BYTES, n);
-    return rc ? rc : mproc__buf_append(e->out, b, n);
-  }
-  case MPROC_T_LIST:
-    n = mproc_list_len(v);
-    rc = put_head(e, M_ARRAY, n);
-    for (i = 0; rc == 0 && i < n; i++)
-      rc = encode_value(e, mproc_list_get(v, i), depth + 1);
-    return rc;
+    return put_head(e, M_NEGINT, (uint64_t)(-(v->u.i + 1)));
+  case MPROC_T_FLOAT:
+    return put_double(e, v->u.f);
+  case MPROC_T_STR:
+  case MPROC_T_BYTES:
+    rc = put_head(e, v->type == MPROC_T_STR ? M_TEXT : M_BYTES, v->u.s.n);
+    return rc ? rc : mproc__buf_append(e->out, v->u.s.p, v->u.s.n);
   case MPROC_T_TUPLE:
-    n = mproc_tuple_len(v);
-    rc = put_head(e, M_TAG, TAG_TUPLE);
+  case MPROC_T_LIST:
+    n = v->u.list.n;
+    if (v->type == MPROC_T_TUPLE)
+      rc = put_head(e, M_TAG, TAG_TUPLE);
     if (rc == 0)
       rc = put_head(e, M_ARRAY, n);
     for (i = 0; rc == 0 && i < n; i++)
-      rc = encode_value(e, mproc_tuple_get(v, i), depth + 1);
+      rc = encode_value(e, v->u.list.items[i], depth + 1);
     return rc;
   case MPROC_T_SET:
-    n = mproc_set_len(v);
+    n = v->u.dict.n;
     rc = put_head(e, M_TAG, TAG_SET);
     if (rc == 0)
       rc = put_head(e, M_ARRAY, n);
     for (i = 0; rc == 0 && i < n; i++)
-      rc = encode_value(e, mproc_set_item(v, i), depth + 1);
+      rc = encode_value(e, v->u.dict.e[i].key, depth + 1);
     return rc;
   case MPROC_T_DICT:
-    n = mproc_dict_len(v);
+    n = v->u.dict.n;
     rc = put_head(e, M_MAP, n);
     for (i = 0; rc == 0 && i < n; i++) {
-      mproc_value *key = NULL, *val = NULL;
-      mproc_dict_item(v, i, &key, &val);
-      rc = encode_value(e, key, depth + 1);
+      rc = encode_value(e, v->u.dict.e[i].key, depth + 1);
       if (rc == 0)
-        rc = encode_value(e, val, depth + 1);
+        rc = encode_value(e, v->u.dict.e[i].val, depth + 1);
     }
     return rc;
   case MPROC_T_OBJECT: {
-    const mproc__objtype *ot = NULL;
-    void *obj = NULL;
+    const mproc__objtype *ot = v->u.obj.type;
     mproc_value *plain = NULL;
-    mproc__value_objinfo(v, &ot, &obj);
     if (!e->ctx || !e->ctx->export_obj)
       return mproc__err(MPROC_EINHERIT,
                         "%s objects should only be shared between "
@@ -202,7 +175,7 @@ static int encode_value(enc *e, const mproc_value *v, int depth) {
                         ot->name);
     rc = put_head(e, M_TAG, TAG_OBJECT);
     if (rc == 0)
-      rc = e->ctx->export_obj(e->ctx, ot, obj, &plain);
+      rc = e->ctx->export_obj(e->ctx, ot, v->u.obj.obj, &plain);
     if (rc == 0)
       rc = encode_value(e, plain, depth + 1);
     mproc_value_free(plain);
@@ -219,19 +192,16 @@ int mproc__encode(const mproc_value *v, mproc__buf *out,
   int rc;
   e.out = out;
   e.ctx = ctx;
-  /* A lone str or bytes (the common message): one allocation, exact. */
-  if (v && (mproc_value_type(v) == MPROC_T_STR ||
-            mproc_value_type(v) == MPROC_T_BYTES)) {
-    const void *p = NULL;
-    size_t n = 0;
-    if (mproc_value_type(v) == MPROC_T_BYTES)
-      mproc_value_get_bytes(v, &p, &n);
-    else
-      mproc_value_get_str(v, (const char **)&p, &n);
-    if (n < (size_t)-1 - MAGIC_LEN - HEAD_MAX &&
-        (rc = mproc__buf_reserve(out, MAGIC_LEN + HEAD_MAX + n)) != 0)
-      return rc;
-  }
+  /* One allocation for a lone str or bytes (exact) or a short list of
+   * scalars (their heads), the common messages. */
+  if (v && (v->type == MPROC_T_STR || v->type == MPROC_T_BYTES) &&
+      v->u.s.n < (size_t)-1 - 2 * HEAD_MAX &&
+      (rc = mproc__buf_reserve(out, 2 * HEAD_MAX + v->u.s.n)) != 0)
+    return rc;
+  if (v && (v->type == MPROC_T_LIST || v->type == MPROC_T_TUPLE) &&
+      v->u.list.n <= 65536 &&
+      (rc = mproc__buf_reserve(out, (2 + v->u.list.n) * HEAD_MAX)) != 0)
+    return rc;
   rc = mproc__buf_append(out, magic, MAGIC_LEN);
   if (rc == 0)
     rc = encode_value(&e, v, 0);
@@ -290,6 +260,8 @@ typedef struct dec {
   int pending; /* a tuple or set tag waiting for its array (its type) */
   mproc_value *root;
   size_t charged; /* bytes of values allocated so far */
+  mproc__slab *slab; /* where the fast path makes ints and floats */
+  size_t slab_next;   /* the size of the next slab */
   size_t limit;   /* the bound on charged */
   int depth;
   int cap;       /* frames available in stack */
@@ -590,6 +562,96 @@ static const struct cbor_callbacks callbacks = {
     cb_indef,    cb_array,   cb_indef,     cb_map,    cb_tag,      cb_float4,
     cb_float4,   cb_float8,  cb_undefined, cb_null,   cb_bool,     cb_break};
 
+/*
+ * The fast path: the plain items of the list being filled (ints, None,
+ * bools, doubles) are read here, without a libcbor call each, up to its
+ * last item, which takes the general path (that closes the list).  The
+ * list has room for all its items (made from its checked count).
+ */
+/* An int or float value from the decoder's slab. */
+static mproc_value *slab_value(dec *d, mproc_type t, uint64_t left,
+                               size_t bytes_left) {
+  size_t cap = d->slab_next, charged;
+  mproc_value *v;
+  /* Slabs grow 8, 16, ... 1024 values, never past what the input can
+   * still hold (an int or float outside the singletons takes >= 3 bytes)
+   * nor past the items left in this list. */
+  if (cap > bytes_left / 3 + 1)
+    cap = bytes_left / 3 + 1;
+  if (cap > left)
+    cap = (size_t)left;
+  v = mproc__slab_take(&d->slab, cap, &charged);
+  if (!v) {
+    d->err = MPROC_ENOMEM;
+    return NULL;
+  }
+  if (charged) {
+    if (d->slab_next < 1024)
+      d->slab_next *= 2;
+    if (charge(d, charged) != 0) {
+      mproc_value_free(v);
+      return NULL;
+    }
+  }
+  v->type = (uint16_t)t;
+  return v;
+}
+
+static void fast_items(dec *d, const unsigned char *in, size_t n) {
+  frame *f = &d->stack[d->depth - 1];
+  mproc_value *list = f->c;
+  while (f->left > 1 && d->pos < n) {
+    unsigned h = in[d->pos], ai = h & 31, k;
+    size_t len;
+    uint64_t x = ai;
+    mproc_value *v;
+    if (h >= 0x40) { /* not an int: None, False, True or a double */
+      if (h == 0xF6)
+        v = mproc_none();
+      else if (h == 0xF4 || h == 0xF5)
+        v = mproc_bool(h == 0xF5);
+      else if (h == 0xFB && n - d->pos >= 9) {
+        double f64;
+        for (x = 0, k = 1; k <= 8; k++)
+          x = (x << 8) | in[d->pos + k];
+        memcpy(&f64, &x, sizeof f64);
+        v = slab_value(d, MPROC_T_FLOAT, f->left, n - d->pos);
+        if (!v)
+          return;
+        v->u.f = f64;
+        len = 9;
+        goto got;
+      } else
+        return;
+      len = 1;
+    } else {
+      if (ai >= 28)
+        return; /* reserved or indefinite: libcbor says what is wrong */
+      len = ai < 24 ? 1 : 1 + ((size_t)1 << (ai - 24));
+      if (n - d->pos < len)
+        return;
+      for (k = 1; k < len; k++)
+        x = (x << 8) | in[d->pos + k];
+      if (x > (uint64_t)INT64_MAX)
+        return; /* refused by the general path */
+      if (h < 0x20 && x <= 256) {
+        v = mproc_int((int64_t)x); /* a singleton */
+      } else if (h >= 0x20 && x < 8) {
+        v = mproc_int(-(int64_t)x - 1);
+      } else {
+        v = slab_value(d, MPROC_T_INT, f->left, n - d->pos);
+        if (!v)
+          return;
+        v->u.i = h < 0x20 ? (int64_t)x : -(int64_t)x - 1;
+      }
+    }
+  got:
+    list->u.list.items[list->u.list.n++] = v;
+    f->left--;
+    d->pos += len;
+  }
+}
+
 static void free_stack(dec *d) {
   int i;
   for (i = 0; i < d->depth; i++) {
@@ -628,6 +690,8 @@ int mproc__decode_acct(const void *p, size_t n, mproc_value **out,
   d->depth = 0;
   d->pending = 0;
   d->charged = 0;
+  d->slab = NULL;
+  d->slab_next = 8;
   d->limit = n > ((size_t)-1 - DECODE_BYTES_SLACK) / DECODE_BYTES_PER_BYTE
                  ? (size_t)-1
                  : n * DECODE_BYTES_PER_BYTE + DECODE_BYTES_SLACK;
@@ -642,6 +706,11 @@ int mproc__decode_acct(const void *p, size_t n, mproc_value **out,
       if (!d->root)
         fail(d, MPROC_EBADMSG, "the message is truncated");
       break;
+    }
+    if (d->depth && !d->pending && d->stack[d->depth - 1].kind == F_LIST) {
+      fast_items(d, in, n);
+      if (d->err)
+        break;
     }
     d->rest = n - d->pos;
     r = cbor_stream_decode(in + d->pos, d->rest, &callbacks, d);
@@ -662,6 +731,7 @@ int mproc__decode_acct(const void *p, size_t n, mproc_value **out,
   } else {
     *out = d->root;
   }
+  mproc__slab_done(d->slab);
   if (charged)
     *charged = d->charged;
   if (d->stack != d->inline_frames)

@@ -6,7 +6,7 @@
  * its text in the same allocation, right after it, NUL-terminated (a str
  * is checked to be valid UTF-8 when it is made).  None, True, False, the
  * ints -8..256, '' , b'' and () are shared immutable singletons (flag
- * F_STATIC): their constructors allocate nothing, freeing them does
+ * MPROC__F_STATIC): their constructors allocate nothing, freeing them does
  * nothing, and nothing ever writes to them, so they are safe across
  * threads.  This keeps [None] * n at 8 bytes an item, as in Python.
  *
@@ -32,47 +32,12 @@
 /* A dict builds its hash index when it grows past this many entries. */
 #define DICT_INDEX_MIN 16
 
-/* Value flags. */
-#define F_STATIC 1u /* a shared singleton: never freed, never written */
-#define F_FROZEN 2u /* a tuple that is a key or set member: no appends */
-
-typedef struct dentry {
-  mproc_value *key;
-  mproc_value *val; /* NULL in a set */
-  uint64_t hash;
-} dentry;
-
-struct mproc_value {
-  uint16_t type; /* an mproc_type */
-  uint16_t flags;
-  union {
-    int64_t i; /* int, and bool (0 or 1) */
-    double f;
-    struct {
-      char *p; /* NUL-terminated, even for bytes; inline after the value */
-      size_t n;
-    } s;
-    struct { /* list and tuple */
-      mproc_value **items;
-      size_t n, cap;
-    } list;
-    struct { /* dict and set */
-      dentry *e;    /* capacity: entry_cap(n) */
-      size_t n;
-      size_t *index; /* index[0] = slots (a power of two); then the slots:
-                        entry number + 1, 0 for an empty slot */
-    } dict;
-    struct {
-      const mproc__objtype *type;
-      void *obj;
-      int owned;
-    } obj;
-  } u;
-};
+/* struct mproc_value and its flags are in mproc_int.h (the codec reads
+ * the fields directly); only this file makes and changes values. */
 
 /* ---- singletons ---------------------------------------------------------- */
 
-#define SV(t, x) {(uint16_t)(t), F_STATIC, {(x)}}
+#define SV(t, x) {(uint16_t)(t), MPROC__F_STATIC, 0, {(x)}}
 #define SI(n) SV(MPROC_T_INT, (n))
 #define SI4(n) SI(n), SI((n) + 1), SI((n) + 2), SI((n) + 3)
 #define SI16(n) SI4(n), SI4((n) + 4), SI4((n) + 8), SI4((n) + 12)
@@ -83,10 +48,12 @@ static mproc_value small_ints[] = {SI4(-8),  SI4(-4),   SI64(0), SI64(64),
                                    SI64(128), SI64(192), SI(256)};
 static mproc_value none_v = SV(MPROC_T_NONE, 0);
 static mproc_value bools[2] = {SV(MPROC_T_BOOL, 0), SV(MPROC_T_BOOL, 1)};
-static mproc_value empty_str = {MPROC_T_STR, F_STATIC, {.s = {(char *)"", 0}}};
-static mproc_value empty_bytes = {MPROC_T_BYTES, F_STATIC,
+static mproc_value empty_str = {MPROC_T_STR, MPROC__F_STATIC, 0,
+                                {.s = {(char *)"", 0}}};
+static mproc_value empty_bytes = {MPROC_T_BYTES, MPROC__F_STATIC, 0,
                                   {.s = {(char *)"", 0}}};
-static mproc_value empty_tuple = {MPROC_T_TUPLE, F_STATIC | F_FROZEN,
+static mproc_value empty_tuple = {MPROC_T_TUPLE,
+                                  MPROC__F_STATIC | MPROC__F_FROZEN, 0,
                                   {.list = {NULL, 0, 0}}};
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -115,11 +82,14 @@ static int null_value(const char *fn) {
 }
 
 static mproc_value *alloc_value(mproc_type t) {
-  mproc_value *v = (mproc_value *)calloc(1, sizeof *v);
+  /* malloc, not calloc: glibc serves small mallocs from its per-thread
+   * cache, calloc not. */
+  mproc_value *v = (mproc_value *)malloc(sizeof *v);
   if (!v) {
     mproc__err(MPROC_ENOMEM, "out of memory allocating a value");
     return NULL;
   }
+  memset(v, 0, sizeof *v);
   v->type = (uint16_t)t;
   return v;
 }
@@ -286,7 +256,7 @@ size_t mproc__seq_bytes(size_t n) {
 }
 
 size_t mproc__alloc_bytes(const mproc_value *v) {
-  if (v->flags & F_STATIC)
+  if (v->flags & MPROC__F_STATIC)
     return 0;
   if (v->type == MPROC_T_STR || v->type == MPROC_T_BYTES)
     return sizeof *v + v->u.s.n + 1;
@@ -330,12 +300,68 @@ mproc_value *mproc_conn_ref(mproc_conn *c) {
   return mproc__value_object(&mproc__conn_type, c, 0);
 }
 
+/* ---- slabs ---------------------------------------------------------------- */
+
+struct mproc__slab {
+  size_t live; /* values handed out and not freed, + 1 while the decoder
+                  holds the slab */
+  size_t used, cap;
+  size_t pad; /* keeps the values 16-byte aligned, as malloc's are */
+};
+
+#define SLAB_VALUES(s) ((mproc_value *)((s) + 1))
+
+static void slab_unref(mproc__slab *s) {
+  if (--s->live == 0)
+    free(s);
+}
+
+mproc_value *mproc__slab_take(mproc__slab **sp, size_t cap, size_t *charged) {
+  mproc__slab *s = *sp;
+  mproc_value *v;
+  *charged = 0;
+  if (!s || s->used == s->cap) {
+    if (cap == 0 || cap > 0xFFFFFFFFu ||
+        cap > ((size_t)-1 - sizeof *s) / sizeof *v) {
+      mproc__err(MPROC_ENOMEM, "a slab of %lu values is too big",
+                 (unsigned long)cap);
+      return NULL;
+    }
+    *charged = sizeof *s + cap * sizeof *v;
+    s = (mproc__slab *)malloc(*charged);
+    if (!s) {
+      mproc__err(MPROC_ENOMEM, "out of memory allocating values");
+      return NULL;
+    }
+    s->live = 1;
+    s->used = 0;
+    s->cap = cap;
+    if (*sp)
+      slab_unref(*sp);
+    *sp = s;
+  }
+  v = &SLAB_VALUES(s)[s->used];
+  v->flags = MPROC__F_SLAB;
+  v->slot = (uint32_t)s->used++;
+  s->live++;
+  return v;
+}
+
+void mproc__slab_done(mproc__slab *s) {
+  if (s)
+    slab_unref(s);
+}
+
 /* ---- free, copy, type, equality ---------------------------------------- */
 
 void mproc_value_free(mproc_value *v) {
   size_t i;
-  if (!v || (v->flags & F_STATIC))
+  if (!v || (v->flags & MPROC__F_STATIC))
     return;
+  if (v->flags & MPROC__F_SLAB) { /* an int or a float: nothing inside */
+    slab_unref((mproc__slab *)(void *)(v - v->slot) - 1);
+    return;
+  }
   switch (v->type) {
   case MPROC_T_LIST:
   case MPROC_T_TUPLE:
@@ -378,7 +404,7 @@ mproc_value *mproc_value_copy(const mproc_value *v) {
     null_value("mproc_value_copy");
     return NULL;
   }
-  if (v->flags & F_STATIC)
+  if (v->flags & MPROC__F_STATIC)
     return (mproc_value *)(uintptr_t)v; /* immutable: share it */
   switch (v->type) {
   case MPROC_T_INT:
@@ -406,7 +432,7 @@ mproc_value *mproc_value_copy(const mproc_value *v) {
   case MPROC_T_SET:
     c = alloc_value((mproc_type)v->type);
     for (i = 0; c && i < v->u.dict.n; i++) {
-      const dentry *e = &v->u.dict.e[i];
+      const mproc__dentry *e = &v->u.dict.e[i];
       mproc_value *val = NULL;
       if (e->val && !(val = mproc_value_copy(e->val)))
         rc = null_value("mproc_value_copy");
@@ -483,7 +509,7 @@ int mproc_value_equal(const mproc_value *a, const mproc_value *b) {
     if (a->u.dict.n != b->u.dict.n)
       return 0;
     for (i = 0; i < a->u.dict.n; i++) {
-      const dentry *e = &a->u.dict.e[i];
+      const mproc__dentry *e = &a->u.dict.e[i];
       size_t j = dict_find(b, e->key, e->hash);
       if (j == (size_t)-1)
         return 0;
@@ -677,7 +703,7 @@ int mproc_tuple_append(mproc_value *tuple, mproc_value *item) {
       check_container(tuple, MPROC_T_TUPLE, item, NULL, "mproc_tuple_append");
   if (rc)
     return rc;
-  if (tuple->flags & F_FROZEN) {
+  if (tuple->flags & MPROC__F_FROZEN) {
     mproc_value_free(item);
     return mproc__err(MPROC_EINVAL,
                       "mproc_tuple_append: the tuple is a dict key or a set "
@@ -783,9 +809,9 @@ static int key_hash(const mproc_value *k, uint64_t *out, int depth) {
 /* A tuple that becomes a key can no longer change, nor its tuples. */
 static void freeze(mproc_value *k) {
   size_t j;
-  if (k->type != MPROC_T_TUPLE || (k->flags & F_FROZEN))
+  if (k->type != MPROC_T_TUPLE || (k->flags & MPROC__F_FROZEN))
     return;
-  k->flags |= F_FROZEN;
+  k->flags |= MPROC__F_FROZEN;
   for (j = 0; j < k->u.list.n; j++)
     freeze(k->u.list.items[j]);
 }
@@ -808,14 +834,14 @@ static size_t dict_find(const mproc_value *d, const mproc_value *key,
     const size_t *slot = d->u.dict.index + 1;
     size_t mask = d->u.dict.index[0] - 1;
     for (i = (size_t)hash & mask; slot[i]; i = (i + 1) & mask) {
-      const dentry *e = &d->u.dict.e[slot[i] - 1];
+      const mproc__dentry *e = &d->u.dict.e[slot[i] - 1];
       if (e->hash == hash && mproc_value_equal(e->key, key))
         return slot[i] - 1;
     }
     return (size_t)-1;
   }
   for (i = 0; i < d->u.dict.n; i++) {
-    const dentry *e = &d->u.dict.e[i];
+    const mproc__dentry *e = &d->u.dict.e[i];
     if (e->hash == hash && mproc_value_equal(e->key, key))
       return i;
   }
@@ -843,7 +869,7 @@ static size_t index_slots(size_t n) {
 
 size_t mproc__table_bytes(size_t n) {
   size_t icap = index_slots(n);
-  return sizeof(mproc_value) + entry_cap(n) * sizeof(dentry) +
+  return sizeof(mproc_value) + entry_cap(n) * sizeof(mproc__dentry) +
          (icap ? (icap + 1) * sizeof(size_t) : 0);
 }
 
@@ -853,11 +879,11 @@ static int dict_reserve(mproc_value *d) {
   if (d->u.dict.n == 0 || (d->u.dict.n >= 4 && entry_cap(d->u.dict.n) ==
                                                    d->u.dict.n)) {
     size_t cap = entry_cap(n);
-    dentry *e;
+    mproc__dentry *e;
     if (cap > (size_t)-1 / sizeof *e)
       e = NULL;
     else
-      e = (dentry *)realloc(d->u.dict.e, cap * sizeof *e);
+      e = (mproc__dentry *)realloc(d->u.dict.e, cap * sizeof *e);
     if (!e)
       return mproc__err(MPROC_ENOMEM, "cannot grow a %s to %lu items",
                         kind_name((mproc_type)d->type), (unsigned long)cap);
@@ -891,7 +917,7 @@ static int table_add(mproc_value *d, mproc_value *key, mproc_value *val,
                      const char *fn) {
   uint64_t h = 0;
   size_t i;
-  dentry *e;
+  mproc__dentry *e;
   int rc;
   if (!key) {
     mproc_value_free(val);
