@@ -199,7 +199,7 @@ int mproc__encode(const mproc_value *v, mproc__buf *out,
       (rc = mproc__buf_reserve(out, 2 * HEAD_MAX + v->u.s.n)) != 0)
     return rc;
   if (v && (v->type == MPROC_T_LIST || v->type == MPROC_T_TUPLE) &&
-      v->u.list.n <= 65536 &&
+      v->u.list.n <= 4096 &&
       (rc = mproc__buf_reserve(out, (2 + v->u.list.n) * HEAD_MAX)) != 0)
     return rc;
   rc = mproc__buf_append(out, magic, MAGIC_LEN);
@@ -630,6 +630,8 @@ static void fast_items(dec *d, const unsigned char *in, size_t n) {
       len = ai < 24 ? 1 : 1 + ((size_t)1 << (ai - 24));
       if (n - d->pos < len)
         return;
+      if (len > 1)
+        x = 0;
       for (k = 1; k < len; k++)
         x = (x << 8) | in[d->pos + k];
       if (x > (uint64_t)INT64_MAX)

@@ -502,6 +502,42 @@ START_TEST(test_tuple_set) {
 }
 END_TEST
 
+/* The list fast path: every head size, both signs, floats, singletons. */
+START_TEST(test_list_fast_path) {
+  static const int64_t edges[] = {0, 1, 23, 24, 255, 256, 257, 65535, 65536,
+                                  4294967295LL, 4294967296LL, INT64_MAX,
+                                  -1, -8, -9, -24, -25, -256, -257,
+                                  -65537, INT64_MIN, 1000000007};
+  mproc_value *l = mproc_list(), *out, *t;
+  size_t i, k;
+  int64_t x = 0;
+  for (k = 0; k < 3; k++)
+    for (i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+      ck_mproc_ok(mproc_list_append(l, mproc_int(edges[i])));
+      ck_mproc_ok(mproc_list_append(l, mproc_float((double)edges[i] + 0.5)));
+      ck_mproc_ok(mproc_list_append(l, mproc_none()));
+      ck_mproc_ok(mproc_list_append(l, mproc_bool((int)(i & 1))));
+    }
+  /* Also inside a tuple, and values freed one by one (slab values). */
+  t = mproc_build("(O)", mproc_value_copy(l));
+  ck_mproc_ok(mproc_list_append(l, t));
+  out = round_trip(l);
+  ck_assert(mproc_value_equal(l, out));
+  for (k = 0; k < 3; k++)
+    for (i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+      size_t at = 4 * (k * (sizeof edges / sizeof edges[0]) + i);
+      ck_mproc_ok(mproc_value_get_int(mproc_list_get(out, at), &x));
+      ck_assert(x == edges[i]);
+      ck_assert_int_eq(mproc_value_type(mproc_list_get(out, at + 1)),
+                       MPROC_T_FLOAT);
+      ck_mproc_ok(mproc_list_set(out, at, mproc_str("replaced")));
+    }
+  ck_assert(!mproc_value_equal(l, out));
+  mproc_value_free(out);
+  mproc_value_free(l);
+}
+END_TEST
+
 START_TEST(test_big_integers) {
   BAD(MAGIC "\x1b\x80\x00\x00\x00\x00\x00\x00\x00"); /* 2**63 */
   last_error_has("integer beyond int64");
@@ -655,6 +691,7 @@ Suite *mproc_suite_codec(void) {
   tcase_add_test(tc, test_context);
   tcase_add_test(tc, test_tuple_set);
   tcase_add_test(tc, test_big_integers);
+  tcase_add_test(tc, test_list_fast_path);
   tcase_add_test(tc, test_flood_decode);
   tcase_add_test(tc, test_decode_bound);
   suite_add_tcase(s, tc);
