@@ -869,6 +869,8 @@ static size_t index_slots(size_t n) {
 
 size_t mproc__table_bytes(size_t n) {
   size_t icap = index_slots(n);
+  if (n == 0) /* the entries come with the first key */
+    return sizeof(mproc_value);
   return sizeof(mproc_value) + entry_cap(n) * sizeof(mproc__dentry) +
          (icap ? (icap + 1) * sizeof(size_t) : 0);
 }

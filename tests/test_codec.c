@@ -619,11 +619,12 @@ START_TEST(test_decode_bound) {
   ck_assert_uint_le(charged, 8 * (size_t)N + 64);
   mproc_value_free(out);
   /* The densest honest shapes stay inside the bound: 100k empty lists,
-   * single-character strings, small dicts. */
+   * single-character strings, one-entry dicts, one-member sets, empty
+   * dicts and empty sets. */
   {
-    static const char *fmts[] = {"[]", "s", "{i n}", "<i>"};
+    static const char *fmts[] = {"[]", "s", "{i n}", "<i>", "{}", "<>"};
     size_t f;
-    for (f = 0; f < 4; f++) {
+    for (f = 0; f < 6; f++) {
       mproc_value *l = mproc_list();
       void *enc = NULL;
       size_t n = 0;
