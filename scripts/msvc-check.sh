@@ -6,8 +6,9 @@
 # Parses each file as cl.exe's C would see it: clang targeting
 # x86_64-pc-windows-msvc with Microsoft extensions and compatibility, C11,
 # over the mingw-w64 headers (there is no Windows SDK here) plus APR,
-# libcbor and libsodium from the scripts/deps.sh --win prefix. cmake/msvc-shim.h, forced in
-# first, makes those headers parse in this mode (see its comment).
+# libcbor and libsodium from the scripts/deps.sh --win prefix.
+# cmake/msvc-shim.h, forced in first, makes those headers parse in this
+# mode (see its comment).
 # -pedantic -Wvla -Werror turn what MSVC rejects into errors: VLAs,
 # statement expressions, case ranges, zero-length arrays, void* arithmetic,
 # `?:` without a middle operand, range designators, __auto_type; a grep
@@ -40,8 +41,8 @@ else
 fi
 
 # -nostdinc: only clang's own headers and mingw's, in that order, as
-# system headers (their own warnings are not ours). APR, libcbor, libsodium are
-# system headers too, so -pedantic judges only mproc's code.
+# system headers (their own warnings are not ours). APR, libcbor and
+# libsodium are system headers too, so -pedantic judges only mproc's code.
 # The definitions are those the CMake targets carry for static
 # APR/libcbor/libsodium.
 flags=(--target=x86_64-pc-windows-msvc -fsyntax-only
