@@ -706,8 +706,8 @@ int mproc_tuple_append(mproc_value *tuple, mproc_value *item) {
   if (tuple->flags & MPROC__F_FROZEN) {
     mproc_value_free(item);
     return mproc__err(MPROC_EINVAL,
-                      "mproc_tuple_append: the tuple is a dict key or a set "
-                      "member and cannot change");
+                      "mproc_tuple_append: the tuple cannot change (a dict "
+                      "key, a set member or the shared empty tuple)");
   }
   return seq_push(tuple, item);
 }
