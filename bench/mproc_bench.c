@@ -61,6 +61,16 @@
  *                 mproc put_bytes/get_bytes, raw ring, raw pipe (64 KiB
  *                 writes, default pipe size).
  *
+ * Codec (one process, no I/O; impl mproc; Python's pickle on the same):
+ *   codec_bytes64   mproc_encode + mproc_decode of a 64-byte bytes value
+ *                 (ns per pair; the per-value cost a Queue of values pays).
+ *   codec_ints1000  the same for a list of the ints 0..999 (us per pair).
+ *   decode_keys_1mb / decode_keys_2mb  mproc_decode of a dict of int keys
+ *                 filling 1 MB / 2 MB (ms): impl crafted (keys that all
+ *                 collided under mproc's old fixed hash, which took 7.9 s
+ *                 and 35 s) and ordinary (0, 1, 2, ...).  An INFO line
+ *                 gives crafted/ordinary and 2mb/1mb: linear is ~1 and ~2.
+ *
  * Medians: spawn_join over single processes; the others over batches
  * (the mean of each batch is one sample), after warm-up.  The
  * implementations of a workload run side by side, one sample each per
@@ -72,8 +82,10 @@
  *                 bw (bw_into, bw_alloc), lock (lock_uncontended,
  *                 lock_contended, lock_handoff), event (event_pingpong),
  *                 sync (lock and event), queue (queue_1to1_64,
- *                 queue_2to2_64, queue_1to1_64k); default
- *                 spawn,rtt,bw,lock,event,queue
+ *                 queue_2to2_64, queue_1to1_64k), codec
+ *                 (codec_bytes64, codec_ints1000, decode_keys_1mb,
+ *                 decode_keys_2mb); default spawn,rtt,bw,lock,event,queue,
+ *                 codec
  *   --impl LIST   mproc,raw (default both)
  *   --pin MODE    CPUs of the sync and queue workloads' processes: split
  *                 (the parent on one CPU, a child on another; for queues
@@ -143,7 +155,7 @@ extern char **environ;
 #define Q_END UINT64_MAX           /* the id of a producer's end marker */
 
 static double g_secs = 2.0;
-static const char *g_only = "spawn,rtt,bw,lock,event,queue";
+static const char *g_only = "spawn,rtt,bw,lock,event,queue,codec";
 static int g_mproc = 1, g_raw = 1;
 
 /* --pin: where the two processes of the sync workloads run.  split: the
@@ -1862,11 +1874,127 @@ static void pin_sync_section(int on) {
 #endif
 }
 
+/* ---- codec ------------------------------------------------------------------ */
+
+static void codec_pair(const mproc_value *v) {
+  void *buf = NULL;
+  size_t len = 0;
+  mproc_value *out = NULL;
+  int rc = mproc_encode(v, &buf, &len);
+  if (rc)
+    die("mproc_encode", rc);
+  rc = mproc_decode(buf, len, &out);
+  if (rc)
+    die("mproc_decode", rc);
+  mproc_free(buf);
+  mproc_value_free(out);
+}
+
+/* Median time of batch encode+decode pairs of v, in unit (scale per s). */
+static void bench_codec_one(const char *workload, const mproc_value *v,
+                            unsigned batch, double scale, const char *unit) {
+  samples s = {NULL, 0, 0};
+  double t0 = now(), t;
+  unsigned k;
+  for (k = 0; k < batch; k++) /* warm-up */
+    codec_pair(v);
+  while (now() - t0 < g_secs || s.n < 5) {
+    t = now();
+    for (k = 0; k < batch; k++)
+      codec_pair(v);
+    add(&s, (now() - t) * scale / batch);
+  }
+  report(workload, "mproc", &s, unit);
+}
+
+/* The inverse of mproc's old key hash (splitmix64's finalizer): keys whose
+ * old hashes are k << 32 all shared one index slot. */
+static int64_t crafted_key(uint64_t k) {
+  uint64_t x = (k + 1) << 32;
+  x ^= (x >> 31) ^ (x >> 62);
+  x *= 0x319642b2d24d8ec3ULL;
+  x ^= (x >> 27) ^ (x >> 54);
+  x *= 0x96de1b173f119089ULL;
+  x ^= (x >> 30) ^ (x >> 60);
+  return (int64_t)x;
+}
+
+/* A message of int keys (each to None) of about mb MB. */
+static void keys_message(int crafted, size_t mb, void **buf, size_t *len) {
+  mproc_value *d = mproc_dict();
+  size_t n = mb * 1000000 / 10, i; /* 9-byte int keys and None */
+  int rc;
+  for (i = 0; i < n; i++) {
+    int64_t k = crafted ? crafted_key(i) : (int64_t)i + ((int64_t)1 << 40);
+    rc = mproc_dict_set(d, mproc_int(k), mproc_none());
+    if (rc)
+      die("mproc_dict_set", rc);
+  }
+  rc = mproc_encode(d, buf, len);
+  if (rc)
+    die("mproc_encode", rc);
+  mproc_value_free(d);
+}
+
+static void bench_decode_keys(void) {
+  static const char *const names[2] = {"decode_keys_1mb", "decode_keys_2mb"};
+  double med[2][2] = {{0, 0}, {0, 0}};
+  int crafted, m;
+  for (m = 0; m < 2; m++)
+    for (crafted = 1; crafted >= 0; crafted--) {
+      samples s = {NULL, 0, 0};
+      void *buf = NULL;
+      size_t len = 0;
+      double t0 = now(), t;
+      keys_message(crafted, (size_t)m + 1, &buf, &len);
+      while ((now() - t0 < g_secs || s.n < 3) && s.n < 1000) {
+        mproc_value *out = NULL;
+        int rc;
+        t = now();
+        rc = mproc_decode(buf, len, &out);
+        if (rc)
+          die("mproc_decode", rc);
+        add(&s, (now() - t) * 1e3);
+        mproc_value_free(out);
+      }
+      qsort(s.v, s.n, sizeof *s.v, cmp_double);
+      med[m][crafted] = s.v[s.n / 2];
+      report(names[m], crafted ? "crafted" : "ordinary", &s, "ms");
+      mproc_free(buf);
+    }
+  printf("INFO decode_keys crafted/ordinary 1mb %.2f 2mb %.2f; 2mb/1mb "
+         "crafted %.2f ordinary %.2f (linear: ~1 and ~2)\n",
+         med[0][1] / med[0][0], med[1][1] / med[1][0], med[1][1] / med[0][1],
+         med[1][0] / med[0][0]);
+}
+
+static void bench_codec(void) {
+  unsigned char b64[64];
+  mproc_value *v;
+  int i, rc;
+  memset(b64, 'x', sizeof b64);
+  if (wanted("codec_bytes64", "codec")) {
+    v = mproc_bytes(b64, sizeof b64);
+    bench_codec_one("codec_bytes64", v, 100000, 1e9, "ns");
+    mproc_value_free(v);
+  }
+  if (wanted("codec_ints1000", "codec")) {
+    v = mproc_list();
+    for (i = 0; i < 1000; i++)
+      if ((rc = mproc_list_append(v, mproc_int(i))) != 0)
+        die("mproc_list_append", rc);
+    bench_codec_one("codec_ints1000", v, 1000, 1e6, "us");
+    mproc_value_free(v);
+  }
+  if (wanted("decode_keys_1mb", "codec") || wanted("decode_keys_2mb", "codec"))
+    bench_decode_keys();
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static void usage(void) {
   fputs("usage: mproc_bench [--secs S] "
-        "[--only spawn,rtt,bw,lock,event,queue,...] "
+        "[--only spawn,rtt,bw,lock,event,queue,codec,...] "
         "[--impl mproc,raw] [--pin split|same|none] [--tiny PATH]\n",
         stderr);
   exit(2);
@@ -1955,5 +2083,8 @@ int main(int argc, char **argv) {
   if (wanted("queue_1to1_64k", "queue"))
     bench_queue("queue_1to1_64k", 1, 0, Q_BIG, Q_BIG_N);
   pin_sync_section(0);
+  if (wanted("codec_bytes64", "codec") || wanted("codec_ints1000", "codec") ||
+      wanted("decode_keys_1mb", "codec") || wanted("decode_keys_2mb", "codec"))
+    bench_codec();
   return 0;
 }

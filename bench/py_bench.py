@@ -31,8 +31,11 @@ mproc_bench.c, printing the same lines:
   ends a sample with an end-marker item, and the consumers' count, sum
   and sum of squares of the ids must match (else an ERROR line, exit 1).
 
+  codec_bytes64   pickle.loads(pickle.dumps(64-byte bytes))          (ns)
+  codec_ints1000  the same for list(range(1000))                    (us)
+
 Options: --secs S (time per measurement, default 2), --only
-spawn,rtt,bw,lock,event,queue (or sync, or single workload names), --pin
+spawn,rtt,bw,lock,event,queue,codec (or sync, or single workload names), --pin
 split|same|none (CPUs of the sync and queue workloads' processes, as in
 mproc_bench: default split, parent on one CPU and child on another).
 """
@@ -493,7 +496,8 @@ QUEUE_WORKLOADS = {
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--secs", type=float, default=2.0)
-    ap.add_argument("--only", default="spawn,rtt,bw,lock,event,queue")
+    ap.add_argument("--only",
+                    default="spawn,rtt,bw,lock,event,queue,codec")
     ap.add_argument("--pin", default="split", choices=("split", "same", "none"))
     args = ap.parse_args()
     ctx = mp.get_context("spawn")
@@ -550,6 +554,22 @@ def main():
                            (parent_cpu, cpu))
     if (sync or queues) and saved is not None:
         os.sched_setaffinity(0, saved)
+    for w, obj, batch, scale, unit in (
+            ("codec_bytes64", b"x" * 64, 100000, 1e9, "ns"),
+            ("codec_ints1000", list(range(1000)), 1000, 1e6, "us")):
+        if wanted(only, w, "codec"):
+            report(w, codec(args.secs, obj, batch, scale), unit)
+
+
+def codec(secs, obj, batch, scale):
+    import pickle
+
+    def sample():
+        t = time.perf_counter()
+        for _ in range(batch):
+            pickle.loads(pickle.dumps(obj))
+        return (time.perf_counter() - t) * scale / batch
+    return sampled(secs, sample)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@
 #   bench/run.sh --secs 0.5      shorter measurements
 #   bench/run.sh --no-build      reuse the build directory
 #   bench/run.sh --only rtt,bw   some workloads (spawn, rtt, bw, lock, event,
-#                                queue; sync = lock,event)
+#                                queue, codec; sync = lock,event)
 #   bench/run.sh --build DIR     build directory (default build/bench)
 #   bench/run.sh --pin MODE      CPUs of the sync and queue workloads'
 #                                processes: split (default), same, none
@@ -26,7 +26,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
 build="$repo/build/bench"
 secs=2
-only="spawn,rtt,bw,lock,event,queue"
+only="spawn,rtt,bw,lock,event,queue,codec"
 pin=split
 do_build=1
 while [[ $# -gt 0 ]]; do
@@ -229,4 +229,35 @@ if table:
           "raw ring: a minimal 1-producer/1-consumer ring in shared memory "
           "(no 2->2 row); raw pipe: one write/read per item (2->2: one pipe "
           "shared by all four processes).")
+    print()
+
+# Codec: one process, no I/O; times (lower is better).  decode_keys: keys
+# crafted against mproc's old fixed hash vs ordinary keys; linear means
+# crafted/ordinary ~1 and 2 MB/1 MB ~2.
+codec_rows = [
+    ("encode+decode 64-byte bytes", ("codec_bytes64", "mproc"),
+     ("codec_bytes64", "python")),
+    ("encode+decode list of 1000 ints", ("codec_ints1000", "mproc"),
+     ("codec_ints1000", "python")),
+    ("decode 1 MB dict, crafted keys", ("decode_keys_1mb", "crafted"), None),
+    ("decode 1 MB dict, ordinary keys", ("decode_keys_1mb", "ordinary"), None),
+    ("decode 2 MB dict, crafted keys", ("decode_keys_2mb", "crafted"), None),
+    ("decode 2 MB dict, ordinary keys", ("decode_keys_2mb", "ordinary"), None),
+]
+table = []
+for label, km, kp in codec_rows:
+    m, p = val(km), val(kp)
+    if m is None and p is None:
+        continue
+    unit = res.get(km, (0, ""))[1]
+    table.append((label, unit, fmt(m), fmt(p),
+                  "-" if m is None or not p else "%.3f" % (m / p)))
+show(("codec workload", "unit", "mproc", "python pickle", "mproc/python"),
+     table)
+c1, c2 = val(("decode_keys_1mb", "crafted")), val(("decode_keys_2mb", "crafted"))
+o1, o2 = val(("decode_keys_1mb", "ordinary")), val(("decode_keys_2mb", "ordinary"))
+if None not in (c1, c2, o1, o2) and o1 and o2 and c1:
+    print("Hash flooding: crafted/ordinary %.2f (1 MB), %.2f (2 MB); 2 MB/1 MB "
+          "crafted %.2f, ordinary %.2f (linear: ~1 and ~2; the old fixed hash "
+          "took 7.9 s and 35 s)." % (c1 / o1, c2 / o2, c2 / c1, o2 / o1))
 EOF

@@ -11,9 +11,10 @@
  *
  * What it teaches: a Connection travels to the child in its argument list
  * ("[C]"); send() and recv() move whole values (lists, dicts, strings,
- * numbers) and a Pipe is duplex by default: both ends send and receive.
- * C has no set, so the reply {x * 2 for x in 'spam'} is sent as a list of
- * the same four strings.
+ * numbers, sets) and a Pipe is duplex by default: both ends send and
+ * receive.  The reply {x * 2 for x in 'spam'} is a set (mproc_set); it
+ * prints its members in the order they were added, where Python's order
+ * follows its hash table.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,10 +85,10 @@ int main(int argc, char **argv) {
   fflush(stdout);
   mproc_value_free(got);
 
-  reply = mproc_list(); /* {x * 2 for x in 'spam'} */
+  reply = mproc_set(); /* {x * 2 for x in 'spam'} */
   for (i = 0; spam[i]; i++) {
     char twice[3] = {spam[i], spam[i], '\0'};
-    mproc_list_append(reply, mproc_str(twice));
+    mproc_set_add(reply, mproc_str(twice));
   }
   CHECK(mproc_conn_send(parent_end, reply));
   mproc_value_free(reply);

@@ -5,7 +5,10 @@
  * Connection.recv does) and with a spawn context whose objects are small
  * integers.  A message that decodes must encode again, and that encoding
  * must decode to a value that encodes to the same bytes (the encoding is
- * canonical), and repr must work on it.  Anything else aborts.
+ * canonical), a copy must encode to the same bytes too, repr must work on
+ * it, and what the decode accounted must stay within the documented bound
+ * (64 bytes per input byte + 64 KiB).  Anything else aborts.  Tuples,
+ * sets and the refused big integers have seeds in fuzz/corpus.
  *
  * Run: fuzz_decode -max_total_time=120 corpus_dir ../fuzz/corpus
  */
@@ -41,10 +44,13 @@ static int import_obj(mproc__codec_ctx *ctx, const mproc_value *plain,
 }
 
 static void check(const uint8_t *data, size_t size, mproc__codec_ctx *ctx) {
-  mproc_value *v = NULL, *w = NULL;
+  mproc_value *v = NULL, *w = NULL, *c = NULL;
   mproc__buf a = MPROC__BUF_INIT, b = MPROC__BUF_INIT;
   char *s = NULL;
-  int rc = mproc__decode(data, size, &v, ctx);
+  size_t charged = 0;
+  int rc = mproc__decode_acct(data, size, &v, ctx, &charged);
+  if (charged > 64 * size + 65536)
+    abort();
   if (rc != 0) {
     if (v || (rc != MPROC_EBADMSG && rc != MPROC_ENOMEM))
       abort();
@@ -58,6 +64,13 @@ static void check(const uint8_t *data, size_t size, mproc__codec_ctx *ctx) {
     abort();
   if (a.len != b.len || memcmp(a.p, b.p, a.len) != 0)
     abort();
+  c = mproc_value_copy(v);
+  b.len = 0;
+  if (!c || mproc__encode(c, &b, ctx) != 0)
+    abort();
+  if (a.len != b.len || memcmp(a.p, b.p, a.len) != 0)
+    abort();
+  mproc_value_free(c);
   if (mproc_repr(v, &s) != 0)
     abort();
   free(s);

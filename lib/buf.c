@@ -1,6 +1,7 @@
 /*
  * buf.c - the growable byte buffer that the codec and the connection
- * framing write into.
+ * framing write into.  It may start on the caller's storage (a stack
+ * array for a small message) and moves to the heap when it outgrows it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +25,18 @@ int mproc__buf_reserve(mproc__buf *b, size_t extra) {
     }
     cap *= 2;
   }
-  p = (unsigned char *)realloc(b->p, cap);
+  if (b->borrowed) {
+    p = (unsigned char *)malloc(cap);
+    if (p && b->len)
+      memcpy(p, b->p, b->len);
+  } else {
+    p = (unsigned char *)realloc(b->p, cap);
+  }
   if (!p)
     return mproc__err(MPROC_ENOMEM, "cannot grow a buffer to %lu bytes",
                       (unsigned long)cap);
   b->p = p;
+  b->borrowed = 0;
   b->cap = cap;
   return 0;
 }
@@ -45,8 +53,17 @@ int mproc__buf_append(mproc__buf *b, const void *p, size_t n) {
   return 0;
 }
 
+void mproc__buf_init_on(mproc__buf *b, void *storage, size_t cap) {
+  b->p = (unsigned char *)storage;
+  b->len = 0;
+  b->cap = storage ? cap : 0;
+  b->borrowed = storage != NULL;
+}
+
 void mproc__buf_free(mproc__buf *b) {
-  free(b->p);
+  if (!b->borrowed)
+    free(b->p);
+  b->borrowed = 0;
   b->p = NULL;
   b->len = 0;
   b->cap = 0;

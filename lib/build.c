@@ -5,7 +5,8 @@
  *   n None   b bool(int)   i int(int)   l int(long)   L int(int64_t)
  *   f float(double)   s str(const char *, NULL gives None)
  *   y bytes(const void *, size_t)   C Connection(mproc_conn *)
- *   O a value (mproc_value *, stolen)   [...] list   {k v ...} dict
+ *   O a value (mproc_value *, stolen)   [...] list   (...) tuple
+ *   {k v ...} dict   <...> set
  * Spaces, ':' and ',' between items are ignored.  When building fails
  * (out of memory, a NULL 'O', bad UTF-8) the rest of the format is still
  * walked so that every 'O' argument is consumed and freed, as the
@@ -55,9 +56,25 @@ static mproc_value *made(bctx *b, mproc_value *v) {
 
 static mproc_value *item(bctx *b, int depth);
 
-/* The items of a list or dict up to the closing character. */
+static int add_to(mproc_value *c, char close, mproc_value *k, mproc_value *v) {
+  switch (close) {
+  case ']':
+    return mproc_list_append(c, v);
+  case ')':
+    return mproc_tuple_append(c, v);
+  case '>':
+    return mproc_set_add(c, v);
+  default:
+    return mproc_dict_set(c, k, v);
+  }
+}
+
+/* The items of a list, tuple, set or dict up to the closing character. */
 static mproc_value *container(bctx *b, int depth, char close) {
-  mproc_value *c = made(b, close == ']' ? mproc_list() : mproc_dict());
+  mproc_value *c = made(b, close == ']'   ? mproc_list()
+                           : close == ')' ? mproc_tuple()
+                           : close == '>' ? mproc_set()
+                                          : mproc_dict());
   for (;;) {
     mproc_value *k = NULL, *v;
     skip_sep(b);
@@ -66,7 +83,10 @@ static mproc_value *container(bctx *b, int depth, char close) {
       return c;
     }
     if (*b->f == '\0') {
-      bad_format(b, close == ']' ? "missing ']'" : "missing '}'");
+      bad_format(b, close == ']'   ? "missing ']'"
+                    : close == ')' ? "missing ')'"
+                    : close == '>' ? "missing '>'"
+                                   : "missing '}'");
       mproc_value_free(c);
       return NULL;
     }
@@ -91,8 +111,7 @@ static mproc_value *container(bctx *b, int depth, char close) {
       c = NULL;
       continue;
     }
-    if ((close == ']' ? mproc_list_append(c, v) : mproc_dict_set(c, k, v)) !=
-        0) {
+    if (add_to(c, close, k, v) != 0) {
       b->err = mproc__plat_errrec()->code;
       mproc_value_free(c);
       c = NULL;
@@ -163,6 +182,10 @@ static mproc_value *item(bctx *b, int depth) {
     return container(b, depth, ']');
   case '{':
     return container(b, depth, '}');
+  case '(':
+    return container(b, depth, ')');
+  case '<':
+    return container(b, depth, '>');
   default:
     b->f--;
     bad_format(b, "unknown format character");

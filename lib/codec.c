@@ -7,19 +7,38 @@
  *   None -> null, bool -> true/false, int -> unsigned/negative integer
  *   (always the shortest head), float -> double (half and single are read
  *   too), str -> text string, bytes -> byte string, list -> array,
- *   dict -> map (in insertion order), an OS object -> tag 27001 wrapping
- *   the plain value that the spawn context exports for it.
+ *   dict -> map (in insertion order), tuple -> tag 27002 wrapping an
+ *   array (27002 is mproc's own, next to 27001, in CBOR's first-come
+ *   range; no registered tag means "tuple"), set -> tag 258 wrapping an
+ *   array (the registered "finite set", members in insertion order;
+ *   duplicates read as one), an OS object -> tag 27001 wrapping the plain
+ *   value that the spawn context exports for it.
  * Only definite lengths are written; indefinite-length items, undefined,
- * simple values, any other tag, integers outside int64, text that is not
- * UTF-8 and non-scalar map keys are refused as MPROC_EBADMSG.  A later
- * format will follow the magic with a version tag, which version 1
- * decoders refuse as an unknown tag.
+ * simple values, any other tag, text that is not UTF-8 and unhashable map
+ * keys or set members are refused as MPROC_EBADMSG.  Integers are 64-bit:
+ * an unsigned above INT64_MAX, a negative below INT64_MIN and the bignum
+ * tags 2 and 3 are refused as MPROC_EBADMSG "integer beyond int64" (Python
+ * would carry them; mproc has no big integer type).  A later format will
+ * follow the magic with a version tag, which version 1 decoders refuse as
+ * an unknown tag.
  *
- * Decoding walks the input with cbor_stream_decode(), one head at a time,
- * and builds the tree with an explicit stack no deeper than
+ * Heads are written here directly (the shortest form, as libcbor would);
+ * decoding walks the input with libcbor's cbor_stream_decode(), one head
+ * at a time, and builds the tree with an explicit stack no deeper than
  * MPROC__MAX_DEPTH, so hostile input cannot exhaust the C stack.  A
- * container is grown as its items arrive (never from its claimed size),
- * and a claimed size larger than the bytes left is refused at once.
+ * claimed size larger than the bytes left is refused at once; a list
+ * gets room for its claimed items at once (one allocation).
+ *
+ * The decode bound: a decode accounts the bytes it asks the allocator for
+ * (values, text, item arrays, dict entries and their index, counted from
+ * the claimed sizes before anything is allocated) and refuses with
+ * MPROC_EBADMSG once they would pass DECODE_BYTES_PER_BYTE * input length
+ * + DECODE_BYTES_SLACK.  None, bools, ints -8..256, '' , b'' and () are
+ * shared singletons and cost only their slot, so [None] * n costs 8 bytes
+ * an item; the densest honest input (a set of one-character strings)
+ * stays below 60 bytes per byte, and what passes the bound is only claims
+ * of items that never arrive (nested containers each claiming the rest of
+ * the input).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,110 +50,132 @@
 #define MAGIC_LEN 3
 static const unsigned char magic[MAGIC_LEN] = {0xD9, 0xD9, 0xF7};
 
-/* The tag of an OS object (a number in CBOR's first-come range). */
-#define TAG_OBJECT 27001
-
 /* ---- encoding ------------------------------------------------------------ */
+
+/* The tags mproc writes (and reads) besides the magic. */
+#define TAG_OBJECT 27001
+#define TAG_TUPLE 27002
+#define TAG_SET 258
+#define TAG_BIGNUM_POS 2
+#define TAG_BIGNUM_NEG 3
 
 /* Every CBOR head fits in 9 bytes. */
 #define HEAD_MAX 9
+
+enum { M_UINT, M_NEGINT, M_BYTES, M_TEXT, M_ARRAY, M_MAP, M_TAG, M_SIMPLE };
 
 typedef struct enc {
   mproc__buf *out;
   mproc__codec_ctx *ctx;
 } enc;
 
-/* Room for one head; libcbor's encoders then cannot run out of space. */
-static unsigned char *head_room(enc *e, int *rc) {
-  *rc = mproc__buf_reserve(e->out, HEAD_MAX);
-  return *rc ? NULL : e->out->p + e->out->len;
-}
-
-static int head_done(enc *e, size_t n) {
-  if (n == 0)
-    return mproc__err(MPROC_EENCODE, "libcbor could not encode a head");
-  e->out->len += n;
+/* Write the shortest head of major type major with argument x. */
+static int put_head(enc *e, unsigned major, uint64_t x) {
+  unsigned char *p;
+  int rc, k, n;
+  if (e->out->cap - e->out->len < HEAD_MAX &&
+      (rc = mproc__buf_reserve(e->out, HEAD_MAX)) != 0)
+    return rc;
+  p = e->out->p + e->out->len;
+  major <<= 5;
+  if (x < 24) {
+    p[0] = (unsigned char)(major | x);
+    e->out->len += 1;
+    return 0;
+  }
+  if (x <= 0xFF)
+    k = 0, n = 1;
+  else if (x <= 0xFFFF)
+    k = 1, n = 2;
+  else if (x <= 0xFFFFFFFFu)
+    k = 2, n = 4;
+  else
+    k = 3, n = 8;
+  p[0] = (unsigned char)(major | (unsigned)(24 + k));
+  for (rc = 0; rc < n; rc++)
+    p[1 + rc] = (unsigned char)(x >> (8 * (n - 1 - rc)));
+  e->out->len += 1 + (size_t)n;
   return 0;
 }
 
-#define ROOM (e->out->cap - e->out->len)
+static int put_double(enc *e, double d) {
+  unsigned char *p;
+  uint64_t bits;
+  int rc, i;
+  if ((rc = mproc__buf_reserve(e->out, HEAD_MAX)) != 0)
+    return rc;
+  memcpy(&bits, &d, sizeof bits);
+  p = e->out->p + e->out->len;
+  p[0] = 0xFB;
+  for (i = 0; i < 8; i++)
+    p[1 + i] = (unsigned char)(bits >> (56 - 8 * i));
+  e->out->len += HEAD_MAX;
+  return 0;
+}
 
 static int encode_value(enc *e, const mproc_value *v, int depth) {
-  unsigned char *p;
-  int rc;
+  int rc = 0;
   size_t i, n;
   if (!v)
     return mproc__err(MPROC_EINVAL, "cannot encode a NULL value");
   /* Containers and objects nest; depth counts those around v. */
-  if (depth >= MPROC__MAX_DEPTH && mproc_value_type(v) >= MPROC_T_LIST)
+  if (depth >= MPROC__MAX_DEPTH && v->type >= MPROC_T_LIST)
     return mproc__err(MPROC_EENCODE, "value nested deeper than %d levels",
                       MPROC__MAX_DEPTH);
-  p = head_room(e, &rc);
-  if (!p)
-    return rc;
-  switch (mproc_value_type(v)) {
+  switch ((mproc_type)v->type) {
   case MPROC_T_NONE:
-    return head_done(e, cbor_encode_null(p, ROOM));
-  case MPROC_T_BOOL: {
-    int b = 0;
-    mproc_value_get_bool(v, &b);
-    return head_done(e, cbor_encode_bool(b != 0, p, ROOM));
-  }
-  case MPROC_T_INT: {
-    int64_t x = 0;
-    mproc_value_get_int(v, &x);
-    if (x >= 0)
-      return head_done(e, cbor_encode_uint((uint64_t)x, p, ROOM));
+    return put_head(e, M_SIMPLE, 22);
+  case MPROC_T_BOOL:
+    return put_head(e, M_SIMPLE, v->u.i ? 21 : 20);
+  case MPROC_T_INT:
+    if (v->u.i >= 0)
+      return put_head(e, M_UINT, (uint64_t)v->u.i);
     /* CBOR's negative integer n stands for -1 - n. */
-    return head_done(e, cbor_encode_negint((uint64_t)(-(x + 1)), p, ROOM));
-  }
-  case MPROC_T_FLOAT: {
-    double d = 0;
-    mproc_value_get_float(v, &d);
-    return head_done(e, cbor_encode_double(d, p, ROOM));
-  }
-  case MPROC_T_STR: {
-    const char *s = NULL;
-    mproc_value_get_str(v, &s, &n);
-    rc = head_done(e, cbor_encode_string_start(n, p, ROOM));
-    return rc ? rc : mproc__buf_append(e->out, s, n);
-  }
-  case MPROC_T_BYTES: {
-    const void *b = NULL;
-    mproc_value_get_bytes(v, &b, &n);
-    rc = head_done(e, cbor_encode_bytestring_start(n, p, ROOM));
-    return rc ? rc : mproc__buf_append(e->out, b, n);
-  }
+    return put_head(e, M_NEGINT, (uint64_t)(-(v->u.i + 1)));
+  case MPROC_T_FLOAT:
+    return put_double(e, v->u.f);
+  case MPROC_T_STR:
+  case MPROC_T_BYTES:
+    rc = put_head(e, v->type == MPROC_T_STR ? M_TEXT : M_BYTES, v->u.s.n);
+    return rc ? rc : mproc__buf_append(e->out, v->u.s.p, v->u.s.n);
+  case MPROC_T_TUPLE:
   case MPROC_T_LIST:
-    n = mproc_list_len(v);
-    rc = head_done(e, cbor_encode_array_start(n, p, ROOM));
+    n = v->u.list.n;
+    if (v->type == MPROC_T_TUPLE)
+      rc = put_head(e, M_TAG, TAG_TUPLE);
+    if (rc == 0)
+      rc = put_head(e, M_ARRAY, n);
     for (i = 0; rc == 0 && i < n; i++)
-      rc = encode_value(e, mproc_list_get(v, i), depth + 1);
+      rc = encode_value(e, v->u.list.items[i], depth + 1);
+    return rc;
+  case MPROC_T_SET:
+    n = v->u.dict.n;
+    rc = put_head(e, M_TAG, TAG_SET);
+    if (rc == 0)
+      rc = put_head(e, M_ARRAY, n);
+    for (i = 0; rc == 0 && i < n; i++)
+      rc = encode_value(e, v->u.dict.e[i].key, depth + 1);
     return rc;
   case MPROC_T_DICT:
-    n = mproc_dict_len(v);
-    rc = head_done(e, cbor_encode_map_start(n, p, ROOM));
+    n = v->u.dict.n;
+    rc = put_head(e, M_MAP, n);
     for (i = 0; rc == 0 && i < n; i++) {
-      mproc_value *key = NULL, *val = NULL;
-      mproc_dict_item(v, i, &key, &val);
-      rc = encode_value(e, key, depth + 1);
+      rc = encode_value(e, v->u.dict.e[i].key, depth + 1);
       if (rc == 0)
-        rc = encode_value(e, val, depth + 1);
+        rc = encode_value(e, v->u.dict.e[i].val, depth + 1);
     }
     return rc;
   case MPROC_T_OBJECT: {
-    const mproc__objtype *t = NULL;
-    void *obj = NULL;
+    const mproc__objtype *ot = v->u.obj.type;
     mproc_value *plain = NULL;
-    mproc__value_objinfo(v, &t, &obj);
     if (!e->ctx || !e->ctx->export_obj)
       return mproc__err(MPROC_EINHERIT,
                         "%s objects should only be shared between "
                         "processes through inheritance",
-                        t->name);
-    rc = head_done(e, cbor_encode_tag(TAG_OBJECT, p, ROOM));
+                        ot->name);
+    rc = put_head(e, M_TAG, TAG_OBJECT);
     if (rc == 0)
-      rc = e->ctx->export_obj(e->ctx, t, obj, &plain);
+      rc = e->ctx->export_obj(e->ctx, ot, v->u.obj.obj, &plain);
     if (rc == 0)
       rc = encode_value(e, plain, depth + 1);
     mproc_value_free(plain);
@@ -151,6 +192,16 @@ int mproc__encode(const mproc_value *v, mproc__buf *out,
   int rc;
   e.out = out;
   e.ctx = ctx;
+  /* One allocation for a lone str or bytes (exact) or a short list of
+   * scalars (their heads), the common messages. */
+  if (v && (v->type == MPROC_T_STR || v->type == MPROC_T_BYTES) &&
+      v->u.s.n < (size_t)-1 - 2 * HEAD_MAX &&
+      (rc = mproc__buf_reserve(out, 2 * HEAD_MAX + v->u.s.n)) != 0)
+    return rc;
+  if (v && (v->type == MPROC_T_LIST || v->type == MPROC_T_TUPLE) &&
+      v->u.list.n <= 4096 &&
+      (rc = mproc__buf_reserve(out, (2 + v->u.list.n) * HEAD_MAX)) != 0)
+    return rc;
   rc = mproc__buf_append(out, magic, MAGIC_LEN);
   if (rc == 0)
     rc = encode_value(&e, v, 0);
@@ -184,7 +235,11 @@ int mproc_encode(const mproc_value *v, void **buf, size_t *len) {
 
 /* ---- decoding ------------------------------------------------------------ */
 
-enum { F_LIST, F_MAP, F_TAG };
+/* The decode bound (see the map comment). */
+#define DECODE_BYTES_PER_BYTE 64
+#define DECODE_BYTES_SLACK 65536
+
+enum { F_LIST, F_MAP, F_SET, F_TAG };
 
 typedef struct frame {
   mproc_value *c;   /* the container being filled (NULL for a tag) */
@@ -202,7 +257,12 @@ typedef struct dec {
   size_t pos;  /* offset of the head being decoded */
   size_t rest; /* bytes from pos to the end of the input */
   int err;
+  int pending; /* a tuple or set tag waiting for its array (its type) */
   mproc_value *root;
+  size_t charged; /* bytes of values allocated so far */
+  mproc__slab *slab; /* where the fast path makes ints and floats */
+  size_t slab_next;   /* the size of the next slab */
+  size_t limit;   /* the bound on charged */
   int depth;
   int cap;       /* frames available in stack */
   frame *stack;  /* inline until nesting passes INLINE_FRAMES */
@@ -216,9 +276,20 @@ static void fail(dec *d, int code, const char *what) {
                       (unsigned long)d->pos, what);
 }
 
-/* Whether a value may be a dict key (the scalars). */
-static int scalar(const mproc_value *v) {
-  return mproc_value_type(v) <= MPROC_T_BYTES;
+/* Account n more bytes of values; 0 if within the bound. */
+static int charge(dec *d, size_t n) {
+  if (n <= d->limit - d->charged) {
+    d->charged += n;
+    return 0;
+  }
+  if (!d->err)
+    d->err = mproc__err(MPROC_EBADMSG,
+                        "malformed message at byte %lu: decoding would "
+                        "allocate more than %d bytes per input byte + %d "
+                        "(claimed items that are not there?)",
+                        (unsigned long)d->pos, DECODE_BYTES_PER_BYTE,
+                        DECODE_BYTES_SLACK);
+  return -1;
 }
 
 /* Attach a finished value v to its parent, closing parents it completes. */
@@ -260,20 +331,25 @@ static void emit(dec *d, mproc_value *v) {
       continue;
     }
     if (f->kind == F_MAP && !f->key) {
-      if (!scalar(v)) {
-        mproc_value_free(v);
-        fail(d, MPROC_EBADMSG, "a map key is not a scalar");
-        return;
-      }
       f->key = v;
       return;
     }
-    if (f->kind == F_MAP) {
+    if (f->kind == F_LIST) {
+      rc = mproc__seq_push(f->c, v);
+    } else if (f->kind == F_MAP) {
       mproc_value *key = f->key;
       f->key = NULL;
       rc = mproc_dict_set(f->c, key, v);
+      if (rc == MPROC_ETYPE || rc == MPROC_EINVAL) {
+        fail(d, MPROC_EBADMSG, "a map key is unhashable");
+        return;
+      }
     } else {
-      rc = mproc_list_append(f->c, v);
+      rc = mproc__set_add(f->c, v);
+      if (rc == MPROC_ETYPE || rc == MPROC_EINVAL) {
+        fail(d, MPROC_EBADMSG, "a set member is unhashable");
+        return;
+      }
     }
     if (rc != 0) {
       d->err = rc;
@@ -287,12 +363,37 @@ static void emit(dec *d, mproc_value *v) {
   }
 }
 
+/* A scalar just made: account it, then attach it. */
+static void leaf(dec *d, mproc_value *v) {
+  if (d->pending) {
+    mproc_value_free(v);
+    fail(d, MPROC_EBADMSG, "a tuple or set tag must wrap an array");
+    return;
+  }
+  if (v && charge(d, mproc__alloc_bytes(v)) != 0) {
+    mproc_value_free(v);
+    return;
+  }
+  emit(d, v);
+}
+
 /* Open a container of count items (pairs for a map) or a tag. */
 static void open_item(dec *d, int kind, uint64_t count) {
   mproc_value *c = NULL;
+  mproc_type t = MPROC_T_LIST;
   frame *f;
   if (d->err)
     return;
+  if (d->pending) {
+    if (kind != F_LIST) {
+      fail(d, MPROC_EBADMSG, "a tuple or set tag must wrap an array");
+      return;
+    }
+    t = (mproc_type)d->pending;
+    if (t == MPROC_T_SET)
+      kind = F_SET;
+    d->pending = 0;
+  }
   /* Every item takes at least one byte, beyond this head's own byte. */
   if (kind != F_TAG && count > (d->rest - 1) / (kind == F_MAP ? 2 : 1)) {
     fail(d, MPROC_EBADMSG, "a container claims more items than bytes left");
@@ -313,7 +414,16 @@ static void open_item(dec *d, int kind, uint64_t count) {
     d->cap = MPROC__MAX_DEPTH;
   }
   if (kind != F_TAG) {
-    c = kind == F_MAP ? mproc_dict() : mproc_list();
+    /* Charged for what it claims, before anything is allocated. */
+    if (charge(d, kind == F_LIST ? mproc__seq_bytes((size_t)count)
+                                 : mproc__table_bytes((size_t)count)) != 0)
+      return;
+    if (kind == F_LIST && t == MPROC_T_TUPLE && count == 0)
+      c = mproc__empty_tuple();
+    else if (kind == F_LIST)
+      c = mproc__seq_new(t, (size_t)count);
+    else
+      c = kind == F_MAP ? mproc_dict() : mproc_set();
     if (!c) {
       d->err = MPROC_ENOMEM;
       return;
@@ -334,20 +444,20 @@ static void on_uint(dec *d, uint64_t x) {
   if (d->err)
     return;
   if (x > (uint64_t)INT64_MAX) {
-    fail(d, MPROC_EBADMSG, "an integer is above the int64 range");
+    fail(d, MPROC_EBADMSG, "integer beyond int64 (above 2**63-1)");
     return;
   }
-  emit(d, mproc_int((int64_t)x));
+  leaf(d, mproc_int((int64_t)x));
 }
 
 static void on_negint(dec *d, uint64_t x) {
   if (d->err)
     return;
   if (x > (uint64_t)INT64_MAX) {
-    fail(d, MPROC_EBADMSG, "an integer is below the int64 range");
+    fail(d, MPROC_EBADMSG, "integer beyond int64 (below -2**63)");
     return;
   }
-  emit(d, mproc_int(-(int64_t)x - 1));
+  leaf(d, mproc_int(-(int64_t)x - 1));
 }
 
 static void cb_uint8(void *c, uint8_t x) { on_uint((dec *)c, x); }
@@ -362,7 +472,7 @@ static void cb_negint64(void *c, uint64_t x) { on_negint((dec *)c, x); }
 static void cb_bytes(void *c, cbor_data p, size_t n) {
   dec *d = (dec *)c;
   if (!d->err)
-    emit(d, mproc_bytes(p, n));
+    leaf(d, mproc_bytes(p, n));
 }
 
 static void cb_string(void *c, cbor_data p, size_t n) {
@@ -375,7 +485,7 @@ static void cb_string(void *c, cbor_data p, size_t n) {
     fail(d, MPROC_EBADMSG, "a text string is not valid UTF-8");
     return;
   }
-  emit(d, v);
+  leaf(d, v);
 }
 
 static void cb_indef(void *c) {
@@ -389,6 +499,18 @@ static void cb_tag(void *c, uint64_t tag) {
   dec *d = (dec *)c;
   if (d->err)
     return;
+  if (d->pending) {
+    fail(d, MPROC_EBADMSG, "a tuple or set tag must wrap an array");
+    return;
+  }
+  if (tag == TAG_TUPLE || tag == TAG_SET) {
+    d->pending = tag == TAG_TUPLE ? MPROC_T_TUPLE : MPROC_T_SET;
+    return;
+  }
+  if (tag == TAG_BIGNUM_POS || tag == TAG_BIGNUM_NEG) {
+    fail(d, MPROC_EBADMSG, "integer beyond int64 (a bignum)");
+    return;
+  }
   if (tag != TAG_OBJECT) {
     fail(d, MPROC_EBADMSG, "unknown tag");
     return;
@@ -404,7 +526,7 @@ static void cb_tag(void *c, uint64_t tag) {
 
 static void on_float(dec *d, double x) {
   if (!d->err)
-    emit(d, mproc_float(x));
+    leaf(d, mproc_float(x));
 }
 static void cb_float4(void *c, float x) { on_float((dec *)c, x); }
 static void cb_float8(void *c, double x) { on_float((dec *)c, x); }
@@ -416,13 +538,13 @@ static void cb_undefined(void *c) {
 static void cb_null(void *c) {
   dec *d = (dec *)c;
   if (!d->err)
-    emit(d, mproc_none());
+    leaf(d, mproc_none());
 }
 
 static void cb_bool(void *c, bool b) {
   dec *d = (dec *)c;
   if (!d->err)
-    emit(d, mproc_bool(b));
+    leaf(d, mproc_bool(b));
 }
 
 static void cb_break(void *c) {
@@ -440,6 +562,98 @@ static const struct cbor_callbacks callbacks = {
     cb_indef,    cb_array,   cb_indef,     cb_map,    cb_tag,      cb_float4,
     cb_float4,   cb_float8,  cb_undefined, cb_null,   cb_bool,     cb_break};
 
+/*
+ * The fast path: the plain items of the list being filled (ints, None,
+ * bools, doubles) are read here, without a libcbor call each, up to its
+ * last item, which takes the general path (that closes the list).  The
+ * list has room for all its items (made from its checked count).
+ */
+/* An int or float value from the decoder's slab. */
+static mproc_value *slab_value(dec *d, mproc_type t, uint64_t left,
+                               size_t bytes_left) {
+  size_t cap = d->slab_next, charged;
+  mproc_value *v;
+  /* Slabs grow 8, 16, ... 1024 values, never past what the input can
+   * still hold (an int or float outside the singletons takes >= 3 bytes)
+   * nor past the items left in this list. */
+  if (cap > bytes_left / 3 + 1)
+    cap = bytes_left / 3 + 1;
+  if (cap > left)
+    cap = (size_t)left;
+  v = mproc__slab_take(&d->slab, cap, &charged);
+  if (!v) {
+    d->err = MPROC_ENOMEM;
+    return NULL;
+  }
+  if (charged) {
+    if (d->slab_next < 1024)
+      d->slab_next *= 2;
+    if (charge(d, charged) != 0) {
+      mproc_value_free(v);
+      return NULL;
+    }
+  }
+  v->type = (uint16_t)t;
+  return v;
+}
+
+static void fast_items(dec *d, const unsigned char *in, size_t n) {
+  frame *f = &d->stack[d->depth - 1];
+  mproc_value *list = f->c;
+  while (f->left > 1 && d->pos < n) {
+    unsigned h = in[d->pos], ai = h & 31, k;
+    size_t len;
+    uint64_t x = ai;
+    mproc_value *v;
+    if (h >= 0x40) { /* not an int: None, False, True or a double */
+      if (h == 0xF6)
+        v = mproc_none();
+      else if (h == 0xF4 || h == 0xF5)
+        v = mproc_bool(h == 0xF5);
+      else if (h == 0xFB && n - d->pos >= 9) {
+        double f64;
+        for (x = 0, k = 1; k <= 8; k++)
+          x = (x << 8) | in[d->pos + k];
+        memcpy(&f64, &x, sizeof f64);
+        v = slab_value(d, MPROC_T_FLOAT, f->left, n - d->pos);
+        if (!v)
+          return;
+        v->u.f = f64;
+        len = 9;
+        goto got;
+      } else
+        return;
+      len = 1;
+    } else {
+      if (ai >= 28)
+        return; /* reserved or indefinite: libcbor says what is wrong */
+      len = ai < 24 ? 1 : 1 + ((size_t)1 << (ai - 24));
+      if (n - d->pos < len)
+        return;
+      if (len > 1)
+        x = 0;
+      for (k = 1; k < len; k++)
+        x = (x << 8) | in[d->pos + k];
+      if (x > (uint64_t)INT64_MAX)
+        return; /* refused by the general path */
+      if (h < 0x20 && x <= 256) {
+        v = mproc_int((int64_t)x); /* a singleton */
+      } else if (h >= 0x20 && x < 8) {
+        v = mproc_int(-(int64_t)x - 1);
+      } else {
+        v = slab_value(d, MPROC_T_INT, f->left, n - d->pos);
+        if (!v)
+          return;
+        v->u.i = h < 0x20 ? (int64_t)x : -(int64_t)x - 1;
+      }
+    }
+  got:
+    list->u.list.items[list->u.list.n++] = v;
+    f->left--;
+    d->pos += len;
+  }
+}
+
 static void free_stack(dec *d) {
   int i;
   for (i = 0; i < d->depth; i++) {
@@ -451,6 +665,11 @@ static void free_stack(dec *d) {
 
 int mproc__decode(const void *p, size_t n, mproc_value **out,
                   mproc__codec_ctx *ctx) {
+  return mproc__decode_acct(p, n, out, ctx, NULL);
+}
+
+int mproc__decode_acct(const void *p, size_t n, mproc_value **out,
+                       mproc__codec_ctx *ctx, size_t *charged) {
   const unsigned char *in = (const unsigned char *)p;
   dec state;
   dec *d;
@@ -471,6 +690,13 @@ int mproc__decode(const void *p, size_t n, mproc_value **out,
   d->err = 0;
   d->root = NULL;
   d->depth = 0;
+  d->pending = 0;
+  d->charged = 0;
+  d->slab = NULL;
+  d->slab_next = 8;
+  d->limit = n > ((size_t)-1 - DECODE_BYTES_SLACK) / DECODE_BYTES_PER_BYTE
+                 ? (size_t)-1
+                 : n * DECODE_BYTES_PER_BYTE + DECODE_BYTES_SLACK;
   d->pos = MAGIC_LEN;
   while (!d->err) {
     struct cbor_decoder_result r;
@@ -482,6 +708,11 @@ int mproc__decode(const void *p, size_t n, mproc_value **out,
       if (!d->root)
         fail(d, MPROC_EBADMSG, "the message is truncated");
       break;
+    }
+    if (d->depth && !d->pending && d->stack[d->depth - 1].kind == F_LIST) {
+      fast_items(d, in, n);
+      if (d->err)
+        break;
     }
     d->rest = n - d->pos;
     r = cbor_stream_decode(in + d->pos, d->rest, &callbacks, d);
@@ -502,6 +733,9 @@ int mproc__decode(const void *p, size_t n, mproc_value **out,
   } else {
     *out = d->root;
   }
+  mproc__slab_done(d->slab);
+  if (charged)
+    *charged = d->charged;
   if (d->stack != d->inline_frames)
     free(d->stack);
   return rc;

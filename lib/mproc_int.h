@@ -28,12 +28,17 @@ typedef struct mproc__buf {
   unsigned char *p;
   size_t len;
   size_t cap;
+  int borrowed; /* p is the caller's storage (mproc__buf_init_on) */
 } mproc__buf;
-#define MPROC__BUF_INIT {NULL, 0, 0}
+#define MPROC__BUF_INIT {NULL, 0, 0, 0}
 
 int mproc__buf_reserve(mproc__buf *b, size_t extra);
 int mproc__buf_append(mproc__buf *b, const void *p, size_t n);
 void mproc__buf_free(mproc__buf *b);
+/* Start b on the caller's storage (e.g. a stack array): no allocation
+ * until it outgrows cap bytes, when it moves to the heap.  Free it with
+ * mproc__buf_free as usual; never hand its p to a caller to free. */
+void mproc__buf_init_on(mproc__buf *b, void *storage, size_t cap);
 
 /* ---- OS objects inside values (value.c) -------------------------------- */
 
@@ -218,6 +223,79 @@ int mproc__lock_export(mproc_lock *l, mproc__spawn *sp, mproc_value **plain);
 int mproc__lock_import(mproc__spawn *sp, const mproc_value *plain,
                        mproc_lock **out);
 
+/* ---- values (value.c) ------------------------------------------------- */
+
+/* The value itself: value.c makes and changes values; the codec reads the
+ * fields directly on its hot paths.  Flags: */
+#define MPROC__F_STATIC 1u /* a shared singleton: never freed, never written */
+#define MPROC__F_FROZEN 2u /* a tuple that is a key or set member: no appends */
+#define MPROC__F_SLAB 4u /* lives in a slab (slot is its place there) */
+
+typedef struct mproc__dentry {
+  mproc_value *key;
+  mproc_value *val; /* NULL in a set */
+  uint64_t hash;
+} mproc__dentry;
+
+struct mproc_value {
+  uint16_t type; /* an mproc_type */
+  uint16_t flags;
+  uint32_t slot; /* MPROC__F_SLAB: the value's index in its slab */
+  union {
+    int64_t i; /* int, and bool (0 or 1) */
+    double f;
+    struct {
+      char *p; /* NUL-terminated, even for bytes; inline after the value */
+      size_t n;
+    } s;
+    struct { /* list and tuple */
+      mproc_value **items;
+      size_t n, cap;
+    } list;
+    struct { /* dict and set */
+      mproc__dentry *e;    /* capacity: entry_cap(n) */
+      size_t n;
+      size_t *index; /* index[0] = slots (a power of two); then the slots:
+                        entry number + 1, 0 for an empty slot */
+    } dict;
+    struct {
+      const mproc__objtype *type;
+      void *obj;
+      int owned;
+    } obj;
+  } u;
+};
+
+/* A list or tuple with room for cap items (the decoder knows the count). */
+mproc_value *mproc__seq_new(mproc_type t, size_t cap);
+/* Append to a list or tuple without the public checks; steals item. */
+int mproc__seq_push(mproc_value *seq, mproc_value *item);
+/* mproc_set_add on a set known to be one; steals item. */
+int mproc__set_add(mproc_value *set, mproc_value *item);
+/*
+ * Slabs: the decoder makes the ints and floats of a list in blocks of
+ * values (one malloc for many).  Each value is freed on its own as usual
+ * (the block goes when its last value and the decoder have let go).
+ * mproc__slab_take: a value from *s, which is replaced by a new slab of
+ * cap values when full (*charged: bytes allocated for it, else 0); its
+ * type and payload are the caller's to set.  mproc__slab_done: the
+ * decoder lets go of *s.
+ */
+typedef struct mproc__slab mproc__slab;
+mproc_value *mproc__slab_take(mproc__slab **s, size_t cap, size_t *charged);
+void mproc__slab_done(mproc__slab *s);
+/* The shared empty tuple (immutable). */
+mproc_value *mproc__empty_tuple(void);
+/* Bytes allocated for v's own block (0 for a shared singleton), for a
+ * list or tuple of n items, for a dict or set of n entries (its index
+ * included): what the decoder accounts. */
+size_t mproc__alloc_bytes(const mproc_value *v);
+size_t mproc__seq_bytes(size_t n);
+size_t mproc__table_bytes(size_t n);
+/* Tests: the probes a lookup of every key of a dict or set takes in all
+ * (n for a perfect index; hash flooding makes it grow as n^2). */
+size_t mproc__dict_probes(const mproc_value *d);
+
 /* ---- the codec (codec.c) ------------------------------------------------ */
 
 /*
@@ -243,6 +321,9 @@ int mproc__encode(const mproc_value *v, mproc__buf *out,
 /* Decode exactly n bytes (trailing bytes are an error). */
 int mproc__decode(const void *p, size_t n, mproc_value **out,
                   mproc__codec_ctx *ctx);
+/* The same, also giving the bytes of values it accounted (tests). */
+int mproc__decode_acct(const void *p, size_t n, mproc_value **out,
+                       mproc__codec_ctx *ctx, size_t *charged);
 
 /* ---- waitables (wait.c): the first member of a conn and a process ------- */
 

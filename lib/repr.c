@@ -4,7 +4,9 @@
  * The text matches Python 3's: None, True, False, ints, floats as the
  * shortest string that reads back to the same double (with Python's
  * choice between fixed and exponent notation), strings and bytes with
- * Python's quote choice and escapes, [1, 'a'] and {'k': 1}.  Non-ASCII
+ * Python's quote choice and escapes, [1, 'a'], {'k': 1}, ('a',), (),
+ * {1, 2} and set() (a set in insertion order, where Python's order is
+ * that of its hash table).  Non-ASCII
  * characters print as-is unless Python's str.isprintable() says no for
  * them; those are known from a small table of the assigned non-printable
  * characters, so an unassigned code point prints as-is here where Python
@@ -273,6 +275,30 @@ static int repr_value(mproc__buf *b, const mproc_value *v, int depth) {
         rc = repr_value(b, mproc_list_get(v, i), depth + 1);
     }
     return rc ? rc : put(b, "]");
+  case MPROC_T_TUPLE:
+    rc = put(b, "(");
+    n = mproc_tuple_len(v);
+    for (i = 0; rc == 0 && i < n; i++) {
+      if (i)
+        rc = put(b, ", ");
+      if (rc == 0)
+        rc = repr_value(b, mproc_tuple_get(v, i), depth + 1);
+    }
+    if (rc == 0 && n == 1)
+      rc = put(b, ",");
+    return rc ? rc : put(b, ")");
+  case MPROC_T_SET:
+    n = mproc_set_len(v);
+    if (n == 0)
+      return put(b, "set()");
+    rc = put(b, "{");
+    for (i = 0; rc == 0 && i < n; i++) {
+      if (i)
+        rc = put(b, ", ");
+      if (rc == 0)
+        rc = repr_value(b, mproc_set_item(v, i), depth + 1);
+    }
+    return rc ? rc : put(b, "}");
   case MPROC_T_DICT:
     rc = put(b, "{");
     n = mproc_dict_len(v);

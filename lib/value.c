@@ -1,62 +1,67 @@
 /*
  * value.c - the value tree: None, bool, int, float, str, bytes, list,
- * dict and references to OS objects.
+ * tuple, dict, set and references to OS objects.
  *
- * A value owns its children.  Strings are kept NUL-terminated and checked
- * to be valid UTF-8 when they are made.  A dict keeps its entries in
- * insertion order in an array; once it holds more than DICT_INDEX_MIN
- * entries it also keeps an open-addressing hash index over them, so that
- * inserting n keys costs O(n) and not O(n^2).  Keys compare with Python's
- * equality (1 == 1.0 == True), and equal keys hash alike.
+ * A value owns its children.  A value is 32 bytes; a str or bytes keeps
+ * its text in the same allocation, right after it, NUL-terminated (a str
+ * is checked to be valid UTF-8 when it is made).  None, True, False, the
+ * ints -8..256, '' , b'' and () are shared immutable singletons (flag
+ * MPROC__F_STATIC): their constructors allocate nothing, freeing them does
+ * nothing, and nothing ever writes to them, so they are safe across
+ * threads.  This keeps [None] * n at 8 bytes an item, as in Python.
+ *
+ * A dict and a set keep their entries in insertion order in an array
+ * (the set with no values); past DICT_INDEX_MIN entries they also keep an
+ * open-addressing hash index (linear probing, at most half full).  Keys
+ * compare with Python's equality (1 == 1.0 == True) and equal keys hash
+ * alike.  The hash is SipHash-2-4 (libsodium's crypto_shorthash) under a
+ * key of 16 random bytes drawn once per process, so a sender cannot craft
+ * keys that collide in the index (hash flooding): a dict of n keys costs
+ * O(n) expected time whatever the keys.  Hashable, as in Python: the
+ * scalars and tuples of hashables; a tuple becomes frozen (appending to it
+ * is refused) once it is a key or a set member.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "atomics.h"
 #include "mproc_int.h"
 
 /* A dict builds its hash index when it grows past this many entries. */
 #define DICT_INDEX_MIN 16
 
-typedef struct dentry {
-  mproc_value *key;
-  mproc_value *val;
-  uint64_t hash;
-} dentry;
+/* struct mproc_value and its flags are in mproc_int.h (the codec reads
+ * the fields directly); only this file makes and changes values. */
 
-struct mproc_value {
-  mproc_type type;
-  union {
-    int b;
-    int64_t i;
-    double f;
-    struct {
-      char *p; /* NUL-terminated, even for bytes */
-      size_t n;
-    } s;
-    struct {
-      mproc_value **items;
-      size_t n, cap;
-    } list;
-    struct {
-      dentry *e;
-      size_t n, cap;
-      size_t *index; /* entry number + 1, 0 for an empty slot */
-      size_t icap;   /* a power of two, or 0 while there is no index */
-    } dict;
-    struct {
-      const mproc__objtype *type;
-      void *obj;
-      int owned;
-    } obj;
-  } u;
-};
+/* ---- singletons ---------------------------------------------------------- */
+
+#define SV(t, x) {(uint16_t)(t), MPROC__F_STATIC, 0, {(x)}}
+#define SI(n) SV(MPROC_T_INT, (n))
+#define SI4(n) SI(n), SI((n) + 1), SI((n) + 2), SI((n) + 3)
+#define SI16(n) SI4(n), SI4((n) + 4), SI4((n) + 8), SI4((n) + 12)
+#define SI64(n) SI16(n), SI16((n) + 16), SI16((n) + 32), SI16((n) + 48)
+#define SMALL_MIN (-8)
+#define SMALL_MAX 256
+static mproc_value small_ints[] = {SI4(-8),  SI4(-4),   SI64(0), SI64(64),
+                                   SI64(128), SI64(192), SI(256)};
+static mproc_value none_v = SV(MPROC_T_NONE, 0);
+static mproc_value bools[2] = {SV(MPROC_T_BOOL, 0), SV(MPROC_T_BOOL, 1)};
+static mproc_value empty_str = {MPROC_T_STR, MPROC__F_STATIC, 0,
+                                {.s = {(char *)"", 0}}};
+static mproc_value empty_bytes = {MPROC_T_BYTES, MPROC__F_STATIC, 0,
+                                  {.s = {(char *)"", 0}}};
+static mproc_value empty_tuple = {MPROC_T_TUPLE,
+                                  MPROC__F_STATIC | MPROC__F_FROZEN, 0,
+                                  {.list = {NULL, 0, 0}}};
 
 /* ---- helpers ----------------------------------------------------------- */
 
 static const char *type_name(const mproc_value *v) {
-  static const char *const names[] = {"NoneType", "bool", "int",
-                                      "float",    "str",  "bytes",
-                                      "list",     "dict", "object"};
+  static const char *const names[] = {
+      "NoneType", "bool", "int",    "float", "str", "bytes",
+      "list",     "dict", "object", "tuple", "set"};
   if (!v)
     return "NULL";
   if (v->type == MPROC_T_OBJECT)
@@ -77,16 +82,21 @@ static int null_value(const char *fn) {
 }
 
 static mproc_value *alloc_value(mproc_type t) {
-  mproc_value *v = (mproc_value *)calloc(1, sizeof *v);
+  /* malloc, not calloc: glibc serves small mallocs from its per-thread
+   * cache, calloc not. */
+  mproc_value *v = (mproc_value *)malloc(sizeof *v);
   if (!v) {
     mproc__err(MPROC_ENOMEM, "out of memory allocating a value");
     return NULL;
   }
-  v->type = t;
+  memset(v, 0, sizeof *v);
+  v->type = (uint16_t)t;
   return v;
 }
 
-static int is_scalar(const mproc_value *v) { return v->type <= MPROC_T_BYTES; }
+static int is_table(const mproc_value *v) {
+  return v->type == MPROC_T_DICT || v->type == MPROC_T_SET;
+}
 
 /*
  * Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
@@ -133,17 +143,15 @@ static size_t utf8_check(const unsigned char *s, size_t n) {
 
 /* ---- constructors ------------------------------------------------------ */
 
-mproc_value *mproc_none(void) { return alloc_value(MPROC_T_NONE); }
+mproc_value *mproc_none(void) { return &none_v; }
 
-mproc_value *mproc_bool(int b) {
-  mproc_value *v = alloc_value(MPROC_T_BOOL);
-  if (v)
-    v->u.b = b != 0;
-  return v;
-}
+mproc_value *mproc_bool(int b) { return &bools[b != 0]; }
 
 mproc_value *mproc_int(int64_t i) {
-  mproc_value *v = alloc_value(MPROC_T_INT);
+  mproc_value *v;
+  if (i >= SMALL_MIN && i <= SMALL_MAX)
+    return &small_ints[i - SMALL_MIN];
+  v = alloc_value(MPROC_T_INT);
   if (v)
     v->u.i = i;
   return v;
@@ -158,23 +166,24 @@ mproc_value *mproc_float(double d) {
 
 static mproc_value *make_sb(mproc_type t, const void *p, size_t n) {
   mproc_value *v;
-  if (n == (size_t)-1) {
+  if (n == 0)
+    return t == MPROC_T_STR ? &empty_str : &empty_bytes;
+  if (n > (size_t)-1 - sizeof *v - 1) {
     mproc__err(MPROC_ENOMEM, "a string of %lu bytes is too long",
                (unsigned long)n);
     return NULL;
   }
-  v = alloc_value(t);
-  if (!v)
-    return NULL;
-  v->u.s.p = (char *)malloc(n + 1);
-  if (!v->u.s.p) {
-    free(v);
+  /* One allocation: the value, then its bytes. */
+  v = (mproc_value *)malloc(sizeof *v + n + 1);
+  if (!v) {
     mproc__err(MPROC_ENOMEM, "out of memory allocating %lu bytes",
                (unsigned long)n);
     return NULL;
   }
-  if (n)
-    memcpy(v->u.s.p, p, n);
+  v->type = (uint16_t)t;
+  v->flags = 0;
+  v->u.s.p = (char *)(v + 1);
+  memcpy(v->u.s.p, p, n);
   v->u.s.p[n] = '\0';
   v->u.s.n = n;
   return v;
@@ -213,7 +222,46 @@ mproc_value *mproc_bytes(const void *p, size_t n) {
 
 mproc_value *mproc_list(void) { return alloc_value(MPROC_T_LIST); }
 
+mproc_value *mproc_tuple(void) { return alloc_value(MPROC_T_TUPLE); }
+
 mproc_value *mproc_dict(void) { return alloc_value(MPROC_T_DICT); }
+
+mproc_value *mproc_set(void) { return alloc_value(MPROC_T_SET); }
+
+mproc_value *mproc__empty_tuple(void) { return &empty_tuple; }
+
+mproc_value *mproc__seq_new(mproc_type t, size_t cap) {
+  mproc_value *v = alloc_value(t);
+  if (!v || cap == 0)
+    return v;
+  if (cap > (size_t)-1 / sizeof *v->u.list.items) {
+    free(v);
+    mproc__err(MPROC_ENOMEM, "a list of %lu items is too long",
+               (unsigned long)cap);
+    return NULL;
+  }
+  v->u.list.items = (mproc_value **)malloc(cap * sizeof *v->u.list.items);
+  if (!v->u.list.items) {
+    free(v);
+    mproc__err(MPROC_ENOMEM, "cannot make a list of %lu items",
+               (unsigned long)cap);
+    return NULL;
+  }
+  v->u.list.cap = cap;
+  return v;
+}
+
+size_t mproc__seq_bytes(size_t n) {
+  return sizeof(mproc_value) + n * sizeof(mproc_value *);
+}
+
+size_t mproc__alloc_bytes(const mproc_value *v) {
+  if (v->flags & MPROC__F_STATIC)
+    return 0;
+  if (v->type == MPROC_T_STR || v->type == MPROC_T_BYTES)
+    return sizeof *v + v->u.s.n + 1;
+  return sizeof *v;
+}
 
 mproc_value *mproc__value_object(const mproc__objtype *type, void *obj,
                                  int owned) {
@@ -252,23 +300,77 @@ mproc_value *mproc_conn_ref(mproc_conn *c) {
   return mproc__value_object(&mproc__conn_type, c, 0);
 }
 
+/* ---- slabs ---------------------------------------------------------------- */
+
+struct mproc__slab {
+  size_t live; /* values handed out and not freed, + 1 while the decoder
+                  holds the slab */
+  size_t used, cap;
+  size_t pad; /* keeps the values 16-byte aligned, as malloc's are */
+};
+
+#define SLAB_VALUES(s) ((mproc_value *)((s) + 1))
+
+static void slab_unref(mproc__slab *s) {
+  if (--s->live == 0)
+    free(s);
+}
+
+mproc_value *mproc__slab_take(mproc__slab **sp, size_t cap, size_t *charged) {
+  mproc__slab *s = *sp;
+  mproc_value *v;
+  *charged = 0;
+  if (!s || s->used == s->cap) {
+    if (cap == 0 || cap > 0xFFFFFFFFu ||
+        cap > ((size_t)-1 - sizeof *s) / sizeof *v) {
+      mproc__err(MPROC_ENOMEM, "a slab of %lu values is too big",
+                 (unsigned long)cap);
+      return NULL;
+    }
+    *charged = sizeof *s + cap * sizeof *v;
+    s = (mproc__slab *)malloc(*charged);
+    if (!s) {
+      mproc__err(MPROC_ENOMEM, "out of memory allocating values");
+      return NULL;
+    }
+    s->live = 1;
+    s->used = 0;
+    s->cap = cap;
+    if (*sp)
+      slab_unref(*sp);
+    *sp = s;
+  }
+  v = &SLAB_VALUES(s)[s->used];
+  v->flags = MPROC__F_SLAB;
+  v->slot = (uint32_t)s->used++;
+  s->live++;
+  return v;
+}
+
+void mproc__slab_done(mproc__slab *s) {
+  if (s)
+    slab_unref(s);
+}
+
 /* ---- free, copy, type, equality ---------------------------------------- */
 
 void mproc_value_free(mproc_value *v) {
   size_t i;
-  if (!v)
+  if (!v || (v->flags & MPROC__F_STATIC))
     return;
+  if (v->flags & MPROC__F_SLAB) { /* an int or a float: nothing inside */
+    slab_unref((mproc__slab *)(void *)(v - v->slot) - 1);
+    return;
+  }
   switch (v->type) {
-  case MPROC_T_STR:
-  case MPROC_T_BYTES:
-    free(v->u.s.p);
-    break;
   case MPROC_T_LIST:
+  case MPROC_T_TUPLE:
     for (i = 0; i < v->u.list.n; i++)
       mproc_value_free(v->u.list.items[i]);
     free(v->u.list.items);
     break;
   case MPROC_T_DICT:
+  case MPROC_T_SET:
     for (i = 0; i < v->u.dict.n; i++) {
       mproc_value_free(v->u.dict.e[i].key);
       mproc_value_free(v->u.dict.e[i].val);
@@ -280,56 +382,70 @@ void mproc_value_free(mproc_value *v) {
     if (v->u.obj.owned && v->u.obj.type->release)
       v->u.obj.type->release(v->u.obj.obj);
     break;
-  default:
+  default: /* a str's or bytes' text lives in the value's own block */
     break;
   }
   free(v);
 }
 
 mproc_type mproc_value_type(const mproc_value *v) {
-  return v ? v->type : MPROC_T_NONE;
+  return v ? (mproc_type)v->type : MPROC_T_NONE;
 }
+
+static int seq_push(mproc_value *list, mproc_value *item);
+static int table_add(mproc_value *d, mproc_value *key, mproc_value *val,
+                     const char *fn);
 
 mproc_value *mproc_value_copy(const mproc_value *v) {
   mproc_value *c;
   size_t i;
+  int rc = 0;
   if (!v) {
     null_value("mproc_value_copy");
     return NULL;
   }
+  if (v->flags & MPROC__F_STATIC)
+    return (mproc_value *)(uintptr_t)v; /* immutable: share it */
   switch (v->type) {
-  case MPROC_T_NONE:
-    return mproc_none();
-  case MPROC_T_BOOL:
-    return mproc_bool(v->u.b);
   case MPROC_T_INT:
     return mproc_int(v->u.i);
   case MPROC_T_FLOAT:
     return mproc_float(v->u.f);
   case MPROC_T_STR:
   case MPROC_T_BYTES:
-    return make_sb(v->type, v->u.s.p, v->u.s.n);
+    return make_sb((mproc_type)v->type, v->u.s.p, v->u.s.n);
   case MPROC_T_OBJECT:
     return mproc__value_object(v->u.obj.type, v->u.obj.obj, 0);
   case MPROC_T_LIST:
-    c = mproc_list();
+  case MPROC_T_TUPLE:
+    c = mproc__seq_new((mproc_type)v->type, v->u.list.n);
     for (i = 0; c && i < v->u.list.n; i++) {
-      if (mproc_list_append(c, mproc_value_copy(v->u.list.items[i])) != 0) {
+      mproc_value *item = mproc_value_copy(v->u.list.items[i]);
+      if (!item) {
         mproc_value_free(c);
-        c = NULL;
+        return NULL;
       }
+      c->u.list.items[c->u.list.n++] = item;
     }
     return c;
   case MPROC_T_DICT:
-    c = mproc_dict();
+  case MPROC_T_SET:
+    c = alloc_value((mproc_type)v->type);
     for (i = 0; c && i < v->u.dict.n; i++) {
-      if (mproc_dict_set(c, mproc_value_copy(v->u.dict.e[i].key),
-                         mproc_value_copy(v->u.dict.e[i].val)) != 0) {
+      const mproc__dentry *e = &v->u.dict.e[i];
+      mproc_value *val = NULL;
+      if (e->val && !(val = mproc_value_copy(e->val)))
+        rc = null_value("mproc_value_copy");
+      else
+        rc = table_add(c, mproc_value_copy(e->key), val, "mproc_value_copy");
+      if (rc) {
         mproc_value_free(c);
         c = NULL;
       }
     }
     return c;
+  default:
+    break;
   }
   mproc__err(MPROC_EINVAL, "mproc_value_copy: corrupt value");
   return NULL;
@@ -338,10 +454,6 @@ mproc_value *mproc_value_copy(const mproc_value *v) {
 static int is_number(const mproc_value *v) {
   return v->type == MPROC_T_BOOL || v->type == MPROC_T_INT ||
          v->type == MPROC_T_FLOAT;
-}
-
-static int64_t as_int(const mproc_value *v) {
-  return v->type == MPROC_T_BOOL ? (int64_t)v->u.b : v->u.i;
 }
 
 /* 1 if d is a whole number inside int64's range, with its value in *i. */
@@ -357,24 +469,25 @@ static int number_equal(const mproc_value *a, const mproc_value *b) {
   if (a->type == MPROC_T_FLOAT && b->type == MPROC_T_FLOAT)
     return a->u.f == b->u.f;
   if (a->type == MPROC_T_FLOAT)
-    return float_is_int64(a->u.f, &i) && i == as_int(b);
+    return float_is_int64(a->u.f, &i) && i == b->u.i;
   if (b->type == MPROC_T_FLOAT)
-    return float_is_int64(b->u.f, &i) && i == as_int(a);
-  return as_int(a) == as_int(b);
+    return float_is_int64(b->u.f, &i) && i == a->u.i;
+  return a->u.i == b->u.i;
 }
 
 static size_t dict_find(const mproc_value *d, const mproc_value *key,
                         uint64_t hash);
-static uint64_t key_hash(const mproc_value *k);
 
 int mproc_value_equal(const mproc_value *a, const mproc_value *b) {
   size_t i;
   if (!a || !b)
     return 0;
+  if (a == b && a->type != MPROC_T_FLOAT)
+    return 1; /* a float may be NaN, which is not equal to itself */
   if (is_number(a) && is_number(b))
     return number_equal(a, b);
   if (a->type != b->type)
-    return 0;
+    return 0; /* as Python: (1, 2) != [1, 2] */
   switch (a->type) {
   case MPROC_T_NONE:
     return 1;
@@ -383,6 +496,7 @@ int mproc_value_equal(const mproc_value *a, const mproc_value *b) {
     return a->u.s.n == b->u.s.n &&
            (a->u.s.n == 0 || memcmp(a->u.s.p, b->u.s.p, a->u.s.n) == 0);
   case MPROC_T_LIST:
+  case MPROC_T_TUPLE:
     if (a->u.list.n != b->u.list.n)
       return 0;
     for (i = 0; i < a->u.list.n; i++)
@@ -390,13 +504,16 @@ int mproc_value_equal(const mproc_value *a, const mproc_value *b) {
         return 0;
     return 1;
   case MPROC_T_DICT:
-    /* As Python: the same keys with equal values, in any order. */
+  case MPROC_T_SET:
+    /* As Python: the same keys (with equal values), in any order. */
     if (a->u.dict.n != b->u.dict.n)
       return 0;
     for (i = 0; i < a->u.dict.n; i++) {
-      const dentry *e = &a->u.dict.e[i];
+      const mproc__dentry *e = &a->u.dict.e[i];
       size_t j = dict_find(b, e->key, e->hash);
-      if (j == (size_t)-1 || !mproc_value_equal(e->val, b->u.dict.e[j].val))
+      if (j == (size_t)-1)
+        return 0;
+      if (e->val && !mproc_value_equal(e->val, b->u.dict.e[j].val))
         return 0;
     }
     return 1;
@@ -423,7 +540,7 @@ int mproc_value_get_bool(const mproc_value *v, int *out) {
     return rc;
   if (v->type != MPROC_T_BOOL)
     return mproc__err(MPROC_ETYPE, "expected bool, got %s", type_name(v));
-  *out = v->u.b;
+  *out = (int)v->u.i;
   return 0;
 }
 
@@ -433,7 +550,7 @@ int mproc_value_get_int(const mproc_value *v, int64_t *out) {
     return rc;
   if (v->type != MPROC_T_INT && v->type != MPROC_T_BOOL)
     return mproc__err(MPROC_ETYPE, "expected int, got %s", type_name(v));
-  *out = as_int(v);
+  *out = v->u.i;
   return 0;
 }
 
@@ -443,7 +560,7 @@ int mproc_value_get_float(const mproc_value *v, double *out) {
     return rc;
   if (!is_number(v))
     return mproc__err(MPROC_ETYPE, "expected float, got %s", type_name(v));
-  *out = v->type == MPROC_T_FLOAT ? v->u.f : (double)as_int(v);
+  *out = v->type == MPROC_T_FLOAT ? v->u.f : (double)v->u.i;
   return 0;
 }
 
@@ -485,7 +602,20 @@ const char *mproc_value_str(const mproc_value *v) {
   return v && v->type == MPROC_T_STR ? v->u.s.p : NULL;
 }
 
-/* ---- lists --------------------------------------------------------------- */
+/* ---- lists and tuples ------------------------------------------------------ */
+
+static const char *kind_name(mproc_type t) {
+  switch (t) {
+  case MPROC_T_LIST:
+    return "list";
+  case MPROC_T_TUPLE:
+    return "tuple";
+  case MPROC_T_DICT:
+    return "dict";
+  default:
+    return "set";
+  }
+}
 
 /* Check a container argument; on failure free item (and key) and fail. */
 static int check_container(mproc_value *c, mproc_type t, mproc_value *a,
@@ -494,8 +624,8 @@ static int check_container(mproc_value *c, mproc_type t, mproc_value *a,
   if (!c)
     rc = mproc__err(MPROC_EINVAL, "%s: the container is NULL", fn);
   else if (c->type != t)
-    rc = mproc__err(MPROC_ETYPE, "%s: expected %s, got %s", fn,
-                    t == MPROC_T_LIST ? "list" : "dict", type_name(c));
+    rc = mproc__err(MPROC_ETYPE, "%s: expected %s, got %s", fn, kind_name(t),
+                    type_name(c));
   else if (!a || (t == MPROC_T_DICT && !b))
     rc = null_value(fn);
   else if (a == c || b == c) {
@@ -512,10 +642,8 @@ static int check_container(mproc_value *c, mproc_type t, mproc_value *a,
   return rc;
 }
 
-int mproc_list_append(mproc_value *list, mproc_value *item) {
-  int rc = check_container(list, MPROC_T_LIST, item, NULL, "mproc_list_append");
-  if (rc)
-    return rc;
+/* Append item to a list or tuple (both already checked); steals item. */
+static int seq_push(mproc_value *list, mproc_value *item) {
   if (list->u.list.n == list->u.list.cap) {
     size_t cap = list->u.list.cap ? list->u.list.cap * 2 : 4;
     mproc_value **items;
@@ -525,14 +653,25 @@ int mproc_list_append(mproc_value *list, mproc_value *item) {
       items = (mproc_value **)realloc(list->u.list.items, cap * sizeof *items);
     if (!items) {
       mproc_value_free(item);
-      return mproc__err(MPROC_ENOMEM, "cannot grow a list to %lu items",
-                        (unsigned long)cap);
+      return mproc__err(MPROC_ENOMEM, "cannot grow a %s to %lu items",
+                        kind_name((mproc_type)list->type), (unsigned long)cap);
     }
     list->u.list.items = items;
     list->u.list.cap = cap;
   }
   list->u.list.items[list->u.list.n++] = item;
   return 0;
+}
+
+int mproc_list_append(mproc_value *list, mproc_value *item) {
+  int rc = check_container(list, MPROC_T_LIST, item, NULL, "mproc_list_append");
+  return rc ? rc : seq_push(list, item);
+}
+
+int mproc__seq_push(mproc_value *seq, mproc_value *item) {
+  if (!item)
+    return null_value("mproc__seq_push");
+  return seq_push(seq, item);
 }
 
 size_t mproc_list_len(const mproc_value *list) {
@@ -559,66 +698,150 @@ int mproc_list_set(mproc_value *list, size_t i, mproc_value *item) {
   return 0;
 }
 
-/* ---- dicts --------------------------------------------------------------- */
-
-static uint64_t mix64(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
-
-static uint64_t hash_bytes(const char *p, size_t n, uint64_t seed) {
-  uint64_t h = 0xcbf29ce484222325ULL ^ seed;
-  size_t i;
-  for (i = 0; i < n; i++) {
-    h ^= (unsigned char)p[i];
-    h *= 0x100000001b3ULL;
+int mproc_tuple_append(mproc_value *tuple, mproc_value *item) {
+  int rc =
+      check_container(tuple, MPROC_T_TUPLE, item, NULL, "mproc_tuple_append");
+  if (rc)
+    return rc;
+  if (tuple->flags & MPROC__F_FROZEN) {
+    mproc_value_free(item);
+    return mproc__err(MPROC_EINVAL,
+                      "mproc_tuple_append: the tuple cannot change (a dict "
+                      "key, a set member or the shared empty tuple)");
   }
-  return mix64(h);
+  return seq_push(tuple, item);
 }
 
-/* Equal keys (in Python's sense) hash alike: 1, 1.0 and True agree. */
-static uint64_t key_hash(const mproc_value *k) {
+size_t mproc_tuple_len(const mproc_value *tuple) {
+  return tuple && tuple->type == MPROC_T_TUPLE ? tuple->u.list.n : 0;
+}
+
+mproc_value *mproc_tuple_get(const mproc_value *tuple, size_t i) {
+  if (!tuple || tuple->type != MPROC_T_TUPLE || i >= tuple->u.list.n)
+    return NULL;
+  return tuple->u.list.items[i];
+}
+
+/* ---- hashing ---------------------------------------------------------------- */
+
+/* The per-process SipHash key: 0 none yet, 1 being drawn, 2 ready. */
+static unsigned char hash_key[crypto_shorthash_KEYBYTES];
+static volatile uint32_t hash_key_state;
+
+static int hash_key_ready(void) {
+  uint32_t st = mproc__ld32(&hash_key_state);
+  while (st != 2) {
+    st = 0;
+    if (mproc__cas32(&hash_key_state, &st, 1)) {
+      /* sodium_init is itself safe to call again and from any thread. */
+      if (sodium_init() < 0) {
+        mproc__st32(&hash_key_state, 0);
+        return mproc__err(MPROC_EOS, "libsodium could not initialise (no "
+                                     "source of random numbers?)");
+      }
+      randombytes_buf(hash_key, sizeof hash_key);
+      mproc__st32(&hash_key_state, 2);
+      return 0;
+    }
+    mproc__cpu_relax(); /* another thread is drawing the key */
+    st = mproc__ld32(&hash_key_state);
+  }
+  return 0;
+}
+
+static uint64_t sip(const void *p, size_t n, uint64_t domain) {
+  unsigned char out[crypto_shorthash_BYTES];
+  uint64_t h;
+  crypto_shorthash(out, (const unsigned char *)p, (unsigned long long)n,
+                   hash_key);
+  memcpy(&h, out, sizeof h);
+  return h ^ domain;
+}
+
+/*
+ * The hash of a key, 0 or MPROC_ETYPE for an unhashable one.  Equal keys
+ * (in Python's sense) hash alike: 1, 1.0 and True agree.
+ */
+static int key_hash(const mproc_value *k, uint64_t *out, int depth) {
   int64_t i;
-  uint64_t bits;
+  uint64_t pair[2];
+  size_t j;
+  int rc;
   switch (k->type) {
   case MPROC_T_NONE:
-    return 0x5bd1e9955bd1e995ULL;
+    *out = 0x5bd1e9955bd1e995ULL;
+    return 0;
   case MPROC_T_BOOL:
   case MPROC_T_INT:
-    return mix64((uint64_t)as_int(k));
+    *out = sip(&k->u.i, sizeof k->u.i, 0);
+    return 0;
   case MPROC_T_FLOAT:
     if (float_is_int64(k->u.f, &i))
-      return mix64((uint64_t)i);
-    memcpy(&bits, &k->u.f, sizeof bits);
-    return mix64(bits ^ 0x3c6ef372fe94f82bULL);
-  case MPROC_T_STR:
-    return hash_bytes(k->u.s.p, k->u.s.n, 1);
-  case MPROC_T_BYTES:
-    return hash_bytes(k->u.s.p, k->u.s.n, 2);
-  default:
+      *out = sip(&i, sizeof i, 0);
+    else
+      *out = sip(&k->u.f, sizeof k->u.f, 0x3c6ef372fe94f82bULL);
     return 0;
+  case MPROC_T_STR:
+    *out = sip(k->u.s.p, k->u.s.n, 1);
+    return 0;
+  case MPROC_T_BYTES:
+    *out = sip(k->u.s.p, k->u.s.n, 2);
+    return 0;
+  case MPROC_T_TUPLE:
+    if (depth >= MPROC__MAX_DEPTH)
+      return mproc__err(MPROC_EINVAL, "a tuple key nested deeper than %d",
+                        MPROC__MAX_DEPTH);
+    /* Chain the items' hashes through SipHash, in order. */
+    pair[0] = 0x9e3779b97f4a7c15ULL ^ (uint64_t)k->u.list.n;
+    for (j = 0; j < k->u.list.n; j++) {
+      rc = key_hash(k->u.list.items[j], &pair[1], depth + 1);
+      if (rc)
+        return rc;
+      pair[0] = sip(pair, sizeof pair, 3);
+    }
+    *out = pair[0];
+    return 0;
+  default:
+    return mproc__err(MPROC_ETYPE, "unhashable type: '%s'", type_name(k));
   }
+}
+
+/* A tuple that becomes a key can no longer change, nor its tuples. */
+static void freeze(mproc_value *k) {
+  size_t j;
+  if (k->type != MPROC_T_TUPLE || (k->flags & MPROC__F_FROZEN))
+    return;
+  k->flags |= MPROC__F_FROZEN;
+  for (j = 0; j < k->u.list.n; j++)
+    freeze(k->u.list.items[j]);
+}
+
+/* ---- dicts and sets -------------------------------------------------------- */
+
+/* Entries allocated for n entries: 4, then powers of two. */
+static size_t entry_cap(size_t n) {
+  size_t cap = 4;
+  while (cap < n)
+    cap *= 2;
+  return cap;
 }
 
 /* The entry number of key in d, or (size_t)-1. */
 static size_t dict_find(const mproc_value *d, const mproc_value *key,
                         uint64_t hash) {
   size_t i;
-  if (d->u.dict.icap) {
-    size_t mask = d->u.dict.icap - 1;
-    for (i = (size_t)hash & mask; d->u.dict.index[i]; i = (i + 1) & mask) {
-      const dentry *e = &d->u.dict.e[d->u.dict.index[i] - 1];
+  if (d->u.dict.index) {
+    const size_t *slot = d->u.dict.index + 1;
+    size_t mask = d->u.dict.index[0] - 1;
+    for (i = (size_t)hash & mask; slot[i]; i = (i + 1) & mask) {
+      const mproc__dentry *e = &d->u.dict.e[slot[i] - 1];
       if (e->hash == hash && mproc_value_equal(e->key, key))
-        return d->u.dict.index[i] - 1;
+        return slot[i] - 1;
     }
     return (size_t)-1;
   }
   for (i = 0; i < d->u.dict.n; i++) {
-    const dentry *e = &d->u.dict.e[i];
+    const mproc__dentry *e = &d->u.dict.e[i];
     if (e->hash == hash && mproc_value_equal(e->key, key))
       return i;
   }
@@ -626,87 +849,123 @@ static size_t dict_find(const mproc_value *d, const mproc_value *key,
 }
 
 static void index_put(mproc_value *d, size_t entry) {
-  size_t mask = d->u.dict.icap - 1;
+  size_t *slot = d->u.dict.index + 1;
+  size_t mask = d->u.dict.index[0] - 1;
   size_t i = (size_t)d->u.dict.e[entry].hash & mask;
-  while (d->u.dict.index[i])
+  while (slot[i])
     i = (i + 1) & mask;
-  d->u.dict.index[i] = entry + 1;
+  slot[i] = entry + 1;
+}
+
+/* Index slots for n entries (0: no index), kept at most half full. */
+static size_t index_slots(size_t n) {
+  size_t icap = 32;
+  if (n <= DICT_INDEX_MIN)
+    return 0;
+  while (n * 2 > icap)
+    icap *= 2;
+  return icap;
+}
+
+size_t mproc__table_bytes(size_t n) {
+  size_t icap = index_slots(n);
+  if (n == 0) /* the entries come with the first key */
+    return sizeof(mproc_value);
+  return sizeof(mproc_value) + entry_cap(n) * sizeof(mproc__dentry) +
+         (icap ? (icap + 1) * sizeof(size_t) : 0);
 }
 
 /* Make room for one more entry (and its index slot). */
 static int dict_reserve(mproc_value *d) {
-  size_t n = d->u.dict.n + 1;
-  if (n > d->u.dict.cap) {
-    size_t cap = d->u.dict.cap ? d->u.dict.cap * 2 : 4;
-    dentry *e;
+  size_t n = d->u.dict.n + 1, icap;
+  if (d->u.dict.n == 0 || (d->u.dict.n >= 4 && entry_cap(d->u.dict.n) ==
+                                                   d->u.dict.n)) {
+    size_t cap = entry_cap(n);
+    mproc__dentry *e;
     if (cap > (size_t)-1 / sizeof *e)
       e = NULL;
     else
-      e = (dentry *)realloc(d->u.dict.e, cap * sizeof *e);
+      e = (mproc__dentry *)realloc(d->u.dict.e, cap * sizeof *e);
     if (!e)
-      return mproc__err(MPROC_ENOMEM, "cannot grow a dict to %lu items",
-                        (unsigned long)cap);
+      return mproc__err(MPROC_ENOMEM, "cannot grow a %s to %lu items",
+                        kind_name((mproc_type)d->type), (unsigned long)cap);
     d->u.dict.e = e;
-    d->u.dict.cap = cap;
   }
-  /* Keep the index at most half full. */
-  if (n > DICT_INDEX_MIN && n * 2 > d->u.dict.icap) {
-    size_t icap = d->u.dict.icap ? d->u.dict.icap : 32;
+  icap = index_slots(n);
+  if (icap && (!d->u.dict.index || d->u.dict.index[0] != icap)) {
     size_t *index, i;
-    while (n * 2 > icap)
-      icap *= 2;
-    if (icap > (size_t)-1 / sizeof *index)
+    if (icap >= (size_t)-1 / sizeof *index)
       index = NULL;
     else
-      index = (size_t *)calloc(icap, sizeof *index);
+      index = (size_t *)calloc(icap + 1, sizeof *index);
     if (!index)
-      return mproc__err(MPROC_ENOMEM, "cannot grow a dict index");
+      return mproc__err(MPROC_ENOMEM, "cannot grow a %s index",
+                        kind_name((mproc_type)d->type));
     free(d->u.dict.index);
+    index[0] = icap;
     d->u.dict.index = index;
-    d->u.dict.icap = icap;
     for (i = 0; i < d->u.dict.n; i++)
       index_put(d, i);
   }
   return 0;
 }
 
-int mproc_dict_set(mproc_value *dict, mproc_value *key, mproc_value *val) {
-  int rc = check_container(dict, MPROC_T_DICT, key, val, "mproc_dict_set");
-  uint64_t h;
+/*
+ * Insert key (and val, NULL for a set) into a checked dict or set;
+ * steals both.  An equal key already there stays; a dict's value is
+ * replaced (as Python), a set's new member is dropped.
+ */
+static int table_add(mproc_value *d, mproc_value *key, mproc_value *val,
+                     const char *fn) {
+  uint64_t h = 0;
   size_t i;
-  dentry *e;
-  if (rc)
-    return rc;
-  if (!is_scalar(key)) {
-    rc = mproc__err(MPROC_ETYPE, "unhashable dict key of type %s",
-                    type_name(key));
-    mproc_value_free(key);
+  mproc__dentry *e;
+  int rc;
+  if (!key) {
     mproc_value_free(val);
-    return rc;
+    return null_value(fn);
   }
-  h = key_hash(key);
-  i = dict_find(dict, key, h);
-  if (i != (size_t)-1) {
-    /* As Python: the first key stays, the value is replaced. */
-    mproc_value_free(dict->u.dict.e[i].val);
-    dict->u.dict.e[i].val = val;
-    mproc_value_free(key);
-    return 0;
-  }
-  rc = dict_reserve(dict);
+  rc = hash_key_ready();
+  if (rc == 0)
+    rc = key_hash(key, &h, 0);
   if (rc) {
     mproc_value_free(key);
     mproc_value_free(val);
     return rc;
   }
-  e = &dict->u.dict.e[dict->u.dict.n];
+  i = dict_find(d, key, h);
+  if (i != (size_t)-1) {
+    if (d->type == MPROC_T_DICT) {
+      mproc_value_free(d->u.dict.e[i].val);
+      d->u.dict.e[i].val = val;
+    }
+    mproc_value_free(key);
+    return 0;
+  }
+  rc = dict_reserve(d);
+  if (rc) {
+    mproc_value_free(key);
+    mproc_value_free(val);
+    return rc;
+  }
+  freeze(key);
+  e = &d->u.dict.e[d->u.dict.n];
   e->key = key;
   e->val = val;
   e->hash = h;
-  if (dict->u.dict.icap)
-    index_put(dict, dict->u.dict.n);
-  dict->u.dict.n++;
+  if (d->u.dict.index)
+    index_put(d, d->u.dict.n);
+  d->u.dict.n++;
   return 0;
+}
+
+int mproc_dict_set(mproc_value *dict, mproc_value *key, mproc_value *val) {
+  int rc = check_container(dict, MPROC_T_DICT, key, val, "mproc_dict_set");
+  return rc ? rc : table_add(dict, key, val, "mproc_dict_set");
+}
+
+int mproc__set_add(mproc_value *set, mproc_value *item) {
+  return table_add(set, item, NULL, "mproc_set_add");
 }
 
 int mproc_dict_set_str(mproc_value *dict, const char *key, mproc_value *val) {
@@ -717,11 +976,25 @@ int mproc_dict_set_str(mproc_value *dict, const char *key, mproc_value *val) {
   return mproc_dict_set(dict, mproc_str(key), val);
 }
 
+/* The entry of key in a dict or set, (size_t)-1 if absent; *rc an error. */
+static size_t table_lookup(const mproc_value *d, const mproc_value *key,
+                           int *rc) {
+  uint64_t h = 0;
+  *rc = 0;
+  if (d->u.dict.n == 0 && key->type <= MPROC_T_BYTES)
+    return (size_t)-1;
+  *rc = hash_key_ready();
+  if (*rc == 0)
+    *rc = key_hash(key, &h, 0);
+  return *rc ? (size_t)-1 : dict_find(d, key, h);
+}
+
 mproc_value *mproc_dict_get(const mproc_value *dict, const mproc_value *key) {
   size_t i;
-  if (!dict || dict->type != MPROC_T_DICT || !key || !is_scalar(key))
+  int rc;
+  if (!dict || dict->type != MPROC_T_DICT || !key)
     return NULL;
-  i = dict_find(dict, key, key_hash(key));
+  i = table_lookup(dict, key, &rc);
   return i == (size_t)-1 ? NULL : dict->u.dict.e[i].val;
 }
 
@@ -756,4 +1029,48 @@ int mproc_dict_item(const mproc_value *dict, size_t i, mproc_value **key,
   if (val)
     *val = dict->u.dict.e[i].val;
   return 0;
+}
+
+int mproc_set_add(mproc_value *set, mproc_value *item) {
+  int rc = check_container(set, MPROC_T_SET, item, NULL, "mproc_set_add");
+  return rc ? rc : table_add(set, item, NULL, "mproc_set_add");
+}
+
+int mproc_set_contains(const mproc_value *set, const mproc_value *item) {
+  size_t i;
+  int rc;
+  if (!set || !item)
+    return null_value("mproc_set_contains");
+  if (set->type != MPROC_T_SET)
+    return mproc__err(MPROC_ETYPE, "mproc_set_contains: expected set, got %s",
+                      type_name(set));
+  i = table_lookup(set, item, &rc);
+  return rc ? rc : i != (size_t)-1;
+}
+
+size_t mproc_set_len(const mproc_value *set) {
+  return set && set->type == MPROC_T_SET ? set->u.dict.n : 0;
+}
+
+mproc_value *mproc_set_item(const mproc_value *set, size_t i) {
+  if (!set || set->type != MPROC_T_SET || i >= set->u.dict.n)
+    return NULL;
+  return set->u.dict.e[i].key;
+}
+
+size_t mproc__dict_probes(const mproc_value *d) {
+  size_t probes = 0, i, mask;
+  const size_t *slot;
+  if (!d || !is_table(d))
+    return 0;
+  if (!d->u.dict.index) /* a linear scan: entry i costs i + 1 compares */
+    return d->u.dict.n * (d->u.dict.n + 1) / 2;
+  slot = d->u.dict.index + 1;
+  mask = d->u.dict.index[0] - 1;
+  for (i = 0; i <= mask; i++)
+    if (slot[i]) {
+      size_t home = (size_t)d->u.dict.e[slot[i] - 1].hash & mask;
+      probes += ((i - home) & mask) + 1;
+    }
+  return probes;
 }

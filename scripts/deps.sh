@@ -3,8 +3,9 @@
 #
 #   scripts/deps.sh                 native tools + libraries (Debian 12,
 #                                   Ubuntu 22.04/24.04), via apt
-#   scripts/deps.sh --win           also APR, check and libcbor built for
-#                                   x86_64-w64-mingw32; prints the prefix
+#   scripts/deps.sh --win           also APR, check, libcbor and libsodium
+#                                   built for x86_64-w64-mingw32; prints
+#                                   the prefix
 #   scripts/deps.sh --win --print-prefix
 #                                   only print where that prefix lives
 #
@@ -26,6 +27,7 @@ toolchain="$repo/cmake/mingw-w64-x86_64.cmake"
 APR_VERSION=1.7.2
 CHECK_VERSION=0.15.2
 CBOR_VERSION=0.8.0
+SODIUM_VERSION=1.0.18
 DEBIAN_SUITE=bookworm
 # Used only when the archive cannot serve libcbor 0.8.0's tarballs (see
 # fetch_cbor).
@@ -47,7 +49,7 @@ die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
 
 cache="${MPROC_DEPS_CACHE:-$HOME/.cache/mproc-deps}"
 key="$(cat "${BASH_SOURCE[0]}" "$toolchain" |
-       { cat; echo "apr=$APR_VERSION check=$CHECK_VERSION cbor=$CBOR_VERSION"; } |
+       { cat; echo "apr=$APR_VERSION check=$CHECK_VERSION cbor=$CBOR_VERSION sodium=$SODIUM_VERSION"; } |
        sha256sum | cut -c1-12)"
 prefix="$cache/mingw64-$key"
 
@@ -85,10 +87,10 @@ ensure_packages() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
-# Native: compilers, CMake, the three libraries, clang's sanitizer and
+# Native: compilers, CMake, the four libraries, clang's sanitizer and
 # libFuzzer runtimes, shellcheck for the scripts.
 native=(build-essential cmake pkg-config libapr1-dev check libcbor-dev
-        clang python3 shellcheck)
+        libsodium-dev clang python3 shellcheck)
 ensure_packages "${native[@]}"
 # Debian 12 splits clang's runtime libraries (ASan, UBSan, libFuzzer) into
 # libclang-rt-N-dev; older releases ship them in libclang-common-N-dev.
@@ -100,8 +102,11 @@ fi
 
 [[ $want_win == 1 ]] || exit 0
 
-# debian-archive-keyring verifies the Debian source index also on Ubuntu.
-ensure_packages mingw-w64 wine wine64 dpkg-dev debian-archive-keyring
+# debian-archive-keyring verifies the Debian source index also on Ubuntu;
+# autoconf, automake and libtool generate libsodium's configure (its source
+# tarball is a git export without one).
+ensure_packages mingw-w64 wine wine64 dpkg-dev debian-archive-keyring \
+  autoconf automake libtool
 
 if [[ -f "$prefix/.complete" ]]; then
   echo "$prefix"
@@ -143,11 +148,13 @@ log "updating the Debian source index (private, in $aptdir)"
 apt-get "${apt_private[@]}" update -qq >&2
 
 cd "$work/src"
-log "fetching apr/$DEBIAN_SUITE check/$DEBIAN_SUITE"
+log "fetching apr/$DEBIAN_SUITE check/$DEBIAN_SUITE libsodium/$DEBIAN_SUITE"
 apt-get "${apt_private[@]}" source -qq "apr/$DEBIAN_SUITE" "check/$DEBIAN_SUITE" \
+  "libsodium/$DEBIAN_SUITE" \
   >"$work/source.log" 2>&1 || { cat "$work/source.log" >&2; die "apt-get source failed"; }
 [[ -d apr-$APR_VERSION ]] || die "apr source is not version $APR_VERSION"
 [[ -d check-$CHECK_VERSION ]] || die "check source is not version $CHECK_VERSION"
+[[ -d libsodium-$SODIUM_VERSION ]] || die "libsodium source is not version $SODIUM_VERSION"
 
 # libcbor: Debian 12's source package first. Where the archive cannot serve
 # its tarballs (the package mirror on the project's machine returns 404 for
@@ -238,10 +245,26 @@ cmake_cross cbor "$cbor" \
   -DBUILD_SHARED_LIBS=OFF -DWITH_TESTS=OFF -DWITH_EXAMPLES=OFF -DSANITIZE=OFF
 build_install cbor
 
+# libsodium builds with autotools: static only, no stack protector (mingw's
+# needs libssp, which a static user would then have to link too).
+log "building libsodium for mingw-w64"
+sodium="$work/src/libsodium-$SODIUM_VERSION"
+( cd "$sodium" && autoreconf -fi >"$work/sodium.autoreconf.log" 2>&1 ) \
+  || { tail -30 "$work/sodium.autoreconf.log" >&2; die "libsodium: autoreconf failed"; }
+mkdir -p "$work/build-sodium"
+( cd "$work/build-sodium" &&
+  "$sodium/configure" --host=x86_64-w64-mingw32 --prefix="$prefix" \
+    --disable-shared --enable-static --disable-ssp \
+    --disable-dependency-tracking >"$work/sodium.configure.log" 2>&1 ) \
+  || { tail -30 "$work/sodium.configure.log" >&2; die "libsodium: configure failed"; }
+make -C "$work/build-sodium" -j "$jobs" install >"$work/sodium.build.log" 2>&1 \
+  || { tail -40 "$work/sodium.build.log" >&2; die "libsodium: build failed (log: $work/sodium.build.log)"; }
+
 cat >"$prefix/versions.txt" <<EOF
 apr $APR_VERSION (Debian $DEBIAN_SUITE source, 4 mingw fixes), static
 check $CHECK_VERSION (Debian $DEBIAN_SUITE source), static
 libcbor $cbor_version, static
+libsodium $SODIUM_VERSION (Debian $DEBIAN_SUITE source), static
 EOF
 touch "$prefix/.complete"
 cd "$cache"

@@ -5,9 +5,10 @@
 #
 # Parses each file as cl.exe's C would see it: clang targeting
 # x86_64-pc-windows-msvc with Microsoft extensions and compatibility, C11,
-# over the mingw-w64 headers (there is no Windows SDK here) plus APR and
-# libcbor from the scripts/deps.sh --win prefix. cmake/msvc-shim.h, forced in
-# first, makes those headers parse in this mode (see its comment).
+# over the mingw-w64 headers (there is no Windows SDK here) plus APR,
+# libcbor and libsodium from the scripts/deps.sh --win prefix.
+# cmake/msvc-shim.h, forced in first, makes those headers parse in this
+# mode (see its comment).
 # -pedantic -Wvla -Werror turn what MSVC rejects into errors: VLAs,
 # statement expressions, case ranges, zero-length arrays, void* arithmetic,
 # `?:` without a middle operand, range designators, __auto_type; a grep
@@ -40,9 +41,10 @@ else
 fi
 
 # -nostdinc: only clang's own headers and mingw's, in that order, as
-# system headers (their own warnings are not ours). APR and libcbor are
-# system headers too, so -pedantic judges only mproc's code.
-# The definitions are those the CMake targets carry for static APR/libcbor.
+# system headers (their own warnings are not ours). APR, libcbor and
+# libsodium are system headers too, so -pedantic judges only mproc's code.
+# The definitions are those the CMake targets carry for static
+# APR/libcbor/libsodium.
 flags=(--target=x86_64-pc-windows-msvc -fsyntax-only
        -fms-extensions -fms-compatibility -std=c11
        -pedantic -Wall -Wvla -Werror -ferror-limit=8
@@ -50,6 +52,7 @@ flags=(--target=x86_64-pc-windows-msvc -fsyntax-only
        -isystem "$prefix/include"
        -include "$repo/cmake/msvc-shim.h"
        -D_WIN32_WINNT=0x0A00 -DAPR_DECLARE_STATIC -DCBOR_STATIC_DEFINE
+       -DSODIUM_STATIC
        -I lib/include -I lib -I platform)
 
 failed=0

@@ -441,6 +441,241 @@ START_TEST(test_context) {
 }
 END_TEST
 
+/* ---- tuples, sets and big integers (issue 8, point 5) -------------------- */
+
+/* Check the last error's text holds what. */
+static void last_error_has(const char *what) {
+  ck_assert_msg(strstr(mproc_last_error(), what) != NULL, "%s",
+                mproc_last_error());
+}
+
+START_TEST(test_tuple_set) {
+  mproc_value *v = mproc_build("(si)", "a", 1), *out;
+  void *buf = NULL;
+  size_t len = 0;
+  /* ('a', 1): tag 27002 (D9 69 7A) on an array. */
+  ck_mproc_ok(mproc_encode(v, &buf, &len));
+  ck_assert_uint_eq(len, 3 + 3 + 1 + 2 + 1);
+  ck_assert_int_eq(memcmp(buf, MAGIC "\xd9\x69\x7a\x82\x61"
+                                     "a\x01",
+                          len),
+                   0);
+  mproc_free(buf);
+  mproc_value_free(v);
+  /* {1, 'x'}: tag 258 (D9 01 02), the registered finite set. */
+  v = mproc_build("<is>", 1, "x");
+  ck_mproc_ok(mproc_encode(v, &buf, &len));
+  ck_assert_uint_eq(len, 3 + 3 + 1 + 1 + 2);
+  ck_assert_int_eq(memcmp(buf, MAGIC "\xd9\x01\x02\x82\x01\x61x", len), 0);
+  mproc_free(buf);
+  mproc_value_free(v);
+  /* Round trips keep the types, nested too. */
+  check_round_trip_free(mproc_build("()"));
+  check_round_trip_free(mproc_build("<>"));
+  check_round_trip_free(
+      mproc_build("{(si): <(ii) s>, s: [(n) <>], i: ((()))}", "k", 1, 2, 3,
+                  "m", "t", 7));
+  out = round_trip(v = mproc_build("[(i) [i]]", 1, 1));
+  ck_assert_int_eq(mproc_value_type(mproc_list_get(out, 0)), MPROC_T_TUPLE);
+  ck_assert_int_eq(mproc_value_type(mproc_list_get(out, 1)), MPROC_T_LIST);
+  mproc_value_free(out);
+  mproc_value_free(v);
+  GOOD(MAGIC "\xd9\x69\x7a\x80", "()");
+  GOOD(MAGIC "\xd9\x69\x7a\x81\x01", "(1,)");
+  GOOD(MAGIC "\xd9\x01\x02\x80", "set()");
+  GOOD(MAGIC "\xd9\x01\x02\x83\x01\xf9\x3c\x00\xf5", "{1}"); /* 1, 1.0, True */
+  GOOD(MAGIC "\xa1\xd9\x69\x7a\x82\x01\x02\x61x", "{(1, 2): 'x'}");
+  GOOD(MAGIC "\xd9\x01\x02\x81\xd9\x69\x7a\x80", "{()}");
+  /* What Python refuses, or what is not a tuple or a set. */
+  BAD(MAGIC "\xd9\x01\x02\x81\x80"); /* {[]} */
+  last_error_has("unhashable");
+  BAD(MAGIC "\xd9\x01\x02\x81\xd9\x01\x02\x80"); /* {set()} */
+  BAD(MAGIC "\xa1\xd9\x69\x7a\x81\x80\x01"); /* {([],): 1} */
+  last_error_has("unhashable");
+  BAD(MAGIC "\xa1\xd9\x01\x02\x80\x01"); /* {set(): 1} */
+  BAD(MAGIC "\xd9\x01\x02\xa0");         /* a set tag on a map */
+  last_error_has("must wrap an array");
+  BAD(MAGIC "\xd9\x69\x7a\x01");         /* a tuple tag on an int */
+  BAD(MAGIC "\xd9\x69\x7a\xd9\x69\x7a\x80"); /* a tag on the tag */
+  BAD(MAGIC "\xd9\x69\x7a");                 /* nothing after the tag */
+  BAD(MAGIC "\x81\xd9\x01\x02");
+}
+END_TEST
+
+/* The list fast path: every head size, both signs, floats, singletons. */
+START_TEST(test_list_fast_path) {
+  static const int64_t edges[] = {0, 1, 23, 24, 255, 256, 257, 65535, 65536,
+                                  4294967295LL, 4294967296LL, INT64_MAX,
+                                  -1, -8, -9, -24, -25, -256, -257,
+                                  -65537, INT64_MIN, 1000000007};
+  mproc_value *l = mproc_list(), *out, *t;
+  size_t i, k;
+  int64_t x = 0;
+  for (k = 0; k < 3; k++)
+    for (i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+      ck_mproc_ok(mproc_list_append(l, mproc_int(edges[i])));
+      ck_mproc_ok(mproc_list_append(l, mproc_float((double)edges[i] + 0.5)));
+      ck_mproc_ok(mproc_list_append(l, mproc_none()));
+      ck_mproc_ok(mproc_list_append(l, mproc_bool((int)(i & 1))));
+    }
+  /* Also inside a tuple, and values freed one by one (slab values). */
+  t = mproc_build("(O)", mproc_value_copy(l));
+  ck_mproc_ok(mproc_list_append(l, t));
+  out = round_trip(l);
+  ck_assert(mproc_value_equal(l, out));
+  for (k = 0; k < 3; k++)
+    for (i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+      size_t at = 4 * (k * (sizeof edges / sizeof edges[0]) + i);
+      ck_mproc_ok(mproc_value_get_int(mproc_list_get(out, at), &x));
+      ck_assert(x == edges[i]);
+      ck_assert_int_eq(mproc_value_type(mproc_list_get(out, at + 1)),
+                       MPROC_T_FLOAT);
+      ck_mproc_ok(mproc_list_set(out, at, mproc_str("replaced")));
+    }
+  ck_assert(!mproc_value_equal(l, out));
+  mproc_value_free(out);
+  mproc_value_free(l);
+}
+END_TEST
+
+START_TEST(test_big_integers) {
+  BAD(MAGIC "\x1b\x80\x00\x00\x00\x00\x00\x00\x00"); /* 2**63 */
+  last_error_has("integer beyond int64");
+  BAD(MAGIC "\x1b\xff\xff\xff\xff\xff\xff\xff\xff"); /* 2**64 - 1 */
+  last_error_has("integer beyond int64");
+  BAD(MAGIC "\x3b\x80\x00\x00\x00\x00\x00\x00\x00"); /* -2**63 - 1 */
+  last_error_has("integer beyond int64");
+  BAD(MAGIC "\xc2\x49\x01\x00\x00\x00\x00\x00\x00\x00\x00"); /* 2**64 */
+  last_error_has("integer beyond int64");
+  BAD(MAGIC "\xc3\x41\x01"); /* bignum -2 */
+  last_error_has("integer beyond int64");
+  BAD(MAGIC "\x82\x01\xc2\x41\x01");
+  last_error_has("integer beyond int64");
+}
+END_TEST
+
+/* ---- hash flooding and the decode bound (issue 8, points 7 and 8) -------- */
+
+int64_t mproc_test_flood_key(uint64_t k); /* test_value.c */
+
+/* Append the CBOR head of major type m with argument x. */
+static void head(mproc__buf *b, unsigned m, uint64_t x) {
+  unsigned char h[9];
+  int n = x < 24 ? 0 : x <= 0xFF ? 1 : x <= 0xFFFF ? 2 : x <= 0xFFFFFFFFu ? 4 : 8;
+  int i;
+  h[0] = (unsigned char)((m << 5) | (n == 0 ? (unsigned)x
+                                            : n == 1   ? 24u
+                                            : n == 2   ? 25u
+                                            : n == 4   ? 26u
+                                                       : 27u));
+  for (i = 0; i < n; i++)
+    h[1 + i] = (unsigned char)(x >> (8 * (n - 1 - i)));
+  ck_mproc_ok(mproc__buf_append(b, h, (size_t)n + 1));
+}
+
+static void head_int(mproc__buf *b, int64_t x) {
+  if (x >= 0)
+    head(b, 0, (uint64_t)x);
+  else
+    head(b, 1, (uint64_t)(-(x + 1)));
+}
+
+START_TEST(test_flood_decode) {
+  /* A message of N int keys that all collided under the old fixed hash. */
+  enum { N = 20000 };
+  mproc__buf b = MPROC__BUF_INIT;
+  mproc_value *out = NULL;
+  size_t i;
+  ck_mproc_ok(mproc__buf_append(&b, MAGIC, 3));
+  head(&b, 5, N);
+  for (i = 0; i < N; i++) {
+    head_int(&b, mproc_test_flood_key(i));
+    head(&b, 7, 22); /* None */
+  }
+  ck_mproc_ok(mproc_decode(b.p, b.len, &out));
+  ck_assert_uint_eq(mproc_dict_len(out), N);
+  /* Old hash: N * (N + 1) / 2 = 200 M probes.  Now about 1.5 a key. */
+  ck_assert_uint_lt(mproc__dict_probes(out), 4 * N);
+  mproc_value_free(out);
+  mproc__buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_decode_bound) {
+  enum { N = 5000000 };
+  mproc__buf b = MPROC__BUF_INIT;
+  mproc_value *out = NULL;
+  size_t charged = 0, len, i;
+  /* 5 MB of None: the list's slots only (8 bytes an item), where it was
+   * ~56 bytes an item before. */
+  ck_mproc_ok(mproc__buf_append(&b, MAGIC, 3));
+  head(&b, 4, N);
+  ck_mproc_ok(mproc__buf_reserve(&b, N));
+  memset(b.p + b.len, 0xf6, N);
+  b.len += N;
+  ck_mproc_ok(mproc__decode_acct(b.p, b.len, &out, NULL, &charged));
+  ck_assert_uint_eq(mproc_list_len(out), N);
+  ck_assert_uint_eq(charged, mproc__seq_bytes(N));
+  ck_assert_uint_le(charged, 8 * (size_t)N + 64);
+  mproc_value_free(out);
+  /* The densest honest shapes stay inside the bound: 100k empty lists,
+   * single-character strings, one-entry dicts, one-member sets, empty
+   * dicts and empty sets. */
+  {
+    static const char *fmts[] = {"[]", "s", "{i n}", "<i>", "{}", "<>"};
+    size_t f;
+    for (f = 0; f < 6; f++) {
+      mproc_value *l = mproc_list();
+      void *enc = NULL;
+      size_t n = 0;
+      for (i = 0; i < 100000; i++) {
+        char one[2] = {(char)('a' + i % 26), 0};
+        mproc_value *item =
+            f == 0 ? mproc_list()
+            : f == 1 ? mproc_str(one)
+                     : mproc_build(fmts[f], (int)i, (int)i);
+        ck_mproc_ok(mproc_list_append(l, item));
+      }
+      ck_mproc_ok(mproc_encode(l, &enc, &n));
+      ck_mproc_ok(mproc__decode_acct(enc, n, &out, NULL, &charged));
+      ck_assert(mproc_value_equal(l, out));
+      ck_assert_uint_le(charged, 64 * n + 65536);
+      mproc_free(enc);
+      mproc_value_free(out);
+      mproc_value_free(l);
+    }
+  }
+  /* Nested lists each claiming the rest of 100 KB: 12 levels would ask
+   * 12 * 800 KB of slots for a 100 KB input.  Refused before allocating. */
+  b.len = 0;
+  ck_mproc_ok(mproc__buf_append(&b, MAGIC, 3));
+  len = 100000;
+  for (i = 0; i < 12; i++)
+    head(&b, 4, len - 10 * i - 20);
+  ck_mproc_ok(mproc__buf_reserve(&b, len));
+  memset(b.p + b.len, 0xf6, len);
+  b.len += len;
+  out = (mproc_value *)(uintptr_t)1;
+  ck_mproc(mproc__decode_acct(b.p, b.len, &out, NULL, &charged), MPROC_EBADMSG);
+  ck_assert_ptr_null(out);
+  last_error_has("bytes per input byte");
+  ck_assert_uint_le(charged, 64 * b.len + 65536);
+  /* The same for maps (entries and index). */
+  b.len = 0;
+  ck_mproc_ok(mproc__buf_append(&b, MAGIC, 3));
+  for (i = 0; i < 12; i++) {
+    head(&b, 5, len / 2 - 10 * i - 20);
+    head(&b, 0, i + 1000); /* the key of the next level */
+  }
+  ck_mproc_ok(mproc__buf_reserve(&b, len));
+  memset(b.p + b.len, 0xf6, len);
+  b.len += len;
+  ck_mproc(mproc__decode_acct(b.p, b.len, &out, NULL, &charged), MPROC_EBADMSG);
+  last_error_has("bytes per input byte");
+  mproc__buf_free(&b);
+}
+END_TEST
+
 Suite *mproc_suite_codec(void) {
   Suite *s = suite_create("codec");
   TCase *tc = tcase_create("codec");
@@ -455,6 +690,11 @@ Suite *mproc_suite_codec(void) {
   tcase_add_test(tc, test_truncated_and_corrupt);
   tcase_add_test(tc, test_inherit);
   tcase_add_test(tc, test_context);
+  tcase_add_test(tc, test_tuple_set);
+  tcase_add_test(tc, test_big_integers);
+  tcase_add_test(tc, test_list_fast_path);
+  tcase_add_test(tc, test_flood_decode);
+  tcase_add_test(tc, test_decode_bound);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -539,6 +539,201 @@ START_TEST(test_build) {
 }
 END_TEST
 
+/* ---- tuples and sets (issue 8, point 5) --------------------------------- */
+
+START_TEST(test_tuple) {
+  mproc_value *t = mproc_tuple(), *l, *d, *k;
+  char *s = NULL;
+  ck_assert_int_eq(mproc_value_type(t), MPROC_T_TUPLE);
+  check_repr_free(mproc_tuple(), "()");
+  ck_mproc_ok(mproc_tuple_append(t, mproc_str("a")));
+  ck_assert_uint_eq(mproc_tuple_len(t), 1);
+  ck_mproc_ok(mproc_repr(t, &s));
+  ck_assert_str_eq(s, "('a',)");
+  mproc_free(s);
+  ck_mproc_ok(mproc_tuple_append(t, mproc_int(1)));
+  ck_assert_str_eq(mproc_value_str(mproc_tuple_get(t, 0)), "a");
+  ck_assert_ptr_null(mproc_tuple_get(t, 2));
+  ck_assert_ptr_null(mproc_list_get(t, 0)); /* a tuple is not a list */
+  ck_mproc(mproc_list_append(t, mproc_none()), MPROC_ETYPE);
+  check_repr_free(mproc_value_copy(t), "('a', 1)");
+  /* A tuple never equals a list with the same items (Python). */
+  l = mproc_build("[si]", "a", 1);
+  ck_assert(!mproc_value_equal(t, l));
+  ck_assert(!mproc_value_equal(l, t));
+  k = mproc_build("(si)", "a", 1);
+  ck_assert(mproc_value_equal(t, k));
+  mproc_value_free(k);
+  /* As a dict key: found by an equal tuple, 1 == 1.0 == True inside. */
+  d = mproc_dict();
+  ck_mproc_ok(mproc_dict_set(d, t, mproc_str("x")));
+  k = mproc_build("(s f)", "a", 1.0);
+  ck_assert_str_eq(mproc_value_str(mproc_dict_get(d, k)), "x");
+  ck_mproc_ok(mproc_dict_set(d, k, mproc_str("y"))); /* replaces */
+  ck_assert_uint_eq(mproc_dict_len(d), 1);
+  /* A key can no longer change (its hash would be stale). */
+  ck_mproc(mproc_tuple_append(t, mproc_int(2)), MPROC_EINVAL);
+  ck_assert_uint_eq(mproc_tuple_len(t), 2);
+  /* Unhashable keys, with Python's message. */
+  ck_mproc(mproc_dict_set(d, mproc_list(), mproc_none()), MPROC_ETYPE);
+  ck_assert_str_eq(mproc_last_error(), "unhashable type: 'list'");
+  ck_mproc(mproc_dict_set(d, mproc_build("(i[i])", 1, 2), mproc_none()),
+           MPROC_ETYPE);
+  ck_assert_str_eq(mproc_last_error(), "unhashable type: 'list'");
+  ck_mproc(mproc_dict_set(d, mproc_dict(), mproc_none()), MPROC_ETYPE);
+  ck_assert_str_eq(mproc_last_error(), "unhashable type: 'dict'");
+  ck_mproc(mproc_dict_set(d, mproc_set(), mproc_none()), MPROC_ETYPE);
+  ck_assert_str_eq(mproc_last_error(), "unhashable type: 'set'");
+  ck_assert_uint_eq(mproc_dict_len(d), 1);
+  check_repr_free(d, "{('a', 1): 'y'}");
+  mproc_value_free(l);
+  check_repr_free(mproc_build("(() ((i)))", 1), "((), ((1,),))");
+}
+END_TEST
+
+START_TEST(test_set) {
+  mproc_value *s1 = mproc_set(), *s2, *x;
+  char *s = NULL;
+  check_repr_free(mproc_set(), "set()");
+  ck_assert_int_eq(mproc_value_type(s1), MPROC_T_SET);
+  ck_mproc_ok(mproc_set_add(s1, mproc_str("ss")));
+  ck_mproc_ok(mproc_set_add(s1, mproc_str("aa")));
+  ck_mproc_ok(mproc_set_add(s1, mproc_str("ss"))); /* a no-op */
+  ck_assert_uint_eq(mproc_set_len(s1), 2);
+  ck_mproc_ok(mproc_repr(s1, &s));
+  ck_assert_str_eq(s, "{'ss', 'aa'}"); /* insertion order */
+  mproc_free(s);
+  ck_assert_str_eq(mproc_value_str(mproc_set_item(s1, 1)), "aa");
+  ck_assert_ptr_null(mproc_set_item(s1, 2));
+  x = mproc_str("aa");
+  ck_assert_int_eq(mproc_set_contains(s1, x), 1);
+  mproc_value_free(x);
+  x = mproc_str("zz");
+  ck_assert_int_eq(mproc_set_contains(s1, x), 0);
+  mproc_value_free(x);
+  /* Equality ignores order; a set is not a list, dict or tuple. */
+  s2 = mproc_build("<ss>", "aa", "ss");
+  ck_assert(mproc_value_equal(s1, s2));
+  ck_mproc_ok(mproc_set_add(s2, mproc_int(3)));
+  ck_assert(!mproc_value_equal(s1, s2));
+  mproc_value_free(s2);
+  s2 = mproc_build("[ss]", "ss", "aa");
+  ck_assert(!mproc_value_equal(s1, s2));
+  mproc_value_free(s2);
+  /* 1 == 1.0 == True: one member, the first stays. */
+  s2 = mproc_set();
+  ck_mproc_ok(mproc_set_add(s2, mproc_int(1)));
+  ck_mproc_ok(mproc_set_add(s2, mproc_float(1.0)));
+  ck_mproc_ok(mproc_set_add(s2, mproc_bool(1)));
+  ck_mproc_ok(mproc_set_add(s2, mproc_build("(ii)", 1, 2)));
+  ck_mproc_ok(mproc_set_add(s2, mproc_build("(fb)", 1.0, 2)));
+  check_repr_free(mproc_value_copy(s2), "{1, (1, 2), (1.0, True)}");
+  x = mproc_build("(ii)", 1, 1);
+  ck_assert_int_eq(mproc_set_contains(s2, x), 1);
+  mproc_value_free(x);
+  ck_mproc(mproc_set_add(s2, mproc_build("[i]", 1)), MPROC_ETYPE);
+  ck_assert_str_eq(mproc_last_error(), "unhashable type: 'list'");
+  x = mproc_list();
+  ck_mproc(mproc_set_contains(s2, x), MPROC_ETYPE);
+  ck_mproc(mproc_set_contains(x, x), MPROC_ETYPE);
+  mproc_value_free(x);
+  ck_mproc(mproc_set_add(s2, s2), MPROC_EINVAL);
+  ck_assert_uint_eq(mproc_set_len(s2), 3);
+  mproc_value_free(s2);
+  /* Many members: the index keeps working, copies are equal. */
+  {
+    int i;
+    s2 = mproc_set();
+    for (i = 0; i < 1000; i++)
+      ck_mproc_ok(mproc_set_add(s2, mproc_int(i % 500)));
+    ck_assert_uint_eq(mproc_set_len(s2), 500);
+    x = mproc_value_copy(s2);
+    ck_assert(mproc_value_equal(x, s2));
+    mproc_value_free(x);
+    mproc_value_free(s2);
+  }
+  mproc_value_free(s1);
+}
+END_TEST
+
+/* Singletons are shared and survive any number of frees. */
+START_TEST(test_singletons) {
+  mproc_value *l = mproc_build("[n n b i i s y ()]", 1, 7, 7, "", "", (size_t)0);
+  int i;
+  ck_assert_ptr_eq(mproc_none(), mproc_none());
+  ck_assert_ptr_eq(mproc_int(256), mproc_int(256));
+  ck_assert_ptr_eq(mproc_int(-8), mproc_int(-8));
+  for (i = 0; i < 3; i++) {
+    mproc_value_free(mproc_none());
+    mproc_value_free(mproc_int(5));
+    mproc_value_free(mproc_str(""));
+  }
+  check_repr_free(l, "[None, None, True, 7, 7, '', b'', ()]");
+  check_repr_free(mproc_int(-9), "-9");
+  check_repr_free(mproc_int(257), "257");
+  check_repr_free(mproc_int(5), "5");
+}
+END_TEST
+
+/* ---- hash flooding (issue 8, point 7) ------------------------------------ */
+
+/* The hash mproc used before: a fixed bijection of the int, so keys whose
+ * images agree in the low bits all land on one index slot. */
+static uint64_t old_mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+static uint64_t old_unmix64(uint64_t x) {
+  x ^= (x >> 31) ^ (x >> 62);
+  x *= 0x319642b2d24d8ec3ULL;
+  x ^= (x >> 27) ^ (x >> 54);
+  x *= 0x96de1b173f119089ULL;
+  x ^= (x >> 30) ^ (x >> 60);
+  return x;
+}
+
+/* The k-th crafted key: its old hash is k << 32 (low 32 bits all zero). */
+int64_t mproc_test_flood_key(uint64_t k);
+int64_t mproc_test_flood_key(uint64_t k) {
+  uint64_t x = old_unmix64((k + 1) << 32);
+  ck_assert_uint_eq(old_mix64(x), (k + 1) << 32);
+  return (int64_t)x;
+}
+
+START_TEST(test_hash_flood) {
+  enum { N = 5000 };
+  mproc_value *d = mproc_dict(), *s = mproc_set(), *k;
+  size_t i, probes;
+  for (i = 0; i < N; i++) {
+    ck_mproc_ok(mproc_dict_set(d, mproc_int(mproc_test_flood_key(i)),
+                               mproc_int((int64_t)i)));
+    ck_mproc_ok(mproc_set_add(s, mproc_int(mproc_test_flood_key(i))));
+  }
+  ck_assert_uint_eq(mproc_dict_len(d), N);
+  /* Linear probing at most half full averages under 2 probes a key; the
+   * old hash took ~N/2 (12.5 M here). */
+  probes = mproc__dict_probes(d);
+  ck_assert_uint_ge(probes, N);
+  ck_assert_uint_lt(probes, 4 * N);
+  ck_assert_uint_lt(mproc__dict_probes(s), 4 * N);
+  for (i = 0; i < N; i += 97) {
+    int64_t x = -1;
+    k = mproc_int(mproc_test_flood_key(i));
+    ck_mproc_ok(mproc_value_get_int(mproc_dict_get(d, k), &x));
+    ck_assert(x == (int64_t)i);
+    ck_assert_int_eq(mproc_set_contains(s, k), 1);
+    mproc_value_free(k);
+  }
+  mproc_value_free(d);
+  mproc_value_free(s);
+}
+END_TEST
+
 Suite *mproc_suite_value(void) {
   Suite *s = suite_create("value");
   TCase *tc = tcase_create("value");
@@ -555,6 +750,10 @@ Suite *mproc_suite_value(void) {
   tcase_add_test(tc, test_copy);
   tcase_add_test(tc, test_objects);
   tcase_add_test(tc, test_build);
+  tcase_add_test(tc, test_tuple);
+  tcase_add_test(tc, test_set);
+  tcase_add_test(tc, test_singletons);
+  tcase_add_test(tc, test_hash_flood);
   suite_add_tcase(s, tc);
   return s;
 }

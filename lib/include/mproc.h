@@ -119,7 +119,7 @@ void mproc_sleep(double seconds);
 void mproc_free(void *p);
 
 /* ------------------------------------------------------------------------ */
-/* Values: None, bool, int, float, str, bytes, list, dict and OS objects     */
+/* Values: None, bool, int, float, str, bytes, list, dict, tuple, set, ...   */
 /* ------------------------------------------------------------------------ */
 
 typedef struct mproc_value mproc_value;
@@ -135,7 +135,9 @@ typedef enum mproc_type {
   MPROC_T_BYTES,
   MPROC_T_LIST,
   MPROC_T_DICT,
-  MPROC_T_OBJECT /**< a reference to an OS object (a Connection, ...) */
+  MPROC_T_OBJECT, /**< a reference to an OS object (a Connection, ...) */
+  MPROC_T_TUPLE,
+  MPROC_T_SET
 } mproc_type;
 
 /*
@@ -153,6 +155,10 @@ mproc_value *mproc_strn(const char *utf8, size_t n);
 mproc_value *mproc_bytes(const void *p, size_t n);
 mproc_value *mproc_list(void);
 mproc_value *mproc_dict(void);
+/** An empty tuple to fill with mproc_tuple_append (or mproc_build "(...)"). */
+mproc_value *mproc_tuple(void);
+/** An empty set (Python's set()). */
+mproc_value *mproc_set(void);
 /** A reference to a Connection; the value does not own it. */
 mproc_value *mproc_conn_ref(mproc_conn *c);
 
@@ -161,7 +167,8 @@ mproc_value *mproc_conn_ref(mproc_conn *c);
  *   n None   b bool(int)   i int(int)   l int(long)   L int(int64_t)
  *   f float(double)   s str(const char *)   y bytes(const void *, size_t)
  *   C Connection(mproc_conn *)   O a value (mproc_value *, stolen)
- *   [...] list   {k:v, ...} dict (the ':' and ',' are optional spacing)
+ *   [...] list   (...) tuple   {k:v, ...} dict (the ':' and ',' are
+ *   optional spacing)   <...> set
  * Example: mproc_build("[sis]", "spam", 42, "egg").  NULL on failure.
  */
 mproc_value *mproc_build(const char *fmt, ...);
@@ -169,7 +176,9 @@ mproc_value *mproc_build(const char *fmt, ...);
 void mproc_value_free(mproc_value *v);
 mproc_value *mproc_value_copy(const mproc_value *v);
 mproc_type mproc_value_type(const mproc_value *v);
-/** Python's == for values (1 == 1.0, lists and dicts by content). */
+/** Python's == for values (1 == 1.0, lists and dicts by content, sets in
+ *  any order; a tuple never equals a list).  None, True, False, small ints
+ *  and empty str/bytes/tuple are shared: never compare values by pointer. */
 int mproc_value_equal(const mproc_value *a, const mproc_value *b);
 
 int mproc_value_get_bool(const mproc_value *v, int *out);
@@ -191,7 +200,9 @@ mproc_value *mproc_list_get(const mproc_value *list, size_t i);
 /** Replace element i, stealing item. */
 int mproc_list_set(mproc_value *list, size_t i, mproc_value *item);
 
-/** Insert or replace; steals key and val.  Keys must be scalars. */
+/** Insert or replace; steals key and val.  Keys must be hashable, as in
+ *  Python: scalars and tuples of hashables; a list, dict or set key gives
+ *  MPROC_ETYPE "unhashable type: 'list'".  A tuple key can no longer grow. */
 int mproc_dict_set(mproc_value *dict, mproc_value *key, mproc_value *val);
 int mproc_dict_set_str(mproc_value *dict, const char *key, mproc_value *val);
 /** Borrowed value for key, NULL if absent. */
@@ -201,6 +212,23 @@ size_t mproc_dict_len(const mproc_value *dict);
 /** The i-th item in insertion order (borrowed). */
 int mproc_dict_item(const mproc_value *dict, size_t i, mproc_value **key,
                     mproc_value **val);
+
+/** Append to a tuple being built, stealing item.  MPROC_EINVAL once the
+ *  tuple is a dict key or set member (then it is immutable). */
+int mproc_tuple_append(mproc_value *tuple, mproc_value *item);
+size_t mproc_tuple_len(const mproc_value *tuple);
+/** Borrowed element, NULL when out of range or not a tuple. */
+mproc_value *mproc_tuple_get(const mproc_value *tuple, size_t i);
+
+/** Add item (stolen); an equal member already there stays and item is
+ *  freed.  Members must be hashable (see mproc_dict_set). */
+int mproc_set_add(mproc_value *set, mproc_value *item);
+/** 1 if an equal member is in the set, 0 if not, or a negative error. */
+int mproc_set_contains(const mproc_value *set, const mproc_value *item);
+size_t mproc_set_len(const mproc_value *set);
+/** The i-th member in insertion order (borrowed), NULL when out of range.
+ *  (Python orders a set by hash; mproc keeps insertion order.) */
+mproc_value *mproc_set_item(const mproc_value *set, size_t i);
 
 /** Python's repr(), e.g. "{'name': 'Bob', 'spam': 42}".  Free with
  *  mproc_free. */
