@@ -103,16 +103,53 @@ static size_t put_header(unsigned char *h, uint64_t n) {
   return 12;
 }
 
-int mproc_conn_send_bytes(mproc_conn *c, const void *buf, size_t n) {
+/* Messages up to this size go out as one copy and one write. */
+#define SMALL_SEND 4096u
+
+static int send_raw(mproc_conn *c, const unsigned char *p, size_t n) {
   unsigned char hdr[HDR_MAX];
-  size_t hl;
+  size_t hl = put_header(hdr, n);
+  if (n <= SMALL_SEND - HDR_MAX) {
+    unsigned char one[SMALL_SEND];
+    memcpy(one, hdr, hl);
+    if (n) /* p may be NULL when n is 0 */
+      memcpy(one + hl, p, n);
+    return mproc__plat_stream_write(c->h, one, hl + n);
+  }
+  return mproc__plat_stream_write2(c->h, hdr, hl, p, n);
+}
+
+int mproc_conn_send_bytes(mproc_conn *c, const void *buf, size_t n) {
   int rc = check(c, 0, "mproc_conn_send_bytes");
   if (rc)
     return rc;
   if (!buf && n)
     return mproc__err(MPROC_EINVAL, "mproc_conn_send_bytes: NULL buffer");
-  hl = put_header(hdr, n);
-  return mproc__plat_stream_write2(c->h, hdr, hl, buf, n);
+  return send_raw(c, buf, n);
+}
+
+int mproc_conn_send_bytes_range(mproc_conn *c, const void *buf, size_t buflen,
+                                int64_t offset, int64_t size) {
+  const char *what = "mproc_conn_send_bytes_range";
+  int rc = check(c, 0, what);
+  if (rc)
+    return rc;
+  if (!buf && buflen)
+    return mproc__err(MPROC_EINVAL, "%s: NULL buffer", what);
+  /* Python's checks, in Python's order and words. */
+  if (offset < 0)
+    return mproc__err(MPROC_EINVAL, "%s: offset is negative", what);
+  if ((uint64_t)offset > buflen)
+    return mproc__err(MPROC_EINVAL, "%s: buffer length < offset", what);
+  if (size == MPROC_NOSIZE)
+    size = (int64_t)(buflen - (size_t)offset);
+  else if (size < 0)
+    return mproc__err(MPROC_EINVAL, "%s: size is negative", what);
+  else if ((uint64_t)size > buflen - (size_t)offset)
+    return mproc__err(MPROC_EINVAL, "%s: buffer length < offset + size",
+                      what);
+  return send_raw(c, size ? (const unsigned char *)buf + offset : NULL,
+                  (size_t)size);
 }
 
 int mproc_conn_send(mproc_conn *c, const mproc_value *v) {
@@ -236,17 +273,41 @@ static int read_body_grow(mproc_conn *c, unsigned char **out, size_t len) {
   return 0;
 }
 
-int mproc_conn_recv_bytes(mproc_conn *c, void **buf, size_t *n) {
+/* Python's _bad_message_length: a message longer than maxlength stays in
+ * the stream, so the end can no longer receive: a duplex end becomes
+ * write-only, a receive-only end is closed. */
+static int bad_length(mproc_conn *c, const char *what, size_t len,
+                      int64_t maxlength) {
+  const char *now;
+  c->have_len = 0;
+  if (c->writable) {
+    c->readable = 0;
+    now = "the connection is now write-only";
+  } else {
+    mproc_conn_close(c);
+    now = "the connection is closed";
+  }
+  return mproc__err(MPROC_ETOOBIG,
+                    "%s: bad message length (%zu bytes, maxlength %lld); %s",
+                    what, len, (long long)maxlength, now);
+}
+
+static int recv_bytes(mproc_conn *c, void **buf, size_t *n, int64_t maxlength,
+                      const char *what) {
   size_t len;
   unsigned char *p = NULL;
-  int rc = check(c, 1, "mproc_conn_recv_bytes");
+  int rc = check(c, 1, what);
   if (rc)
     return rc;
   if (!buf || !n)
-    return mproc__err(MPROC_EINVAL, "mproc_conn_recv_bytes: NULL output");
+    return mproc__err(MPROC_EINVAL, "%s: NULL output", what);
+  if (maxlength < 0 && maxlength != MPROC_NOSIZE)
+    return mproc__err(MPROC_EINVAL, "%s: negative maxlength", what);
   rc = next_len(c, &len);
   if (rc)
     return rc;
+  if (maxlength >= 0 && (uint64_t)len > (uint64_t)maxlength)
+    return bad_length(c, what, len, maxlength);
   if (len > TRUST_LEN) {
     rc = read_body_grow(c, &p, len);
   } else {
@@ -264,24 +325,49 @@ int mproc_conn_recv_bytes(mproc_conn *c, void **buf, size_t *n) {
   return 0;
 }
 
-int mproc_conn_recv_bytes_into(mproc_conn *c, void *buf, size_t cap,
-                               size_t *n) {
-  size_t len;
-  int rc = check(c, 1, "mproc_conn_recv_bytes_into");
+int mproc_conn_recv_bytes(mproc_conn *c, void **buf, size_t *n) {
+  return recv_bytes(c, buf, n, MPROC_NOSIZE, "mproc_conn_recv_bytes");
+}
+
+int mproc_conn_recv_bytes_max(mproc_conn *c, void **buf, size_t *n,
+                              int64_t maxlength) {
+  return recv_bytes(c, buf, n, maxlength, "mproc_conn_recv_bytes_max");
+}
+
+static int recv_into(mproc_conn *c, void *buf, size_t cap, int64_t offset,
+                     size_t *n, const char *what) {
+  size_t len, room;
+  int rc = check(c, 1, what);
   if (rc)
     return rc;
   if (!n || (!buf && cap))
-    return mproc__err(MPROC_EINVAL, "mproc_conn_recv_bytes_into: NULL");
+    return mproc__err(MPROC_EINVAL, "%s: NULL", what);
+  if (offset < 0)
+    return mproc__err(MPROC_EINVAL, "%s: negative offset", what);
+  if ((uint64_t)offset > cap)
+    return mproc__err(MPROC_EINVAL, "%s: offset too large", what);
+  room = cap - (size_t)offset;
   rc = next_len(c, &len);
   if (rc)
     return rc;
   *n = len;
-  if (len > cap)
+  if (len > room)
     return mproc__err(MPROC_EBUFSIZE,
-                      "message of %zu bytes does not fit in %zu; it is kept "
-                      "for the next receive",
-                      len, cap);
-  return read_body(c, buf, len);
+                      "%s: message of %zu bytes does not fit in %zu; it is "
+                      "kept for the next receive",
+                      what, len, room);
+  /* buf may be NULL when len is 0 (cap 0): no pointer arithmetic then. */
+  return read_body(c, len ? (unsigned char *)buf + offset : NULL, len);
+}
+
+int mproc_conn_recv_bytes_into(mproc_conn *c, void *buf, size_t cap,
+                               size_t *n) {
+  return recv_into(c, buf, cap, 0, n, "mproc_conn_recv_bytes_into");
+}
+
+int mproc_conn_recv_bytes_into_at(mproc_conn *c, void *buf, size_t cap,
+                                  int64_t offset, size_t *n) {
+  return recv_into(c, buf, cap, offset, n, "mproc_conn_recv_bytes_into_at");
 }
 
 int mproc_conn_recv(mproc_conn *c, mproc_value **out) {
@@ -323,11 +409,13 @@ int mproc__conn_wait_item(mproc_conn *c, mproc__waititem *item) {
 int mproc_conn_poll(mproc_conn *c, double timeout) {
   mproc__waititem item;
   int ready = 0;
-  int rc = mproc__conn_wait_item(c, &item);
+  int rc = check(c, 1, "mproc_conn_poll");
+  if (!rc)
+    rc = mproc__timeout(&timeout, "mproc_conn_poll");
+  if (!rc)
+    rc = mproc__conn_wait_item(c, &item);
   if (rc)
-    return rc;
-  if (rc == 0 && c->have_len)
-    return 1;
+    return rc; /* an error, or 1: a header is already buffered */
   rc = mproc__plat_wait(&item, 1, timeout, &ready);
   return rc < 0 ? rc : ready;
 }

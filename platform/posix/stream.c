@@ -132,7 +132,8 @@ int mproc__plat_stream_write2(mproc__handle h, const void *a, size_t na,
     if (done >= iov[0].iov_len) {
       done -= iov[0].iov_len;
       iov[0].iov_len = 0;
-      iov[1].iov_base = (char *)iov[1].iov_base + done;
+      if (done) /* never NULL + 0: an empty body may have no buffer */
+        iov[1].iov_base = (char *)iov[1].iov_base + done;
       iov[1].iov_len -= done;
     } else {
       iov[0].iov_base = (char *)iov[0].iov_base + done;
