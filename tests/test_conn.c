@@ -513,6 +513,50 @@ START_TEST(recv_bytes_into_at_offset) {
 }
 END_TEST
 
+START_TEST(big_message_kept_then_received) {
+  /* A message longer than the first record (4 KiB) that does not fit is
+   * kept whole, including the part already taken from the OS, and so is
+   * the one behind it; values of every size class come through too. */
+  mproc_conn *a, *b;
+  unsigned char *p = pattern(100000, 9), *got = malloc(100000);
+  void *none = NULL;
+  size_t n = 0, sizes[] = {10, 600, 3000, 5000, 70000}, i;
+  ck_assert(got != NULL);
+  ck_mproc_ok(mproc_pipe(&a, &b, 1));
+  ck_mproc_ok(mproc_conn_send_bytes(a, p, 10000));
+  ck_mproc_ok(mproc_conn_send_bytes(a, p + 1, 4093));
+  ck_mproc(mproc_conn_recv_bytes_into(b, got, 100, &n), MPROC_EBUFSIZE);
+  ck_assert_uint_eq(n, 10000);
+  ck_assert_int_eq(mproc_conn_poll(b, 0), 1);
+  ck_mproc(mproc_conn_recv_bytes_into_at(b, got, 10000, 1, &n),
+           MPROC_EBUFSIZE);
+  ck_mproc_ok(mproc_conn_recv_bytes_into_at(b, got, 100000, 7, &n));
+  ck_assert_uint_eq(n, 10000);
+  ck_assert(memcmp(got + 7, p, 10000) == 0);
+  ck_mproc_ok(mproc_conn_recv_bytes_into(b, got, 100000, &n));
+  ck_assert_uint_eq(n, 4093);
+  ck_assert(memcmp(got, p + 1, 4093) == 0);
+  /* Past maxlength, a multi-record message on a receive-and-send end. */
+  ck_mproc_ok(mproc_conn_send_bytes(a, p, 9000));
+  ck_mproc(mproc_conn_recv_bytes_max(b, &none, &n, 8999), MPROC_ETOOBIG);
+  ck_assert(none == NULL);
+  ck_mproc_ok(mproc_conn_send_bytes(b, "ok", 2));
+  expect_msg(a, "ok", 2);
+  for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    mproc_value *v = mproc_build("[i y]", (int)i, p, sizes[i]), *back;
+    ck_mproc_ok(mproc_conn_send(b, v));
+    ck_mproc_ok(mproc_conn_recv(a, &back));
+    ck_assert(mproc_value_equal(v, back));
+    mproc_value_free(v);
+    mproc_value_free(back);
+  }
+  free(got);
+  free(p);
+  mproc_conn_free(a);
+  mproc_conn_free(b);
+}
+END_TEST
+
 /* Sends one message on the connection after a second. */
 static int send_later(void *arg) {
   mproc_sleep(1.0);
@@ -687,6 +731,7 @@ Suite *mproc_suite_conn(void) {
   tcase_add_test(tc, empty_messages_without_a_buffer);
   tcase_add_test(tc, recv_bytes_maxlength);
   tcase_add_test(tc, recv_bytes_into_at_offset);
+  tcase_add_test(tc, big_message_kept_then_received);
   tcase_add_test(tc, negative_and_nan_timeouts);
   suite_add_tcase(s, tc);
   tc = tcase_create("sleep");
