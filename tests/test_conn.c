@@ -520,7 +520,7 @@ START_TEST(big_message_kept_then_received) {
   mproc_conn *a, *b;
   unsigned char *p = pattern(100000, 9), *got = malloc(100000);
   void *none = NULL;
-  size_t n = 0, sizes[] = {10, 600, 3000, 5000, 70000}, i;
+  size_t n = 0, sizes[] = {10, 600, 3000, 5000, 30000}, i;
   ck_assert(got != NULL);
   ck_mproc_ok(mproc_pipe(&a, &b, 1));
   ck_mproc_ok(mproc_conn_send_bytes(a, p, 10000));
@@ -542,6 +542,8 @@ START_TEST(big_message_kept_then_received) {
   ck_assert(none == NULL);
   ck_mproc_ok(mproc_conn_send_bytes(b, "ok", 2));
   expect_msg(a, "ok", 2);
+  /* (30000: below the smallest OS buffer, Win32's 64 KiB, as nobody
+   * reads while it is sent.) */
   for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
     mproc_value *v = mproc_build("[i y]", (int)i, p, sizes[i]), *back;
     ck_mproc_ok(mproc_conn_send(b, v));
