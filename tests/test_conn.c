@@ -4,7 +4,9 @@
  * recv_bytes_into, poll, close, EOF from a closed or crashed peer, and
  * mproc_wait over connections and sentinels.  Tcase "python": Python's
  * send_bytes(offset, size), recv_bytes(maxlength), recv_bytes_into(offset)
- * and their ValueError cases, negative and NaN timeouts of poll and wait.
+ * and their ValueError cases, negative and NaN timeouts of poll and wait,
+ * messages larger than the first record kept whole, and records that
+ * break the framing (POSIX).
  * Tcase "sleep": mproc_sleep to a deadline (under a storm of signals on
  * POSIX), and its NaN, negative and +inf arguments.
  */
@@ -19,7 +21,7 @@
 #include <signal.h>
 #endif
 
-#include "platform.h"
+#include "mproc_int.h"
 #include "tests.h"
 
 START_TEST(duplex_values_both_ways) {
@@ -559,6 +561,51 @@ START_TEST(big_message_kept_then_received) {
 }
 END_TEST
 
+/* Write raw bytes (one record on a record handle) on c's handle. */
+static void raw_write(mproc_conn *c, const void *p, size_t n) {
+  ck_mproc_ok(mproc__plat_stream_write(mproc__conn_handle(c), p, n));
+}
+
+START_TEST(broken_records_close_the_connection) {
+  /* Records that break the framing (a writer that is not mproc): the
+   * receiver says so and closes the end; it never takes bytes of another
+   * message.  Byte streams (Win32 pipes) have no records to check. */
+  static const unsigned char too_short[3] = {0, 0, 0};
+  static const unsigned char too_long[10] = {0, 0, 0, 2, 'a', 'b',
+                                             'c', 'd', 'e', 'f'};
+  static const unsigned char head[6] = {0, 0, 0, 10, 'a', 'b'};
+  static const unsigned char rest[20] = {0};
+  mproc_conn *a, *b;
+  void *got = NULL;
+  size_t n = 0;
+  int round;
+  for (round = 0; round < 3; round++) {
+    ck_mproc_ok(mproc_pipe(&a, &b, 1));
+    if (!mproc__plat_stream_records(mproc__conn_handle(a))) {
+      mproc_conn_free(a);
+      mproc_conn_free(b);
+      return;
+    }
+    if (round == 0) {
+      raw_write(b, too_short, sizeof too_short);
+    } else if (round == 1) {
+      raw_write(b, too_long, sizeof too_long);
+    } else {
+      raw_write(b, head, sizeof head); /* 10 bytes due, 2 here ... */
+      raw_write(b, rest, sizeof rest); /* ... and 20 more in one record */
+    }
+    raw_write(b, "\0\0\0\1z", 5); /* a good message behind */
+    ck_mproc(mproc_conn_recv_bytes(a, &got, &n), MPROC_EBADMSG);
+    ck_assert_msg(strstr(mproc_last_error(), "connection is closed") != NULL,
+                  "%s", mproc_last_error());
+    ck_assert(mproc_conn_closed(a));
+    ck_assert(got == NULL);
+    mproc_conn_free(a);
+    mproc_conn_free(b);
+  }
+}
+END_TEST
+
 /* Sends one message on the connection after a second. */
 static int send_later(void *arg) {
   mproc_sleep(1.0);
@@ -734,6 +781,7 @@ Suite *mproc_suite_conn(void) {
   tcase_add_test(tc, recv_bytes_maxlength);
   tcase_add_test(tc, recv_bytes_into_at_offset);
   tcase_add_test(tc, big_message_kept_then_received);
+  tcase_add_test(tc, broken_records_close_the_connection);
   tcase_add_test(tc, negative_and_nan_timeouts);
   suite_add_tcase(s, tc);
   tc = tcase_create("sleep");
