@@ -644,7 +644,7 @@ START_TEST(negative_and_nan_timeouts) {
 }
 END_TEST
 
-/* ---- mproc_sleep ---------------------------------------------------------- */
+/* ---- mproc_sleep --------------------------------------------------------- */
 
 START_TEST(sleep_odd_arguments) {
   double t0 = mproc__plat_monotonic();

@@ -3,11 +3,12 @@
  * helper that lists open handles.
  *
  * Map: cpu_count (GetActiveProcessorCount over all processor groups),
- * monotonic (QueryPerformanceCounter), sleep (Sleep to a deadline, rounded
- * up to whole milliseconds), random (BCryptGenRandom, system-preferred RNG: link
- * bcrypt), setenv (SetEnvironmentVariableW and the C runtime's
- * _wputenv_s, so that getenv sees it too), list_handles (probe handle
- * values 4..16384).  mproc__plat_getpid lives in spawn.c.
+ * monotonic (QueryPerformanceCounter), sleep (Sleep to a deadline,
+ * rounded up to whole milliseconds), random (BCryptGenRandom,
+ * system-preferred RNG: link bcrypt), setenv (SetEnvironmentVariableW
+ * and the C runtime's _wputenv_s, so that getenv sees it too),
+ * list_handles (probe handle values 4..16384).  mproc__plat_getpid lives
+ * in spawn.c.
  *
  * list_handles is for tests: it leaves out directory handles (the current
  * directory's, which every process has), and GetFileType can block on a
