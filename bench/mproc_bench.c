@@ -13,7 +13,9 @@
  *   rtt_value     send(['spam', 42, 'egg']) -> child echoes -> recv (us).
  *   rtt_bytes8    send_bytes(8 bytes) -> echo -> recv_bytes (us).
  *                 Raw for both: 8-byte write/read ping-pong over a
- *                 socketpair with a forked child.
+ *                 socketpair with a forked child (raw), and over two
+ *                 pipes (raw_pipe: what Python's simplex Pipe is built
+ *                 on).
  *   bw_into       a child sends 1 MiB messages with send_bytes; the parent
  *                 receives with recv_bytes_into into one reused buffer
  *                 (MiB/s).  Raw: the child write()s 1 MiB chunks over a
@@ -762,6 +764,7 @@ struct contestant {
   unsigned spin_k;
   /* raw */
   int fd;
+  int wfd; /* rtt raw_pipe: the write end (fd is the read end) */
   long pid;
   const char *path, *mode;
   unsigned char *buf;
@@ -1138,6 +1141,54 @@ static double raw_rtt_sample(contestant *c) {
   return (now() - a) * 1e6 / RTT_BATCH;
 }
 
+/* A forked child echoing 8-byte messages from one pipe into another. */
+static void raw_pipe_setup(contestant *c) {
+  int down[2], up[2];
+  pid_t pid;
+  char b[8];
+  if (pipe2(down, O_CLOEXEC) != 0 || pipe2(up, O_CLOEXEC) != 0) {
+    perror("pipe2");
+    bail();
+  }
+  fflush(NULL);
+  pid = fork();
+  if (pid < 0) {
+    perror("fork");
+    bail();
+  }
+  if (pid == 0) {
+    close(down[1]);
+    close(up[0]);
+    while (rd_or_eof(down[0], b, 8))
+      wr(up[1], b, 8);
+    _exit(0);
+  }
+  close(down[0]);
+  close(up[1]);
+  c->fd = up[0];
+  c->wfd = down[1];
+  c->pid = (long)pid;
+}
+
+static double raw_pipe_rtt_sample(contestant *c) {
+  char out[8] = {1, 2, 3, 4, 5, 6, 7, 8}, in[8];
+  double a = now();
+  int i;
+  for (i = 0; i < RTT_BATCH; i++) {
+    wr(c->wfd, out, 8);
+    rd(c->fd, in, 8);
+  }
+  return (now() - a) * 1e6 / RTT_BATCH;
+}
+
+static void raw_pipe_teardown(contestant *c) {
+  int st = 0;
+  close(c->wfd); /* EOF: the child's loop ends */
+  close(c->fd);
+  while (waitpid((pid_t)c->pid, &st, 0) < 0 && errno == EINTR)
+    ;
+}
+
 static void bw_writer(int fd, void *arg) {
   char *buf = malloc(MSG_SIZE);
   uint32_t count, i;
@@ -1436,7 +1487,7 @@ static void bench_spawn(void) {
 }
 
 static void bench_rtt(void) {
-  contestant c[3];
+  contestant c[4];
   size_t n = 0, k;
   memset(c, 0, sizeof c);
 #if BENCH_RAW
@@ -1445,6 +1496,10 @@ static void bench_rtt(void) {
     c[n].impl = "raw";
     raw_setup(&c[n], echo8, NULL);
     c[n++].sample = raw_rtt_sample;
+    c[n].workload = "rtt";
+    c[n].impl = "raw_pipe";
+    raw_pipe_setup(&c[n]);
+    c[n++].sample = raw_pipe_rtt_sample;
   }
 #endif
   if (g_mproc && wanted("rtt_value", "rtt")) {
@@ -1480,6 +1535,10 @@ static void bench_rtt(void) {
 #if BENCH_RAW
     if (c[k].sample == raw_rtt_sample) {
       raw_teardown(&c[k]);
+      continue;
+    }
+    if (c[k].sample == raw_pipe_rtt_sample) {
+      raw_pipe_teardown(&c[k]);
       continue;
     }
 #endif

@@ -83,6 +83,8 @@ rows = [
      ("rtt_value", "python"), ("le", 1.3)),
     ("round trip 8 bytes", ("rtt_bytes8", "mproc"), ("rtt", "raw"),
      ("rtt_bytes8", "python"), ("le", 1.3)),
+    ("  (raw = two pipes)", ("rtt_bytes8", "mproc"), ("rtt", "raw_pipe"),
+     None, None),
     ("1 MiB msgs, recv_bytes_into", ("bw_into", "mproc"), ("bw", "raw"),
      ("bw_into", "python"), ("ge", 0.9)),
     ("1 MiB msgs, recv_bytes", ("bw_alloc", "mproc"), ("bw", "raw"),

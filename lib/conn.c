@@ -9,6 +9,16 @@
  * message goes whole to one of them.  A message is consumed only once it
  * has been delivered: recv_bytes_into with a short buffer keeps it first
  * in line.  A Connection is used by one thread at a time (as in Python).
+ *
+ * Records: where the OS keeps the boundaries of writes (POSIX pipes are
+ * SOCK_SEQPACKET sockets, mproc__plat_stream_records), a message is
+ * written as records that never span two messages: the header with the
+ * first up to REC_FIRST - header bytes of the body, then pieces of at most
+ * REC_CHUNK.  A receive then takes the first record whole (one system
+ * call: a small message costs one send and one recv, as a raw socket
+ * does) and reads the rest straight into its destination, still never
+ * past the message's end.  On byte streams (Win32, the bootstrap socket)
+ * the header is read alone first.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +31,11 @@
 #define MSG_MAX ((uint64_t)1 << 46)
 /* Larger bodies grow their buffer as bytes arrive, not from the header. */
 #define TRUST_LEN ((size_t)64 << 20)
+/* The first record of a message (header included) and the largest later
+ * one; messages up to REC_FIRST go out as one copy and one write on byte
+ * streams too. */
+#define REC_FIRST 4096u
+#define REC_CHUNK ((size_t)128 << 10)
 
 struct mproc_conn {
   mproc_waitable w; /* first: mproc_conn_waitable() casts */
@@ -28,9 +43,11 @@ struct mproc_conn {
   int readable;
   int writable;
   int closed;
+  int records;                /* the handle keeps write boundaries */
   int have_len;               /* a header has been read: pending is valid */
   size_t pending;             /* the body length of that message */
-  unsigned char hdr[HDR_MAX];
+  size_t rpos, rend;          /* its first body bytes, held in rec */
+  unsigned char rec[REC_FIRST]; /* the header (and first record) read */
 };
 
 mproc_conn *mproc__conn_wrap(mproc__handle h, int readable, int writable) {
@@ -43,6 +60,7 @@ mproc_conn *mproc__conn_wrap(mproc__handle h, int readable, int writable) {
   c->h = h;
   c->readable = readable;
   c->writable = writable;
+  c->records = mproc__plat_stream_records(h);
   return c;
 }
 
@@ -103,16 +121,66 @@ static size_t put_header(unsigned char *h, uint64_t n) {
   return 12;
 }
 
+/* Write one message of n body bytes at p (NULL when n is 0). */
+static int send_raw(mproc_conn *c, const unsigned char *p, size_t n) {
+  unsigned char one[REC_FIRST];
+  size_t hl = put_header(one, n);
+  size_t first = n < REC_FIRST - hl ? n : REC_FIRST - hl, done, chunk;
+  int rc;
+  if (first) /* p may be NULL when n is 0 */
+    memcpy(one + hl, p, first);
+  if (first == n)
+    return mproc__plat_stream_write(c->h, one, hl + n);
+  if (!c->records)
+    return mproc__plat_stream_write2(c->h, one, hl, p, n);
+  /* Records: the first one, then pieces; a socket whose buffer is too
+   * small for a piece (MPROC_ETOOBIG) gets smaller ones. */
+  rc = mproc__plat_stream_write(c->h, one, hl + first);
+  chunk = REC_CHUNK;
+  for (done = first; rc == 0 && done < n;) {
+    size_t step = n - done < chunk ? n - done : chunk;
+    rc = mproc__plat_stream_write(c->h, p + done, step);
+    if (rc == MPROC_ETOOBIG && chunk > 512) {
+      chunk /= 2;
+      rc = 0;
+      continue;
+    }
+    done += step;
+  }
+  return rc;
+}
+
 int mproc_conn_send_bytes(mproc_conn *c, const void *buf, size_t n) {
-  unsigned char hdr[HDR_MAX];
-  size_t hl;
   int rc = check(c, 0, "mproc_conn_send_bytes");
   if (rc)
     return rc;
   if (!buf && n)
     return mproc__err(MPROC_EINVAL, "mproc_conn_send_bytes: NULL buffer");
-  hl = put_header(hdr, n);
-  return mproc__plat_stream_write2(c->h, hdr, hl, buf, n);
+  return send_raw(c, buf, n);
+}
+
+int mproc_conn_send_bytes_range(mproc_conn *c, const void *buf, size_t buflen,
+                                int64_t offset, int64_t size) {
+  const char *what = "mproc_conn_send_bytes_range";
+  int rc = check(c, 0, what);
+  if (rc)
+    return rc;
+  if (!buf && buflen)
+    return mproc__err(MPROC_EINVAL, "%s: NULL buffer", what);
+  /* Python's checks, in Python's order and words. */
+  if (offset < 0)
+    return mproc__err(MPROC_EINVAL, "%s: offset is negative", what);
+  if ((uint64_t)offset > buflen)
+    return mproc__err(MPROC_EINVAL, "%s: buffer length < offset", what);
+  if (size == MPROC_NOSIZE)
+    size = (int64_t)(buflen - (size_t)offset);
+  else if (size < 0)
+    return mproc__err(MPROC_EINVAL, "%s: size is negative", what);
+  else if ((uint64_t)size > buflen - (size_t)offset)
+    return mproc__err(MPROC_EINVAL, "%s: buffer length < offset + size",
+                      what);
+  return send_raw(c, size ? (const unsigned char *)buf + offset : NULL,
+                  (size_t)size);
 }
 
 int mproc_conn_send(mproc_conn *c, const mproc_value *v) {
@@ -133,8 +201,12 @@ int mproc_conn_send(mproc_conn *c, const mproc_value *v) {
   if (!rc) {
     body = b.len - HDR_MAX;
     hl = put_header(hdr, body);
-    memcpy(b.p + HDR_MAX - hl, hdr, hl);
-    rc = mproc__plat_stream_write(c->h, b.p + HDR_MAX - hl, hl + body);
+    if (c->records && hl + body > REC_FIRST) {
+      rc = send_raw(c, b.p + HDR_MAX, body);
+    } else {
+      memcpy(b.p + HDR_MAX - hl, hdr, hl);
+      rc = mproc__plat_stream_write(c->h, b.p + HDR_MAX - hl, hl + body);
+    }
   }
   mproc__buf_free(&b);
   return rc;
@@ -142,16 +214,33 @@ int mproc_conn_send(mproc_conn *c, const mproc_value *v) {
 
 /* ---- receiving ----------------------------------------------------------- */
 
-/* Read exactly len bytes (EEOF if the peer goes first). */
+/* The stream is out of step: nothing after this can be trusted. */
+static int out_of_step(mproc_conn *c, int code, const char *why) {
+  char keep[256];
+  size_t i;
+  for (i = 0; why[i] && i + 1 < sizeof keep; i++)
+    keep[i] = why[i];
+  keep[i] = '\0';
+  mproc_conn_close(c);
+  return mproc__err(code, "%s; the connection is closed", keep);
+}
+
+/* Read exactly len bytes (EEOF if the peer goes first).  On records, each
+ * read takes one whole record, which must fit in what is left. */
 static int read_exact(mproc_conn *c, unsigned char *dst, size_t len,
                       int mid_message) {
   size_t done = 0;
   while (done < len) {
     size_t got;
-    int rc = mproc__plat_stream_read(c->h, dst + done, len - done, &got);
+    int rc = c->records ? mproc__plat_stream_read_record(
+                              c->h, dst + done, len - done, &got)
+                        : mproc__plat_stream_read(c->h, dst + done,
+                                                  len - done, &got);
     if (rc == MPROC_EEOF && (mid_message || done > 0))
       return mproc__err(MPROC_EEOF, "the connection closed in the middle of "
                                     "a message");
+    if (rc == MPROC_EBADMSG)
+      return out_of_step(c, rc, mproc_last_error());
     if (rc)
       return rc;
     done += got;
@@ -159,47 +248,87 @@ static int read_exact(mproc_conn *c, unsigned char *dst, size_t len,
   return 0;
 }
 
+static uint64_t get_be(const unsigned char *p, size_t n) {
+  uint64_t v = 0;
+  size_t i;
+  for (i = 0; i < n; i++)
+    v = (v << 8) | p[i];
+  return v;
+}
+
 /*
- * The next message's length.  The header is read from the OS once and
- * kept until the body is delivered, so a message that did not fit a
- * caller's buffer stays first in line.
+ * The next message's length.  The header (on records: the whole first
+ * record) is read from the OS once and kept until the body is delivered,
+ * so a message that did not fit a caller's buffer stays first in line.
  */
 static int next_len(mproc_conn *c, size_t *len) {
-  uint64_t n = 0;
-  size_t i;
+  uint64_t n;
+  size_t got = 4, hl = 4;
   int rc;
   if (!c->have_len) {
-    rc = read_exact(c, c->hdr, 4, 0);
-    if (rc)
-      return rc;
-    for (i = 0; i < 4; i++)
-      n = (n << 8) | c->hdr[i];
-    if (n == BIG_LEN) {
-      rc = read_exact(c, c->hdr + 4, 8, 1);
+    if (c->records) {
+      rc = mproc__plat_stream_read_record(c->h, c->rec, REC_FIRST, &got);
+      if (rc == MPROC_EBADMSG)
+        return out_of_step(c, rc, mproc_last_error());
       if (rc)
         return rc;
-      for (n = 0, i = 4; i < 12; i++)
-        n = (n << 8) | c->hdr[i];
+      if (got < 4)
+        return out_of_step(c, MPROC_EBADMSG, "a record shorter than a "
+                                             "message header");
+    } else {
+      rc = read_exact(c, c->rec, 4, 0);
+      if (rc)
+        return rc;
+    }
+    n = get_be(c->rec, 4);
+    if (n == BIG_LEN) {
+      hl = 12;
+      if (!c->records) {
+        rc = read_exact(c, c->rec + 4, 8, 1);
+        if (rc)
+          return rc;
+        got = 12;
+      } else if (got < 12) {
+        return out_of_step(c, MPROC_EBADMSG, "a record shorter than a "
+                                             "message header");
+      }
+      n = get_be(c->rec + 4, 8);
     }
     if (n > MSG_MAX || n > (uint64_t)SIZE_MAX / 2) {
-      /* The stream is out of step: nothing after this can be trusted. */
       mproc_conn_close(c);
       return mproc__err(MPROC_ETOOBIG,
                         "message header claims %llu bytes (limit %llu); the "
                         "connection is closed",
                         (unsigned long long)n, (unsigned long long)MSG_MAX);
     }
+    if (got - hl > n)
+      return out_of_step(c, MPROC_EBADMSG, "a record longer than its "
+                                           "message");
     c->pending = (size_t)n;
+    c->rpos = hl;
+    c->rend = got;
     c->have_len = 1;
   }
   *len = c->pending;
   return 0;
 }
 
+/* Take the pending message's body bytes already held (at most len). */
+static size_t take_held(mproc_conn *c, unsigned char *dst) {
+  size_t have = c->rend - c->rpos;
+  if (have)
+    memcpy(dst, c->rec + c->rpos, have);
+  c->have_len = 0;
+  c->rpos = c->rend = 0;
+  return have;
+}
+
 /* Deliver the pending body into dst (len bytes). */
 static int read_body(mproc_conn *c, unsigned char *dst, size_t len) {
-  c->have_len = 0;
-  return read_exact(c, dst, len, 1);
+  size_t have = take_held(c, dst);
+  if (have == len) /* dst may be NULL when len is 0 */
+    return 0;
+  return read_exact(c, dst + have, len - have, 1);
 }
 
 /* A body whose header claims more than TRUST_LEN bytes grows its buffer
@@ -208,13 +337,14 @@ static int read_body(mproc_conn *c, unsigned char *dst, size_t len) {
 static int read_body_grow(mproc_conn *c, unsigned char **out, size_t len) {
   size_t cap = TRUST_LEN, done = 0;
   unsigned char *p = malloc(cap);
-  c->have_len = 0;
   if (!p)
     return mproc__err(MPROC_ENOMEM, "message of %zu bytes", len);
+  done = take_held(c, p); /* at most REC_FIRST bytes */
   while (done < len) {
     size_t step;
     int rc;
-    if (done == cap) {
+    /* Grow before the room left could cut a record (REC_CHUNK at most). */
+    if (cap - done < REC_CHUNK && cap < len) {
       size_t ncap = cap * 2 < len ? cap * 2 : len;
       unsigned char *np = realloc(p, ncap);
       if (!np) {
@@ -236,17 +366,42 @@ static int read_body_grow(mproc_conn *c, unsigned char **out, size_t len) {
   return 0;
 }
 
-int mproc_conn_recv_bytes(mproc_conn *c, void **buf, size_t *n) {
+/* Python's _bad_message_length: a message longer than maxlength stays in
+ * the stream, so the end can no longer receive: a duplex end becomes
+ * write-only, a receive-only end is closed. */
+static int bad_length(mproc_conn *c, const char *what, size_t len,
+                      int64_t maxlength) {
+  const char *now;
+  c->have_len = 0;
+  c->rpos = c->rend = 0;
+  if (c->writable) {
+    c->readable = 0;
+    now = "the connection is now write-only";
+  } else {
+    mproc_conn_close(c);
+    now = "the connection is closed";
+  }
+  return mproc__err(MPROC_ETOOBIG,
+                    "%s: bad message length (%zu bytes, maxlength %lld); %s",
+                    what, len, (long long)maxlength, now);
+}
+
+static int recv_bytes(mproc_conn *c, void **buf, size_t *n, int64_t maxlength,
+                      const char *what) {
   size_t len;
   unsigned char *p = NULL;
-  int rc = check(c, 1, "mproc_conn_recv_bytes");
+  int rc = check(c, 1, what);
   if (rc)
     return rc;
   if (!buf || !n)
-    return mproc__err(MPROC_EINVAL, "mproc_conn_recv_bytes: NULL output");
+    return mproc__err(MPROC_EINVAL, "%s: NULL output", what);
+  if (maxlength < 0 && maxlength != MPROC_NOSIZE)
+    return mproc__err(MPROC_EINVAL, "%s: negative maxlength", what);
   rc = next_len(c, &len);
   if (rc)
     return rc;
+  if (maxlength >= 0 && (uint64_t)len > (uint64_t)maxlength)
+    return bad_length(c, what, len, maxlength);
   if (len > TRUST_LEN) {
     rc = read_body_grow(c, &p, len);
   } else {
@@ -264,30 +419,55 @@ int mproc_conn_recv_bytes(mproc_conn *c, void **buf, size_t *n) {
   return 0;
 }
 
-int mproc_conn_recv_bytes_into(mproc_conn *c, void *buf, size_t cap,
-                               size_t *n) {
-  size_t len;
-  int rc = check(c, 1, "mproc_conn_recv_bytes_into");
+int mproc_conn_recv_bytes(mproc_conn *c, void **buf, size_t *n) {
+  return recv_bytes(c, buf, n, MPROC_NOSIZE, "mproc_conn_recv_bytes");
+}
+
+int mproc_conn_recv_bytes_max(mproc_conn *c, void **buf, size_t *n,
+                              int64_t maxlength) {
+  return recv_bytes(c, buf, n, maxlength, "mproc_conn_recv_bytes_max");
+}
+
+static int recv_into(mproc_conn *c, void *buf, size_t cap, int64_t offset,
+                     size_t *n, const char *what) {
+  size_t len, room;
+  int rc = check(c, 1, what);
   if (rc)
     return rc;
   if (!n || (!buf && cap))
-    return mproc__err(MPROC_EINVAL, "mproc_conn_recv_bytes_into: NULL");
+    return mproc__err(MPROC_EINVAL, "%s: NULL", what);
+  if (offset < 0)
+    return mproc__err(MPROC_EINVAL, "%s: negative offset", what);
+  if ((uint64_t)offset > cap)
+    return mproc__err(MPROC_EINVAL, "%s: offset too large", what);
+  room = cap - (size_t)offset;
   rc = next_len(c, &len);
   if (rc)
     return rc;
   *n = len;
-  if (len > cap)
+  if (len > room)
     return mproc__err(MPROC_EBUFSIZE,
-                      "message of %zu bytes does not fit in %zu; it is kept "
-                      "for the next receive",
-                      len, cap);
-  return read_body(c, buf, len);
+                      "%s: message of %zu bytes does not fit in %zu; it is "
+                      "kept for the next receive",
+                      what, len, room);
+  /* buf may be NULL when len is 0 (cap 0): no pointer arithmetic then. */
+  return read_body(c, len ? (unsigned char *)buf + offset : NULL, len);
+}
+
+int mproc_conn_recv_bytes_into(mproc_conn *c, void *buf, size_t cap,
+                               size_t *n) {
+  return recv_into(c, buf, cap, 0, n, "mproc_conn_recv_bytes_into");
+}
+
+int mproc_conn_recv_bytes_into_at(mproc_conn *c, void *buf, size_t cap,
+                                  int64_t offset, size_t *n) {
+  return recv_into(c, buf, cap, offset, n, "mproc_conn_recv_bytes_into_at");
 }
 
 int mproc_conn_recv(mproc_conn *c, mproc_value **out) {
   unsigned char small[512];
   size_t len;
-  void *body;
+  void *body = NULL;
   int rc = check(c, 1, "mproc_conn_recv");
   if (rc)
     return rc;
@@ -323,11 +503,13 @@ int mproc__conn_wait_item(mproc_conn *c, mproc__waititem *item) {
 int mproc_conn_poll(mproc_conn *c, double timeout) {
   mproc__waititem item;
   int ready = 0;
-  int rc = mproc__conn_wait_item(c, &item);
+  int rc = check(c, 1, "mproc_conn_poll");
+  if (!rc)
+    rc = mproc__timeout(&timeout, "mproc_conn_poll");
+  if (!rc)
+    rc = mproc__conn_wait_item(c, &item);
   if (rc)
-    return rc;
-  if (rc == 0 && c->have_len)
-    return 1;
+    return rc; /* an error, or 1: a header is already buffered */
   rc = mproc__plat_wait(&item, 1, timeout, &ready);
   return rc < 0 ? rc : ready;
 }
@@ -344,6 +526,7 @@ int mproc_conn_close(mproc_conn *c) {
     return 0;
   c->closed = 1;
   c->have_len = 0;
+  c->rpos = c->rend = 0;
   rc = mproc__plat_close(c->h);
   c->h = MPROC__NOHANDLE;
   return rc;

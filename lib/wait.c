@@ -20,6 +20,9 @@ int mproc_wait(mproc_waitable *const *objs, size_t n, double timeout,
 
   if (n && (!objs || !ready))
     return mproc__err(MPROC_EINVAL, "mproc_wait: NULL array");
+  rc = mproc__timeout(&timeout, "mproc_wait");
+  if (rc)
+    return rc;
   for (i = 0; i < n; i++)
     if (!objs[i])
       return mproc__err(MPROC_EINVAL, "mproc_wait: object %zu is NULL", i);

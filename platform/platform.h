@@ -45,10 +45,24 @@ long mproc__plat_last_oserror(void);
 
 /*
  * A connected pair.  duplex: both ends read and write.  Simplex: *a reads
- * and *b writes.  POSIX: socketpair(AF_UNIX, SOCK_STREAM) (writes never
- * raise SIGPIPE); Win32: an overlapped byte-mode named pipe pair.
+ * and *b writes.  POSIX: socketpair(AF_UNIX, SOCK_SEQPACKET) (SOCK_STREAM
+ * where that is missing; writes never raise SIGPIPE); Win32: an
+ * overlapped byte-mode named pipe pair.
  */
 int mproc__plat_stream_pair(mproc__handle *a, mproc__handle *b, int duplex);
+/*
+ * 1 if h keeps the boundaries of writes (each write of up to 64 KiB is one
+ * record and a read returns at most one record: POSIX SOCK_SEQPACKET),
+ * 0 for a byte stream (Win32 pipes, the POSIX bootstrap socket).
+ */
+int mproc__plat_stream_records(mproc__handle h);
+/*
+ * On a record handle: read the next record whole into buf (len > 0).
+ * A record longer than len is MPROC_EBADMSG (its bytes are lost: the
+ * writer broke the framing).  Else as stream_read.
+ */
+int mproc__plat_stream_read_record(mproc__handle h, void *buf, size_t len,
+                                   size_t *got);
 /*
  * Read at most len (> 0) bytes, blocking until at least one arrives.
  * 0 with *got > 0; MPROC_EEOF when the peer has gone (all its copies are

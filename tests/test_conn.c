@@ -2,11 +2,26 @@
  * test_conn.c - Pipe / Connection: values and bytes both ways, simplex
  * rules, message sizes from 0 B to 16 MiB and past the OS buffer, order,
  * recv_bytes_into, poll, close, EOF from a closed or crashed peer, and
- * mproc_wait over connections and sentinels.
+ * mproc_wait over connections and sentinels.  Tcase "python": Python's
+ * send_bytes(offset, size), recv_bytes(maxlength), recv_bytes_into(offset)
+ * and their ValueError cases, negative and NaN timeouts of poll and wait,
+ * messages larger than the first record kept whole, and records that
+ * break the framing (POSIX).
+ * Tcase "sleep": mproc_sleep to a deadline (under a storm of signals on
+ * POSIX), and its NaN, negative and +inf arguments.
  */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L /* sigaction, pthread_kill */
+#endif
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#if !defined(_WIN32)
+#include <pthread.h>
+#include <signal.h>
+#endif
 
+#include "mproc_int.h"
 #include "tests.h"
 
 START_TEST(duplex_values_both_ways) {
@@ -327,6 +342,425 @@ START_TEST(objects_only_travel_at_spawn) {
 }
 END_TEST
 
+/* ---- Python's send_bytes / recv_bytes / recv_bytes_into arguments ------- */
+
+/* Receive one message on b and check it is want (n bytes). */
+static void expect_msg(mproc_conn *b, const char *want, size_t n) {
+  void *got;
+  size_t len;
+  ck_mproc_ok(mproc_conn_recv_bytes(b, &got, &len));
+  ck_assert_uint_eq(len, n);
+  ck_assert(n == 0 || memcmp(got, want, n) == 0);
+  mproc_free(got);
+}
+
+/* The detail of the last error ends with tail. */
+static void ck_detail_ends(const char *tail) {
+  const char *e = mproc_last_error();
+  size_t le = strlen(e), lt = strlen(tail);
+  ck_assert_msg(le >= lt && strcmp(e + le - lt, tail) == 0,
+                "detail '%s' does not end with '%s'", e, tail);
+}
+
+START_TEST(send_bytes_offset_and_size) {
+  static const char hw[] = "hello world"; /* 11 bytes */
+  mproc_conn *a, *b;
+  ck_mproc_ok(mproc_pipe(&a, &b, 1));
+  /* The cases of Python's send_bytes, run with python3 for reference. */
+  ck_mproc_ok(mproc_conn_send_bytes_range(a, hw, 11, 5, MPROC_NOSIZE));
+  expect_msg(b, " world", 6);
+  ck_mproc_ok(mproc_conn_send_bytes_range(a, hw, 11, 5, 6));
+  expect_msg(b, " world", 6);
+  ck_mproc_ok(mproc_conn_send_bytes_range(a, hw, 11, 5, 5));
+  expect_msg(b, " worl", 5);
+  ck_mproc_ok(mproc_conn_send_bytes_range(a, hw, 11, 0, 11));
+  expect_msg(b, hw, 11);
+  ck_mproc_ok(mproc_conn_send_bytes_range(a, hw, 11, 11, 0));
+  expect_msg(b, "", 0);
+  ck_mproc_ok(mproc_conn_send_bytes_range(a, hw, 11, 11, MPROC_NOSIZE));
+  expect_msg(b, "", 0);
+  ck_mproc_ok(mproc_conn_send_bytes_range(a, hw, 11, 0, MPROC_NOSIZE));
+  expect_msg(b, hw, 11);
+  /* Python's ValueErrors, in its words. */
+  ck_mproc(mproc_conn_send_bytes_range(a, hw, 11, -1, MPROC_NOSIZE),
+           MPROC_EINVAL);
+  ck_detail_ends("offset is negative");
+  ck_mproc(mproc_conn_send_bytes_range(a, hw, 11, 20, MPROC_NOSIZE),
+           MPROC_EINVAL);
+  ck_detail_ends("buffer length < offset");
+  ck_mproc(mproc_conn_send_bytes_range(a, hw, 11, 12, 0), MPROC_EINVAL);
+  ck_detail_ends("buffer length < offset");
+  ck_mproc(mproc_conn_send_bytes_range(a, hw, 11, 5, -2), MPROC_EINVAL);
+  ck_detail_ends("size is negative");
+  ck_mproc(mproc_conn_send_bytes_range(a, hw, 11, 5, INT64_MIN),
+           MPROC_EINVAL);
+  ck_detail_ends("size is negative");
+  ck_mproc(mproc_conn_send_bytes_range(a, hw, 11, 5, 7), MPROC_EINVAL);
+  ck_detail_ends("buffer length < offset + size");
+  ck_mproc(mproc_conn_send_bytes_range(a, hw, 11, 1, INT64_MAX),
+           MPROC_EINVAL);
+  ck_detail_ends("buffer length < offset + size");
+  ck_mproc(mproc_conn_send_bytes_range(a, NULL, 3, 0, 1), MPROC_EINVAL);
+  /* Nothing of the refused calls reached the peer. */
+  ck_assert_int_eq(mproc_conn_poll(b, 0), 0);
+  /* A range past the one-copy size (two pieces written) from the middle
+   * of a buffer, within the OS pipe buffer (no reader runs meanwhile). */
+  {
+    size_t big = (size_t)1 << 20, i;
+    unsigned char *p = malloc(big);
+    ck_assert(p != NULL);
+    for (i = 0; i < big; i++)
+      p[i] = (unsigned char)(i * 7);
+    ck_mproc_ok(mproc_conn_send_bytes_range(a, p, big, 3, 30000));
+    expect_msg(b, (const char *)p + 3, 30000);
+    free(p);
+  }
+  mproc_conn_free(a);
+  mproc_conn_free(b);
+}
+END_TEST
+
+START_TEST(empty_messages_without_a_buffer) {
+  /* send_bytes(c, NULL, 0) is a 0-byte message (the sanitizer leg runs
+   * it: no NULL + 0 on any path), received into NULL, 0 too. */
+  mproc_conn *a, *b;
+  size_t n = 99;
+  ck_mproc_ok(mproc_pipe(&a, &b, 0));
+  ck_mproc_ok(mproc_conn_send_bytes(b, NULL, 0));
+  ck_mproc_ok(mproc_conn_send_bytes_range(b, NULL, 0, 0, MPROC_NOSIZE));
+  ck_mproc_ok(mproc_conn_send_bytes_range(b, NULL, 0, 0, 0));
+  ck_mproc_ok(mproc_conn_send_bytes(b, "z", 1));
+  ck_mproc_ok(mproc_conn_recv_bytes_into(a, NULL, 0, &n));
+  ck_assert_uint_eq(n, 0);
+  ck_mproc_ok(mproc_conn_recv_bytes_into_at(a, NULL, 0, 0, &n));
+  ck_assert_uint_eq(n, 0);
+  expect_msg(a, "", 0);
+  ck_mproc(mproc_conn_recv_bytes_into(a, NULL, 0, &n), MPROC_EBUFSIZE);
+  ck_assert_uint_eq(n, 1);
+  expect_msg(a, "z", 1);
+  mproc_conn_free(a);
+  mproc_conn_free(b);
+}
+END_TEST
+
+START_TEST(recv_bytes_maxlength) {
+  mproc_conn *a, *b, *r, *w;
+  void *got = NULL;
+  size_t n = 0;
+  ck_mproc_ok(mproc_pipe(&a, &b, 1));
+  ck_mproc_ok(mproc_conn_send_bytes(a, "0123456789", 10));
+  ck_mproc_ok(mproc_conn_send_bytes(a, "abc", 3));
+  ck_mproc(mproc_conn_recv_bytes_max(b, &got, &n, -2), MPROC_EINVAL);
+  ck_detail_ends("negative maxlength");
+  ck_mproc_ok(mproc_conn_recv_bytes_max(b, &got, &n, 10)); /* fits exactly */
+  ck_assert_uint_eq(n, 10);
+  ck_assert(memcmp(got, "0123456789", 10) == 0);
+  mproc_free(got);
+  ck_mproc_ok(mproc_conn_recv_bytes_max(b, &got, &n, MPROC_NOSIZE));
+  ck_assert_uint_eq(n, 3);
+  mproc_free(got);
+  /* Longer than maxlength: Python's OSError "bad message length"; a duplex
+   * end becomes write-only (Python's _bad_message_length). */
+  ck_mproc_ok(mproc_conn_send_bytes(a, "0123456789", 10));
+  ck_mproc(mproc_conn_recv_bytes_max(b, &got, &n, 5), MPROC_ETOOBIG);
+  ck_assert_msg(strstr(mproc_last_error(), "bad message length") != NULL,
+                "%s", mproc_last_error());
+  ck_assert(!mproc_conn_closed(b));
+  ck_assert(!mproc_conn_readable(b) && mproc_conn_writable(b));
+  ck_mproc(mproc_conn_recv_bytes(b, &got, &n), MPROC_EACCESS);
+  ck_mproc_ok(mproc_conn_send_bytes(b, "still", 5));
+  expect_msg(a, "still", 5);
+  mproc_conn_free(a);
+  mproc_conn_free(b);
+  /* A receive-only end is closed. */
+  ck_mproc_ok(mproc_pipe(&r, &w, 0));
+  ck_mproc_ok(mproc_conn_send_bytes(w, "0123456789", 10));
+  ck_mproc(mproc_conn_recv_bytes_max(r, &got, &n, 0), MPROC_ETOOBIG);
+  ck_assert_msg(strstr(mproc_last_error(), "bad message length") != NULL,
+                "%s", mproc_last_error());
+  ck_assert(mproc_conn_closed(r));
+  ck_mproc(mproc_conn_recv_bytes(r, &got, &n), MPROC_ECLOSED);
+  ck_mproc_ok(mproc_conn_close(r)); /* closing again: a no-op */
+  mproc_conn_free(r);
+  mproc_conn_free(w);
+}
+END_TEST
+
+START_TEST(recv_bytes_into_at_offset) {
+  mproc_conn *a, *b;
+  char buf[8];
+  size_t n = 0;
+  ck_mproc_ok(mproc_pipe(&a, &b, 1));
+  ck_mproc_ok(mproc_conn_send_bytes(a, "abcd", 4));
+  memset(buf, '.', sizeof buf);
+  ck_mproc(mproc_conn_recv_bytes_into_at(b, buf, 8, -1, &n), MPROC_EINVAL);
+  ck_detail_ends("negative offset");
+  ck_mproc(mproc_conn_recv_bytes_into_at(b, buf, 8, 9, &n), MPROC_EINVAL);
+  ck_detail_ends("offset too large");
+  /* Offset 8 of 8 is allowed, and nothing fits there: BufferTooShort. */
+  ck_mproc(mproc_conn_recv_bytes_into_at(b, buf, 8, 8, &n), MPROC_EBUFSIZE);
+  ck_assert_uint_eq(n, 4);
+  ck_mproc(mproc_conn_recv_bytes_into_at(b, buf, 8, 5, &n), MPROC_EBUFSIZE);
+  ck_assert_uint_eq(n, 4);
+  /* The message was kept: it lands at offset 3 (3 + 4 <= 8). */
+  ck_mproc_ok(mproc_conn_recv_bytes_into_at(b, buf, 8, 3, &n));
+  ck_assert_uint_eq(n, 4);
+  ck_assert(memcmp(buf, "...abcd.", 8) == 0);
+  ck_mproc_ok(mproc_conn_send_bytes(a, "wxyz", 4));
+  ck_mproc_ok(mproc_conn_recv_bytes_into_at(b, buf, 8, 4, &n));
+  ck_assert(memcmp(buf, "...awxyz", 8) == 0);
+  ck_assert_int_eq(mproc_conn_poll(b, 0), 0);
+  mproc_conn_free(a);
+  mproc_conn_free(b);
+}
+END_TEST
+
+START_TEST(big_message_kept_then_received) {
+  /* A message longer than the first record (4 KiB) that does not fit is
+   * kept whole, including the part already taken from the OS, and so is
+   * the one behind it; values of every size class come through too. */
+  mproc_conn *a, *b;
+  unsigned char *p = pattern(100000, 9), *got = malloc(100000);
+  void *none = NULL;
+  size_t n = 0, sizes[] = {10, 600, 3000, 5000, 30000}, i;
+  ck_assert(got != NULL);
+  ck_mproc_ok(mproc_pipe(&a, &b, 1));
+  ck_mproc_ok(mproc_conn_send_bytes(a, p, 10000));
+  ck_mproc_ok(mproc_conn_send_bytes(a, p + 1, 4093));
+  ck_mproc(mproc_conn_recv_bytes_into(b, got, 100, &n), MPROC_EBUFSIZE);
+  ck_assert_uint_eq(n, 10000);
+  ck_assert_int_eq(mproc_conn_poll(b, 0), 1);
+  ck_mproc(mproc_conn_recv_bytes_into_at(b, got, 10000, 1, &n),
+           MPROC_EBUFSIZE);
+  ck_mproc_ok(mproc_conn_recv_bytes_into_at(b, got, 100000, 7, &n));
+  ck_assert_uint_eq(n, 10000);
+  ck_assert(memcmp(got + 7, p, 10000) == 0);
+  ck_mproc_ok(mproc_conn_recv_bytes_into(b, got, 100000, &n));
+  ck_assert_uint_eq(n, 4093);
+  ck_assert(memcmp(got, p + 1, 4093) == 0);
+  /* Past maxlength, a multi-record message on a receive-and-send end. */
+  ck_mproc_ok(mproc_conn_send_bytes(a, p, 9000));
+  ck_mproc(mproc_conn_recv_bytes_max(b, &none, &n, 8999), MPROC_ETOOBIG);
+  ck_assert(none == NULL);
+  ck_mproc_ok(mproc_conn_send_bytes(b, "ok", 2));
+  expect_msg(a, "ok", 2);
+  /* (30000: below the smallest OS buffer, Win32's 64 KiB, as nobody
+   * reads while it is sent.) */
+  for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    mproc_value *v = mproc_build("[i y]", (int)i, p, sizes[i]), *back;
+    ck_mproc_ok(mproc_conn_send(b, v));
+    ck_mproc_ok(mproc_conn_recv(a, &back));
+    ck_assert(mproc_value_equal(v, back));
+    mproc_value_free(v);
+    mproc_value_free(back);
+  }
+  free(got);
+  free(p);
+  mproc_conn_free(a);
+  mproc_conn_free(b);
+}
+END_TEST
+
+/* Write raw bytes (one record on a record handle) on c's handle. */
+static void raw_write(mproc_conn *c, const void *p, size_t n) {
+  ck_mproc_ok(mproc__plat_stream_write(mproc__conn_handle(c), p, n));
+}
+
+START_TEST(broken_records_close_the_connection) {
+  /* Records that break the framing (a writer that is not mproc): the
+   * receiver says so and closes the end; it never takes bytes of another
+   * message.  Byte streams (Win32 pipes) have no records to check. */
+  static const unsigned char too_short[3] = {0, 0, 0};
+  static const unsigned char too_long[10] = {0, 0, 0, 2, 'a', 'b',
+                                             'c', 'd', 'e', 'f'};
+  static const unsigned char head[6] = {0, 0, 0, 10, 'a', 'b'};
+  static const unsigned char rest[20] = {0};
+  mproc_conn *a, *b;
+  void *got = NULL;
+  size_t n = 0;
+  int round;
+  for (round = 0; round < 3; round++) {
+    ck_mproc_ok(mproc_pipe(&a, &b, 1));
+    if (!mproc__plat_stream_records(mproc__conn_handle(a))) {
+      mproc_conn_free(a);
+      mproc_conn_free(b);
+      return;
+    }
+    if (round == 0) {
+      raw_write(b, too_short, sizeof too_short);
+    } else if (round == 1) {
+      raw_write(b, too_long, sizeof too_long);
+    } else {
+      raw_write(b, head, sizeof head); /* 10 bytes due, 2 here ... */
+      raw_write(b, rest, sizeof rest); /* ... and 20 more in one record */
+    }
+    raw_write(b, "\0\0\0\1z", 5); /* a good message behind */
+    ck_mproc(mproc_conn_recv_bytes(a, &got, &n), MPROC_EBADMSG);
+    ck_assert_msg(strstr(mproc_last_error(), "connection is closed") != NULL,
+                  "%s", mproc_last_error());
+    ck_assert(mproc_conn_closed(a));
+    ck_assert(got == NULL);
+    mproc_conn_free(a);
+    mproc_conn_free(b);
+  }
+}
+END_TEST
+
+/* Sends one message on the connection after a second. */
+static int send_later(void *arg) {
+  mproc_sleep(1.0);
+  return mproc_conn_send_bytes(arg, "late", 4);
+}
+
+START_TEST(negative_and_nan_timeouts) {
+  /* A negative timeout other than MPROC_FOREVER polls (Python): it must
+   * return 0 now, not block until the message sent a second later. */
+  mproc_conn *a, *b;
+  mproc_thread *t;
+  mproc_waitable *w[1];
+  int ready[1] = {7}, res = -1;
+  ck_mproc_ok(mproc_pipe(&a, &b, 1));
+  w[0] = mproc_conn_waitable(b);
+  ck_mproc_ok(mproc_thread_start(&t, send_later, a));
+  ck_assert_int_eq(mproc_conn_poll(b, -0.5), 0);
+  ck_assert_int_eq(mproc_conn_poll(b, -1e300), 0);
+  ck_assert_int_eq(mproc_wait(w, 1, -0.5, ready), 0);
+  ck_assert_int_eq(ready[0], 0);
+  ck_assert_int_eq(mproc_wait(NULL, 0, -3, NULL), 0);
+  ck_mproc(mproc_conn_poll(b, NAN), MPROC_EINVAL);
+  ck_mproc(mproc_wait(w, 1, NAN, ready), MPROC_EINVAL);
+  ck_mproc(mproc_wait(NULL, 0, NAN, NULL), MPROC_EINVAL);
+  /* FOREVER still blocks: until the late message. */
+  ck_assert_int_eq(mproc_wait(w, 1, MPROC_FOREVER, ready), 1);
+  ck_assert_int_eq(ready[0], 1);
+  ck_mproc_ok(mproc_thread_join(t, &res));
+  ck_assert_int_eq(res, 0);
+  /* With a message there, a negative timeout finds it. */
+  ck_assert_int_eq(mproc_conn_poll(b, -0.5), 1);
+  ck_assert_int_eq(mproc_wait(w, 1, -2, ready), 1);
+  expect_msg(b, "late", 4);
+  mproc_conn_free(a);
+  mproc_conn_free(b);
+}
+END_TEST
+
+/* ---- mproc_sleep --------------------------------------------------------- */
+
+START_TEST(sleep_odd_arguments) {
+  double t0 = mproc__plat_monotonic();
+  mproc_sleep(NAN);
+  mproc_sleep(-NAN);
+  mproc_sleep(-1.0);
+  mproc_sleep(-INFINITY);
+  mproc_sleep(0.0);
+  mproc_sleep(1e-12);
+  /* "Returns at once" (a generous bound: none of them waits at all). */
+  ck_assert(mproc__plat_monotonic() - t0 < 5.0);
+}
+END_TEST
+
+static int sleep_forever(mproc_value *args) {
+  (void)args;
+  mproc_sleep(INFINITY);
+  return 3; /* never */
+}
+
+START_TEST(sleep_infinity_sleeps) {
+  /* +inf sleeps (no undefined conversion: the sanitizer leg runs it in
+   * the child) until killed. */
+  mproc_process *p;
+  int code = 0;
+  ck_mproc_ok(mproc_process_new(&p, sleep_forever, NULL, NULL));
+  ck_mproc_ok(mproc_process_start(p));
+  ck_mproc(mproc_process_join(p, 0.5), MPROC_ETIMEDOUT);
+  ck_assert_int_eq(mproc_process_is_alive(p), 1);
+  ck_mproc_ok(mproc_process_kill(p));
+  ck_mproc_ok(mproc_process_join(p, 60));
+  ck_mproc_ok(mproc_process_exitcode(p, &code));
+  ck_assert_int_eq(code, -9);
+  mproc_process_free(p);
+}
+END_TEST
+
+START_TEST(sleep_reaches_its_deadline) {
+  /* Never short (the same monotonic clock), and not long. */
+  double t0 = mproc__plat_monotonic(), took;
+  mproc_sleep(0.3);
+  took = mproc__plat_monotonic() - t0;
+  ck_assert_msg(took >= 0.3, "slept %.6f s of 0.3", took);
+  ck_assert_msg(took < 10.0, "slept %.6f s of 0.3", took);
+}
+END_TEST
+
+#if !defined(_WIN32)
+/*
+ * A storm of signals: a thread sends SIGUSR1 (a no-op handler, no
+ * SA_RESTART) to the sleeping thread as fast as it can.  A sleep that
+ * restarts a relative interval after each one ends late by the restarts'
+ * rounding and slack (0.5 s took 0.75 s); a sleep to a deadline ends on
+ * time.  Win32 has no equivalent: nothing a process receives interrupts
+ * Sleep (no asynchronous signals; a console Ctrl+C handler runs on a new
+ * thread), so there is nothing to restart: the test above checks the
+ * deadline arithmetic there.
+ */
+static volatile sig_atomic_t storm_hits;
+static void on_usr1(int sig) {
+  (void)sig;
+  storm_hits++;
+}
+
+typedef struct storm {
+  pthread_t target;
+  volatile int stop;
+  long sent;
+} storm;
+
+static int storm_thread(void *arg) {
+  storm *s = arg;
+  while (!s->stop) {
+    struct timespec ts = {0, 20000}; /* 20 us */
+    if (pthread_kill(s->target, SIGUSR1) != 0)
+      return 1;
+    s->sent++;
+    nanosleep(&ts, NULL);
+  }
+  return 0;
+}
+
+START_TEST(sleep_under_a_signal_storm) {
+  struct sigaction sa, old;
+  storm s;
+  mproc_thread *t;
+  double t0, took;
+  int res = -1;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_usr1;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0; /* no SA_RESTART: every signal interrupts the sleep */
+  ck_assert_int_eq(sigaction(SIGUSR1, &sa, &old), 0);
+  memset(&s, 0, sizeof s);
+  s.target = pthread_self();
+  storm_hits = 0;
+  ck_mproc_ok(mproc_thread_start(&t, storm_thread, &s));
+  mproc_sleep(0.05); /* the storm is up */
+  t0 = mproc__plat_monotonic();
+  mproc_sleep(0.5);
+  took = mproc__plat_monotonic() - t0;
+  s.stop = 1;
+  ck_mproc_ok(mproc_thread_join(t, &res));
+  ck_assert_int_eq(sigaction(SIGUSR1, &old, NULL), 0);
+  ck_assert_int_eq(res, 0);
+  /* The storm happened (hundreds of interruptions at least) ... */
+  ck_assert_msg(storm_hits >= 100, "only %d signals arrived",
+                (int)storm_hits);
+  /* ... and the sleep still ended at its deadline (generously). */
+  ck_assert_msg(took >= 0.5 && took <= 0.7,
+                "0.5 s sleep took %.3f s under %d signals", took,
+                (int)storm_hits);
+}
+END_TEST
+#endif
+
 Suite *mproc_suite_conn(void) {
   Suite *s = suite_create("conn");
   TCase *tc = tcase_create("core");
@@ -340,6 +774,23 @@ Suite *mproc_suite_conn(void) {
   tcase_add_test(tc, wait_on_connections_and_sentinels);
   tcase_add_test(tc, wait_on_many_connections);
   tcase_add_test(tc, objects_only_travel_at_spawn);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("python");
+  tcase_add_test(tc, send_bytes_offset_and_size);
+  tcase_add_test(tc, empty_messages_without_a_buffer);
+  tcase_add_test(tc, recv_bytes_maxlength);
+  tcase_add_test(tc, recv_bytes_into_at_offset);
+  tcase_add_test(tc, big_message_kept_then_received);
+  tcase_add_test(tc, broken_records_close_the_connection);
+  tcase_add_test(tc, negative_and_nan_timeouts);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("sleep");
+  tcase_add_test(tc, sleep_odd_arguments);
+  tcase_add_test(tc, sleep_infinity_sleeps);
+  tcase_add_test(tc, sleep_reaches_its_deadline);
+#if !defined(_WIN32)
+  tcase_add_test(tc, sleep_under_a_signal_storm);
+#endif
   suite_add_tcase(s, tc);
   return s;
 }

@@ -258,21 +258,57 @@ int mproc_pipe(mproc_conn **a, mproc_conn **b, int duplex);
 int mproc_conn_send(mproc_conn *c, const mproc_value *v);
 /** Receive one value; MPROC_EEOF when the peer has gone. */
 int mproc_conn_recv(mproc_conn *c, mproc_value **out);
+/** Send n bytes as one message (buf may be NULL when n is 0). */
 int mproc_conn_send_bytes(mproc_conn *c, const void *buf, size_t n);
+/** Python's None for the size and length arguments below. */
+#define MPROC_NOSIZE (-1)
+/**
+ * Python's send_bytes(buf, offset, size): send size bytes of buf (buflen
+ * bytes long) from offset; size MPROC_NOSIZE sends the rest.  MPROC_EINVAL
+ * with Python's words: "offset is negative", "buffer length < offset",
+ * "size is negative" (any other negative size), "buffer length < offset +
+ * size".
+ */
+int mproc_conn_send_bytes_range(mproc_conn *c, const void *buf, size_t buflen,
+                                int64_t offset, int64_t size);
 /** Receive one message into a new buffer (free with mproc_free). */
 int mproc_conn_recv_bytes(mproc_conn *c, void **buf, size_t *n);
+/**
+ * Python's recv_bytes(maxlength) (MPROC_NOSIZE: no limit; another negative
+ * value is MPROC_EINVAL "negative maxlength").  A longer message is
+ * MPROC_ETOOBIG "bad message length" and, as in Python, it stays unread
+ * and this end stops receiving: a duplex end becomes write-only, a
+ * receive-only end is closed.
+ */
+int mproc_conn_recv_bytes_max(mproc_conn *c, void **buf, size_t *n,
+                              int64_t maxlength);
 /**
  * Receive one message into buf.  If it does not fit, returns
  * MPROC_EBUFSIZE, sets *n to the size needed and keeps the message.
  */
 int mproc_conn_recv_bytes_into(mproc_conn *c, void *buf, size_t cap,
                                size_t *n);
-/** 1 if a message (or EOF) can be read now, 0 if not within timeout. */
+/**
+ * Python's recv_bytes_into(buf, offset): the message goes to buf + offset
+ * (cap is the whole buffer's size); *n is its length.  MPROC_EINVAL
+ * "negative offset" / "offset too large" (offset > cap).  If it does not
+ * fit in cap - offset: MPROC_EBUFSIZE, *n the length, and the message is
+ * kept for the next receive (Python raises BufferTooShort carrying the
+ * consumed message; C has no exception to carry it in).
+ */
+int mproc_conn_recv_bytes_into_at(mproc_conn *c, void *buf, size_t cap,
+                                  int64_t offset, size_t *n);
+/**
+ * 1 if a message (or EOF) can be read now, 0 if not within timeout
+ * (MPROC_FOREVER blocks; another negative timeout polls; NaN is
+ * MPROC_EINVAL).
+ */
 int mproc_conn_poll(mproc_conn *c, double timeout);
 int mproc_conn_readable(const mproc_conn *c);
 int mproc_conn_writable(const mproc_conn *c);
 int mproc_conn_closed(const mproc_conn *c);
-/** Close the OS handle; later calls give MPROC_ECLOSED. */
+/** Close the OS handle; later calls give MPROC_ECLOSED.  Closing a closed
+ *  connection does nothing and returns 0 (Python). */
 int mproc_conn_close(mproc_conn *c);
 /** Close (if open) and release. */
 void mproc_conn_free(mproc_conn *c);
@@ -363,8 +399,9 @@ mproc_waitable *mproc_conn_waitable(mproc_conn *c);
 mproc_waitable *mproc_process_sentinel(mproc_process *p);
 /**
  * Wait until at least one of objs is ready (a Connection has a message or
- * EOF; a process has ended) or timeout passes.  ready[i] is set to 1 or 0.
- * Returns the number ready (0 on timeout) or an error.
+ * EOF; a process has ended) or timeout passes (MPROC_FOREVER blocks;
+ * another negative timeout polls; NaN is MPROC_EINVAL).  ready[i] is set
+ * to 1 or 0.  Returns the number ready (0 on timeout) or an error.
  */
 int mproc_wait(mproc_waitable *const *objs, size_t n, double timeout,
                int *ready);

@@ -1,6 +1,7 @@
 /*
  * posix/misc.c - pid, CPUs, clock, sleep, randomness, environment, and
- * the test helper that lists open fds.
+ * the test helper that lists open fds.  Sleep runs to a deadline, so a
+ * storm of signals cannot stretch it.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -26,14 +27,35 @@ double mproc__plat_monotonic(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* The longest single sleep (about 11.6 days); longer ones, +inf included,
+ * are slept in steps of it, so no huge value reaches a time_t. */
+#define SLEEP_STEP 1e6
+
+/*
+ * Sleep to a deadline on the monotonic clock (clock_nanosleep with
+ * TIMER_ABSTIME): a signal handler that interrupts the sleep costs only
+ * its own time, never a restart of the whole interval.  NaN, 0 and
+ * negative values return at once; +inf sleeps for ever.
+ */
 void mproc__plat_sleep(double seconds) {
-  struct timespec ts;
-  if (seconds <= 0)
-    return;
-  ts.tv_sec = (time_t)seconds;
-  ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-    ;
+  while (seconds > 0) { /* false for NaN */
+    double step = seconds > SLEEP_STEP ? SLEEP_STEP : seconds;
+    struct timespec until;
+    long ns;
+    int r;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t)step;
+    ns = until.tv_nsec + (long)((step - (double)(time_t)step) * 1e9);
+    if (ns >= 1000000000L) {
+      ns -= 1000000000L;
+      until.tv_sec++;
+    }
+    until.tv_nsec = ns;
+    do
+      r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
+    while (r == EINTR);
+    seconds -= step; /* +inf stays +inf */
+  }
 }
 
 int mproc__plat_random(void *buf, size_t n) {

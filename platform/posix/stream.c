@@ -1,10 +1,19 @@
 /*
- * posix/stream.c - the two ends of a Pipe: AF_UNIX stream socket pairs.
+ * posix/stream.c - the two ends of a Pipe: AF_UNIX SOCK_SEQPACKET socket
+ * pairs.
  *
- * Map: stream_pair (socketpair, close-on-exec), stream_read (recv),
- * stream_write / stream_write2 (send / sendmsg with MSG_NOSIGNAL, so a
- * vanished peer is MPROC_EEOF and never a SIGPIPE), close.
+ * Map: stream_pair (socketpair, close-on-exec), stream_records (is it a
+ * SOCK_SEQPACKET socket?), stream_read (recv), stream_read_record (recv
+ * with MSG_TRUNC: a record longer than the buffer is detected, never
+ * silently cut), stream_write / stream_write2 (send / sendmsg with
+ * MSG_NOSIGNAL, so a vanished peer is MPROC_EEOF and never a SIGPIPE),
+ * close.
  *
+ * Sequenced packets keep each write a record, so lib/conn.c receives a
+ * small message (header and body in one record) with one recv and still
+ * never reads past its end: a round trip costs the raw socketpair's four
+ * system calls.  Where SOCK_SEQPACKET is missing the pair is SOCK_STREAM
+ * and conn.c reads the header first (stream_records says which).
  * Sockets rather than pipe(2) for simplex pipes too: one code path, and
  * MSG_NOSIGNAL spares the library from touching the process's SIGPIPE
  * disposition.
@@ -32,22 +41,34 @@ static int set_cloexec(int fd) {
   return 0;
 }
 
-int mproc__plat_stream_pair(mproc__handle *a, mproc__handle *b, int duplex) {
-  int sv[2];
+static int make_pair(int type, int sv[2]) {
+  (void)set_cloexec; /* used only without SOCK_CLOEXEC */
 #ifdef SOCK_CLOEXEC
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-    return mproc__err_os(errno == ENOMEM ? MPROC_ENOMEM : MPROC_EOS, errno,
-                         "socketpair");
+  return socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv);
 #else
-  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
-    return mproc__err_os(MPROC_EOS, errno, "socketpair");
+  if (socketpair(AF_UNIX, type, 0, sv) != 0)
+    return -1;
   if (set_cloexec(sv[0]) != 0 || set_cloexec(sv[1]) != 0) {
     int e = errno;
     close(sv[0]);
     close(sv[1]);
-    return mproc__err_os(MPROC_EOS, e, "fcntl(FD_CLOEXEC)");
+    errno = e;
+    return -1;
   }
+  return 0;
 #endif
+}
+
+int mproc__plat_stream_pair(mproc__handle *a, mproc__handle *b, int duplex) {
+  int sv[2];
+  int r = make_pair(SOCK_SEQPACKET, sv);
+  if (r != 0 && (errno == EPROTONOSUPPORT || errno == ESOCKTNOSUPPORT ||
+                 errno == EOPNOTSUPP || errno == EPROTOTYPE))
+    r = make_pair(SOCK_STREAM, sv); /* no sequenced packets here */
+  if (r != 0)
+    return mproc__err_os(errno == ENOMEM || errno == ENOBUFS ? MPROC_ENOMEM
+                                                             : MPROC_EOS,
+                         errno, "socketpair");
 #ifdef SO_NOSIGPIPE
   {
     int one = 1;
@@ -62,8 +83,15 @@ int mproc__plat_stream_pair(mproc__handle *a, mproc__handle *b, int duplex) {
   }
   *a = sv[0];
   *b = sv[1];
-  (void)set_cloexec;
   return 0;
+}
+
+int mproc__plat_stream_records(mproc__handle h) {
+  int type = 0;
+  socklen_t len = sizeof type;
+  if (getsockopt((int)h, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+    return 0;
+  return type == SOCK_SEQPACKET;
 }
 
 static int io_error(int e, const char *what) {
@@ -73,6 +101,8 @@ static int io_error(int e, const char *what) {
     return mproc__err_os(MPROC_ECLOSED, e, "%s", what);
   if (e == ENOMEM || e == ENOBUFS)
     return mproc__err_os(MPROC_ENOMEM, e, "%s", what);
+  if (e == EMSGSIZE) /* a record larger than the socket's buffer */
+    return mproc__err_os(MPROC_ETOOBIG, e, "%s", what);
   return mproc__err_os(MPROC_EOS, e, "%s", what);
 }
 
@@ -83,6 +113,31 @@ int mproc__plat_stream_read(mproc__handle h, void *buf, size_t len,
     if (r > 0) {
       *got = (size_t)r;
       return 0;
+    }
+    if (r == 0) {
+      *got = 0;
+      return mproc__err(MPROC_EEOF, "recv: the peer closed the connection");
+    }
+    if (errno != EINTR)
+      return io_error(errno, "recv");
+  }
+}
+
+int mproc__plat_stream_read_record(mproc__handle h, void *buf, size_t len,
+                                   size_t *got) {
+  for (;;) {
+    /* MSG_TRUNC: the record's real length, even when longer than len. */
+    ssize_t r = recv((int)h, buf, len, MSG_TRUNC);
+    if (r > 0 && (size_t)r <= len) {
+      *got = (size_t)r;
+      return 0;
+    }
+    if (r > 0) {
+      *got = 0;
+      return mproc__err(MPROC_EBADMSG,
+                        "recv: a record of %zd bytes where at most %zu "
+                        "were due",
+                        r, len);
     }
     if (r == 0) {
       *got = 0;
@@ -132,7 +187,8 @@ int mproc__plat_stream_write2(mproc__handle h, const void *a, size_t na,
     if (done >= iov[0].iov_len) {
       done -= iov[0].iov_len;
       iov[0].iov_len = 0;
-      iov[1].iov_base = (char *)iov[1].iov_base + done;
+      if (done) /* never NULL + 0: an empty body may have no buffer */
+        iov[1].iov_base = (char *)iov[1].iov_base + done;
       iov[1].iov_len -= done;
     } else {
       iov[0].iov_base = (char *)iov[0].iov_base + done;

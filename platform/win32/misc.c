@@ -3,11 +3,12 @@
  * helper that lists open handles.
  *
  * Map: cpu_count (GetActiveProcessorCount over all processor groups),
- * monotonic (QueryPerformanceCounter), sleep (Sleep, rounded up to whole
- * milliseconds), random (BCryptGenRandom, system-preferred RNG: link
- * bcrypt), setenv (SetEnvironmentVariableW and the C runtime's
- * _wputenv_s, so that getenv sees it too), list_handles (probe handle
- * values 4..16384).  mproc__plat_getpid lives in spawn.c.
+ * monotonic (QueryPerformanceCounter), sleep (Sleep to a deadline,
+ * rounded up to whole milliseconds), random (BCryptGenRandom,
+ * system-preferred RNG: link bcrypt), setenv (SetEnvironmentVariableW
+ * and the C runtime's _wputenv_s, so that getenv sees it too),
+ * list_handles (probe handle values 4..16384).  mproc__plat_getpid lives
+ * in spawn.c.
  *
  * list_handles is for tests: it leaves out directory handles (the current
  * directory's, which every process has), and GetFileType can block on a
@@ -43,15 +44,22 @@ double mproc__plat_monotonic(void) {
          (double)(c.QuadPart % f.QuadPart) / (double)f.QuadPart;
 }
 
+/* To a deadline on the monotonic clock, in steps of at most a day
+ * (Sleep is not cut short by anything a Win32 process receives, but its
+ * ticks may end a step a little early); +inf sleeps for ever, NaN, 0 and
+ * negative values return at once. */
 void mproc__plat_sleep(double seconds) {
-  double ms;
+  double deadline, left;
   if (!(seconds > 0))
     return;
-  ms = ceil(seconds * 1000.0);
-  while (ms > 0) {
-    DWORD chunk = ms > 86400000.0 ? 86400000u : (DWORD)ms;
-    Sleep(chunk);
-    ms -= chunk;
+  if (seconds > 1e300) {
+    for (;;)
+      Sleep(INFINITE);
+  }
+  deadline = mproc__plat_monotonic() + seconds;
+  while ((left = deadline - mproc__plat_monotonic()) > 0) {
+    double ms = ceil((left > 86400.0 ? 86400.0 : left) * 1000.0);
+    Sleep((DWORD)ms);
   }
 }
 

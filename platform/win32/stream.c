@@ -5,7 +5,8 @@
  * Map: stream_pair (CreateNamedPipeW with a unique name + CreateFileW +
  * ConnectNamedPipe), stream_read (one overlapped ReadFile, waited for),
  * stream_write / stream_write2 (overlapped WriteFile until every byte is
- * written), close (CloseHandle).
+ * written), close (CloseHandle).  These are byte streams
+ * (stream_records is 0): lib/conn.c reads a message's header first.
  *
  * Both ends are opened with FILE_FLAG_OVERLAPPED (platform.h: streams are
  * overlapped in every process), so mproc__plat_wait can arm zero-byte reads
@@ -222,6 +223,17 @@ int mproc__plat_stream_write2(mproc__handle h, const void *a, size_t na,
   if (rc == 0)
     rc = write_all(MPROC__W32_H(h), ev, b, nb);
   return rc;
+}
+
+/* Byte-mode pipes: a read may return any part of what was written. */
+int mproc__plat_stream_records(mproc__handle h) {
+  (void)h;
+  return 0;
+}
+
+int mproc__plat_stream_read_record(mproc__handle h, void *buf, size_t len,
+                                   size_t *got) {
+  return mproc__plat_stream_read(h, buf, len, got); /* never called */
 }
 
 int mproc__plat_close(mproc__handle h) {
