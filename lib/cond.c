@@ -71,7 +71,8 @@ int mproc_cond_new(mproc_cond **out, mproc_lock *lock) {
   if (!out)
     return mproc__err(MPROC_EINVAL, "mproc_cond_new: NULL output");
   *out = NULL;
-  mproc__ensure_runtime();
+  if ((rc = mproc__ensure_runtime()) != 0)
+    return rc;
   c = calloc(1, sizeof *c);
   if (!c)
     return mproc__err(MPROC_ENOMEM, "condition");

@@ -78,7 +78,8 @@ int mproc_pipe(mproc_conn **a, mproc_conn **b, int duplex) {
   if (!a || !b)
     return mproc__err(MPROC_EINVAL, "mproc_pipe: NULL output");
   *a = *b = NULL;
-  mproc__ensure_runtime();
+  if ((rc = mproc__ensure_runtime()) != 0)
+    return rc;
   rc = mproc__plat_stream_pair(&ha, &hb, duplex);
   if (rc)
     return rc;

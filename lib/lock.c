@@ -246,7 +246,8 @@ static int make(mproc_lock **out, int recursive, const char *what) {
   if (!out)
     return mproc__err(MPROC_EINVAL, "%s: NULL output", what);
   *out = NULL;
-  mproc__ensure_runtime();
+  if ((rc = mproc__ensure_runtime()) != 0)
+    return rc;
   rc = mproc__blk_new(MPROC__BLK_HDR + sizeof(mproc__lockword), KIND_LOCK, 1,
                       &blk);
   if (rc)

@@ -80,7 +80,8 @@ static int make(mproc_shared **out, char tc, size_t length, const void *init,
   if (length > (SIZE_MAX - DATA_OFF) / isz / 2)
     return mproc__err(MPROC_EINVAL, "%s: %zu items are too many", what,
                       length);
-  mproc__ensure_runtime();
+  if ((rc = mproc__ensure_runtime()) != 0)
+    return rc;
   need = DATA_OFF + (length ? length * isz : 1);
   s = calloc(1, sizeof *s);
   if (!s)

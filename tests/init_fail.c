@@ -107,6 +107,11 @@ static int solo(int argc, char **argv) {
   check(rc < 0, "mproc_process_start", rc);
   rc = mproc_lock_new(&l);
   check(rc < 0 && l == NULL, "mproc_lock_new", rc);
+  {
+    mproc_conn *a = (mproc_conn *)&fails, *b = (mproc_conn *)&fails;
+    rc = mproc_pipe(&a, &b, 1);
+    check(rc < 0 && a == NULL && b == NULL, "mproc_pipe", rc);
+  }
   rc = mproc_queue_new(&q, 0);
   check(rc < 0 && q == NULL, "mproc_queue_new", rc);
   {
