@@ -5,10 +5,16 @@
  * freed by the kernel with its last fd and mapping, so nothing can leak
  * when every user is SIGKILLed), shm_named / shm_unlink (shm_open, for
  * SharedMemory: the resource tracker in lib/ unlinks forgotten names),
- * shm_map / shm_unmap (mmap MAP_SHARED), page_size.
+ * shm_map / shm_unmap (mmap MAP_SHARED), page_size; shm_anon_growable
+ * and shm_commit for a block that grows in place (a Queue's ring).
  *
  * The seals stop any holder from shrinking the block under the others
- * (which would turn their next access into SIGBUS).
+ * (which would turn their next access into SIGBUS).  A growable block is
+ * sealed against shrinking only: every process maps its whole reserve
+ * (mapping past the end of the file is allowed; touching it is not), and
+ * the process that grows it extends the file with fallocate before anyone
+ * uses the new part, so pages exist only once written and running out of
+ * memory is an error code, not a SIGBUS.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -59,6 +65,48 @@ int mproc__plat_shm_anon(size_t size, mproc__handle *h) {
     return mproc__err_os(MPROC_EOS, e, "fcntl(F_ADD_SEALS)");
   }
   *h = fd;
+  return 0;
+}
+
+int mproc__plat_shm_anon_growable(size_t size, size_t reserve,
+                                   mproc__handle *h) {
+  int fd, e;
+  if (size == 0 || reserve < size || (off_t)reserve < 0)
+    return mproc__err(MPROC_EINVAL, "growable block of %zu of %zu bytes",
+                      size, reserve);
+  fd = memfd_create("mproc", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0)
+    return mproc__err_os(shm_code(errno), errno, "memfd_create");
+  if (ftruncate(fd, (off_t)size) != 0) {
+    e = errno;
+    close(fd);
+    return mproc__err_os(shm_code(e), e, "ftruncate(memfd, %zu)", size);
+  }
+  if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
+    e = errno;
+    close(fd);
+    return mproc__err_os(MPROC_EOS, e, "fcntl(F_ADD_SEALS)");
+  }
+  *h = fd;
+  return 0;
+}
+
+int mproc__plat_shm_commit(mproc__handle h, void *addr, size_t size) {
+  struct stat st;
+  off_t have;
+  int e;
+  (void)addr;
+  if (fstat((int)h, &st) != 0)
+    return mproc__err_os(MPROC_EOS, errno, "fstat(memfd)");
+  if ((size_t)st.st_size >= size)
+    return 0;
+  have = st.st_size;
+  e = fallocate((int)h, 0, have, (off_t)size - have);
+  if (e != 0 && (errno == EOPNOTSUPP || errno == ENOSYS))
+    e = ftruncate((int)h, (off_t)size);
+  if (e != 0)
+    return mproc__err_os(shm_code(errno), errno,
+                         "growing a shared block to %zu bytes", size);
   return 0;
 }
 
