@@ -315,8 +315,6 @@ static int wake(mproc_queue *q, int which, uint64_t *pos, uint32_t *sleepers,
 /* What stopped a put at its deadline (for its message). */
 enum { WHY_LOCK, WHY_COUNT, WHY_CAP, WHY_RING };
 
-static int repair_consumers(mproc_queue *q);
-
 /*
  * Producer lock held, maxsize allows a new item, and the ring lacks room
  * for need bytes that the cap could give: grow the ring, at least
@@ -343,13 +341,13 @@ static int grow(mproc_queue *q, uint64_t need, double deadline) {
                            left < 0 || left > 0.002 ? 0.002 : left);
     if (rc == MPROC_ETIMEDOUT)
       return 1;
-    if (rc == MPROC_EOWNERDEAD)
-      rc = repair_consumers(q);
-    else if (rc)
+    /* From a dead consumer: head is where it was before the chunk it
+     * was copying, and the rest of an item it had begun is skipped by
+     * the next get (a chunk that is not FIRST with no item begun). */
+    if (rc && rc != MPROC_EOWNERDEAD)
       return rc;
+    rc = 0;
     locked = 1;
-    if (rc)
-      goto out;
     head = mproc__ld64(&c->sub.v.head);
     c->prod.v.head_cache = head;
   }
@@ -412,18 +410,21 @@ static int wait_space(mproc_queue *q, uint64_t need, int new_item,
                c->pub.v.put_count - c->prod.v.got_cache < max;
     if (size - (tail - head) >= need && count_ok)
       return 0;
+    if (mproc__ld32(&c->rare.v.closed))
+      return MPROC_ECLOSED;
+    /* A consumer that keeps up frees room within the spins: the ring
+     * grows only for one that does not (or none), so a streaming pair
+     * keeps a small ring that stays in the caches. */
+    if (spins++ < SPINS) {
+      mproc__cpu_relax();
+      continue;
+    }
     if (may_grow && count_ok && tail - head + need <= c->fixed.v.maxbytes) {
       rc = grow(q, need, deadline);
       if (rc == 0)
         continue;
       if (rc < 0)
         return rc;
-    }
-    if (mproc__ld32(&c->rare.v.closed))
-      return MPROC_ECLOSED;
-    if (spins++ < SPINS) {
-      mproc__cpu_relax();
-      continue;
     }
     left = mproc__left(deadline);
     if (left == 0) {
@@ -726,9 +727,8 @@ static int take_chunk(mproc_queue *q, mproc__buf *out, uint32_t *flags,
 }
 
 /*
- * Consumer lock just taken over from a dead consumer (here or by a
- * producer that grows the ring): if it died in the middle of a streamed
- * item, skip the rest of it.  The lock stays held.
+ * Consumer lock just taken over from a dead consumer: if it died in the
+ * middle of a streamed item, skip the rest of it.  The lock stays held.
  */
 static int repair_consumers(mproc_queue *q) {
   qctl *c = q->c;
