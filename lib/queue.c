@@ -326,8 +326,8 @@ enum { WHY_LOCK, WHY_COUNT, WHY_CAP, WHY_RING };
  * lock (taken in short tries: a consumer holding it while the ring has
  * data soon lets go; one that sleeps in get on an empty ring is no
  * obstacle, as there is nothing to move).  0: grown or room came (look
- * again); 1: not now (the consumer lock is busy, or the layout does not
- * fit in the cap yet); < 0: an error.
+ * again); 1: not now (the layout does not fit in the cap yet); 2: the
+ * consumer lock stayed busy until the deadline; < 0: an error.
  */
 static int grow(mproc_queue *q, uint64_t need, double deadline) {
   qctl *c = q->c;
@@ -336,11 +336,20 @@ static int grow(mproc_queue *q, uint64_t need, double deadline) {
   int locked = 0, rc = 0, move_b;
   head = mproc__ld64(&c->sub.v.head);
   if (head != tail) {
-    double left = mproc__left(deadline);
-    rc = mproc__lk_acquire(&c->cons.v.lock, park(q, P_CLOCK),
-                           left < 0 || left > 0.002 ? 0.002 : left);
-    if (rc == MPROC_ETIMEDOUT)
-      return 1;
+    /* A put with no time left still waits a little (a consumer copying
+     * out one item): a put_nowait below the cap should not fail. */
+    double grace = mproc__deadline(0.05);
+    for (;;) {
+      rc = mproc__lk_acquire(&c->cons.v.lock, park(q, P_CLOCK), 0.002);
+      if (rc != MPROC_ETIMEDOUT)
+        break;
+      head = mproc__ld64(&c->sub.v.head);
+      if (head == tail || size - (tail - head) >= need ||
+          mproc__ld32(&c->rare.v.closed))
+        return 0; /* emptied, room came or closed: look again */
+      if (mproc__left(deadline) == 0 && mproc__left(grace) == 0)
+        return 2;
+    }
     /* From a dead consumer: head is where it was before the chunk it
      * was copying, and the rest of an item it had begun is skipped by
      * the next get (a chunk that is not FIRST with no item begun). */
@@ -396,7 +405,7 @@ static int wait_space(mproc_queue *q, uint64_t need, int new_item,
   qctl *c = q->c;
   uint64_t tail = c->pub.v.tail, max = c->fixed.v.maxsize, head, size;
   double left;
-  int spins = 0, rc, count_ok;
+  int spins = 0, rc, count_ok, grown = 0;
   for (;;) {
     size = g_size(c->fixed.v.geom); /* only producers change it */
     count_ok = !new_item || !max ||
@@ -419,17 +428,22 @@ static int wait_space(mproc_queue *q, uint64_t need, int new_item,
       mproc__cpu_relax();
       continue;
     }
+    grown = 0;
     if (may_grow && count_ok && tail - head + need <= c->fixed.v.maxbytes) {
       rc = grow(q, need, deadline);
       if (rc == 0)
         continue;
       if (rc < 0)
         return rc;
+      grown = rc;
     }
     left = mproc__left(deadline);
     if (left == 0) {
       if (why)
-        *why = !count_ok ? WHY_COUNT : may_grow ? WHY_CAP : WHY_RING;
+        *why = !count_ok        ? WHY_COUNT
+               : !may_grow      ? WHY_RING
+               : grown == 2     ? WHY_LOCK
+                                : WHY_CAP;
       return MPROC_EFULL;
     }
     rc = sleep_on(q, P_HEAD, &c->sub.v.head, head, &c->rare.v.psleep, left);

@@ -2160,6 +2160,30 @@ START_TEST(producer_killed_while_growing) {
 END_TEST
 
 /*
+ * put_nowait below the cap never fails, even while a child reads (and
+ * holds the consumers' side when the ring must grow): 2000 x 64 KiB with
+ * timeout 0, each read back byte for byte by the child.
+ */
+START_TEST(put_nowait_while_read) {
+  mproc_queue *q = new_opts(_i, 0, 4096, 0);
+  mproc_conn *a, *z;
+  mproc_process *p;
+  mproc_value *go = mproc_str("go");
+  ck_mproc_ok(mproc_pipe(&a, &z, 1));
+  p = start_grow_child(q, z, "get", 2000, 65536, 40);
+  expect_word(a, "ready");
+  ck_mproc_ok(mproc_conn_send(a, go));
+  ck_mproc_ok(put_items(q, 2000, 65536, 40));
+  ck_exit(p, 0);
+  ck_assert_int_eq(mproc_queue_qsize(q), 0);
+  mproc_value_free(go);
+  mproc_conn_free(a);
+  mproc_conn_free(z);
+  mproc_queue_free(q);
+}
+END_TEST
+
+/*
  * A consumer killed while it sleeps in get (holding the consumers' side):
  * the puts after it grow the ring anyway (the grower takes the dead
  * consumer's lock over), all at once, and every item comes back.
@@ -2303,6 +2327,7 @@ Suite *mproc_suite_queue(void) {
   tcase_add_test(grow, opts_and_cap);
   tcase_add_loop_test(grow, producer_killed_while_growing, 0, K_NKINDS);
   tcase_add_loop_test(grow, grow_over_dead_consumer, 0, K_NKINDS);
+  tcase_add_loop_test(grow, put_nowait_while_read, 0, K_NKINDS);
   tcase_add_test(grow, negative_timeouts);
   tcase_add_loop_test(grow, close_twice, 0, K_NKINDS);
   suite_add_tcase(s, grow);

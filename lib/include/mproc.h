@@ -566,8 +566,9 @@ int mproc_value_get_shm(const mproc_value *v, mproc_shm **out);
  * MPROC_EEMPTY when nothing arrives within timeout, MPROC_EEOF once the
  * queue is closed and drained.  Timeouts: MPROC_FOREVER blocks, any other
  * negative value polls, NaN is MPROC_EINVAL.  An item larger than maxbytes
- * streams through the buffer: its put returns once a reader has taken
- * all but the last part, and a get that has begun it finishes it.
+ * streams through the buffer: its put returns once its last part is in
+ * the buffer (a reader takes the rest meanwhile), and a get that has begun
+ * it finishes it.
  */
 typedef struct mproc_queue mproc_queue;
 /** Python's Queue(maxsize): maxsize <= 0 is unbounded; at most 2^31-1. */
