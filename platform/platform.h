@@ -193,8 +193,9 @@ int mproc__plat_shm_anon_growable(size_t size, size_t reserve,
 /*
  * Make the first size bytes of this process's mapping addr of growable
  * block h usable (idempotent; never shrinks; keeps the contents).  Linux:
- * fallocate the file up to size (no-op when it is that long); Win32:
- * VirtualAlloc(MEM_COMMIT) in this view.  MPROC_ENOMEM when out of memory.
+ * ftruncate the file up to size (no-op when it is that long; pages come
+ * when first written); Win32: VirtualAlloc(MEM_COMMIT) in this view
+ * (MPROC_ENOMEM past the commit limit).
  */
 int mproc__plat_shm_commit(mproc__handle h, void *addr, size_t size);
 /* Map the whole block read-write, shared, at a page-aligned address (a

@@ -12,9 +12,10 @@
  * (which would turn their next access into SIGBUS).  A growable block is
  * sealed against shrinking only: every process maps its whole reserve
  * (mapping past the end of the file is allowed; touching it is not), and
- * the process that grows it extends the file with fallocate before anyone
- * uses the new part, so pages exist only once written and running out of
- * memory is an error code, not a SIGBUS.
+ * the process that grows it extends the file with ftruncate before anyone
+ * uses the new part.  Pages exist only once written, as for the first
+ * part (fallocate, which would make running out of memory an error code,
+ * zeroes every page at once: a burst of puts ran at 2/3 of the speed).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -93,18 +94,12 @@ int mproc__plat_shm_anon_growable(size_t size, size_t reserve,
 
 int mproc__plat_shm_commit(mproc__handle h, void *addr, size_t size) {
   struct stat st;
-  off_t have;
-  int e;
   (void)addr;
   if (fstat((int)h, &st) != 0)
     return mproc__err_os(MPROC_EOS, errno, "fstat(memfd)");
   if ((size_t)st.st_size >= size)
     return 0;
-  have = st.st_size;
-  e = fallocate((int)h, 0, have, (off_t)size - have);
-  if (e != 0 && (errno == EOPNOTSUPP || errno == ENOSYS))
-    e = ftruncate((int)h, (off_t)size);
-  if (e != 0)
+  if (ftruncate((int)h, (off_t)size) != 0)
     return mproc__err_os(shm_code(errno), errno,
                          "growing a shared block to %zu bytes", size);
   return 0;
