@@ -101,6 +101,8 @@ int mproc__blk_new(size_t size, uint32_t kind, int nparks, mproc__blk **out);
  */
 int mproc__blk_new_growable(size_t size, size_t reserve, size_t min_reserve,
                             uint32_t kind, int nparks, mproc__blk **out);
+/* queue.c, tests only: called at each step of a ring's growth. */
+extern void (*mproc__queue_grow_hook)(int step);
 mproc__blk *mproc__blk_incref(mproc__blk *b);
 void mproc__blk_decref(mproc__blk *b);
 /* At spawn: the block as a plain value [handle, size, [parks]]. */

@@ -312,6 +312,11 @@ static int wake(mproc_queue *q, int which, uint64_t *pos, uint32_t *sleepers,
                                sleepers, n);
 }
 
+/* Tests only (NULL otherwise): called at each step of a growth, to kill
+ * the grower there.  1: new memory usable, 2: data copied, 3: layout
+ * published (both locks still held). */
+void (*mproc__queue_grow_hook)(int step);
+
 /* What stopped a put at its deadline (for its message). */
 enum { WHY_LOCK, WHY_COUNT, WHY_CAP, WHY_RING };
 
@@ -379,6 +384,8 @@ static int grow(mproc_queue *q, uint64_t need, double deadline) {
   rc = ensure(q, geom_of(ns, 0));
   if (rc)
     goto out;
+  if (mproc__queue_grow_hook)
+    mproc__queue_grow_hook(1);
   nho = ho;
   if (b && move_b) {
     memcpy(q->ring + size, q->ring, (size_t)b); /* after the first part */
@@ -386,8 +393,12 @@ static int grow(mproc_queue *q, uint64_t need, double deadline) {
     nho = ho + (ns - size); /* the first part to the end */
     memcpy(q->ring + nho, q->ring + ho, (size_t)a);
   }
+  if (mproc__queue_grow_hook)
+    mproc__queue_grow_hook(2);
   mproc__st64_release(&c->fixed.v.geom,
                       geom_of(ns, (nho + ns - head % ns) % ns));
+  if (mproc__queue_grow_hook)
+    mproc__queue_grow_hook(3);
 out:
   if (locked)
     mproc__lk_release(&c->cons.v.lock, park(q, P_CLOCK));

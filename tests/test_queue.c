@@ -2159,6 +2159,57 @@ START_TEST(producer_killed_while_growing) {
 }
 END_TEST
 
+/* lib/queue.c (mproc_int.h), for tests: called at each step of a growth. */
+extern void (*mproc__queue_grow_hook)(int step);
+
+/* The step of a growth at which grow_dier dies (its hook). */
+static int g_die_step;
+
+static void die_at_step(int step) {
+  if (step == g_die_step)
+    _Exit(77);
+}
+
+/* args [queue, step]: puts a 1000-byte item (seed 11) into a full ring,
+ * dying at that step of the growth it needs (exit 77). */
+static int grow_dier(mproc_value *args) {
+  mproc_queue *q = arg_queue(args, 0);
+  if (!q)
+    return 101;
+  g_die_step = (int)arg_i64(args, 1);
+  mproc__queue_grow_hook = die_at_step;
+  return code_of(put_items(q, 1, 1000, 11));
+}
+
+/*
+ * A producer that dies at each step of a growth (the new memory made
+ * usable / the wrapped data copied / the new layout published, holding
+ * both locks each time; _i / 3 + 1): the items before it come back whole
+ * and in order, its own never does, and the queue goes on (and grows).
+ */
+START_TEST(producer_dies_in_growth) {
+  int kind = _i % K_NKINDS, step = _i / K_NKINDS + 1, i;
+  mproc_queue *q = new_opts(kind, 0, 8192, 0);
+  /* 1008-byte chunks: 7 in, 3 out, 4 in: 8064 bytes in the 8 KiB ring,
+   * wrapped. */
+  ck_mproc_ok(put_items(q, 7, 1000, 0));
+  for (i = 0; i < 3; i++)
+    expect_item(q, 1000, (uint32_t)i, "before the growth");
+  ck_mproc_ok(put_items(q, 4, 1000, 7));
+  ck_exit(start(grow_dier, mproc_build("[O i]", mproc_queue_ref(q), step)),
+          77);
+  ck_assert_int_eq(mproc_queue_qsize(q), 8);
+  ck_mproc_ok(put_items(q, 20, 1000, 12)); /* it grows again */
+  for (i = 3; i < 11; i++)
+    expect_item(q, 1000, (uint32_t)i, "after the grower died");
+  for (i = 12; i < 32; i++)
+    expect_item(q, 1000, (uint32_t)i, "after the grower died");
+  ck_assert_int_eq(mproc_queue_qsize(q), 0);
+  done_and_joined(q, kind, 31);
+  mproc_queue_free(q);
+}
+END_TEST
+
 /*
  * put_nowait below the cap never fails, even while a child reads (and
  * holds the consumers' side when the ring must grow): 2000 x 64 KiB with
@@ -2328,6 +2379,8 @@ Suite *mproc_suite_queue(void) {
   tcase_add_loop_test(grow, producer_killed_while_growing, 0, K_NKINDS);
   tcase_add_loop_test(grow, grow_over_dead_consumer, 0, K_NKINDS);
   tcase_add_loop_test(grow, put_nowait_while_read, 0, K_NKINDS);
+  /* _i: kind _i % 3, step _i / 3 + 1. */
+  tcase_add_loop_test(grow, producer_dies_in_growth, 0, 3 * K_NKINDS);
   tcase_add_test(grow, negative_timeouts);
   tcase_add_loop_test(grow, close_twice, 0, K_NKINDS);
   suite_add_tcase(s, grow);
