@@ -78,6 +78,7 @@ typedef struct qctl {
       uint64_t geom;     /* ring size / 8 << 32 | shift / 8 (see ring_at) */
       uint64_t maxsize;  /* 0: unbounded */
       uint64_t maxbytes; /* the most the ring grows to */
+      uint64_t bufsize;  /* its first size, which it shrinks back to */
       uint32_t kind;
     } v;
     unsigned char pad[64];
@@ -228,6 +229,7 @@ static int make(mproc_queue **out, uint32_t kind,
   c = (qctl *)(blk->addr + 64);
   c->fixed.v.geom = geom_of(buf, 0);
   c->fixed.v.maxbytes = maxb < avail ? maxb : avail;
+  c->fixed.v.bufsize = buf;
   c->fixed.v.maxsize = maxsize > 0 ? (uint64_t)maxsize : 0;
   c->fixed.v.kind = kind;
   *out = view(blk);
@@ -314,7 +316,7 @@ static int wake(mproc_queue *q, int which, uint64_t *pos, uint32_t *sleepers,
 
 /* Tests only (NULL otherwise): called at each step of a growth, to kill
  * the grower there.  1: new memory usable, 2: data copied, 3: layout
- * published (both locks still held). */
+ * published (both locks still held); 4: a ring shrunk (see shrink). */
 void (*mproc__queue_grow_hook)(int step);
 
 /* What stopped a put at its deadline (for its message). */
@@ -776,6 +778,41 @@ static int repair_consumers(mproc_queue *q) {
   return rc;
 }
 
+/*
+ * Consumer lock held, after a get: a ring that grew to SHRINK_AT times its
+ * first size or more and is now empty goes back to its first size, and
+ * (Linux) gives the memory of the rest back.  It needs the producer lock
+ * too (taken only if free: the order is producer, then consumer): with
+ * both and no data, nobody touches the ring.  Positions stay; the shift
+ * puts head at offset 0.
+ */
+#define SHRINK_AT 8
+static void shrink(mproc_queue *q) {
+  qctl *c = q->c;
+  uint64_t g = mproc__ld64(&c->fixed.v.geom), size = g_size(g);
+  uint64_t first = c->fixed.v.bufsize, head = c->sub.v.head;
+  int rc;
+  if (size / SHRINK_AT < first || c->cons.v.tail_cache != head)
+    return;
+  rc = mproc__lk_acquire(&c->prod.v.lock, park(q, P_PLOCK), 0);
+  if (rc != 0 && rc != MPROC_EOWNERDEAD)
+    return; /* a producer is at work: not empty for long */
+  /* From a dead producer: what it counted or left half streamed is
+   * settled by the next producer, as after any lock_producers. */
+  if (!c->prod.v.partial && mproc__ld64(&c->pub.v.tail) == head) {
+    /* The producers' copy of head may be older by more than the new
+     * size: room is counted from it (tail - head_cache <= size). */
+    c->prod.v.head_cache = head;
+    mproc__st64_release(&c->fixed.v.geom,
+                        geom_of(first, (first - head % first) % first));
+    mproc__plat_shm_discard(q->o.blk->h, q->o.blk->addr,
+                            (size_t)(RING_OFF + first), (size_t)(size - first));
+    if (mproc__queue_grow_hook)
+      mproc__queue_grow_hook(4);
+  }
+  mproc__lk_release(&c->prod.v.lock, park(q, P_PLOCK));
+}
+
 static int lock_consumers(mproc_queue *q, double deadline) {
   qctl *c = q->c;
   int rc = mproc__lk_acquire(&c->cons.v.lock, park(q, P_CLOCK),
@@ -843,6 +880,8 @@ static int get_raw(mproc_queue *q, mproc__buf *out, double timeout,
     c->cons.v.partial = (uint32_t)mid;
   }
   c->cons.v.partial = (uint32_t)mid;
+  if (rc == 0 && c->cons.v.tail_cache == c->sub.v.head)
+    shrink(q);
   mproc__lk_release(&c->cons.v.lock, park(q, P_CLOCK)); /* a barrier */
   if (rc == 0)
     rc = wake(q, P_HEAD, &c->sub.v.head, &c->rare.v.psleep, 1);
@@ -994,6 +1033,8 @@ static int queue_import_obj(mproc__spawn *sp, const mproc_value *plain,
       g_size(c->fixed.v.geom) < RING_UNIT ||
       g_size(c->fixed.v.geom) > c->fixed.v.maxbytes ||
       g_shift(c->fixed.v.geom) >= g_size(c->fixed.v.geom) ||
+      c->fixed.v.bufsize < RING_UNIT ||
+      c->fixed.v.bufsize > c->fixed.v.maxbytes ||
       c->fixed.v.maxbytes > blk->size - RING_OFF ||
       c->fixed.v.kind > Q_JOINABLE ||
       (mproc__plat_park_needed() && blk->nparks != NPARKS)) {

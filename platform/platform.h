@@ -198,6 +198,14 @@ int mproc__plat_shm_anon_growable(size_t size, size_t reserve,
  * (MPROC_ENOMEM past the commit limit).
  */
 int mproc__plat_shm_commit(mproc__handle h, void *addr, size_t size);
+/*
+ * The bytes [off, off + len) of growable block h are no longer used: give
+ * their memory back; they read as zeros later.  Linux: fallocate
+ * PUNCH_HOLE | KEEP_SIZE; Win32: nothing (a section's committed pages
+ * cannot be decommitted; they stay for the next growth).
+ */
+int mproc__plat_shm_discard(mproc__handle h, void *addr, size_t off,
+                            size_t len);
 /* Map the whole block read-write, shared, at a page-aligned address (a
  * growable block: its first page is usable, the rest after shm_commit). */
 int mproc__plat_shm_map(mproc__handle h, size_t size, void **addr);

@@ -2210,6 +2210,54 @@ START_TEST(producer_dies_in_growth) {
 }
 END_TEST
 
+/* Steps of growths and shrinks seen in this process (count_steps). */
+static int g_steps[5];
+
+static void count_steps(int step) {
+  if (step >= 0 && step < 5)
+    g_steps[step]++;
+}
+
+/*
+ * A ring that grew to 8 times its first size or more shrinks back when a
+ * get empties it (step 4 of the hook), and grows again for the next
+ * burst, which a child reads byte for byte.
+ */
+START_TEST(shrinks_when_drained) {
+  mproc_queue *q = new_opts(_i, 0, 4096, 0);
+  mproc_conn *a, *z;
+  mproc_process *p;
+  mproc_value *go = mproc_str("go");
+  int i;
+  memset(g_steps, 0, sizeof g_steps);
+  mproc__queue_grow_hook = count_steps;
+  ck_mproc_ok(put_items(q, 100, 65536, 0));
+  ck_assert_int_gt(g_steps[3], 5); /* 4 KiB -> 8 MiB */
+  for (i = 0; i < 99; i++)
+    expect_item(q, 65536, (uint32_t)i, "before the shrink");
+  ck_assert_int_eq(g_steps[4], 0);
+  expect_item(q, 65536, 99, "the last before the shrink");
+  ck_assert_int_eq(g_steps[4], 1);
+  /* Again, read by a child. */
+  ck_mproc_ok(mproc_pipe(&a, &z, 1));
+  p = start_grow_child(q, z, "get", 100, 65536, 1000);
+  expect_word(a, "ready");
+  ck_mproc_ok(put_items(q, 100, 65536, 1000));
+  ck_assert_int_gt(g_steps[3], 10);
+  ck_mproc_ok(mproc_conn_send(a, go));
+  ck_exit(p, 0);
+  mproc__queue_grow_hook = NULL;
+  ck_mproc_ok(put_items(q, 3, 100, 7));
+  for (i = 0; i < 3; i++)
+    expect_item(q, 100, 7 + (uint32_t)i, "after");
+  done_and_joined(q, _i, 203);
+  mproc_value_free(go);
+  mproc_conn_free(a);
+  mproc_conn_free(z);
+  mproc_queue_free(q);
+}
+END_TEST
+
 /*
  * put_nowait below the cap never fails, even while a child reads (and
  * holds the consumers' side when the ring must grow): 2000 x 64 KiB with
@@ -2380,6 +2428,7 @@ Suite *mproc_suite_queue(void) {
   tcase_add_loop_test(grow, producer_killed_while_growing, 0, K_NKINDS);
   tcase_add_loop_test(grow, grow_over_dead_consumer, 0, K_NKINDS);
   tcase_add_loop_test(grow, put_nowait_while_read, 0, K_NKINDS);
+  tcase_add_loop_test(grow, shrinks_when_drained, 0, K_NKINDS);
   /* _i: kind _i % 3, step _i / 3 + 1. */
   tcase_add_loop_test(grow, producer_dies_in_growth, 0, 3 * K_NKINDS);
   tcase_add_test(grow, negative_timeouts);

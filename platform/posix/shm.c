@@ -5,8 +5,9 @@
  * freed by the kernel with its last fd and mapping, so nothing can leak
  * when every user is SIGKILLed), shm_named / shm_unlink (shm_open, for
  * SharedMemory: the resource tracker in lib/ unlinks forgotten names),
- * shm_map / shm_unmap (mmap MAP_SHARED), page_size; shm_anon_growable
- * and shm_commit for a block that grows in place (a Queue's ring).
+ * shm_map / shm_unmap (mmap MAP_SHARED), page_size; shm_anon_growable,
+ * shm_commit and shm_discard for a block that grows in place (a Queue's
+ * ring; discard punches a hole, giving pages back).
  *
  * The seals stop any holder from shrinking the block under the others
  * (which would turn their next access into SIGBUS).  A growable block is
@@ -102,6 +103,15 @@ int mproc__plat_shm_commit(mproc__handle h, void *addr, size_t size) {
   if (ftruncate((int)h, (off_t)size) != 0)
     return mproc__err_os(shm_code(errno), errno,
                          "growing a shared block to %zu bytes", size);
+  return 0;
+}
+
+int mproc__plat_shm_discard(mproc__handle h, void *addr, size_t off,
+                            size_t len) {
+  (void)addr;
+  if (len && fallocate((int)h, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                       (off_t)off, (off_t)len) != 0)
+    return mproc__err_os(MPROC_EOS, errno, "fallocate(PUNCH_HOLE)");
   return 0;
 }
 

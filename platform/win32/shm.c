@@ -11,7 +11,8 @@
  * each process commits in its own view (VirtualAlloc MEM_COMMIT, which is
  * idempotent and keeps what another process wrote) before it touches
  * them; shm_map commits a growable block's first page, where its header
- * is.
+ * is.  shm_discard does nothing (committed pages of a section cannot be
+ * decommitted).
  *
  * A block backed by the paging file is zero-filled by the OS and lives
  * while any handle or view of it remains, in any process; its name dies
@@ -96,6 +97,17 @@ int mproc__plat_shm_commit(mproc__handle h, void *addr, size_t size) {
                              ? MPROC_ENOMEM
                              : MPROC_EOS,
                          e, "VirtualAlloc(MEM_COMMIT, %zu bytes)", size);
+}
+
+int mproc__plat_shm_discard(mproc__handle h, void *addr, size_t off,
+                            size_t len) {
+  /* A section's committed pages cannot be decommitted (VirtualFree
+   * refuses a view): they stay, and are used again when the ring grows. */
+  (void)h;
+  (void)addr;
+  (void)off;
+  (void)len;
+  return 0;
 }
 
 /* The size of the block behind m: its one view's region, page-rounded. */
