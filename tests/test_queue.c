@@ -2219,9 +2219,9 @@ static void count_steps(int step) {
 }
 
 /*
- * A ring that grew to 8 times its first size or more shrinks back when a
- * get empties it (step 4 of the hook), and grows again for the next
- * burst, which a child reads byte for byte.
+ * A ring that grew to 64 times its first size or more (256 KiB here)
+ * shrinks back when a get empties it (step 4 of the hook), and grows
+ * again for the next burst, which a child reads byte for byte.
  */
 START_TEST(shrinks_when_drained) {
   mproc_queue *q = new_opts(_i, 0, 4096, 0);
