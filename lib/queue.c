@@ -36,7 +36,8 @@
  * to free space: a grower killed at any point leaves a valid ring.  It
  * holds the consumer lock too while there is data to move (an empty ring
  * has none, and no consumer reads it).  Items up to the cap are one
- * chunk; larger ones stream.
+ * chunk; larger ones stream.  A get that empties a ring grown to 64 times
+ * its first size shrinks it back (and Linux frees the rest).
  */
 #include <limits.h>
 #include <stdlib.h>
