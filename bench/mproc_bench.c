@@ -62,6 +62,12 @@
  *   queue_1to1_64k  as queue_1to1_64 with 2000 items of 64 KiB (MiB/s);
  *                 mproc put_bytes/get_bytes, raw ring, raw pipe (64 KiB
  *                 writes, default pipe size).
+ *   queue_burst_64k one process and nobody reading while it puts: a new
+ *                 Queue() (1 MiB first buffer), 256 put_bytes of 64 KiB
+ *                 with timeout 0 (the buffer grows to 32 MiB), then 256
+ *                 get_bytes (MiB/s through put and get, the queue's
+ *                 making and freeing included; no raw ring or pipe, which
+ *                 cannot take a burst with no reader).
  *
  * Codec (one process, no I/O; impl mproc; Python's pickle on the same):
  *   codec_bytes64   mproc_encode + mproc_decode of a 64-byte bytes value
@@ -84,7 +90,7 @@
  *                 bw (bw_into, bw_alloc), lock (lock_uncontended,
  *                 lock_contended, lock_handoff), event (event_pingpong),
  *                 sync (lock and event), queue (queue_1to1_64,
- *                 queue_2to2_64, queue_1to1_64k), codec
+ *                 queue_2to2_64, queue_1to1_64k, queue_burst_64k), codec
  *                 (codec_bytes64, codec_ints1000, decode_keys_1mb,
  *                 decode_keys_2mb); default spawn,rtt,bw,lock,event,queue,
  *                 codec
@@ -154,6 +160,7 @@ extern char **environ;
 #define Q_SMALL_N 200000u          /* items per producer per sample, 1->1 */
 #define Q_PAIR_N 100000u           /* the same for 2->2 (200 000 in all) */
 #define Q_BIG_N 2000u              /* the same for 64 KiB items */
+#define Q_BURST_N 256              /* items of a burst (queue_burst_64k) */
 #define Q_END UINT64_MAX           /* the id of a producer's end marker */
 
 static double g_secs = 2.0;
@@ -2059,6 +2066,48 @@ static void usage(void) {
   exit(2);
 }
 
+/* queue_burst_64k (see the header): one sample per burst. */
+static void bench_queue_burst(void) {
+  samples s;
+  unsigned char *buf = malloc(Q_BIG);
+  double t0 = now(), t;
+  int round, i;
+  memset(&s, 0, sizeof s);
+  if (!buf)
+    die("malloc", MPROC_ENOMEM);
+  memset(buf, 0xab, Q_BIG);
+  for (round = 0; round < 3 || (round < 1000 && now() - t0 < g_secs);
+       round++) {
+    mproc_queue *q;
+    t = now();
+    CHECK(mproc_queue_new(&q, 0));
+    for (i = 0; i < Q_BURST_N; i++) {
+      uint64_t id = (uint64_t)i;
+      memcpy(buf, &id, sizeof id);
+      CHECK(mproc_queue_put_bytes(q, buf, Q_BIG, 0));
+    }
+    for (i = 0; i < Q_BURST_N; i++) {
+      void *p = NULL;
+      size_t n = 0;
+      uint64_t id = ~(uint64_t)0;
+      CHECK(mproc_queue_get_bytes(q, &p, &n, 0));
+      if (n == Q_BIG)
+        memcpy(&id, p, sizeof id);
+      mproc_free(p);
+      if (id != (uint64_t)i) {
+        printf("ERROR queue_burst_64k mproc: item %d of %lu bytes, id %llu\n",
+               i, (unsigned long)n, (unsigned long long)id);
+        bail();
+      }
+    }
+    mproc_queue_free(q);
+    if (round > 0) /* the first is a warm-up */
+      add(&s, (double)Q_BURST_N * Q_BIG / (1 << 20) / (now() - t));
+  }
+  report("queue_burst_64k", "mproc", &s, "MiB/s");
+  free(buf);
+}
+
 int main(int argc, char **argv) {
   int i, rc;
   /* The raw spawn baseline's modes: exec + dynamic loading only, and that
@@ -2141,6 +2190,8 @@ int main(int argc, char **argv) {
     bench_queue("queue_2to2_64", 2, 1, Q_SMALL, Q_PAIR_N);
   if (wanted("queue_1to1_64k", "queue"))
     bench_queue("queue_1to1_64k", 1, 0, Q_BIG, Q_BIG_N);
+  if (g_mproc && wanted("queue_burst_64k", "queue"))
+    bench_queue_burst();
   pin_sync_section(0);
   if (wanted("codec_bytes64", "codec") || wanted("codec_ints1000", "codec") ||
       wanted("decode_keys_1mb", "codec") || wanted("decode_keys_2mb", "codec"))

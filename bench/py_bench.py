@@ -60,6 +60,7 @@ Q_BIG = 64 << 10     # and big
 Q_SMALL_N = 20000    # items per producer per sample, 1->1 64 B
 Q_PAIR_N = 10000     # the same for 2->2
 Q_BIG_N = 500        # the same for 64 KiB items
+Q_BURST_N = 256      # items of a burst (queue_burst_64k)
 Q_END = (1 << 64) - 1  # the id of a producer's end marker
 Q_SEQ_MASK = (1 << 48) - 1
 Q_ID = struct.Struct("<Q")
@@ -467,6 +468,32 @@ def queue_workload(ctx, secs, workload, simple, nprod, ncons, size, n,
     report(workload, out, "MiB/s" if size > Q_SMALL else "Mitem/s", impl)
 
 
+def queue_burst(ctx, secs):
+    """As mproc_bench's queue_burst_64k: one process, a new Queue(), 256
+    puts of 64 KiB with nobody reading (the feeder thread takes them), then
+    256 gets.  SimpleQueue cannot: its put writes the pipe itself and would
+    block on a full pipe with no reader."""
+    items = [struct.pack("<Q", i) + bytes(Q_BIG - 8) for i in range(Q_BURST_N)]
+
+    def sample():
+        s = time.perf_counter()
+        q = ctx.Queue()
+        for x in items:
+            q.put(x)
+        for i in range(Q_BURST_N):
+            x = q.get()
+            if len(x) != Q_BIG or struct.unpack_from("<Q", x)[0] != i:
+                print("ERROR queue_burst_64k python_queue: item %d" % i,
+                      flush=True)
+                sys.exit(1)
+        q.close()
+        q.join_thread()
+        e = time.perf_counter()
+        return Q_BURST_N * Q_BIG / (1 << 20) / (e - s)
+
+    report("queue_burst_64k", sampled(secs, sample), "MiB/s", "python_queue")
+
+
 def pin_choose(mode):
     """(parent cpu, child cpu) for --pin, or (None, None)."""
     if mode == "none" or not hasattr(os, "sched_getaffinity"):
@@ -552,6 +579,8 @@ def main():
         for simple in (False, True):
             queue_workload(ctx, args.secs, w, simple, nprod, ncons, size, n,
                            (parent_cpu, cpu))
+    if wanted(only, "queue_burst_64k", "queue"):
+        queue_burst(ctx, args.secs)
     if (sync or queues) and saved is not None:
         os.sched_setaffinity(0, saved)
     for w, obj, batch, scale, unit in (

@@ -191,6 +191,8 @@ queue_rows = [
     ("2->2 64 B, put/get bytes value", "queue_2to2_64", "mproc_value", None),
     ("1->1 64 KiB, put_bytes/get_bytes", "queue_1to1_64k", "mproc",
      ("pipe", 0.8)),
+    ("burst 256 x 64 KiB, no reader, 1 process", "queue_burst_64k", "mproc",
+     None),
 ]
 
 def qfmt(v):
@@ -230,7 +232,8 @@ if table:
           "(above 1: mproc is faster).  Mitem/s = million items per second. "
           "raw ring: a minimal 1-producer/1-consumer ring in shared memory "
           "(no 2->2 row); raw pipe: one write/read per item (2->2: one pipe "
-          "shared by all four processes).")
+          "shared by all four processes); burst: put all with nobody "
+          "reading (the buffer grows), then get all.")
     print()
 
 # Codec: one process, no I/O; times (lower is better).  decode_keys: keys

@@ -98,6 +98,16 @@ typedef struct mproc__blk {
 
 /* A new zeroed block of at least size bytes (header included) of kind. */
 int mproc__blk_new(size_t size, uint32_t kind, int nparks, mproc__blk **out);
+/*
+ * The same for a block that can grow in place (a Queue's ring): size
+ * bytes usable, reserve bytes of address space (b->size; lowered by
+ * halving, not below min_reserve, when the OS grants less).  Make more of
+ * it usable with mproc__plat_shm_commit(b->h, b->addr, n) in each process.
+ */
+int mproc__blk_new_growable(size_t size, size_t reserve, size_t min_reserve,
+                            uint32_t kind, int nparks, mproc__blk **out);
+/* queue.c, tests only: called at each step of a ring's growth. */
+extern void (*mproc__queue_grow_hook)(int step);
 mproc__blk *mproc__blk_incref(mproc__blk *b);
 void mproc__blk_decref(mproc__blk *b);
 /* At spawn: the block as a plain value [handle, size, [parks]]. */

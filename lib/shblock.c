@@ -8,6 +8,10 @@
  * that need them) stays open while the block is referenced, because a
  * later child may need it at spawn.
  *
+ * A growable block (a Queue's ring) reserves address space for all it may
+ * grow to; size is then that reserve, of which the object makes the part
+ * it uses usable with mproc__plat_shm_commit.
+ *
  * Layout: a 16-byte header {magic, kind, nparks, 0}, then the object.
  * At spawn a block travels as [handle index, size, [park indices]]; in the
  * child the first object that names a handle maps it and later ones share
@@ -56,7 +60,9 @@ static mproc__blk *blk_alloc(void) {
   return b;
 }
 
-int mproc__blk_new(size_t size, uint32_t kind, int nparks, mproc__blk **out) {
+/* reserve 0: a fixed block; else a growable one (see the header). */
+static int blk_make(size_t size, size_t reserve, size_t min_reserve,
+                    uint32_t kind, int nparks, mproc__blk **out) {
   size_t page = mproc__plat_page_size();
   mproc__blk *b;
   blkhdr *hdr;
@@ -65,15 +71,35 @@ int mproc__blk_new(size_t size, uint32_t kind, int nparks, mproc__blk **out) {
   if ((rc = mproc__ensure_runtime()) != 0) /* a failed mproc_init */
     return rc;
   if (size < MPROC__BLK_HDR || size > SIZE_MAX - page || nparks < 0 ||
-      nparks > MPROC__MAX_PARKS)
+      nparks > MPROC__MAX_PARKS || reserve > SIZE_MAX - page)
     return mproc__err(MPROC_EINVAL, "shared block of %zu bytes", size);
   b = blk_alloc();
   if (!b)
     return MPROC_ENOMEM;
   b->size = (size + page - 1) / page * page;
-  rc = mproc__plat_shm_anon(b->size, &b->h);
-  if (rc == 0)
-    rc = mproc__plat_shm_map(b->h, b->size, (void **)&b->addr);
+  if (!reserve) {
+    rc = mproc__plat_shm_anon(b->size, &b->h);
+    if (rc == 0)
+      rc = mproc__plat_shm_map(b->h, b->size, (void **)&b->addr);
+  } else {
+    size_t first = b->size;
+    reserve = (reserve + page - 1) / page * page;
+    if (reserve < first)
+      reserve = first;
+    rc = mproc__plat_shm_anon_growable(first, reserve, &b->h);
+    b->size = reserve;
+    while (rc == 0) {
+      size_t half = b->size / 2 / page * page;
+      rc = mproc__plat_shm_map(b->h, b->size, (void **)&b->addr);
+      /* Less address space than asked (a ulimit -v): halve, to min. */
+      if (rc != MPROC_ENOMEM || half < min_reserve || half < first)
+        break;
+      b->size = half;
+      rc = 0;
+    }
+    if (rc == 0)
+      rc = mproc__plat_shm_commit(b->h, b->addr, first);
+  }
   if (mproc__plat_park_needed())
     for (i = 0; rc == 0 && i < nparks; i++, b->nparks++)
       rc = mproc__plat_park_new(&b->park[i]);
@@ -87,6 +113,17 @@ int mproc__blk_new(size_t size, uint32_t kind, int nparks, mproc__blk **out) {
   mproc__st32(&hdr->magic, BLK_MAGIC);
   *out = b;
   return 0;
+}
+
+int mproc__blk_new(size_t size, uint32_t kind, int nparks, mproc__blk **out) {
+  return blk_make(size, 0, 0, kind, nparks, out);
+}
+
+int mproc__blk_new_growable(size_t size, size_t reserve, size_t min_reserve,
+                            uint32_t kind, int nparks, mproc__blk **out) {
+  if (!reserve)
+    return mproc__err(MPROC_EINVAL, "growable block with no reserve");
+  return blk_make(size, reserve, min_reserve, kind, nparks, out);
 }
 
 mproc__blk *mproc__blk_incref(mproc__blk *b) {

@@ -205,7 +205,34 @@ int mproc__plat_shm_named(const char *name, int create, size_t *size,
 /* POSIX shm_unlink (MPROC_ENOENT if no such name); Win32: 0 (a name
  * dies with its last handle). */
 int mproc__plat_shm_unlink(const char *name);
-/* Map the whole block read-write, shared, at a page-aligned address. */
+/*
+ * A nameless block that grows in place (a Queue's ring): size bytes
+ * usable at first, reserve bytes of address space in every mapping of it
+ * (map it with size = reserve).  Linux: a memfd of size bytes sealed
+ * against shrinking only; Win32: CreateFileMappingW(SEC_RESERVE) of
+ * reserve bytes.  Growing needs no new handle, so the children that got
+ * the block at spawn see the growth.
+ */
+int mproc__plat_shm_anon_growable(size_t size, size_t reserve,
+                                  mproc__handle *h);
+/*
+ * Make the first size bytes of this process's mapping addr of growable
+ * block h usable (idempotent; never shrinks; keeps the contents).  Linux:
+ * ftruncate the file up to size (no-op when it is that long; pages come
+ * when first written); Win32: VirtualAlloc(MEM_COMMIT) in this view
+ * (MPROC_ENOMEM past the commit limit).
+ */
+int mproc__plat_shm_commit(mproc__handle h, void *addr, size_t size);
+/*
+ * The bytes [off, off + len) of growable block h are no longer used: give
+ * their memory back; they read as zeros later.  Linux: fallocate
+ * PUNCH_HOLE | KEEP_SIZE; Win32: nothing (a section's committed pages
+ * cannot be decommitted; they stay for the next growth).
+ */
+int mproc__plat_shm_discard(mproc__handle h, void *addr, size_t off,
+                            size_t len);
+/* Map the whole block read-write, shared, at a page-aligned address (a
+ * growable block: its first page is usable, the rest after shm_commit). */
 int mproc__plat_shm_map(mproc__handle h, size_t size, void **addr);
 int mproc__plat_shm_unmap(void *addr, size_t size);
 /* The page size (allocation granularity of a block). */

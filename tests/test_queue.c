@@ -159,6 +159,39 @@ static mproc_queue *new_kind(int kind, long maxsize) {
   return q;
 }
 
+/* A queue whose buffer may not grow past 1 MiB (as every queue was before
+ * buffers grew): the tests of a full ring and of streamed items. */
+static mproc_queue *new_capped(int kind, long maxsize) {
+  mproc_queue_opts o = MPROC_QUEUE_OPTS_INIT;
+  mproc_queue *q = NULL;
+  o.maxsize = maxsize;
+  o.maxbytes = MIB;
+  ck_mproc_ok(mproc_queue_new_opts(&q,
+                                   kind == K_SIMPLE     ? MPROC_QUEUE_SIMPLE
+                                   : kind == K_JOINABLE ? MPROC_QUEUE_JOINABLE
+                                                        : MPROC_QUEUE_PLAIN,
+                                   &o));
+  ck_assert_ptr_nonnull(q);
+  return q;
+}
+
+/* A queue of kind with those options. */
+static mproc_queue *new_opts(int kind, long maxsize, size_t bufsize,
+                             size_t maxbytes) {
+  mproc_queue_opts o = MPROC_QUEUE_OPTS_INIT;
+  mproc_queue *q = NULL;
+  o.maxsize = maxsize;
+  o.bufsize = bufsize;
+  o.maxbytes = maxbytes;
+  ck_mproc_ok(mproc_queue_new_opts(&q,
+                                   kind == K_SIMPLE     ? MPROC_QUEUE_SIMPLE
+                                   : kind == K_JOINABLE ? MPROC_QUEUE_JOINABLE
+                                                        : MPROC_QUEUE_PLAIN,
+                                   &o));
+  ck_assert_ptr_nonnull(q);
+  return q;
+}
+
 /* 1 if the next message on c is word (within 60 s); no check macros, for
  * the places where a child must be resumed before asserting. */
 static int got_word(mproc_conn *c, const char *word) {
@@ -652,7 +685,8 @@ static int mm_producer(mproc_value *args) {
 }
 
 /*
- * args [queue, kind, me, RawArray 'B' seen, gate...]: gets until EEOF,
+ * args [queue, kind, me, RawArray 'B' seen, delay, gate...]: after the
+ * gate and delay seconds, gets until EEOF,
  * counting each (who, seq) in its own part of seen; within each producer
  * the seqs must increase (102 if not).  JoinableQueue: task_done each.
  */
@@ -666,6 +700,7 @@ static int mm_consumer(mproc_value *args) {
   for (i = 0; i < MM_PROCS; i++)
     last[i] = -1;
   CHILD_CK(pass_gate(args), 0);
+  mproc_sleep(arg_f(args, 4));
   for (;;) {
     int who = -1, seq = -1, rc = mm_get(q, kind, &who, &seq);
     size_t at;
@@ -685,7 +720,9 @@ static int mm_consumer(mproc_value *args) {
 }
 
 START_TEST(many_producers_many_consumers) {
-  mproc_queue *q = new_kind(_i, 0);
+  int kind = _i % K_NKINDS;
+  mproc_queue *q =
+      _i >= K_NKINDS ? new_opts(kind, 0, 4096, 0) : new_kind(kind, 0);
   mproc_shared *arr;
   mproc_process *cons[MM_PROCS], *prod[MM_PROCS];
   unsigned char *seen;
@@ -697,16 +734,17 @@ START_TEST(many_producers_many_consumers) {
   seen = mproc_shared_data(arr);
   for (i = 0; i < MM_PROCS; i++) {
     cons[i] = start(mm_consumer,
-                    gated(&g, mproc_build("[O i i O]", mproc_queue_ref(q), _i,
-                                          i, mproc_shared_ref(arr))));
+                    gated(&g, mproc_build("[O i i O f]", mproc_queue_ref(q),
+                                          kind, i, mproc_shared_ref(arr),
+                                          _i >= K_NKINDS ? 0.03 * i : 0.0)));
     prod[i] =
         start(mm_producer,
-              gated(&g, mproc_build("[O i i]", mproc_queue_ref(q), _i, i)));
+              gated(&g, mproc_build("[O i i]", mproc_queue_ref(q), kind, i)));
   }
   gate_open(&g);
   for (i = 0; i < MM_PROCS; i++)
     ck_exit(prod[i], 0);
-  if (_i == K_JOINABLE)
+  if (kind == K_JOINABLE)
     ck_mproc_ok(mproc_queue_join(q, MPROC_FOREVER));
   /* Producers done (and, joinable, every item done): consumers drain and
    * get EEOF. */
@@ -728,7 +766,7 @@ START_TEST(many_producers_many_consumers) {
   ck_assert_msg(lost == 0 && dup == 0,
                 "%s: %d items lost, %d received more than once (first: "
                 "producer %d seq %d)",
-                kind_name[_i], lost, dup, first_bad / MM_N, first_bad % MM_N);
+                kind_name[kind], lost, dup, first_bad / MM_N, first_bad % MM_N);
   ck_assert_int_eq(mproc_queue_qsize(q), 0);
   mproc_shared_free(arr);
   mproc_queue_free(q);
@@ -879,10 +917,11 @@ START_TEST(maxsize_limits) {
 }
 END_TEST
 
-/* An unbounded queue whose ring is full: put_nowait gives EFULL, a put
- * with a timeout waits that long, and space comes back with a get. */
+/* An unbounded queue whose buffer is at its cap (maxbytes 1 MiB):
+ * put_nowait gives EFULL naming the cap, a put with a timeout waits that
+ * long, and space comes back with a get. */
 START_TEST(ring_full) {
-  mproc_queue *q = new_kind(_i, 0);
+  mproc_queue *q = new_capped(_i, 0);
   unsigned char *b = new_item(65536, 9);
   double t0;
   int i, rc = 0, put = 0;
@@ -893,11 +932,15 @@ START_TEST(ring_full) {
       put++;
   }
   ck_mproc(rc, MPROC_EFULL);
+  ck_assert_msg(strstr(mproc_last_error(), "maxbytes 1048576") != NULL,
+                "the error does not name the cap: %s", mproc_last_error());
   ck_assert_int_gt(put, 1);
   ck_assert_int_eq(mproc_queue_qsize(q), put);
   t0 = now();
   ck_mproc(mproc_queue_put_bytes(q, b, 65536, 0.1), MPROC_EFULL);
   ck_elapsed(t0, 0.09, 5);
+  ck_assert_msg(strstr(mproc_last_error(), "maxbytes 1048576") != NULL,
+                "the error does not name the cap: %s", mproc_last_error());
   expect_item(q, 65536, 9, "ring_full");
   ck_mproc_ok(mproc_queue_put_bytes(q, b, 65536, 0));
   for (i = 0; i < put; i++)
@@ -1035,7 +1078,7 @@ static int big_once(mproc_value *args) {
 /* Closed while a producer streams an item nobody reads: its put gives
  * ECLOSED, and a get never returns the part it had written. */
 START_TEST(close_while_streaming) {
-  mproc_queue *q = new_kind(_i, 0);
+  mproc_queue *q = new_capped(_i, 0);
   mproc_conn *a, *z;
   mproc_process *p;
   void *b = NULL;
@@ -1130,7 +1173,7 @@ static int fill_forever(mproc_value *args) {
  * put arrives, and a JoinableQueue counts exactly those.
  */
 START_TEST(killed_while_waiting) {
-  mproc_queue *q = new_kind(_i, 0);
+  mproc_queue *q = new_capped(_i, 0);
   mproc_conn *a, *z;
   mproc_process *p;
   mproc_value *got = NULL;
@@ -1299,7 +1342,7 @@ static int put_end(mproc_value *args) {
  * and kill it there.
  */
 static mproc_queue *killed_mid_item(int kind) {
-  mproc_queue *q = new_kind(kind, 0);
+  mproc_queue *q = new_capped(kind, 0);
   mproc_conn *a, *z;
   mproc_process *p;
   ck_mproc_ok(mproc_pipe(&a, &z, 1));
@@ -1415,7 +1458,7 @@ END_TEST
  * written is never returned, and the queue stays usable.
  */
 START_TEST(streamed_put_times_out) {
-  mproc_queue *q = new_kind(_i, 0);
+  mproc_queue *q = new_capped(_i, 0);
   unsigned char *big = new_item(3 * MIB, 5);
   bg_put bp;
   int in_time;
@@ -1487,7 +1530,7 @@ static int one_getter(mproc_value *args) {
  * and C intact (A may be lost, but never returned in part).
  */
 START_TEST(consumer_killed_mid_item) {
-  mproc_queue *q = new_kind(_i, 0);
+  mproc_queue *q = new_capped(_i, 0);
   mproc_conn *a, *z, *c, *d;
   mproc_process *prod, *cons;
   int stopped, heard, alive, resumed, code = -1000, rc;
@@ -1838,6 +1881,495 @@ START_TEST(handles_back_to_baseline) {
 }
 END_TEST
 
+/* ======================================================================== */
+/* The buffer grows (issue 8): no put waits for buffer below the cap       */
+/* ======================================================================== */
+
+/* Put n raw items of size bytes, seeds first.., each with timeout 0. */
+static int put_items(mproc_queue *q, int n, size_t size, uint32_t first) {
+  unsigned char *buf = malloc(size ? size : 1);
+  int i, rc = 0;
+  if (!buf)
+    return MPROC_ENOMEM;
+  for (i = 0; i < n && rc == 0; i++) {
+    fill_item(buf, size, first + (uint32_t)i);
+    rc = mproc_queue_put_bytes(q, buf, size, 0);
+  }
+  free(buf);
+  return rc;
+}
+
+/*
+ * args [queue, conn, op, n, size, first]: op "put" puts n raw items
+ * (seeds first..) with timeout 0 and exits; op "get" says "ready", waits
+ * for any message on conn, then gets n items (60 s each), which must be
+ * those items byte for byte (102 if not), in order.
+ */
+static int grow_child(mproc_value *args) {
+  mproc_queue *q = arg_queue(args, 0);
+  mproc_conn *c = arg_conn(args, 1);
+  const char *op = mproc_value_str(mproc_list_get(args, 2));
+  int64_t n = arg_i64(args, 3), size = arg_i64(args, 4),
+          first = arg_i64(args, 5), i;
+  mproc_value *go = NULL;
+  if (!q || !c || !op)
+    return 101;
+  if (strcmp(op, "put") == 0)
+    return code_of(put_items(q, (int)n, (size_t)size, (uint32_t)first));
+  CHILD_CK(say(c, "ready"), 0);
+  CHILD_CK(mproc_conn_recv(c, &go), 0);
+  mproc_value_free(go);
+  for (i = 0; i < n; i++) {
+    void *p = NULL;
+    size_t got = 0;
+    char why[160];
+    int bad;
+    CHILD_CK(mproc_queue_get_bytes(q, &p, &got, 60), 0);
+    bad = item_bad(p, got, (size_t)size, (uint32_t)(first + i), why,
+                   sizeof why);
+    mproc_free(p);
+    if (bad) {
+      fprintf(stderr, "grow_child: item %d: %s\n", (int)i, why);
+      return 102;
+    }
+  }
+  return 0;
+}
+
+static mproc_process *start_grow_child(mproc_queue *q, mproc_conn *c,
+                                       const char *op, int n, size_t size,
+                                       uint32_t first) {
+  return start(grow_child, mproc_build("[O C s i i i]", mproc_queue_ref(q), c,
+                                       op, n, (int)size, (int)first));
+}
+
+/*
+ * Same process, default buffer: a 16 MiB put and 100 puts of 64 KiB with
+ * nobody reading all succeed at once (timeout 0), and come back byte for
+ * byte; a bounded queue grows too (maxsize counts items, not bytes).
+ */
+START_TEST(grows_in_one_process) {
+  mproc_queue *q = new_kind(_i, 0);
+  unsigned char *big = new_item(16 * MIB, 77);
+  int i;
+  ck_assert_ptr_nonnull(big);
+  ck_mproc_ok(mproc_queue_put_bytes(q, big, 16 * MIB, 0));
+  ck_mproc_ok(put_items(q, 100, 65536, 0));
+  ck_assert_int_eq(mproc_queue_qsize(q), 101);
+  expect_item(q, 16 * MIB, 77, "the 16 MiB item");
+  for (i = 0; i < 100; i++)
+    expect_item(q, 65536, (uint32_t)i, "a 64 KiB item");
+  ck_assert_int_eq(mproc_queue_qsize(q), 0);
+  done_and_joined(q, _i, 101);
+  mproc_queue_free(q);
+  if (_i == K_SIMPLE) {
+    free(big);
+    return;
+  }
+  /* Queue(3): three 16 MiB items at once, the fourth is refused by
+   * maxsize (and says so). */
+  q = new_kind(_i, 3);
+  for (i = 0; i < 3; i++)
+    ck_mproc_ok(mproc_queue_put_bytes(q, big, 16 * MIB, 0));
+  ck_mproc(mproc_queue_put_bytes(q, big, 16 * MIB, 0), MPROC_EFULL);
+  ck_assert_msg(strstr(mproc_last_error(), "maxsize 3") != NULL,
+                "the error does not name maxsize: %s", mproc_last_error());
+  for (i = 0; i < 3; i++)
+    expect_item(q, 16 * MIB, 77, "a 16 MiB item of Queue(3)");
+  done_and_joined(q, _i, 3);
+  mproc_queue_free(q);
+  free(big);
+}
+END_TEST
+
+/*
+ * The ring grows while a child holds the queue: a child waits; this
+ * process puts 100 x 64 KiB at once (the ring grows from 1 MiB); the
+ * child then reads them all byte for byte.  Then the other way: a child
+ * puts 100 and exits (the ring it grew keeps them), this process reads
+ * them.  On Windows the pages one process commits, the other sees.
+ */
+START_TEST(grown_while_child_holds) {
+  mproc_queue *q = new_kind(_i, 0);
+  mproc_conn *a, *z;
+  mproc_process *p;
+  mproc_value *go = mproc_str("go");
+  int i;
+  ck_mproc_ok(mproc_pipe(&a, &z, 1));
+  p = start_grow_child(q, z, "get", 100, 65536, 500);
+  expect_word(a, "ready");
+  ck_mproc_ok(put_items(q, 100, 65536, 500));
+  ck_mproc_ok(mproc_conn_send(a, go));
+  ck_exit(p, 0);
+  ck_assert_int_eq(mproc_queue_qsize(q), 0);
+  /* Again, past 16 MiB, with the child's mapping grown before. */
+  p = start_grow_child(q, z, "get", 3, 12 * MIB, 900);
+  expect_word(a, "ready");
+  ck_mproc_ok(put_items(q, 3, 12 * MIB, 900));
+  ck_mproc_ok(mproc_conn_send(a, go));
+  ck_exit(p, 0);
+  /* A child grows it and exits; nothing is lost. */
+  mproc_queue_free(q);
+  q = new_kind(_i, 0);
+  ck_exit(start_grow_child(q, z, "put", 100, 65536, 2000), 0);
+  ck_assert_int_eq(mproc_queue_qsize(q), 100);
+  for (i = 0; i < 100; i++)
+    expect_item(q, 65536, 2000 + (uint32_t)i, "an item a child put");
+  done_and_joined(q, _i, 100);
+  mproc_value_free(go);
+  mproc_conn_free(a);
+  mproc_conn_free(z);
+  mproc_queue_free(q);
+}
+END_TEST
+
+/* mproc_queue_new_opts: its checks; bufsize and maxbytes; the cap's error;
+ * an item above the cap streams to a reader. */
+START_TEST(opts_and_cap) {
+  mproc_queue_opts o = MPROC_QUEUE_OPTS_INIT;
+  mproc_queue *q = (mproc_queue *)&o;
+  mproc_conn *a, *z;
+  mproc_process *p;
+  mproc_value *go = mproc_str("go");
+  unsigned char *b = new_item(100 * 1024, 7);
+  double t0;
+  ck_assert_ptr_nonnull(b);
+  ck_mproc(mproc_queue_new_opts(&q, 7, &o), MPROC_EINVAL);
+  ck_assert_ptr_null(q);
+  o.maxsize = 3;
+  ck_mproc(mproc_queue_new_opts(&q, MPROC_QUEUE_SIMPLE, &o), MPROC_EINVAL);
+  o.maxsize = 0;
+  o.bufsize = 16384;
+  o.maxbytes = 8192;
+  ck_mproc(mproc_queue_new_opts(&q, MPROC_QUEUE_PLAIN, &o), MPROC_EINVAL);
+  ck_assert_ptr_null(q);
+  if (SIZE_MAX > 0xFFFFFFFFu) {
+    o.bufsize = 0;
+    o.maxbytes = (size_t)1 << 35;
+    ck_mproc(mproc_queue_new_opts(&q, MPROC_QUEUE_PLAIN, &o), MPROC_EINVAL);
+  }
+  ck_mproc(mproc_queue_new_opts(NULL, MPROC_QUEUE_PLAIN, NULL),
+           MPROC_EINVAL);
+  ck_mproc_ok(mproc_queue_new_opts(&q, MPROC_QUEUE_JOINABLE, NULL));
+  ck_mproc_ok(mproc_queue_put_bytes(q, b, 100 * 1024, 0));
+  expect_item(q, 100 * 1024, 7, "default opts");
+  mproc_queue_free(q);
+
+  /* A 4 KiB buffer that may grow to 8 KiB: two 3000-byte items fit (it
+   * grows), a third is refused at once, naming the cap. */
+  q = new_opts(K_QUEUE, 0, 4096, 8192);
+  ck_mproc_ok(put_items(q, 2, 3000, 1));
+  ck_mproc(put_items(q, 1, 3000, 3), MPROC_EFULL);
+  ck_assert_msg(strstr(mproc_last_error(), "maxbytes 8192") != NULL,
+                "the error does not name the cap: %s", mproc_last_error());
+  t0 = now();
+  ck_mproc(mproc_queue_put_bytes(q, b, 3000, 0.1), MPROC_EFULL);
+  ck_elapsed(t0, 0.09, 5);
+  ck_assert_int_eq(mproc_queue_qsize(q), 2);
+  expect_item(q, 3000, 1, "cap 8 KiB");
+  ck_mproc_ok(put_items(q, 1, 3000, 3));
+  expect_item(q, 3000, 2, "cap 8 KiB");
+  expect_item(q, 3000, 3, "cap 8 KiB");
+  /* An item of 100 KiB, above the cap, streams to a reader. */
+  ck_mproc_ok(mproc_pipe(&a, &z, 1));
+  p = start_grow_child(q, z, "get", 1, 100 * 1024, 7);
+  expect_word(a, "ready");
+  ck_mproc_ok(mproc_conn_send(a, go));
+  ck_mproc_ok(mproc_queue_put_bytes(q, b, 100 * 1024, 60));
+  ck_exit(p, 0);
+  /* ...and nobody reading: EFULL, naming the cap, nothing left. */
+  ck_mproc(mproc_queue_put_bytes(q, b, 100 * 1024, 0.1), MPROC_EFULL);
+  ck_assert_msg(strstr(mproc_last_error(), "larger than the queue's cap") !=
+                    NULL,
+                "%s", mproc_last_error());
+  ck_assert_int_eq(mproc_queue_qsize(q), 0);
+  {
+    void *part = NULL;
+    size_t n = 0;
+    ck_mproc(mproc_queue_get_bytes(q, &part, &n, 0.5), MPROC_EEMPTY);
+    ck_assert_ptr_null(part);
+  }
+  ck_mproc_ok(put_items(q, 1, 10, 4));
+  expect_item(q, 10, 4, "after a streamed put timed out");
+  mproc_queue_free(q);
+
+  /* A 4 KiB first buffer, default cap: a 1 MiB item at once. */
+  q = new_opts(K_SIMPLE, 0, 1, 0);
+  ck_mproc_ok(put_items(q, 1, MIB, 5));
+  expect_item(q, MIB, 5, "grown from 4 KiB");
+  mproc_queue_free(q);
+  mproc_value_free(go);
+  mproc_conn_free(a);
+  mproc_conn_free(z);
+  free(b);
+}
+END_TEST
+
+/*
+ * A producer killed while it puts into a ring that grows (from 4 KiB,
+ * cap 16 MiB) as this process reads some: what arrives is a run of whole
+ * items, seeds 0, 1, 2, ..., then the queue goes on.
+ */
+START_TEST(producer_killed_while_growing) {
+  mproc_queue *q = new_opts(_i, 0, 4096, 16 * MIB);
+  mproc_conn *a, *z;
+  mproc_process *p;
+  void *got = NULL;
+  size_t n = 0;
+  char why[160];
+  uint32_t next = 0;
+  int rc, bad;
+  ck_mproc_ok(mproc_pipe(&a, &z, 1));
+  p = start(fill_forever, mproc_build("[O C i]", mproc_queue_ref(q), z,
+                                      1000000));
+  expect_word(a, "ready");
+  /* Read a few while it grows the ring, then kill it at a moment that
+   * differs by kind. */
+  while (next < 20 && mproc_queue_get_bytes(q, &got, &n, 60) == 0) {
+    bad = item_bad(got, n, 65536, next, why, sizeof why);
+    mproc_free(got);
+    got = NULL;
+    ck_assert_msg(!bad, "item %u: %s", next, why);
+    next++;
+  }
+  mproc_sleep(0.001 + 0.002 * _i);
+  ck_mproc_ok(mproc_process_kill(p));
+  ck_exit(p, -9);
+  for (;;) {
+    rc = mproc_queue_get_bytes(q, &got, &n, 0.5);
+    if (rc == MPROC_EEMPTY)
+      break;
+    ck_mproc_ok(rc);
+    bad = item_bad(got, n, 65536, next, why, sizeof why);
+    mproc_free(got);
+    got = NULL;
+    ck_assert_msg(!bad, "item %u: %s", next, why);
+    next++;
+  }
+  ck_assert_int_ge(next, 20);
+  ck_assert_int_eq(mproc_queue_qsize(q), 0);
+  ck_mproc_ok(put_items(q, 3, 3 * MIB, 9));
+  expect_item(q, 3 * MIB, 9, "after the kill");
+  expect_item(q, 3 * MIB, 10, "after the kill");
+  expect_item(q, 3 * MIB, 11, "after the kill");
+  done_and_joined(q, _i, (int)next + 3);
+  mproc_conn_free(a);
+  mproc_conn_free(z);
+  mproc_queue_free(q);
+}
+END_TEST
+
+/* lib/queue.c (mproc_int.h), for tests: called at each step of a growth. */
+extern void (*mproc__queue_grow_hook)(int step);
+
+/* The step of a growth at which grow_dier dies (its hook). */
+static int g_die_step;
+
+static void die_at_step(int step) {
+  if (step == g_die_step)
+    _Exit(77);
+}
+
+/* args [queue, step]: puts a 1000-byte item (seed 11) into a full ring,
+ * dying at that step of the growth it needs (exit 77). */
+static int grow_dier(mproc_value *args) {
+  mproc_queue *q = arg_queue(args, 0);
+  if (!q)
+    return 101;
+  g_die_step = (int)arg_i64(args, 1);
+  mproc__queue_grow_hook = die_at_step;
+  return code_of(put_items(q, 1, 1000, 11));
+}
+
+/*
+ * A producer that dies at each step of a growth (the new memory made
+ * usable / the wrapped data copied / the new layout published, holding
+ * both locks each time; _i / 3 + 1): the items before it come back whole
+ * and in order, its own never does, and the queue goes on (and grows).
+ */
+START_TEST(producer_dies_in_growth) {
+  int kind = _i % K_NKINDS, step = _i / K_NKINDS + 1, i;
+  mproc_queue *q = new_opts(kind, 0, 8192, 0);
+  /* 1008-byte chunks: 7 in, 3 out, 4 in: 8064 bytes in the 8 KiB ring,
+   * wrapped. */
+  ck_mproc_ok(put_items(q, 7, 1000, 0));
+  for (i = 0; i < 3; i++)
+    expect_item(q, 1000, (uint32_t)i, "before the growth");
+  ck_mproc_ok(put_items(q, 4, 1000, 7));
+  ck_exit(start(grow_dier, mproc_build("[O i]", mproc_queue_ref(q), step)),
+          77);
+  ck_assert_int_eq(mproc_queue_qsize(q), 8);
+  ck_mproc_ok(put_items(q, 20, 1000, 12)); /* it grows again */
+  for (i = 3; i < 11; i++)
+    expect_item(q, 1000, (uint32_t)i, "after the grower died");
+  for (i = 12; i < 32; i++)
+    expect_item(q, 1000, (uint32_t)i, "after the grower died");
+  ck_assert_int_eq(mproc_queue_qsize(q), 0);
+  done_and_joined(q, kind, 31);
+  mproc_queue_free(q);
+}
+END_TEST
+
+/* Steps of growths and shrinks seen in this process (count_steps). */
+static int g_steps[5];
+
+static void count_steps(int step) {
+  if (step >= 0 && step < 5)
+    g_steps[step]++;
+}
+
+/*
+ * A ring that grew to 64 times its first size or more (256 KiB here)
+ * shrinks back when a get empties it (step 4 of the hook), and grows
+ * again for the next burst, which a child reads byte for byte.
+ */
+START_TEST(shrinks_when_drained) {
+  mproc_queue *q = new_opts(_i, 0, 4096, 0);
+  mproc_conn *a, *z;
+  mproc_process *p;
+  mproc_value *go = mproc_str("go");
+  int i;
+  memset(g_steps, 0, sizeof g_steps);
+  mproc__queue_grow_hook = count_steps;
+  ck_mproc_ok(put_items(q, 100, 65536, 0));
+  ck_assert_int_gt(g_steps[3], 5); /* 4 KiB -> 8 MiB */
+  for (i = 0; i < 99; i++)
+    expect_item(q, 65536, (uint32_t)i, "before the shrink");
+  ck_assert_int_eq(g_steps[4], 0);
+  expect_item(q, 65536, 99, "the last before the shrink");
+  ck_assert_int_eq(g_steps[4], 1);
+  /* Again, read by a child. */
+  ck_mproc_ok(mproc_pipe(&a, &z, 1));
+  p = start_grow_child(q, z, "get", 100, 65536, 1000);
+  expect_word(a, "ready");
+  ck_mproc_ok(put_items(q, 100, 65536, 1000));
+  ck_assert_int_gt(g_steps[3], 10);
+  ck_mproc_ok(mproc_conn_send(a, go));
+  ck_exit(p, 0);
+  mproc__queue_grow_hook = NULL;
+  ck_mproc_ok(put_items(q, 3, 100, 7));
+  for (i = 0; i < 3; i++)
+    expect_item(q, 100, 7 + (uint32_t)i, "after");
+  done_and_joined(q, _i, 203);
+  mproc_value_free(go);
+  mproc_conn_free(a);
+  mproc_conn_free(z);
+  mproc_queue_free(q);
+}
+END_TEST
+
+/*
+ * put_nowait below the cap never fails, even while a child reads (and
+ * holds the consumers' side when the ring must grow): 2000 x 64 KiB with
+ * timeout 0, each read back byte for byte by the child.
+ */
+START_TEST(put_nowait_while_read) {
+  mproc_queue *q = new_opts(_i, 0, 4096, 0);
+  mproc_conn *a, *z;
+  mproc_process *p;
+  mproc_value *go = mproc_str("go");
+  ck_mproc_ok(mproc_pipe(&a, &z, 1));
+  p = start_grow_child(q, z, "get", 2000, 65536, 40);
+  expect_word(a, "ready");
+  ck_mproc_ok(mproc_conn_send(a, go));
+  ck_mproc_ok(put_items(q, 2000, 65536, 40));
+  ck_exit(p, 0);
+  ck_assert_int_eq(mproc_queue_qsize(q), 0);
+  mproc_value_free(go);
+  mproc_conn_free(a);
+  mproc_conn_free(z);
+  mproc_queue_free(q);
+}
+END_TEST
+
+/*
+ * A consumer killed while it sleeps in get (holding the consumers' side):
+ * the puts after it grow the ring anyway (the grower takes the dead
+ * consumer's lock over), all at once, and every item comes back.
+ */
+START_TEST(grow_over_dead_consumer) {
+  mproc_queue *q = new_opts(_i, 0, 4096, 0);
+  mproc_conn *a, *z;
+  mproc_process *p;
+  int i;
+  ck_mproc_ok(mproc_pipe(&a, &z, 1));
+  p = start_qop(q, "get", 1, 0, 0, MPROC_FOREVER, z);
+  expect_word(a, "ready");
+  mproc_sleep(0.2); /* asleep in get, holding the consumer lock */
+  ck_assert_int_eq(mproc_process_is_alive(p), 1);
+  ck_mproc_ok(mproc_process_kill(p));
+  ck_exit(p, -9);
+  ck_mproc_ok(put_items(q, 100, 65536, 300));
+  ck_assert_int_eq(mproc_queue_qsize(q), 100);
+  for (i = 0; i < 100; i++)
+    expect_item(q, 65536, 300 + (uint32_t)i, "after a dead consumer");
+  done_and_joined(q, _i, 100);
+  mproc_conn_free(a);
+  mproc_conn_free(z);
+  mproc_queue_free(q);
+}
+END_TEST
+
+/* ======================================================================== */
+/* Timeouts: negatives poll, NaN is an error (issue 8); close twice         */
+/* ======================================================================== */
+
+START_TEST(negative_timeouts) {
+  mproc_queue *q = new_kind(K_JOINABLE, 1);
+  mproc_value *v = mproc_int(1), *got = NULL;
+  void *b = NULL;
+  size_t n = 0;
+  double nan = 0.0, t0;
+  nan = nan / nan;
+  ck_mproc(mproc_queue_get(q, &got, -0.5), MPROC_EEMPTY);
+  ck_mproc(mproc_queue_get_bytes(q, &b, &n, -1e-9), MPROC_EEMPTY);
+  ck_mproc(mproc_queue_get(q, &got, nan), MPROC_EINVAL);
+  ck_mproc(mproc_queue_put(q, v, nan), MPROC_EINVAL);
+  ck_mproc(mproc_queue_put_bytes(q, "x", 1, nan), MPROC_EINVAL);
+  ck_mproc(mproc_queue_join(q, nan), MPROC_EINVAL);
+  ck_assert_int_eq(mproc_queue_qsize(q), 0);
+  ck_mproc_ok(mproc_queue_put(q, v, -0.5)); /* room: a poll succeeds */
+  /* Full: a poll, not a wait - neither forever nor |timeout| (30 s). */
+  t0 = now();
+  ck_mproc(mproc_queue_put(q, v, -0.5), MPROC_EFULL);
+  ck_mproc(mproc_queue_put(q, v, -30), MPROC_EFULL);
+  ck_mproc(mproc_queue_put_bytes(q, "x", 1, -1e300), MPROC_EFULL);
+  ck_mproc(mproc_queue_join(q, -1e-3), MPROC_ETIMEDOUT);
+  ck_mproc(mproc_queue_join(q, -30), MPROC_ETIMEDOUT);
+  ck_elapsed(t0, 0, 10);
+  ck_mproc_ok(mproc_queue_get(q, &got, -0.5));
+  mproc_value_free(got);
+  got = NULL;
+  t0 = now();
+  ck_mproc(mproc_queue_get(q, &got, -0.5), MPROC_EEMPTY);
+  ck_mproc(mproc_queue_get(q, &got, -30), MPROC_EEMPTY);
+  ck_elapsed(t0, 0, 10);
+  ck_mproc_ok(mproc_queue_task_done(q));
+  ck_mproc_ok(mproc_queue_join(q, -1e-3));
+  ck_assert_ptr_null(got);
+  mproc_value_free(v);
+  mproc_queue_free(q);
+}
+END_TEST
+
+/* close() of a closed queue is a no-op returning 0 (Python), here and
+ * after a child closed it. */
+START_TEST(close_twice) {
+  mproc_queue *q = new_kind(_i, 0);
+  mproc_value *got = NULL;
+  put_int(q, 5, 0);
+  ck_mproc_ok(mproc_queue_close(q));
+  ck_mproc_ok(mproc_queue_close(q));
+  ck_exit(start_qop(q, "close", 0, 0, 0, 0, NULL), 0);
+  ck_mproc_ok(mproc_queue_close(q));
+  ck_mproc(mproc_queue_put_bytes(q, "x", 1, 0), MPROC_ECLOSED);
+  expect_int(q, 5);
+  ck_mproc(mproc_queue_get(q, &got, 0), MPROC_EEOF);
+  ck_mproc_ok(mproc_queue_close(q));
+  mproc_queue_free(q);
+}
+END_TEST
+
 Suite *mproc_suite_queue(void) {
   Suite *s = suite_create("queue");
   TCase *basic = tcase_create("basic");
@@ -1847,6 +2379,7 @@ Suite *mproc_suite_queue(void) {
   TCase *death = tcase_create("death");
   TCase *join = tcase_create("joinable");
   TCase *travel = tcase_create("travel");
+  TCase *grow = tcase_create("grow");
 
   /* _i: K_QUEUE, K_SIMPLE, K_JOINABLE unless noted. */
   tcase_add_loop_test(basic, sizes_in_one_process, 0, K_NKINDS);
@@ -1861,7 +2394,9 @@ Suite *mproc_suite_queue(void) {
   tcase_add_loop_test(sizes, sizes_from_child, 0, K_NKINDS);
   suite_add_tcase(s, sizes);
 
-  tcase_add_loop_test(mm, many_producers_many_consumers, 0, K_NKINDS);
+  /* _i >= K_NKINDS: a 4 KiB first buffer, which grows as they run (the
+   * consumers start 0, 30 and 60 ms late). */
+  tcase_add_loop_test(mm, many_producers_many_consumers, 0, 2 * K_NKINDS);
   suite_add_tcase(s, mm);
 
   tcase_add_loop_test(close, close_rules, 0, K_NKINDS);
@@ -1886,5 +2421,18 @@ Suite *mproc_suite_queue(void) {
 
   tcase_add_loop_test(travel, queue_travels_only_at_spawn, 0, K_NKINDS);
   suite_add_tcase(s, travel);
+
+  tcase_add_loop_test(grow, grows_in_one_process, 0, K_NKINDS);
+  tcase_add_loop_test(grow, grown_while_child_holds, 0, K_NKINDS);
+  tcase_add_test(grow, opts_and_cap);
+  tcase_add_loop_test(grow, producer_killed_while_growing, 0, K_NKINDS);
+  tcase_add_loop_test(grow, grow_over_dead_consumer, 0, K_NKINDS);
+  tcase_add_loop_test(grow, put_nowait_while_read, 0, K_NKINDS);
+  tcase_add_loop_test(grow, shrinks_when_drained, 0, K_NKINDS);
+  /* _i: kind _i % 3, step _i / 3 + 1. */
+  tcase_add_loop_test(grow, producer_dies_in_growth, 0, 3 * K_NKINDS);
+  tcase_add_test(grow, negative_timeouts);
+  tcase_add_loop_test(grow, close_twice, 0, K_NKINDS);
+  suite_add_tcase(s, grow);
   return s;
 }

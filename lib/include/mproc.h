@@ -648,16 +648,38 @@ int mproc_value_get_shm(const mproc_value *v, mproc_shm **out);
  * Queues reach children as process arguments (mproc_queue_ref); inside a
  * value put anywhere else they give MPROC_EINHERIT.
  *
- * put: MPROC_EFULL when the queue stays full for timeout (0: at once),
- * MPROC_ECLOSED after close.  get: MPROC_EEMPTY when nothing arrives
- * within timeout, MPROC_EEOF once the queue is closed and drained.  A get
- * that has begun to receive an item larger than the ring finishes it.
+ * The buffer grows as items come (no put waits for buffer below the
+ * byte cap, maxbytes, whatever maxsize is), up to memory; maxsize counts
+ * items, as in Python.
+ *
+ * put: MPROC_EFULL when the queue stays full (maxsize items, or maxbytes
+ * of buffer) for timeout (0: at once), MPROC_ECLOSED after close.  get:
+ * MPROC_EEMPTY when nothing arrives within timeout, MPROC_EEOF once the
+ * queue is closed and drained.  Timeouts: MPROC_FOREVER blocks, any other
+ * negative value polls, NaN is MPROC_EINVAL.  An item larger than maxbytes
+ * streams through the buffer: its put returns once its last part is in
+ * the buffer (a reader takes the rest meanwhile), and a get that has begun
+ * it finishes it.
  */
 typedef struct mproc_queue mproc_queue;
 /** Python's Queue(maxsize): maxsize <= 0 is unbounded; at most 2^31-1. */
 int mproc_queue_new(mproc_queue **q, long maxsize);
 int mproc_simplequeue_new(mproc_queue **q);
 int mproc_joinablequeue_new(mproc_queue **q, long maxsize);
+/** The kinds of queue, for mproc_queue_new_opts. */
+enum { MPROC_QUEUE_PLAIN, MPROC_QUEUE_SIMPLE, MPROC_QUEUE_JOINABLE };
+typedef struct mproc_queue_opts {
+  long maxsize;    /* items; <= 0: unbounded (SimpleQueue: must be) */
+  size_t bufsize;  /* the buffer's first size in bytes; 0: 1 MiB */
+  size_t maxbytes; /* the most it grows to (address space reserved at
+                      once, memory used as it grows); 0: 1 GiB (64 MiB on
+                      32-bit systems); both rounded up to 4 KiB, at most
+                      2^35 - 4096 */
+} mproc_queue_opts;
+#define MPROC_QUEUE_OPTS_INIT {0, 0, 0}
+/** A queue of that kind (MPROC_QUEUE_*); opts NULL: the defaults. */
+int mproc_queue_new_opts(mproc_queue **q, int kind,
+                         const mproc_queue_opts *opts);
 /** Put a copy of v (a value holding no OS objects). */
 int mproc_queue_put(mproc_queue *q, const mproc_value *v, double timeout);
 int mproc_queue_get(mproc_queue *q, mproc_value **out, double timeout);

@@ -5,10 +5,18 @@
  * freed by the kernel with its last fd and mapping, so nothing can leak
  * when every user is SIGKILLed), shm_named / shm_unlink (shm_open, for
  * SharedMemory: the resource tracker in lib/ unlinks forgotten names),
- * shm_map / shm_unmap (mmap MAP_SHARED), page_size.
+ * shm_map / shm_unmap (mmap MAP_SHARED), page_size; shm_anon_growable,
+ * shm_commit and shm_discard for a block that grows in place (a Queue's
+ * ring; discard punches a hole, giving pages back).
  *
  * The seals stop any holder from shrinking the block under the others
- * (which would turn their next access into SIGBUS).
+ * (which would turn their next access into SIGBUS).  A growable block is
+ * sealed against shrinking only: every process maps its whole reserve
+ * (mapping past the end of the file is allowed; touching it is not), and
+ * the process that grows it extends the file with ftruncate before anyone
+ * uses the new part.  Pages exist only once written, as for the first
+ * part (fallocate, which would make running out of memory an error code,
+ * zeroes every page at once: a burst of puts ran at 2/3 of the speed).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -59,6 +67,51 @@ int mproc__plat_shm_anon(size_t size, mproc__handle *h) {
     return mproc__err_os(MPROC_EOS, e, "fcntl(F_ADD_SEALS)");
   }
   *h = fd;
+  return 0;
+}
+
+int mproc__plat_shm_anon_growable(size_t size, size_t reserve,
+                                   mproc__handle *h) {
+  int fd, e;
+  if (size == 0 || reserve < size || (off_t)reserve < 0)
+    return mproc__err(MPROC_EINVAL, "growable block of %zu of %zu bytes",
+                      size, reserve);
+  fd = memfd_create("mproc", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0)
+    return mproc__err_os(shm_code(errno), errno, "memfd_create");
+  if (ftruncate(fd, (off_t)size) != 0) {
+    e = errno;
+    close(fd);
+    return mproc__err_os(shm_code(e), e, "ftruncate(memfd, %zu)", size);
+  }
+  if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
+    e = errno;
+    close(fd);
+    return mproc__err_os(MPROC_EOS, e, "fcntl(F_ADD_SEALS)");
+  }
+  *h = fd;
+  return 0;
+}
+
+int mproc__plat_shm_commit(mproc__handle h, void *addr, size_t size) {
+  struct stat st;
+  (void)addr;
+  if (fstat((int)h, &st) != 0)
+    return mproc__err_os(MPROC_EOS, errno, "fstat(memfd)");
+  if ((size_t)st.st_size >= size)
+    return 0;
+  if (ftruncate((int)h, (off_t)size) != 0)
+    return mproc__err_os(shm_code(errno), errno,
+                         "growing a shared block to %zu bytes", size);
+  return 0;
+}
+
+int mproc__plat_shm_discard(mproc__handle h, void *addr, size_t off,
+                            size_t len) {
+  (void)addr;
+  if (len && fallocate((int)h, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                       (off_t)off, (off_t)len) != 0)
+    return mproc__err_os(MPROC_EOS, errno, "fallocate(PUNCH_HOLE)");
   return 0;
 }
 

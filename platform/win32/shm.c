@@ -5,7 +5,14 @@
  * shm_named (CreateFileMappingW / OpenFileMappingW on L"Local\\" name; an
  * opened block's size from VirtualQuery of a temporary view, as CPython's
  * SharedMemory does), shm_unlink (nothing to do), shm_map / shm_unmap
- * (MapViewOfFile / UnmapViewOfFile), page_size (GetSystemInfo).
+ * (MapViewOfFile / UnmapViewOfFile), page_size (GetSystemInfo);
+ * shm_anon_growable and shm_commit for a block that grows in place (a
+ * Queue's ring): a SEC_RESERVE section of the whole reserve, whose pages
+ * each process commits in its own view (VirtualAlloc MEM_COMMIT, which is
+ * idempotent and keeps what another process wrote) before it touches
+ * them; shm_map commits a growable block's first page, where its header
+ * is.  shm_discard does nothing (committed pages of a section cannot be
+ * decommitted).
  *
  * A block backed by the paging file is zero-filled by the OS and lives
  * while any handle or view of it remains, in any process; its name dies
@@ -56,6 +63,50 @@ int mproc__plat_shm_anon(size_t size, mproc__handle *h) {
     return mproc__w32_fail(MPROC_EOS, GetLastError(),
                            "CreateFileMappingW (%zu bytes)", size);
   *h = MPROC__W32_M(m);
+  return 0;
+}
+
+int mproc__plat_shm_anon_growable(size_t size, size_t reserve,
+                                   mproc__handle *h) {
+  uint64_t s = (uint64_t)reserve;
+  HANDLE m;
+  *h = MPROC__NOHANDLE;
+  if (size == 0 || reserve < size)
+    return mproc__err(MPROC_EINVAL, "growable block of %zu of %zu bytes",
+                      size, reserve);
+  m = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL,
+                         PAGE_READWRITE | SEC_RESERVE, (DWORD)(s >> 32),
+                         (DWORD)(s & 0xFFFFFFFFu), NULL);
+  if (!m)
+    return mproc__w32_fail(MPROC_EOS, GetLastError(),
+                           "CreateFileMappingW (SEC_RESERVE, %zu bytes)",
+                           reserve);
+  *h = MPROC__W32_M(m);
+  return 0;
+}
+
+int mproc__plat_shm_commit(mproc__handle h, void *addr, size_t size) {
+  DWORD e;
+  (void)h;
+  if (VirtualAlloc(addr, size, MEM_COMMIT, PAGE_READWRITE))
+    return 0;
+  e = GetLastError();
+  return mproc__w32_fail(e == ERROR_NOT_ENOUGH_MEMORY ||
+                                 e == ERROR_COMMITMENT_LIMIT ||
+                                 e == ERROR_OUTOFMEMORY
+                             ? MPROC_ENOMEM
+                             : MPROC_EOS,
+                         e, "VirtualAlloc(MEM_COMMIT, %zu bytes)", size);
+}
+
+int mproc__plat_shm_discard(mproc__handle h, void *addr, size_t off,
+                            size_t len) {
+  /* A section's committed pages cannot be decommitted (VirtualFree
+   * refuses a view): they stay, and are used again when the ring grows. */
+  (void)h;
+  (void)addr;
+  (void)off;
+  (void)len;
   return 0;
 }
 
@@ -147,6 +198,7 @@ int mproc__plat_shm_unlink(const char *name) {
 }
 
 int mproc__plat_shm_map(mproc__handle h, size_t size, void **addr) {
+  MEMORY_BASIC_INFORMATION mbi;
   void *p;
   *addr = NULL;
   if (size == 0)
@@ -158,6 +210,14 @@ int mproc__plat_shm_map(mproc__handle h, size_t size, void **addr) {
   if (!p)
     return mproc__w32_fail(MPROC_EOS, GetLastError(),
                            "MapViewOfFile (%zu bytes)", size);
+  /* A growable block (SEC_RESERVE): its header page must be usable. */
+  if (VirtualQuery(p, &mbi, sizeof mbi) != 0 && mbi.State == MEM_RESERVE &&
+      !VirtualAlloc(p, mproc__plat_page_size(), MEM_COMMIT,
+                    PAGE_READWRITE)) {
+    DWORD e = GetLastError();
+    UnmapViewOfFile(p);
+    return mproc__w32_fail(MPROC_EOS, e, "VirtualAlloc(MEM_COMMIT)");
+  }
   *addr = p;
   return 0;
 }
