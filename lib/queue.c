@@ -61,6 +61,10 @@ enum { P_PLOCK, P_CLOCK, P_TAIL, P_HEAD, P_UNFINISHED, NPARKS };
 #define MAXBYTES_LIMIT (((uint64_t)1 << 35) - RING_UNIT)
 #define CHUNK_HDR 8
 #define SLICE 0.05
+/* The longest a put below the cap waits for a busy consumer lock to grow
+ * the ring, whatever its own timeout (1 s: an item copied out of a ring
+ * takes well under that unless its consumer is descheduled or stopped). */
+#define GROW_GRACE 1.0
 /* Polls of the other side's position before sleeping (~10-40 us): a
  * consumer that keeps up then never costs the producer a system call. */
 #define SPINS 1000
@@ -219,7 +223,8 @@ static int make(mproc_queue **out, uint32_t kind,
                         what, opts->bufsize, opts->maxbytes);
     buf = maxb; /* a cap below the default first size */
   }
-  mproc__ensure_runtime();
+  if ((rc = mproc__ensure_runtime()) != 0)
+    return rc;
   /* A default cap is lowered to the address space the OS grants. */
   rc = mproc__blk_new_growable((size_t)(RING_OFF + buf), (size_t)(RING_OFF + maxb),
                                (size_t)(RING_OFF + (opts->maxbytes ? maxb : buf)),
@@ -344,9 +349,10 @@ static int grow(mproc_queue *q, uint64_t need, double deadline) {
   int locked = 0, rc = 0, move_b;
   head = mproc__ld64(&c->sub.v.head);
   if (head != tail) {
-    /* A put with no time left still waits a little (a consumer copying
-     * out one item): a put_nowait below the cap should not fail. */
-    double grace = mproc__deadline(0.05);
+    /* A put with no time left still waits a while for a consumer that is
+     * copying out one item (it may be descheduled on a loaded machine):
+     * a put_nowait below the cap should not fail for lack of buffer. */
+    double grace = mproc__deadline(GROW_GRACE);
     for (;;) {
       rc = mproc__lk_acquire(&c->cons.v.lock, park(q, P_CLOCK), 0.002);
       if (rc != MPROC_ETIMEDOUT)
@@ -650,9 +656,14 @@ int mproc_queue_put_bytes(mproc_queue *q, const void *p, size_t n,
   return put_raw(q, p, n, timeout, "mproc_queue_put_bytes");
 }
 
+/* Small values are encoded and received on the stack: no malloc per item. */
+#define SMALL_ITEM 256
+
 int mproc_queue_put(mproc_queue *q, const mproc_value *v, double timeout) {
-  mproc__buf b = MPROC__BUF_INIT;
+  unsigned char small[SMALL_ITEM];
+  mproc__buf b;
   int rc;
+  mproc__buf_init_on(&b, small, sizeof small);
   if (!q || !v)
     return mproc__err(MPROC_EINVAL, "mproc_queue_put: NULL %s",
                       q ? "value" : "queue");
@@ -918,8 +929,10 @@ int mproc_queue_get_bytes(mproc_queue *q, void **p, size_t *n,
 }
 
 int mproc_queue_get(mproc_queue *q, mproc_value **out, double timeout) {
-  mproc__buf b = MPROC__BUF_INIT;
+  unsigned char small[SMALL_ITEM];
+  mproc__buf b;
   int rc;
+  mproc__buf_init_on(&b, small, sizeof small);
   if (!out)
     return mproc__err(MPROC_EINVAL, "mproc_queue_get: NULL output");
   *out = NULL;
