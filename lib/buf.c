@@ -2,6 +2,8 @@
  * buf.c - the growable byte buffer that the codec and the connection
  * framing write into.  It may start on the caller's storage (a stack
  * array for a small message) and moves to the heap when it outgrows it.
+ * Also the one "make room for one more element" of the growable arrays
+ * (the spawn context's handles and objects, the process table).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -67,4 +69,24 @@ void mproc__buf_free(mproc__buf *b) {
   b->p = NULL;
   b->len = 0;
   b->cap = 0;
+}
+
+int mproc__array_room(void *arrayp, size_t *cap, size_t n, size_t elem,
+                      size_t first, const char *what) {
+  size_t ncap;
+  void *p, *old;
+  if (n < *cap)
+    return 0;
+  ncap = *cap ? *cap * 2 : first;
+  if (ncap < *cap || ncap > (size_t)-1 / elem)
+    return mproc__err(MPROC_ENOMEM, "%s: too many elements", what);
+  /* The T * is read and written as bytes: no void ** aliasing. */
+  memcpy(&old, arrayp, sizeof old);
+  p = realloc(old, ncap * elem);
+  if (!p)
+    return mproc__err(MPROC_ENOMEM, "%s: no memory for %zu elements", what,
+                      ncap);
+  memcpy(arrayp, &p, sizeof p);
+  *cap = ncap;
+  return 0;
 }

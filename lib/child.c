@@ -53,14 +53,9 @@ static int import_obj(mproc__codec_ctx *ctx, const mproc_value *plain,
   if (!type || mproc_list_len(plain) != 2)
     return mproc__err(MPROC_EBADMSG, "unknown object '%s' in bootstrap",
                       name ? name : "?");
-  if (sp->nseen == sp->capseen) {
-    size_t cap = sp->capseen ? sp->capseen * 2 : 4;
-    mproc__seen *s = realloc(sp->seen, cap * sizeof *s);
-    if (!s)
-      return mproc__err(MPROC_ENOMEM, "spawn objects");
-    sp->seen = s;
-    sp->capseen = cap;
-  }
+  if (mproc__array_room(&sp->seen, &sp->capseen, sp->nseen, sizeof *sp->seen,
+                        4, "spawn objects") != 0)
+    return MPROC_ENOMEM;
   rc = type->spawn_import(sp, mproc_list_get(plain, 1), &obj);
   if (rc)
     return rc;

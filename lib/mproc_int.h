@@ -35,6 +35,13 @@ typedef struct mproc__buf {
 int mproc__buf_reserve(mproc__buf *b, size_t extra);
 int mproc__buf_append(mproc__buf *b, const void *p, size_t n);
 void mproc__buf_free(mproc__buf *b);
+/*
+ * Room for element n of the array *arrayp (a T ** passed as void *) of
+ * *cap elements of elem bytes: doubles it (first elements at first) when
+ * n == *cap.  0, or MPROC_ENOMEM naming what; the array is kept then.
+ */
+int mproc__array_room(void *arrayp, size_t *cap, size_t n, size_t elem,
+                      size_t first, const char *what);
 /* Start b on the caller's storage (e.g. a stack array): no allocation
  * until it outgrows cap bytes, when it moves to the heap.  Free it with
  * mproc__buf_free as usual; never hand its p to a caller to free. */

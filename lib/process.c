@@ -731,16 +731,8 @@ static struct {
 static int table_add(mproc_process *p) {
   int rc = 0;
   mproc__runtime_lock();
-  if (table.n == table.cap) {
-    size_t cap = table.cap ? table.cap * 2 : 16;
-    mproc_process **c = realloc(table.v, cap * sizeof *c);
-    if (c) {
-      table.v = c;
-      table.cap = cap;
-    } else {
-      rc = mproc__err(MPROC_ENOMEM, "process table");
-    }
-  }
+  rc = mproc__array_room(&table.v, &table.cap, table.n, sizeof *table.v, 16,
+                         "process table");
   if (!rc)
     table.v[table.n++] = p;
   mproc__runtime_unlock();

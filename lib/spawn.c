@@ -60,14 +60,9 @@ int mproc__spawn_add_handle(mproc__spawn *sp, mproc__handle h) {
   for (i = 0; i < sp->n; i++)
     if (sp->h[i] == h)
       return (int)i;
-  if (sp->n == sp->cap) {
-    size_t cap = sp->cap ? sp->cap * 2 : 8;
-    mproc__handle *nh = realloc(sp->h, cap * sizeof *nh);
-    if (!nh)
-      return mproc__err(MPROC_ENOMEM, "handle table");
-    sp->h = nh;
-    sp->cap = cap;
-  }
+  if (mproc__array_room(&sp->h, &sp->cap, sp->n, sizeof *sp->h, 8,
+                        "handle table") != 0)
+    return MPROC_ENOMEM;
   sp->h[sp->n] = h;
   return (int)sp->n++;
 }

@@ -145,41 +145,12 @@ static int solo(int argc, char **argv) {
 }
 
 /* The child's stderr goes to a file while start() runs. */
-static const char *cap_path = "init_fail-stderr.txt";
-#ifdef _WIN32
-static HANDLE cap_saved;
-static void capture_begin(void) {
-  HANDLE f = CreateFileA(cap_path, GENERIC_WRITE,
-                         FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
-                         CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
-  cap_saved = GetStdHandle(STD_ERROR_HANDLE);
-  SetStdHandle(STD_ERROR_HANDLE, f);
-}
-static void capture_end(void) {
-  HANDLE f = GetStdHandle(STD_ERROR_HANDLE);
-  SetStdHandle(STD_ERROR_HANDLE, cap_saved);
-  CloseHandle(f);
-}
-#else
-static int cap_saved = -1;
-static void capture_begin(void) {
-  int fd = open(cap_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  fflush(stderr);
-  cap_saved = dup(2);
-  dup2(fd, 2);
-  close(fd);
-}
-static void capture_end(void) {
-  dup2(cap_saved, 2);
-  close(cap_saved);
-}
-#endif
+#include "capture.h"
 
 static int parent(int argc, char **argv) {
   mproc_process *p;
   char err[1000];
   size_t n = 0;
-  FILE *f;
   int rc = mproc_init(argc, argv);
   check(rc == 0, "mproc_init in the parent", rc);
   if (rc)
@@ -194,7 +165,7 @@ static int parent(int argc, char **argv) {
   check(rc == 0, "mproc_process_new", rc);
   if (rc)
     return 0;
-  capture_begin();
+  check(capture_begin() == 0, "capturing stderr", 0);
   rc = mproc_process_start(p);
   capture_end();
   printf("start: %s: %s\n", mproc_errname(rc), mproc_last_error());
@@ -203,13 +174,7 @@ static int parent(int argc, char **argv) {
             strstr(mproc_last_error(), "mproc_init failed: apr_initialize"),
         "start() gives the child's exit code and reason", rc);
   mproc_process_free(p);
-  f = fopen(cap_path, "rb");
-  if (f) {
-    n = fread(err, 1, sizeof err - 1, f);
-    fclose(f);
-  }
-  err[n] = '\0';
-  remove(cap_path);
+  n = captured(err, sizeof err);
   printf("child's stderr: %s", err);
   check(strstr(err, "could not start: mproc_init failed: apr_initialize") &&
             strchr(err, '\n') == err + n - 1,

@@ -354,20 +354,28 @@ static int parent_of_daemon(mproc_value *args) {
   return 4;
 }
 
-START_TEST(daemon_dies_with_killed_parent) {
+/*
+ * middle(args = [grand, ctl]) starts a daemon grandchild that holds grand
+ * and says "ready" on ctl.  The middle process is then killed: the daemon
+ * must die with it, seen as EOF on the other end of grand.  still_there:
+ * first check that the daemon is alive half a second after "ready".
+ */
+static void daemon_dies_with_middle(mproc_target middle, int still_there) {
   mproc_conn *held, *grand, *ctl_a, *ctl_b;
   mproc_process *p;
   mproc_value *got;
   int code;
   ck_mproc_ok(mproc_pipe(&held, &grand, 1));
   ck_mproc_ok(mproc_pipe(&ctl_a, &ctl_b, 1));
-  ck_mproc_ok(mproc_process_new(&p, parent_of_daemon,
+  ck_mproc_ok(mproc_process_new(&p, middle,
                                 mproc_build("[C C]", grand, ctl_b), NULL));
   ck_mproc_ok(mproc_process_start(p));
   mproc_conn_close(grand); /* only the daemon grandchild holds it now */
   ck_mproc_ok(mproc_conn_recv(ctl_a, &got));
   ck_assert_str_eq(mproc_value_str(got), "ready");
   mproc_value_free(got);
+  if (still_there)
+    ck_assert_int_eq(mproc_conn_poll(held, 0.5), 0);
   ck_mproc_ok(mproc_process_kill(p));
   ck_mproc_ok(mproc_process_join(p, 60));
   ck_mproc_ok(mproc_process_exitcode(p, &code));
@@ -380,6 +388,10 @@ START_TEST(daemon_dies_with_killed_parent) {
   mproc_conn_free(grand);
   mproc_conn_free(ctl_a);
   mproc_conn_free(ctl_b);
+}
+
+START_TEST(daemon_dies_with_killed_parent) {
+  daemon_dies_with_middle(parent_of_daemon, 0);
 }
 END_TEST
 
@@ -535,92 +547,15 @@ static int daemon_from_thread(mproc_value *args) {
 }
 
 START_TEST(daemon_of_ended_thread_lives_until_process_dies) {
-  mproc_conn *held, *grand, *ctl_a, *ctl_b;
-  mproc_process *p;
-  mproc_value *got;
-  int code;
-  ck_mproc_ok(mproc_pipe(&held, &grand, 1));
-  ck_mproc_ok(mproc_pipe(&ctl_a, &ctl_b, 1));
-  ck_mproc_ok(mproc_process_new(&p, daemon_from_thread,
-                                mproc_build("[C C]", grand, ctl_b), NULL));
-  ck_mproc_ok(mproc_process_start(p));
-  mproc_conn_close(grand); /* only the daemon grandchild holds it now */
-  ck_mproc_ok(mproc_conn_recv(ctl_a, &got));
-  ck_assert_str_eq(mproc_value_str(got), "ready");
-  mproc_value_free(got);
-  /* The thread that started it has ended: the daemon is still there. */
-  ck_assert_int_eq(mproc_conn_poll(held, 0.5), 0);
-  ck_mproc_ok(mproc_process_kill(p));
-  ck_mproc_ok(mproc_process_join(p, 60));
-  ck_mproc_ok(mproc_process_exitcode(p, &code));
-  ck_assert_int_eq(code, -9);
-  /* The process has died: so has its daemon (its pipe end is gone). */
-  ck_assert_int_eq(mproc_conn_poll(held, 30), 1);
-  ck_mproc(mproc_conn_recv(held, &got), MPROC_EEOF);
-  mproc_process_free(p);
-  mproc_conn_free(held);
-  mproc_conn_free(grand);
-  mproc_conn_free(ctl_a);
-  mproc_conn_free(ctl_b);
+  /* The thread that started it has ended: the daemon is still there, and
+   * dies when the process does. */
+  daemon_dies_with_middle(daemon_from_thread, 1);
 }
 END_TEST
 
 /* ---- the handshake's limits ------------------------------------------------- */
 
-/* Children started between capture_begin and capture_end write their
- * stderr into a file of this test's, read back by captured(). */
-static char cap_path[64];
-#ifdef _WIN32
-static HANDLE cap_saved;
-static void capture_begin(void) {
-  HANDLE f;
-  snprintf(cap_path, sizeof cap_path, "mproc-stderr-%lu.txt",
-           (unsigned long)GetCurrentProcessId());
-  f = CreateFileA(cap_path, GENERIC_WRITE,
-                  FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-                  NULL, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
-  ck_assert(f != INVALID_HANDLE_VALUE);
-  cap_saved = GetStdHandle(STD_ERROR_HANDLE);
-  SetStdHandle(STD_ERROR_HANDLE, f);
-}
-static void capture_end(void) {
-  HANDLE f = GetStdHandle(STD_ERROR_HANDLE);
-  SetStdHandle(STD_ERROR_HANDLE, cap_saved);
-  CloseHandle(f);
-}
-#else
-static int cap_saved = -1;
-static void capture_begin(void) {
-  int fd;
-  snprintf(cap_path, sizeof cap_path, "mproc-stderr-%ld.txt",
-           (long)getpid());
-  fd = open(cap_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  ck_assert_int_ge(fd, 0);
-  fflush(stderr);
-  cap_saved = fcntl(2, F_DUPFD_CLOEXEC, 10);
-  ck_assert_int_ge(cap_saved, 0);
-  dup2(fd, 2);
-  close(fd);
-}
-static void capture_end(void) {
-  fflush(stderr);
-  dup2(cap_saved, 2);
-  close(cap_saved);
-  cap_saved = -1;
-}
-#endif
-
-/* What the captured children wrote to stderr (the file is then removed). */
-static void captured(char *buf, size_t cap) {
-  FILE *f = fopen(cap_path, "rb");
-  size_t n = 0;
-  if (f) {
-    n = fread(buf, 1, cap - 1, f);
-    fclose(f);
-  }
-  buf[n] = '\0';
-  remove(cap_path);
-}
+#include "capture.h"
 
 /* Reap c within 60 s (else kill it and fail); return its exit code. */
 static int reap_within(mproc__child *c, double limit) {
@@ -656,7 +591,7 @@ static int hostile_parent(const void *raw, size_t n, int close_after,
   int code, rc;
   reply[0] = '\0';
   ck_mproc_ok(mproc__plat_setenv("MPROC_START_TIMEOUT", "2"));
-  capture_begin();
+  ck_assert_int_eq(capture_begin(), 0);
   rc = mproc__plat_spawn_self(NULL, 0, NULL, 0, &c);
   capture_end();
   ck_mproc_ok(mproc__plat_setenv("MPROC_START_TIMEOUT", NULL));

@@ -49,10 +49,9 @@ size_t mproc__plat_page_size(void) {
   return n > 0 ? (size_t)n : 4096;
 }
 
-int mproc__plat_shm_anon(size_t size, mproc__handle *h) {
+/* A memfd of size bytes with seals (a growable one may not shrink). */
+static int sealed_memfd(size_t size, int seals, mproc__handle *h) {
   int fd, e;
-  if (size == 0 || (off_t)size < 0)
-    return mproc__err(MPROC_EINVAL, "shared block of %zu bytes", size);
   fd = memfd_create("mproc", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0)
     return mproc__err_os(shm_code(errno), errno, "memfd_create");
@@ -61,7 +60,7 @@ int mproc__plat_shm_anon(size_t size, mproc__handle *h) {
     close(fd);
     return mproc__err_os(shm_code(e), e, "ftruncate(memfd, %zu)", size);
   }
-  if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+  if (fcntl(fd, F_ADD_SEALS, seals | F_SEAL_SEAL) != 0) {
     e = errno;
     close(fd);
     return mproc__err_os(MPROC_EOS, e, "fcntl(F_ADD_SEALS)");
@@ -70,27 +69,18 @@ int mproc__plat_shm_anon(size_t size, mproc__handle *h) {
   return 0;
 }
 
+int mproc__plat_shm_anon(size_t size, mproc__handle *h) {
+  if (size == 0 || (off_t)size < 0)
+    return mproc__err(MPROC_EINVAL, "shared block of %zu bytes", size);
+  return sealed_memfd(size, F_SEAL_SHRINK | F_SEAL_GROW, h);
+}
+
 int mproc__plat_shm_anon_growable(size_t size, size_t reserve,
                                    mproc__handle *h) {
-  int fd, e;
   if (size == 0 || reserve < size || (off_t)reserve < 0)
     return mproc__err(MPROC_EINVAL, "growable block of %zu of %zu bytes",
                       size, reserve);
-  fd = memfd_create("mproc", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0)
-    return mproc__err_os(shm_code(errno), errno, "memfd_create");
-  if (ftruncate(fd, (off_t)size) != 0) {
-    e = errno;
-    close(fd);
-    return mproc__err_os(shm_code(e), e, "ftruncate(memfd, %zu)", size);
-  }
-  if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
-    e = errno;
-    close(fd);
-    return mproc__err_os(MPROC_EOS, e, "fcntl(F_ADD_SEALS)");
-  }
-  *h = fd;
-  return 0;
+  return sealed_memfd(size, F_SEAL_SHRINK, h);
 }
 
 int mproc__plat_shm_commit(mproc__handle h, void *addr, size_t size) {
