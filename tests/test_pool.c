@@ -742,6 +742,134 @@ START_TEST(test_init_fails) {
 }
 END_TEST
 
+/* ---- the futures face -------------------------------------------------------- */
+
+static void count_done(mproc_future *f, void *ctx) {
+  (void)f;
+  (*(int *)ctx)++;
+}
+
+START_TEST(test_futures) {
+  mproc_pool *p = new_pool(2);
+  mproc_future *fs[5], *f;
+  mproc_completed *it = NULL;
+  mproc_value *arg;
+  const mproc_value *v = NULL;
+  const char *msg = NULL;
+  int i, seen = 0, calls = 0, done[5];
+  size_t idx;
+  int64_t x;
+
+  for (i = 0; i < 5; i++) {
+    arg = mproc_int(i);
+    ck_mproc_ok(mproc_pool_submit(p, t_square, arg, &fs[i]));
+    mproc_value_free(arg);
+  }
+  ck_mproc_ok(mproc_future_add_done_callback(fs[4], count_done, &calls));
+  ck_mproc_ok(mproc_as_completed(&it, fs, 5, 60));
+  for (i = 0; i < 5; i++) {
+    ck_mproc_ok(mproc_completed_next(it, &f, &idx));
+    ck_assert_ptr_eq(f, fs[idx]);
+    ck_assert_int_eq(mproc_future_done(f), 1);
+    ck_mproc_ok(mproc_future_result(f, 0, &v));
+    ck_mproc_ok(mproc_value_get_int(v, &x));
+    ck_assert_int_eq(x, (int64_t)(idx * idx));
+    seen |= 1 << idx;
+  }
+  ck_assert_int_eq(seen, 31);
+  ck_mproc(mproc_completed_next(it, &f, &idx), MPROC_EEOF);
+  mproc_completed_free(it);
+  /* Callbacks run after the state is set (as Python's): soon. */
+  for (i = 0; i < 600 && calls < 1; i++)
+    mproc_sleep(0.01);
+  ck_assert_int_eq(calls, 1);
+  /* on a done future: at once, in the caller */
+  ck_mproc_ok(mproc_future_add_done_callback(fs[4], count_done, &calls));
+  ck_assert_int_eq(calls, 2);
+  ck_mproc_ok(mproc_futures_wait(fs, 5, 0, MPROC_ALL_COMPLETED, done) - 5);
+  for (i = 0; i < 5; i++)
+    mproc_future_free(fs[i]);
+
+  /* exception, timeouts, FIRST_COMPLETED, FIRST_EXCEPTION */
+  arg = mproc_int(3);
+  ck_mproc_ok(mproc_pool_submit(p, t_fail_on_3, arg, &fs[0]));
+  mproc_value_free(arg);
+  arg = mproc_float(30);
+  ck_mproc_ok(mproc_pool_submit(p, t_sleep, arg, &fs[1]));
+  mproc_value_free(arg);
+  ck_assert_int_eq(mproc_futures_wait(fs, 2, 60, MPROC_FIRST_EXCEPTION, done),
+                   1);
+  ck_assert_int_eq(done[0], 1);
+  ck_assert_int_eq(done[1], 0);
+  ck_mproc(mproc_future_exception(fs[0], 0, &msg), MPROC_EKEY);
+  ck_assert_msg(strstr(msg, "no key 3 here") != NULL, "%s", msg);
+  ck_mproc(mproc_future_result(fs[0], 0, &v), MPROC_EKEY);
+  ck_mproc(mproc_future_result(fs[1], 0.05, &v), MPROC_ETIMEDOUT);
+  ck_mproc(mproc_future_exception(fs[1], 0.05, &msg), MPROC_ETIMEDOUT);
+  ck_assert_int_eq(mproc_futures_wait(fs, 2, 0.05, MPROC_ALL_COMPLETED, done),
+                   1);
+  arg = mproc_float(0.1);
+  ck_mproc_ok(mproc_pool_submit(p, t_sleep, arg, &fs[2]));
+  mproc_value_free(arg);
+  ck_assert_int_eq(
+      mproc_futures_wait(&fs[1], 2, 60, MPROC_FIRST_COMPLETED, done), 1);
+  ck_assert_msg(done[0] == 0, "the 30 s task is done: %d %s",
+                mproc_future_exception(fs[1], 0, &msg), msg ? msg : "");
+  ck_assert_int_eq(done[1], 1);
+  ck_mproc(mproc_futures_wait(fs, 2, 1, 7, done), MPROC_EINVAL);
+  ck_assert_int_eq(mproc_future_running(fs[1]), 1);
+  ck_assert_int_eq(mproc_future_cancel(fs[1]), 0); /* running */
+  mproc_pool_terminate(p);
+  for (i = 0; i < 3; i++)
+    mproc_future_free(fs[i]);
+  mproc_pool_free(p);
+}
+END_TEST
+
+START_TEST(test_futures_cancel_shutdown) {
+  mproc_queue *q = NULL;
+  mproc_pool *p;
+  mproc_future *fs[6];
+  mproc_value *arg, *v = NULL;
+  const mproc_value *cv = NULL;
+  int i, ran;
+  ck_mproc_ok(mproc_queue_new(&q, 0));
+  p = queue_pool(q, 1);
+  for (i = 0; i < 6; i++) {
+    arg = mproc_build("[if]", i, 0.5);
+    ck_mproc_ok(mproc_pool_submit(p, t_mark_sleep, arg, &fs[i]));
+    mproc_value_free(arg);
+  }
+  ck_mproc_ok(mproc_queue_get(q, &v, 60)); /* the first one runs */
+  mproc_value_free(v);
+  /* not started: cancelled, never runs */
+  ck_assert_int_eq(mproc_future_cancel(fs[3]), 1);
+  ck_assert_int_eq(mproc_future_cancelled(fs[3]), 1);
+  ck_assert_int_eq(mproc_future_done(fs[3]), 1);
+  ck_mproc(mproc_future_result(fs[3], 0, &cv), MPROC_ECLOSED);
+  ck_assert_int_eq(mproc_future_cancel(fs[3]), 0);
+  /* shutdown(wait, cancel_futures): the running one finishes, the rest
+   * never runs */
+  ck_mproc_ok(mproc_pool_shutdown(p, 1, 1));
+  ck_mproc_ok(mproc_future_result(fs[0], 0, &cv));
+  for (i = 1; i < 6; i++)
+    ck_assert_int_eq(mproc_future_cancelled(fs[i]), 1);
+  ran = count_items(q);
+  ck_assert_int_eq(ran, 0);
+  arg = mproc_int(1);
+  {
+    mproc_future *late = NULL;
+    ck_mproc(mproc_pool_submit(p, t_square, arg, &late), MPROC_ECLOSED);
+    ck_assert_ptr_null(late);
+  }
+  mproc_value_free(arg);
+  for (i = 0; i < 6; i++)
+    mproc_future_free(fs[i]);
+  mproc_pool_free(p);
+  mproc_queue_free(q);
+}
+END_TEST
+
 Suite *mproc_suite_pool(void) {
   Suite *s = suite_create("pool");
   TCase *tc = tcase_create("core");
@@ -758,6 +886,10 @@ Suite *mproc_suite_pool(void) {
   tcase_add_test(tc, test_cancel);
   tcase_add_test(tc, test_maxtasksperchild);
   tcase_add_test(tc, test_init_fails);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("futures");
+  tcase_add_test(tc, test_futures);
+  tcase_add_test(tc, test_futures_cancel_shutdown);
   suite_add_tcase(s, tc);
   return s;
 }

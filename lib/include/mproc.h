@@ -767,6 +767,64 @@ int mproc_async_cancel(mproc_async *r, int kill_running);
 /** Release (an unfinished call still completes; callbacks still run). */
 void mproc_async_free(mproc_async *r);
 
+/*
+ * The concurrent.futures face, on the same pool (a pool is the executor:
+ * ProcessPoolExecutor(max_workers) is mproc_pool_new with processes =
+ * max_workers).  A future is an mproc_async of one task.  wait and
+ * as_completed take futures of one pool (MPROC_EINVAL otherwise).
+ */
+typedef struct mproc_async mproc_future;
+/** Python's executor.submit(fn, arg). */
+int mproc_pool_submit(mproc_pool *pool, mproc_task_fn fn,
+                      const mproc_value *arg, mproc_future **f);
+/**
+ * Python's shutdown(wait, cancel_futures): no more submissions; with
+ * cancel_futures every future not started is cancelled; with wait, waits
+ * for the running ones and the workers' exit.
+ */
+int mproc_pool_shutdown(mproc_pool *pool, int wait, int cancel_futures);
+/** result(timeout): 0 and *out (borrowed), the task's code (its message in
+ *  mproc_last_error()), MPROC_ETIMEDOUT, or MPROC_ECLOSED if cancelled. */
+int mproc_future_result(mproc_future *f, double timeout,
+                        const mproc_value **out);
+/** exception(timeout): 0 if it succeeded, else as result (message, may be
+ *  NULL, borrowed). */
+int mproc_future_exception(mproc_future *f, double timeout,
+                           const char **message);
+int mproc_future_done(mproc_future *f);
+/** 1 once the task has gone to a worker and is not done. */
+int mproc_future_running(mproc_future *f);
+/** 1 if cancelled now (it will never run), 0 if running or done. */
+int mproc_future_cancel(mproc_future *f);
+int mproc_future_cancelled(mproc_future *f);
+/** fn(f, ctx) once f is done: at once in the caller if it is, else on the
+ *  pool's result thread. */
+int mproc_future_add_done_callback(mproc_future *f,
+                                   void (*fn)(mproc_future *f, void *ctx),
+                                   void *ctx);
+void mproc_future_free(mproc_future *f);
+
+enum {
+  MPROC_FIRST_COMPLETED = 1,
+  MPROC_FIRST_EXCEPTION = 2,
+  MPROC_ALL_COMPLETED = 3
+};
+/**
+ * Python's wait(fs, timeout, return_when): done[i] is set to 1/0; returns
+ * how many are done (the condition may not hold at the timeout).
+ */
+int mproc_futures_wait(mproc_future *const *fs, size_t n, double timeout,
+                       int return_when, int *done);
+/** Python's as_completed(fs, timeout) as an iterator. */
+typedef struct mproc_completed mproc_completed;
+int mproc_as_completed(mproc_completed **it, mproc_future *const *fs,
+                       size_t n, double timeout);
+/** The next future to complete (its index in *index if not NULL):
+ *  0, MPROC_EEOF when all were given, MPROC_ETIMEDOUT at the timeout. */
+int mproc_completed_next(mproc_completed *it, mproc_future **f,
+                         size_t *index);
+void mproc_completed_free(mproc_completed *it);
+
 /* ------------------------------------------------------------------------ */
 /* Threads (for programs that mix threads and processes, as Python's)       */
 /* ------------------------------------------------------------------------ */

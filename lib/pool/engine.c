@@ -30,111 +30,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <apr_pools.h>
-#include <apr_thread_cond.h>
-#include <apr_thread_mutex.h>
-
 #include "atomics.h"
 #include "engine.h"
 
-/* ---- structures ------------------------------------------------------------ */
-
-typedef struct chunk chunk;
-struct chunk {
-  mproc_async *job;
-  size_t first, n;  /* tasks first .. first+n-1, unless idx */
-  size_t *idx;      /* the tasks' indices (a re-dispatched chunk) */
-  uint64_t id;
-  int slot;
-  chunk *next;
-};
-
-enum { T_QUEUED = 0, T_SENT = 1, T_DONE = 2 };
-
-struct mproc_async {
-  mproc_pool *pool;
-  int refs; /* the user's and the engine's; under the pool mutex */
-  int kind;
-  char module[1024];
-  uint64_t offset;
-  size_t n;
-  mproc__buf args;
-  size_t *argoff; /* n + 1 offsets into args */
-  mproc_value **vals;
-  int *codes;
-  char **msgs;
-  long *pids;
-  unsigned char *tstate;
-  size_t done;
-  size_t first_fail; /* (size_t)-1: none */
-  int ready;
-  mproc_value *list; /* map kinds: the results, built when ready */
-  mproc_call_opts o;
-  double time_limit, soft_limit;
-  /* cancel: asked (under the mutex), then answered by the handler */
-  int cancel_req, cancel_kill, cancel_done, cancelled_n;
-  int h_cancel; /* the handler's copy of cancel_req */
-  /* imap */
-  size_t next_i;
-  size_t *order;
-  size_t norder;
-  mproc_async *next_sub; /* the submitted list */
-};
-
-typedef struct worker {
-  mproc_process *proc;
-  mproc_conn *conn;
-  mproc_shared *blk;
-  volatile uint64_t *w;
-  long pid;
-  int live;
-  int ready;    /* its initializer finished */
-  int initfail; /* it reported a failed initializer */
-  int retiring; /* maxtasksperchild reached: no more chunks */
-  long chunks;  /* chunks sent to it */
-  chunk *fl[2]; /* in flight, by slot */
-  int kill_code;
-  char *initmsg;
-} worker;
-
-enum { P_RUN, P_CLOSE, P_TERMINATE };
-
-struct mproc_pool {
-  apr_pool_t *ap;
-  apr_thread_mutex_t *mu;
-  apr_thread_cond_t *cv;
-  mproc_conn *wake_r, *wake_w;
-  mproc_thread *th;
-  int nw;
-  worker *wk;
-  mproc_pool_opts opts;
-  mproc_value *initargs;
-  char init_module[1024];
-  uint64_t init_offset;
-  /* under mu */
-  int state;
-  int wake_pending;
-  int handler_done;
-  int joined;
-  int broken;
-  char broken_msg[400];
-  mproc_async *sub_head, *sub_tail;
-  mproc_async **cans; /* cancel requests (each holds a reference) */
-  size_t ncans, capcans;
-  volatile uint32_t prefs; /* the user's + one per call */
-  /* the handler's own */
-  chunk *pend_head, *pend_tail;
-  uint64_t next_id;
-  int streak; /* worker starts that failed since the last READY */
-  int starts; /* worker starts since the last READY */
-  char last_initmsg[300];
-  mproc_pool *next_live;
-};
-
 /* ---- small helpers ----------------------------------------------------------- */
 
-#define LOCK(p) apr_thread_mutex_lock((p)->mu)
-#define UNLOCK(p) apr_thread_mutex_unlock((p)->mu)
 
 static char *dupstr(const char *s) {
   size_t n = strlen(s) + 1;
@@ -183,6 +83,11 @@ static void job_destroy(mproc_async *j) {
   free(j->tstate);
   free(j->argoff);
   free(j->order);
+  while (j->dcbs) {
+    donecb *d = j->dcbs;
+    j->dcbs = d->next;
+    free(d);
+  }
   mproc__buf_free(&j->args);
   free(j);
 }
@@ -360,10 +265,18 @@ static void finish_task(mproc_pool *p, mproc_async *j, size_t i, int code,
   if (j->o.progress || fin)
     run_callbacks(j, fin, done);
   if (fin) {
+    donecb *d, *nx;
     LOCK(p);
     j->ready = 1;
+    d = j->dcbs;
+    j->dcbs = NULL;
     apr_thread_cond_broadcast(p->cv);
     UNLOCK(p);
+    for (; d; d = nx) {
+      nx = d->next;
+      d->fn(j, d->ctx);
+      free(d);
+    }
     job_release(j);
   }
 }
@@ -682,47 +595,46 @@ static chunk *skip_cancelled(mproc_pool *p) {
 
 #define SMALL_CHUNK 16384
 
+/* Send chunks: first to idle workers, then a second one to busy workers
+ * (so a worker never waits for its next chunk). */
 static void dispatch(mproc_pool *p, mproc__buf *b) {
-  int i, progress = 1;
-  while (p->pend_head && progress) {
-    progress = 0;
-    for (i = 0; i < p->nw && p->pend_head; i++) {
-      worker *w = &p->wk[i];
-      int slot, rc;
-      chunk *c;
-      if (!w->live || !w->ready || w->retiring)
-        continue;
-      if (w->fl[0] && w->fl[1])
-        continue;
-      slot = w->fl[0] ? 1 : 0;
-      c = skip_cancelled(p);
-      if (!c)
-        continue;
-      c->id = ++p->next_id;
-      c->slot = slot;
-      if (encode_chunk(c, b) != 0)
-        break;
-      if ((w->fl[0] || w->fl[1]) && b->len > SMALL_CHUNK)
-        continue; /* only into an idle worker */
-      pend_pop(p);
-      mproc__st64_release(&w->w[W_SLOT0 + slot], (c->id << 2) | SL_SENT);
-      w->fl[slot] = c;
-      {
+  int i, pass;
+  for (pass = 0; pass < 2; pass++) {
+    int progress = 1;
+    while (progress && skip_cancelled(p)) {
+      progress = 0;
+      for (i = 0; i < p->nw && skip_cancelled(p); i++) {
+        worker *w = &p->wk[i];
+        int slot, rc, busy = (w->fl[0] != NULL) + (w->fl[1] != NULL);
+        chunk *c = p->pend_head;
         size_t k;
+        if (!w->live || !w->ready || w->retiring || busy != pass)
+          continue;
+        slot = w->fl[0] ? 1 : 0;
+        c->id = ++p->next_id;
+        c->slot = slot;
+        if (encode_chunk(c, b) != 0)
+          return;
+        if (busy && b->len > SMALL_CHUNK)
+          continue; /* only into an idle worker */
+        pend_pop(p);
+        mproc__st64_release(&w->w[W_SLOT0 + slot], (c->id << 2) | SL_SENT);
+        w->fl[slot] = c;
         for (k = 0; k < c->n; k++)
           c->job->tstate[chunk_task(c, k)] = T_SENT;
+        rc = mproc_conn_send_bytes(w->conn, b->p, b->len);
+        if (rc) {
+          /* It died: its EOF or sentinel settles its chunks. */
+          w->retiring = 1;
+          continue;
+        }
+        w->chunks++;
+        if (p->opts.maxtasksperchild > 0 &&
+            w->chunks >= p->opts.maxtasksperchild)
+          w->retiring = 1;
+        if (!pass)
+          progress = 1; /* busy now: it waits for pass 1 */
       }
-      rc = mproc_conn_send_bytes(w->conn, b->p, b->len);
-      if (rc) {
-        /* It died: the sentinel/EOF settles its chunks. */
-        w->retiring = 1;
-        continue;
-      }
-      w->chunks++;
-      if (p->opts.maxtasksperchild > 0 &&
-          w->chunks >= p->opts.maxtasksperchild)
-        w->retiring = 1;
-      progress = 1;
     }
   }
 }
@@ -955,6 +867,39 @@ static void do_cancels(mproc_pool *p, mproc_async **list, size_t n) {
     job_release(list[m]);
 }
 
+/* shutdown(cancel_futures): every queued task and every chunk sent but
+ * not started is cancelled; running ones finish. */
+static void do_cancel_all(mproc_pool *p) {
+  chunk *c;
+  int i, s;
+  while ((c = pend_pop(p)) != NULL)
+    cancel_chunk(p, c);
+  for (i = 0; i < p->nw; i++) {
+    worker *w = &p->wk[i];
+    if (!w->live)
+      continue;
+    for (s = 0; s < 2; s++) {
+      uint64_t want;
+      c = w->fl[s];
+      if (!c)
+        continue;
+      want = (c->id << 2) | SL_SENT;
+      if (mproc__cas64(&w->w[W_SLOT0 + s], &want,
+                       (c->id << 2) | SL_CANCELLED)) {
+        w->fl[s] = NULL;
+        cancel_chunk(p, c);
+      }
+    }
+  }
+}
+
+void mproc__pool_cancel_all(mproc_pool *p) {
+  LOCK(p);
+  p->cancel_all = 1;
+  wake_locked(p);
+  UNLOCK(p);
+}
+
 /* ---- the handler thread ------------------------------------------------------------- */
 
 static int pending_or_inflight(mproc_pool *p) {
@@ -989,7 +934,7 @@ static int handler_main(void *arg) {
   int *who = calloc((size_t)(2 * p->nw + 1), sizeof *who);
   mproc_async **cans = NULL;
   size_t ncans = 0;
-  int state = P_RUN, i;
+  int state = P_RUN, i, cancel_all;
   if (!ws || !ready || !who) {
     free(ws);
     free(ready);
@@ -1017,6 +962,8 @@ static int handler_main(void *arg) {
     p->ncans = p->capcans = 0;
     for (i = 0; i < (int)ncans; i++)
       cans[i]->h_cancel = 1;
+    cancel_all = p->cancel_all;
+    p->cancel_all = 0;
     UNLOCK(p);
     while (sub) {
       mproc_async *nx = sub->next_sub;
@@ -1036,6 +983,8 @@ static int handler_main(void *arg) {
       }
       sub = nx;
     }
+    if (cancel_all)
+      do_cancel_all(p);
     do_cancels(p, cans, ncans);
     free(cans);
     cans = NULL;
@@ -1507,20 +1456,24 @@ int mproc_pool_pids(mproc_pool *p, long *pids, size_t cap) {
 
 /* ---- AsyncResult ------------------------------------------------------------------- */
 
-/* Wait for ready (mutex held); 0 or ETIMEDOUT. */
-static int wait_ready_locked(mproc_async *r, double deadline) {
-  mproc_pool *p = r->pool;
-  while (!r->ready) {
-    if (deadline < 0)
-      apr_thread_cond_wait(p->cv, p->mu);
-    else {
-      double left = mproc__left(deadline);
-      if (left <= 0)
-        return MPROC_ETIMEDOUT;
-      apr_thread_cond_timedwait(p->cv, p->mu,
-                                (apr_interval_time_t)(left * 1e6) + 1);
-    }
+int mproc__pool_cv_wait(mproc_pool *p, double deadline) {
+  if (deadline < 0) {
+    apr_thread_cond_wait(p->cv, p->mu);
+    return 0;
+  } else {
+    double left = mproc__left(deadline);
+    if (left <= 0)
+      return MPROC_ETIMEDOUT;
+    apr_thread_cond_timedwait(p->cv, p->mu,
+                              (apr_interval_time_t)(left * 1e6) + 1);
+    return 0;
   }
+}
+
+int mproc__wait_ready_locked(mproc_async *r, double deadline) {
+  while (!r->ready)
+    if (mproc__pool_cv_wait(r->pool, deadline))
+      return MPROC_ETIMEDOUT;
   return 0;
 }
 
@@ -1531,7 +1484,7 @@ int mproc_async_wait(mproc_async *r, double timeout) {
   if ((rc = mproc__timeout(&timeout, "mproc_async_wait")) != 0)
     return rc;
   LOCK(r->pool);
-  rc = wait_ready_locked(r, mproc__deadline(timeout));
+  rc = mproc__wait_ready_locked(r, mproc__deadline(timeout));
   UNLOCK(r->pool);
   if (rc)
     return mproc__err(rc, "mproc_async_wait");
@@ -1557,7 +1510,7 @@ int mproc_async_get(mproc_async *r, double timeout, const mproc_value **out) {
   if ((rc = mproc__timeout(&timeout, "mproc_async_get")) != 0)
     return rc;
   LOCK(r->pool);
-  rc = wait_ready_locked(r, mproc__deadline(timeout));
+  rc = mproc__wait_ready_locked(r, mproc__deadline(timeout));
   UNLOCK(r->pool);
   if (rc)
     return mproc__err(rc, "mproc_async_get");

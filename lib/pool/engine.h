@@ -10,6 +10,10 @@
 #ifndef MPROC_POOL_ENGINE_H
 #define MPROC_POOL_ENGINE_H
 
+#include <apr_pools.h>
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
+
 #include "mproc_int.h"
 
 /* ---- the worker's progress block: a RawArray of 'Q' words ---------------- */
@@ -38,6 +42,112 @@ enum {
  * M_INITFAIL: u32 type, i32 code, message text.  M_READY: u32 type.
  */
 
+/* ---- structures ------------------------------------------------------------ */
+
+typedef struct chunk chunk;
+struct chunk {
+  mproc_async *job;
+  size_t first, n;  /* tasks first .. first+n-1, unless idx */
+  size_t *idx;      /* the tasks' indices (a re-dispatched chunk) */
+  uint64_t id;
+  int slot;
+  chunk *next;
+};
+
+enum { T_QUEUED = 0, T_SENT = 1, T_DONE = 2 };
+
+struct mproc_async {
+  mproc_pool *pool;
+  int refs; /* the user's and the engine's; under the pool mutex */
+  int kind;
+  char module[1024];
+  uint64_t offset;
+  size_t n;
+  mproc__buf args;
+  size_t *argoff; /* n + 1 offsets into args */
+  mproc_value **vals;
+  int *codes;
+  char **msgs;
+  long *pids;
+  unsigned char *tstate;
+  size_t done;
+  size_t first_fail; /* (size_t)-1: none */
+  int ready;
+  mproc_value *list; /* map kinds: the results, built when ready */
+  mproc_call_opts o;
+  double time_limit, soft_limit;
+  /* cancel: asked (under the mutex), then answered by the handler */
+  int cancel_req, cancel_kill, cancel_done, cancelled_n;
+  int h_cancel; /* the handler's copy of cancel_req */
+  /* futures: done callbacks, run once the call is ready */
+  struct donecb *dcbs;
+  /* imap */
+  size_t next_i;
+  size_t *order;
+  size_t norder;
+  mproc_async *next_sub; /* the submitted list */
+};
+
+typedef struct worker {
+  mproc_process *proc;
+  mproc_conn *conn;
+  mproc_shared *blk;
+  volatile uint64_t *w;
+  long pid;
+  int live;
+  int ready;    /* its initializer finished */
+  int initfail; /* it reported a failed initializer */
+  int retiring; /* maxtasksperchild reached: no more chunks */
+  long chunks;  /* chunks sent to it */
+  chunk *fl[2]; /* in flight, by slot */
+  int kill_code;
+  char *initmsg;
+} worker;
+
+enum { P_RUN, P_CLOSE, P_TERMINATE };
+
+struct mproc_pool {
+  apr_pool_t *ap;
+  apr_thread_mutex_t *mu;
+  apr_thread_cond_t *cv;
+  mproc_conn *wake_r, *wake_w;
+  mproc_thread *th;
+  int nw;
+  worker *wk;
+  mproc_pool_opts opts;
+  mproc_value *initargs;
+  char init_module[1024];
+  uint64_t init_offset;
+  /* under mu */
+  int state;
+  int wake_pending;
+  int handler_done;
+  int joined;
+  int broken;
+  char broken_msg[400];
+  mproc_async *sub_head, *sub_tail;
+  mproc_async **cans; /* cancel requests (each holds a reference) */
+  int cancel_all;     /* shutdown(cancel_futures) */
+  size_t ncans, capcans;
+  volatile uint32_t prefs; /* the user's + one per call */
+  /* the handler's own */
+  chunk *pend_head, *pend_tail;
+  uint64_t next_id;
+  int streak; /* worker starts that failed since the last READY */
+  int starts; /* worker starts since the last READY */
+  char last_initmsg[300];
+  mproc_pool *next_live;
+};
+
+#define LOCK(p) apr_thread_mutex_lock((p)->mu)
+#define UNLOCK(p) apr_thread_mutex_unlock((p)->mu)
+
+typedef struct donecb {
+  void (*fn)(mproc_async *f, void *ctx);
+  void *ctx;
+  struct donecb *next;
+} donecb;
+
 /* The worker process's target (args: see engine.c spawn_worker). */
 int mproc__pool_worker_main(mproc_value *args);
 
@@ -52,6 +162,13 @@ enum { J_APPLY, J_MAP, J_IMAP, J_IMAP_UNORDERED, J_FUTURE };
 int mproc__pool_submit(mproc_pool *pool, int kind, mproc_task_fn fn,
                        const mproc_value *arg, int star,
                        const mproc_call_opts *opts, mproc_async **out);
+/* Wait until r is ready (pool mutex held); 0 or MPROC_ETIMEDOUT. */
+int mproc__wait_ready_locked(mproc_async *r, double deadline);
+/* Wait on the pool's condition variable until deadline (< 0: forever);
+ * 0, or MPROC_ETIMEDOUT once it has passed (mutex held). */
+int mproc__pool_cv_wait(mproc_pool *p, double deadline);
+/* Ask the handler to cancel every queued task (shutdown). */
+void mproc__pool_cancel_all(mproc_pool *p);
 /* Sync helpers: wait, then take the value (or list) out of r and free r. */
 int mproc__async_take(mproc_async *r, mproc_value **out);
 
