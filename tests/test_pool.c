@@ -870,6 +870,332 @@ START_TEST(test_futures_cancel_shutdown) {
 }
 END_TEST
 
+/* ---- time limits, memory cap, Ctrl-C, teardown -------------------------------- */
+
+/* Works until its soft limit passes, then cleans up and returns. */
+static int t_soft(const mproc_value *arg, mproc_value **result) {
+  int i;
+  (void)arg;
+  for (i = 0; i < 3000 && !mproc_task_expired(); i++)
+    mproc_sleep(0.01);
+  *result = mproc_str(mproc_task_expired() ? "cleaned up" : "never expired");
+  return 0;
+}
+
+START_TEST(test_time_limits) {
+  mproc_pool *p = NULL;
+  mproc_pool_opts po = MPROC_POOL_OPTS_INIT;
+  mproc_value *l = mproc_list(), *arg = mproc_none(), *res = NULL;
+  mproc_async *r = NULL;
+  mproc_call_opts o = MPROC_CALL_OPTS_INIT;
+  const mproc_value *v = NULL;
+  const char *msg = NULL;
+  long before[2], after[2];
+  double t0;
+  int i;
+  po.processes = 2;
+  po.time_limit = 1.0;
+  ck_mproc_ok(mproc_pool_new(&p, &po));
+  ck_assert_int_eq(mproc_pool_pids(p, before, 2), 2);
+  mproc_list_append(l, mproc_float(0.05));
+  mproc_list_append(l, mproc_float(120));
+  mproc_list_append(l, mproc_float(0.05));
+  mproc_list_append(l, mproc_float(0.05));
+  t0 = mproc__plat_monotonic();
+  o.chunksize = 1;
+  ck_mproc_ok(mproc_pool_map_async(p, t_sleep, l, &o, &r));
+  ck_mproc(mproc_async_get(r, 100, &v), MPROC_ETIMEDOUT);
+  ck_assert_msg(mproc__plat_monotonic() - t0 < 100, "the hard limit held");
+  ck_assert_msg(strstr(mproc_last_error(), "task 1 timed out") != NULL, "%s",
+                mproc_last_error());
+  for (i = 0; i < 4; i++) {
+    int code = mproc_async_task(r, i, NULL, &msg, NULL);
+    ck_assert_int_eq(code, i == 1 ? MPROC_ETIMEDOUT : 0);
+  }
+  mproc_async_free(r);
+  /* replaced */
+  ck_mproc_ok(mproc_pool_apply(p, t_pid, arg, &res));
+  mproc_value_free(res);
+  ck_assert_int_eq(mproc_pool_pids(p, after, 2), 2);
+  ck_assert(after[0] != before[0] || after[1] != before[1]);
+
+  /* per call: a shorter limit */
+  mproc_value_free(arg);
+  arg = mproc_float(120);
+  o.time_limit = 0.3;
+  ck_mproc_ok(mproc_pool_apply_async(p, t_sleep, arg, &o, &r));
+  ck_mproc(mproc_async_get(r, 100, &v), MPROC_ETIMEDOUT);
+  mproc_async_free(r);
+
+  /* soft: the task sees it and cleans up before returning */
+  mproc_value_free(arg);
+  arg = mproc_none();
+  o.time_limit = 0;
+  o.soft_time_limit = 0.2;
+  ck_mproc_ok(mproc_pool_apply_async(p, t_soft, arg, &o, &r));
+  ck_mproc_ok(mproc_async_get(r, 100, &v));
+  ck_assert_str_eq(mproc_value_str(v), "cleaned up");
+  mproc_async_free(r);
+  /* no soft limit: mproc_task_expired() stays 0 */
+  mproc_value_free(arg);
+  arg = mproc_float(0.05);
+  ck_mproc_ok(mproc_pool_apply(p, t_sleep, arg, &res));
+  mproc_value_free(res);
+  mproc_value_free(arg);
+  mproc_value_free(l);
+  mproc_pool_free(p);
+}
+END_TEST
+
+#if !defined(_WIN32)
+/* Allocates arg MiB and touches it. */
+static int t_alloc(const mproc_value *arg, mproc_value **result) {
+  int64_t mib = 0;
+  size_t n, i;
+  char *m;
+  mproc_value_get_int(arg, &mib);
+  n = (size_t)mib << 20;
+  m = malloc(n);
+  if (!m)
+    return mproc_fail(MPROC_ENOMEM, "cannot allocate %d MiB", (int)mib);
+  for (i = 0; i < n; i += 4096)
+    m[i] = 1;
+  free(m);
+  *result = mproc_int(mib);
+  return 0;
+}
+
+#endif
+
+static int pid_alive(long pid) {
+#if defined(_WIN32)
+  HANDLE h = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)pid);
+  int r;
+  if (!h)
+    return 0;
+  r = WaitForSingleObject(h, 0) == WAIT_TIMEOUT;
+  CloseHandle(h);
+  return r;
+#else
+  char path[64], st = 0;
+  FILE *f;
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  f = fopen(path, "r");
+  if (!f)
+    return kill((pid_t)pid, 0) == 0;
+  if (fscanf(f, "%*d (%*[^)]) %c", &st) != 1)
+    st = 0;
+  fclose(f);
+  return st != 0 && st != 'Z' && st != 'X';
+#endif
+}
+
+/* Seconds until every pid has gone (at most limit), or -1. */
+static double gone_within(const long *pids, size_t n, double limit) {
+  double t0 = mproc__plat_monotonic(), t;
+  size_t i, alive;
+  do {
+    alive = 0;
+    for (i = 0; i < n; i++)
+      alive += pid_alive(pids[i]);
+    t = mproc__plat_monotonic() - t0;
+    if (!alive)
+      return t;
+    mproc_sleep(0.01);
+  } while (t < limit);
+  return -1;
+}
+
+#if !defined(_WIN32)
+static size_t vm_size(void) {
+  unsigned long pages = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f) {
+    if (fscanf(f, "%lu", &pages) != 1)
+      pages = 0;
+    fclose(f);
+  }
+  return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+START_TEST(test_memory_limit) {
+  mproc_pool *p = NULL;
+  mproc_pool_opts po = MPROC_POOL_OPTS_INIT;
+  mproc_value *arg, *res = NULL;
+  long before = 0, after = 0;
+  int64_t x = 0;
+  int rc;
+  /* The cap is on the address space; a sanitizer's reservations count, so
+   * it is the test binary's size now plus 256 MiB. */
+  po.processes = 1;
+  po.memory_limit = vm_size() + ((size_t)256 << 20);
+  ck_mproc_ok(mproc_pool_new(&p, &po));
+  arg = mproc_int(16);
+  ck_mproc_ok(mproc_pool_apply(p, t_alloc, arg, &res));
+  ck_mproc_ok(mproc_value_get_int(res, &x));
+  ck_assert_int_eq(x, 16);
+  mproc_value_free(res);
+  mproc_value_free(arg);
+  ck_assert_int_eq(mproc_pool_pids(p, &before, 1), 1);
+  arg = mproc_int(1024);
+  rc = mproc_pool_apply(p, t_alloc, arg, &res);
+  if (rc == MPROC_EWORKERDIED) /* a sanitizer's allocator aborts instead */
+    ck_assert_msg(strstr(mproc_last_error(), "(memory limit "), "%s",
+                  mproc_last_error());
+  else {
+    ck_mproc(rc, MPROC_ENOMEM);
+    ck_assert_msg(strstr(mproc_last_error(), "cannot allocate 1024 MiB"),
+                  "%s", mproc_last_error());
+  }
+  mproc_value_free(arg);
+  /* the worker is replaced, and the pool works */
+  arg = mproc_int(16);
+  ck_mproc_ok(mproc_pool_apply(p, t_alloc, arg, &res));
+  mproc_value_free(res);
+  mproc_value_free(arg);
+  ck_assert_int_eq(mproc_pool_pids(p, &after, 1), 1);
+  ck_assert_int_ne(after, before);
+  mproc_pool_free(p);
+}
+END_TEST
+#endif
+
+START_TEST(test_teardown_counts) {
+  mproc_pool *p = new_pool(3);
+  mproc_value *l = range(30), *res = NULL;
+  long pids[3];
+  ck_assert_int_eq(mproc_pool_pids(p, pids, 3), 3);
+#if !defined(_WIN32)
+  /* Ctrl-C goes to the parent only: a worker ignores SIGINT */
+  kill((pid_t)pids[0], SIGINT);
+  mproc_sleep(0.2);
+  ck_assert_int_eq(pid_alive(pids[0]), 1);
+#endif
+  ck_mproc_ok(mproc_pool_map(p, t_square, l, 1, &res));
+  mproc_value_free(res);
+  ck_mproc_ok(mproc_pool_terminate(p));
+  /* after terminate: no worker left */
+  ck_assert_msg(gone_within(pids, 3, 0) >= 0, "workers left");
+  mproc_pool_free(p);
+
+  p = new_pool(2);
+  ck_assert_int_eq(mproc_pool_pids(p, pids, 2), 2);
+  mproc_pool_free(p);
+  ck_assert_msg(gone_within(pids, 2, 0) >= 0, "workers left after free");
+  mproc_value_free(l);
+}
+END_TEST
+
+/* The never-freed pool stays reachable (for the leak checker). */
+static mproc_pool *g_unfreed;
+
+/* A child: makes a pool, says its workers' pids, then (mode 0) waits
+ * in a get for long tasks, or (mode 1) returns without freeing it. */
+static int child_pool(mproc_value *args) {
+  mproc_conn *c = arg_conn(args, 0);
+  int64_t mode = arg_i64(args, 1);
+  mproc_pool *p = NULL;
+  mproc_pool_opts po = MPROC_POOL_OPTS_INIT;
+  mproc_value *l = mproc_list(), *msg = mproc_list();
+  mproc_async *r = NULL;
+  long pids[2];
+  const mproc_value *v = NULL;
+  po.processes = 2;
+  if (mproc_pool_new(&p, &po) != 0)
+    return 10;
+  mproc_pool_pids(p, pids, 2);
+  mproc_list_append(l, mproc_float(60));
+  mproc_list_append(l, mproc_float(60));
+  if (mproc_pool_map_async(p, t_sleep, l, NULL, &r) != 0)
+    return 11;
+  mproc_list_append(msg, mproc_int(pids[0]));
+  mproc_list_append(msg, mproc_int(pids[1]));
+  mproc_conn_send(c, msg);
+  mproc_value_free(msg);
+  mproc_value_free(l);
+  if (mode == 1) {
+    g_unfreed = p;
+    mproc_async_free(r);
+    return 0; /* the pool is torn down at exit */
+  }
+  mproc_async_get(r, MPROC_FOREVER, &v);
+  return 12;
+}
+
+static void run_child_pool(int mode, int how) {
+  mproc_conn *a = NULL, *b = NULL;
+  mproc_process *pr = NULL;
+  mproc_process_opts opts = MPROC_PROCESS_OPTS_INIT;
+  mproc_value *args = mproc_list(), *msg = NULL;
+  long pids[2];
+  int64_t x = 0;
+  int code = 0;
+  double t;
+  ck_mproc_ok(mproc_pipe(&a, &b, 1));
+  mproc_list_append(args, mproc_conn_ref(b));
+  mproc_list_append(args, mproc_int(mode));
+  opts.daemon = 0; /* a daemon may not have children (the pool's) */
+  ck_mproc_ok(mproc_process_new(&pr, child_pool, args, &opts));
+  if (mode == 1) {
+    /* This child leaves its pool unfreed on purpose: a leak checker in it
+     * would say so at exit and change its exit code. */
+    const char *env = getenv("ASAN_OPTIONS");
+    char old[1024], buf[1100];
+    int had = env != NULL;
+    snprintf(old, sizeof old, "%s", env ? env : "");
+    snprintf(buf, sizeof buf, "%s%sdetect_leaks=0", old, *old ? ":" : "");
+    mproc__plat_setenv("ASAN_OPTIONS", buf);
+    ck_mproc_ok(mproc_process_start(pr));
+    mproc__plat_setenv("ASAN_OPTIONS", had ? old : NULL);
+  } else
+    ck_mproc_ok(mproc_process_start(pr));
+  mproc_conn_free(b);
+  ck_assert_int_eq(mproc_conn_poll(a, 60), 1);
+  ck_mproc_ok(mproc_conn_recv(a, &msg));
+  mproc_value_get_int(mproc_list_get(msg, 0), &x);
+  pids[0] = (long)x;
+  mproc_value_get_int(mproc_list_get(msg, 1), &x);
+  pids[1] = (long)x;
+  mproc_value_free(msg);
+  ck_assert_int_eq(pid_alive(pids[0]) + pid_alive(pids[1]), 2);
+  if (how == 1)
+    mproc_process_kill(pr);
+#if !defined(_WIN32)
+  else if (how == 2)
+    kill((pid_t)mproc_process_pid(pr), SIGINT);
+#endif
+  if (mproc_process_join(pr, 60) != 0) {
+    mproc_process_kill(pr);
+    mproc_process_join(pr, MPROC_FOREVER);
+    ck_abort_msg("the child did not end (mode %d, how %d)", mode, how);
+  }
+  mproc_process_exitcode(pr, &code);
+  if (how == 1)
+    ck_assert_int_eq(code, -9);
+  else if (how == 2)
+    ck_assert_int_eq(code, -2);
+  else
+    ck_assert_int_eq(code, 0);
+  /* its workers go with it (the lifeline / the kill-on-close job) */
+  t = gone_within(pids, 2, 20);
+  if (getenv("MPROC_TEST_VERBOSE"))
+    fprintf(stderr, "workers gone %.3f s after (mode %d, how %d)\n", t, mode,
+            how);
+  ck_assert_msg(t >= 0, "workers outlived their parent (mode %d, how %d)",
+                mode, how);
+  mproc_process_free(pr);
+  mproc_conn_free(a);
+}
+
+START_TEST(test_parent_dies) {
+  run_child_pool(0, 1); /* SIGKILL / TerminateProcess in a get */
+  run_child_pool(1, 0); /* never freed: torn down at exit, no hang */
+#if !defined(_WIN32)
+  run_child_pool(0, 2); /* Ctrl-C (SIGINT) in a get: default action */
+#endif
+}
+END_TEST
+
 Suite *mproc_suite_pool(void) {
   Suite *s = suite_create("pool");
   TCase *tc = tcase_create("core");
@@ -886,6 +1212,14 @@ Suite *mproc_suite_pool(void) {
   tcase_add_test(tc, test_cancel);
   tcase_add_test(tc, test_maxtasksperchild);
   tcase_add_test(tc, test_init_fails);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("limits");
+  tcase_add_test(tc, test_time_limits);
+#if !defined(_WIN32)
+  tcase_add_test(tc, test_memory_limit);
+#endif
+  tcase_add_test(tc, test_teardown_counts);
+  tcase_add_test(tc, test_parent_dies);
   suite_add_tcase(s, tc);
   tc = tcase_create("futures");
   tcase_add_test(tc, test_futures);

@@ -150,6 +150,14 @@ static int check_objects(const mproc_value *v) {
   }
 }
 
+/* An extra reference while the handler walks a call's tasks (finishing
+ * the last one may drop the others). */
+static void job_hold(mproc_async *j) {
+  LOCK(j->pool);
+  j->refs++;
+  UNLOCK(j->pool);
+}
+
 static mproc_async *job_new(mproc_pool *p, int kind, size_t n) {
   mproc_async *j = calloc(1, sizeof *j);
   if (!j)
@@ -294,13 +302,16 @@ static void chunk_free(chunk *c) {
 
 /* Fail every task of c that is not done with code and a message. */
 static void fail_chunk(mproc_pool *p, chunk *c, int code, const char *msg) {
+  mproc_async *j = c->job;
   size_t k;
+  job_hold(j);
   for (k = 0; k < c->n; k++) {
     size_t i = chunk_task(c, k);
-    if (c->job->tstate[i] != T_DONE)
-      finish_task(p, c->job, i, code, NULL, dupstr(msg), 0);
+    if (j->tstate[i] != T_DONE)
+      finish_task(p, j, i, code, NULL, dupstr(msg), 0);
   }
   chunk_free(c);
+  job_release(j);
 }
 
 /* ---- the pending queue (handler thread) ------------------------------------------- */
@@ -488,6 +499,11 @@ static void worker_died(mproc_pool *p, worker *w) {
       else if (code == MPROC_ECLOSED)
         snprintf(msg, sizeof msg, "task %zu cancelled: worker %ld killed",
                  bad, w->pid);
+      else if (p->opts.memory_limit)
+        snprintf(msg, sizeof msg,
+                 "worker %ld died (%s) while running task %zu (memory "
+                 "limit %zu bytes)",
+                 w->pid, how, bad, p->opts.memory_limit);
       else
         snprintf(msg, sizeof msg, "worker %ld died (%s) while running task %zu",
                  w->pid, how, bad);
@@ -576,6 +592,7 @@ static int encode_chunk(chunk *c, mproc__buf *b) {
 static void cancel_chunk(mproc_pool *p, chunk *c) {
   mproc_async *j = c->job;
   size_t k;
+  job_hold(j);
   for (k = 0; k < c->n; k++) {
     size_t t = chunk_task(c, k);
     if (j->tstate[t] != T_DONE) {
@@ -584,6 +601,7 @@ static void cancel_chunk(mproc_pool *p, chunk *c) {
     }
   }
   chunk_free(c);
+  job_release(j);
 }
 
 /* The first queued chunk of a call not cancelled (others are dropped). */
@@ -671,6 +689,7 @@ static void handle_results(mproc_pool *p, worker *w, rd *r) {
   uint32_t n = get32(r), k;
   uint64_t id = get64(r);
   chunk *c = NULL;
+  mproc_async *j;
   int s;
   for (s = 0; s < 2; s++)
     if (w->fl[s] && w->fl[s]->id == id) {
@@ -683,6 +702,8 @@ static void handle_results(mproc_pool *p, worker *w, rd *r) {
       pend_push_front(p, c);
     return;
   }
+  j = c->job;
+  job_hold(j);
   for (k = 0; k < n && !r->bad; k++) {
     int32_t code = (int32_t)get32(r);
     uint64_t len;
@@ -720,9 +741,9 @@ static void handle_results(mproc_pool *p, worker *w, rd *r) {
   if (r->bad) {
     /* A garbled message: fail what is left of the chunk. */
     fail_chunk(p, c, MPROC_EBADMSG, "malformed result message from a worker");
-    return;
-  }
-  chunk_free(c);
+  } else
+    chunk_free(c);
+  job_release(j);
 }
 
 /* Read one message from w; 1 when it has gone (EOF or garbage). */
@@ -968,6 +989,7 @@ static int handler_main(void *arg) {
     while (sub) {
       mproc_async *nx = sub->next_sub;
       sub->next_sub = NULL;
+      job_hold(sub);
       if (p->broken || state == P_TERMINATE) {
         size_t k;
         for (k = 0; k < sub->n; k++)
@@ -981,6 +1003,7 @@ static int handler_main(void *arg) {
           finish_task(p, sub, k, MPROC_ENOMEM, NULL,
                       dupstr("out of memory queueing the task"), 0);
       }
+      job_release(sub);
       sub = nx;
     }
     if (cancel_all)
@@ -1099,9 +1122,11 @@ static int handler_main(void *arg) {
     while (s) {
       mproc_async *nx = s->next_sub;
       size_t k;
+      job_hold(s);
       for (k = 0; k < s->n; k++)
         finish_task(p, s, k, MPROC_ECLOSED, NULL, dupstr("pool terminated"),
                     0);
+      job_release(s);
       s = nx;
     }
   }

@@ -10,7 +10,8 @@
  * results of a chunk go back in one message; a result that cannot be
  * encoded (an OS object in it) fails that task alone.  With
  * maxtasksperchild it exits after that many chunks (Python counts a
- * chunk as one task too).
+ * chunk as one task too); under a memory limit it exits after a task
+ * failed with MPROC_ENOMEM, so a fresh worker takes over.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,7 +98,7 @@ static void put_fail(mproc__buf *out, int code, const char *msg) {
 /* Run one chunk; its results into out. 1: skipped (cancelled). */
 static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
                      size_t len, mproc__buf *out, char *cache_mod,
-                     uint64_t *cache_off, void **cache_fn) {
+                     uint64_t *cache_off, void **cache_fn, int *nomem) {
   rd r;
   uint32_t slot, n, ml, k;
   uint64_t id, offset, want;
@@ -173,6 +174,8 @@ static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
     soft_deadline = 0;
     mproc_value_free(arg);
     if (trc < 0) {
+      if (trc == MPROC_ENOMEM)
+        *nomem = 1;
       put_fail(out, trc, fail_text(trc));
       mproc_value_free(res);
       continue;
@@ -216,6 +219,7 @@ int mproc__pool_worker_main(mproc_value *args) {
   uint64_t cache_off = 0;
   void *cache_fn = NULL;
   long chunks = 0;
+  int nomem = 0;
   uint32_t tag;
   if (mproc_value_get_conn(mproc_list_get(args, 0), &conn) != 0 ||
       mproc_value_get_shared(mproc_list_get(args, 1), &blk) != 0)
@@ -257,7 +261,8 @@ int mproc__pool_worker_main(mproc_value *args) {
     int rc = mproc_conn_recv_bytes(conn, &msg, &len);
     if (rc)
       break; /* EOF: the pool is done with this worker */
-    rc = run_chunk(w, msg, len, &out, cache_mod, &cache_off, &cache_fn);
+    rc = run_chunk(w, msg, len, &out, cache_mod, &cache_off, &cache_fn,
+                   &nomem);
     mproc_free(msg);
     if (rc < 0) {
       mproc__buf_free(&out);
@@ -268,6 +273,9 @@ int mproc__pool_worker_main(mproc_value *args) {
     if (mproc_conn_send_bytes(conn, out.p, out.len) != 0)
       break;
     if (maxtasks > 0 && ++chunks >= maxtasks)
+      break;
+    /* Out of memory under a memory limit: a fresh worker takes over. */
+    if (nomem && memlimit > 0)
       break;
   }
   mproc__buf_free(&out);
