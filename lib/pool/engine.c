@@ -197,11 +197,17 @@ static void wake_locked(mproc_pool *p) {
 /* ---- finishing tasks and calls (handler thread) ---------------------------------- */
 
 /* Run the callbacks of a call after a task finished (mutex not held). */
+static void result_callbacks(mproc_async *j);
+
 static void run_callbacks(mproc_async *j, int finished, size_t done) {
   if (j->o.progress)
     j->o.progress(j, done, j->n, j->o.ctx);
-  if (!finished)
-    return;
+  if (finished)
+    result_callbacks(j);
+}
+
+/* callback or error_callback of a complete call. */
+static void result_callbacks(mproc_async *j) {
   if (j->first_fail == (size_t)-1) {
     if (j->o.callback) {
       const mproc_value *v =
@@ -257,6 +263,8 @@ static int task_done_locked(mproc_async *j, size_t i, int code,
   return 1;
 }
 
+static void complete_job(mproc_pool *p, mproc_async *j);
+
 /*
  * Finish task i outside the mutex: record, callbacks, then (for the last
  * task) ready - as Python, whose get() returns after the callback ran.
@@ -272,7 +280,14 @@ static void finish_task(mproc_pool *p, mproc_async *j, size_t i, int code,
   UNLOCK(p);
   if (j->o.progress || fin)
     run_callbacks(j, fin, done);
-  if (fin) {
+  if (fin)
+    complete_job(p, j);
+}
+
+/* The last task is done and the callbacks ran: ready, done callbacks, and
+ * the engine's reference goes. */
+static void complete_job(mproc_pool *p, mproc_async *j) {
+  {
     donecb *d, *nx;
     LOCK(p);
     j->ready = 1;
@@ -721,12 +736,18 @@ static uint64_t get64(rd *r) {
   return v;
 }
 
+/* A chunk's results: parsed first, then recorded under one lock hold
+ * with one wake-up (not one per task). */
 static void handle_results(mproc_pool *p, worker *w, rd *r) {
   uint32_t n = get32(r), k;
   uint64_t id = get64(r);
   chunk *c = NULL;
   mproc_async *j;
-  int s;
+  int s, fin = 0;
+  int *codes;
+  mproc_value **vals;
+  char **msgs;
+  size_t done;
   for (s = 0; s < 2; s++)
     if (w->fl[s] && w->fl[s]->id == id) {
       c = w->fl[s];
@@ -739,11 +760,19 @@ static void handle_results(mproc_pool *p, worker *w, rd *r) {
     return;
   }
   j = c->job;
-  job_hold(j);
+  codes = calloc(n, sizeof *codes);
+  vals = calloc(n, sizeof *vals);
+  msgs = calloc(n, sizeof *msgs);
+  if (!codes || !vals || !msgs) {
+    free(codes);
+    free(vals);
+    free(msgs);
+    fail_chunk(p, c, MPROC_ENOMEM, "out of memory reading results");
+    return;
+  }
   for (k = 0; k < n && !r->bad; k++) {
     int32_t code = (int32_t)get32(r);
     uint64_t len;
-    size_t i = chunk_task(c, k);
     get32(r);
     len = get64(r);
     if (r->bad || (uint64_t)(r->end - r->p) < len) {
@@ -751,34 +780,53 @@ static void handle_results(mproc_pool *p, worker *w, rd *r) {
       break;
     }
     if (code == 0) {
-      mproc_value *v = NULL;
-      int rc = mproc_decode(r->p, (size_t)len, &v);
-      if (rc)
-        finish_task(p, c->job, i, rc,
-                    NULL,
-                    fmtstr("task failed in worker %ld: result: %s", w->pid,
-                           mproc_last_error()),
-                    w->pid);
-      else {
-        if (mproc_value_type(v) == MPROC_T_NONE) {
-          mproc_value_free(v);
-          v = NULL;
-        }
-        finish_task(p, c->job, i, 0, v, NULL, w->pid);
+      int rc = mproc_decode(r->p, (size_t)len, &vals[k]);
+      if (rc) {
+        codes[k] = rc;
+        msgs[k] = fmtstr("task failed in worker %ld: result: %s", w->pid,
+                         mproc_last_error());
+      } else if (mproc_value_type(vals[k]) == MPROC_T_NONE) {
+        mproc_value_free(vals[k]);
+        vals[k] = NULL;
       }
     } else {
-      finish_task(p, c->job, i, code, NULL,
-                  fmtstr("task failed in worker %ld: %.*s", w->pid, (int)len,
-                         (const char *)r->p),
-                  w->pid);
+      codes[k] = code;
+      msgs[k] = fmtstr("task failed in worker %ld: %.*s", w->pid, (int)len,
+                       (const char *)r->p);
     }
     r->p += len;
   }
   if (r->bad) {
-    /* A garbled message: fail what is left of the chunk. */
+    /* A garbled message: fail the whole chunk. */
+    for (k = 0; k < n; k++) {
+      mproc_value_free(vals[k]);
+      free(msgs[k]);
+    }
+    free(codes);
+    free(vals);
+    free(msgs);
     fail_chunk(p, c, MPROC_EBADMSG, "malformed result message from a worker");
-  } else
-    chunk_free(c);
+    return;
+  }
+  job_hold(j);
+  LOCK(p);
+  done = j->done;
+  for (k = 0; k < n; k++)
+    fin |= task_done_locked(j, chunk_task(c, k), codes[k], vals[k], msgs[k],
+                            w->pid);
+  apr_thread_cond_broadcast(p->cv);
+  UNLOCK(p);
+  if (j->o.progress)
+    for (k = 0; k < n; k++)
+      run_callbacks(j, 0, done + k + 1);
+  if (fin) {
+    result_callbacks(j);
+    complete_job(p, j);
+  }
+  free(codes);
+  free(vals);
+  free(msgs);
+  chunk_free(c);
   job_release(j);
 }
 
