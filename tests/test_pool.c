@@ -457,6 +457,65 @@ START_TEST(test_close_join_terminate) {
 }
 END_TEST
 
+/* ---- a worker that dies holding a Lock ------------------------------------------- */
+
+static mproc_lock *g_lock;
+
+static int init_lock(const mproc_value *initargs) {
+  mproc_lock *l = NULL;
+  int rc = mproc_value_get_lock(mproc_list_get(initargs, 0), &l);
+  if (rc)
+    return rc;
+  g_lock = mproc_lock_incref(l);
+  return 0;
+}
+
+/* arg 1: take the lock and die holding it; else: take it, say how. */
+static int t_lock(const mproc_value *arg, mproc_value **result) {
+  int64_t die = 0;
+  int rc;
+  mproc_value_get_int(arg, &die);
+  rc = mproc_lock_acquire(g_lock, 30);
+  if (die)
+    die_now();
+  if (rc == 0 || rc == MPROC_EOWNERDEAD)
+    mproc_lock_release(g_lock);
+  *result = mproc_int(rc);
+  return 0;
+}
+
+START_TEST(test_worker_dies_holding_lock) {
+  mproc_lock *l = NULL;
+  mproc_pool *p = NULL;
+  mproc_pool_opts po = MPROC_POOL_OPTS_INIT;
+  mproc_value *ia = mproc_list(), *arg, *res = NULL;
+  int64_t x = 1;
+  ck_mproc_ok(mproc_lock_new(&l));
+  mproc_list_append(ia, mproc_lock_ref(l));
+  po.processes = 2;
+  po.initializer = init_lock;
+  po.initargs = ia;
+  ck_mproc_ok(mproc_pool_new(&p, &po));
+  arg = mproc_int(1);
+  ck_mproc(mproc_pool_apply(p, t_lock, arg, &res), MPROC_EWORKERDIED);
+  mproc_value_free(arg);
+  /* the next task gets the lock, told that its holder died */
+  arg = mproc_int(0);
+  ck_mproc_ok(mproc_pool_apply(p, t_lock, arg, &res));
+  ck_mproc_ok(mproc_value_get_int(res, &x));
+  ck_assert_int_eq(x, MPROC_EOWNERDEAD);
+  mproc_value_free(res);
+  ck_mproc_ok(mproc_pool_apply(p, t_lock, arg, &res));
+  ck_mproc_ok(mproc_value_get_int(res, &x));
+  ck_assert_int_eq(x, 0);
+  mproc_value_free(res);
+  mproc_value_free(arg);
+  mproc_pool_free(p);
+  mproc_value_free(ia);
+  mproc_lock_free(l);
+}
+END_TEST
+
 /* ---- imap, progress, cancel, maxtasksperchild, initializer ------------------ */
 
 /* Task i sleeps (n - i) * 50 ms: later tasks finish first. */
@@ -1208,6 +1267,7 @@ Suite *mproc_suite_pool(void) {
   tcase_add_test(tc, test_task_failure);
   tcase_add_test(tc, test_map);
   tcase_add_test(tc, test_worker_killed);
+  tcase_add_test(tc, test_worker_dies_holding_lock);
   tcase_add_test(tc, test_inherit);
   tcase_add_test(tc, test_close_join_terminate);
   suite_add_tcase(s, tc);
@@ -1220,7 +1280,7 @@ Suite *mproc_suite_pool(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("limits");
   tcase_add_test(tc, test_time_limits);
-#if !defined(_WIN32)
+#if !defined(_WIN32) /* wine does not enforce a Job's memory limit */
   tcase_add_test(tc, test_memory_limit);
 #endif
   tcase_add_test(tc, test_teardown_counts);
