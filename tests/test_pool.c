@@ -457,6 +457,48 @@ START_TEST(test_close_join_terminate) {
 }
 END_TEST
 
+/* ---- pool calls from a callback (the result thread) ------------------------------- */
+
+typedef struct cbpool {
+  mproc_pool *p;
+  mproc_async *other;
+  int join_rc, cancel_rc, term_rc;
+} cbpool;
+
+static void cb_calls_pool(mproc_async *r, const mproc_value *v, void *ctx) {
+  cbpool *c = ctx;
+  (void)r;
+  (void)v;
+  c->join_rc = mproc_pool_join(c->p, 1);
+  c->cancel_rc = mproc_async_cancel(c->other, 0);
+  c->term_rc = mproc_pool_terminate(c->p);
+}
+
+START_TEST(test_callback_calls_pool) {
+  cbpool c = {NULL, NULL, 1, 1, 1};
+  mproc_value *arg = mproc_int(2), *slow = mproc_float(60);
+  mproc_call_opts o = MPROC_CALL_OPTS_INIT;
+  mproc_async *r = NULL;
+  o.callback = cb_calls_pool;
+  o.ctx = &c;
+  c.p = new_pool(2);
+  ck_mproc_ok(mproc_pool_apply_async(c.p, t_sleep, slow, NULL, &c.other));
+  ck_mproc_ok(mproc_pool_apply_async(c.p, t_square, arg, &o, &r));
+  /* no hang: the callback's join fails, cancel and terminate act later */
+  ck_mproc_ok(mproc_async_wait(r, 60));
+  ck_mproc_ok(mproc_pool_join(c.p, 60));
+  ck_assert_int_eq(c.join_rc, MPROC_EINVAL);
+  ck_assert_int_eq(c.cancel_rc, 0);
+  ck_assert_int_eq(c.term_rc, 0);
+  ck_mproc(mproc_async_get(c.other, 10, NULL), MPROC_ECLOSED);
+  mproc_async_free(r);
+  mproc_async_free(c.other);
+  mproc_pool_free(c.p);
+  mproc_value_free(arg);
+  mproc_value_free(slow);
+}
+END_TEST
+
 /* ---- a worker that dies holding a Lock ------------------------------------------- */
 
 static mproc_lock *g_lock;
@@ -1268,6 +1310,7 @@ Suite *mproc_suite_pool(void) {
   tcase_add_test(tc, test_map);
   tcase_add_test(tc, test_worker_killed);
   tcase_add_test(tc, test_worker_dies_holding_lock);
+  tcase_add_test(tc, test_callback_calls_pool);
   tcase_add_test(tc, test_inherit);
   tcase_add_test(tc, test_close_join_terminate);
   suite_add_tcase(s, tc);

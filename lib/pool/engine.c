@@ -1040,6 +1040,9 @@ static int handler_main(void *arg) {
   mproc_async **cans = NULL;
   size_t ncans = 0;
   int state = P_RUN, i, cancel_all;
+  LOCK(p);
+  p->handler_tid = mproc_thread_ident();
+  UNLOCK(p);
   if (!ws || !ready || !who) {
     free(ws);
     free(ready);
@@ -1444,13 +1447,16 @@ int mproc_pool_close(mproc_pool *p) {
 }
 
 int mproc_pool_terminate(mproc_pool *p) {
+  int in_callback;
   if (!p)
     return mproc__err(MPROC_EINVAL, "mproc_pool_terminate: NULL pool");
   LOCK(p);
   p->state = P_TERMINATE;
   wake_locked(p);
+  in_callback = p->handler_tid == mproc_thread_ident();
   UNLOCK(p);
-  return mproc_pool_join(p, MPROC_FOREVER);
+  /* From a callback it takes effect when the callback returns. */
+  return in_callback ? 0 : mproc_pool_join(p, MPROC_FOREVER);
 }
 
 int mproc_pool_join(mproc_pool *p, double timeout) {
@@ -1466,6 +1472,12 @@ int mproc_pool_join(mproc_pool *p, double timeout) {
     UNLOCK(p);
     return mproc__err(MPROC_EINVAL, "mproc_pool_join: Pool is still running "
                                     "(close or terminate it first)");
+  }
+  if (p->handler_tid == mproc_thread_ident()) {
+    /* In a callback: the result thread cannot wait for itself. */
+    UNLOCK(p);
+    return mproc__err(MPROC_EINVAL, "mproc_pool_join: called from a "
+                                    "callback (the pool's result thread)");
   }
   while (!p->handler_done) {
     if (deadline < 0)
@@ -1515,6 +1527,12 @@ void mproc_pool_free(mproc_pool *p) {
   else if (!p->handler_done)
     p->state = P_TERMINATE; /* free does not wait for a closed pool's work */
   wake_locked(p);
+  if (p->handler_tid == mproc_thread_ident()) {
+    /* In a callback: the pool is terminated, not freed (the result thread
+     * cannot free itself); free it from another thread. */
+    UNLOCK(p);
+    return;
+  }
   UNLOCK(p);
   mproc_pool_join(p, MPROC_FOREVER);
   unlink_live(p);
@@ -1725,6 +1743,11 @@ int mproc_async_cancel(mproc_async *r, int kill_running) {
   r->cancel_done = 0;
   r->cancelled_n = 0;
   wake_locked(p);
+  if (p->handler_tid == mproc_thread_ident()) {
+    /* In a callback: acted on when the callback returns. */
+    UNLOCK(p);
+    return 0;
+  }
   /* The handler answers once it has looked at the call's chunks. */
   while (!r->cancel_done)
     apr_thread_cond_wait(p->cv, p->mu);

@@ -128,6 +128,7 @@ struct mproc_pool {
   mproc_async *sub_head, *sub_tail;
   mproc_async **cans; /* cancel requests (each holds a reference) */
   int cancel_all;     /* shutdown(cancel_futures) */
+  unsigned long handler_tid; /* the result thread (callbacks run there) */
   size_t ncans, capcans;
   volatile uint32_t prefs; /* the user's + one per call */
   /* the handler's own */
