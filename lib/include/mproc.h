@@ -734,7 +734,9 @@ int mproc_pool_close(mproc_pool *pool);
 int mproc_pool_terminate(mproc_pool *pool);
 /** Wait for the workers to exit: MPROC_EINVAL unless closed/terminated. */
 int mproc_pool_join(mproc_pool *pool, double timeout);
-/** Terminate (if needed), join and release.  Results stay usable. */
+/** Terminate (if needed), join and release.  Results stay usable.  In a
+ *  callback (the pool's result thread) it only terminates; join there is
+ *  MPROC_EINVAL. */
 void mproc_pool_free(mproc_pool *pool);
 /** The pids of the current workers (up to cap); returns their number. */
 int mproc_pool_pids(mproc_pool *pool, long *pids, size_t cap);
