@@ -423,6 +423,9 @@ static int spawn_worker(mproc_pool *p, worker *w) {
   w->pid = mproc_process_pid(proc);
   w->live = 1;
   p->starts++;
+  LOCK(p);
+  p->pids[w - p->wk] = w->pid;
+  UNLOCK(p);
   return 0;
 fail:
   if (proc)
@@ -433,7 +436,10 @@ fail:
   return rc;
 }
 
-static void worker_release(worker *w) {
+static void worker_release(mproc_pool *p, worker *w) {
+  LOCK(p);
+  p->pids[w - p->wk] = 0;
+  UNLOCK(p);
   if (w->proc) {
     mproc_process_join(w->proc, 5.0);
     if (mproc_process_is_alive(w->proc) == 1) {
@@ -567,7 +573,7 @@ static void worker_died(mproc_pool *p, worker *w) {
     while ((c = pend_pop(p)) != NULL)
       fail_chunk(p, c, MPROC_ESPAWN, p->broken_msg);
   }
-  worker_release(w);
+  worker_release(p, w);
 }
 
 /* ---- dispatch (handler thread) --------------------------------------------------- */
@@ -1198,7 +1204,7 @@ static int handler_main(void *arg) {
       mproc_conn_close(p->wk[i].conn);
   for (i = 0; i < p->nw; i++)
     if (p->wk[i].live)
-      worker_release(&p->wk[i]);
+      worker_release(p, &p->wk[i]);
   fail_everything(p, MPROC_ECLOSED, "pool terminated");
   /* calls submitted after the last look */
   LOCK(p);
@@ -1271,7 +1277,10 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
   p->prefs = 1;
   p->nw = o.processes;
   p->wk = calloc((size_t)p->nw, sizeof *p->wk);
-  if (!p->wk) {
+  p->pids = calloc((size_t)p->nw, sizeof *p->pids);
+  if (!p->wk || !p->pids) {
+    free(p->wk);
+    free(p->pids);
     free(p);
     return mproc__err(MPROC_ENOMEM, "pool");
   }
@@ -1317,7 +1326,7 @@ fail:
   for (i = 0; i < p->nw; i++)
     if (p->wk[i].live) {
       mproc_process_kill(p->wk[i].proc);
-      worker_release(&p->wk[i]);
+      worker_release(p, &p->wk[i]);
     }
   mproc_conn_free(p->wake_r);
   mproc_conn_free(p->wake_w);
@@ -1325,6 +1334,7 @@ fail:
     apr_pool_destroy(p->ap);
   mproc_value_free(p->initargs);
   free(p->wk);
+  free(p->pids);
   free(p);
   return rc;
 }
@@ -1541,9 +1551,13 @@ void mproc_pool_free(mproc_pool *p) {
   p->wake_r = p->wake_w = NULL;
   mproc_value_free(p->initargs);
   p->initargs = NULL;
+  LOCK(p);
   free(p->wk);
+  free(p->pids);
   p->wk = NULL;
+  p->pids = NULL;
   p->nw = 0;
+  UNLOCK(p);
   /* The core (mutex, condition variable) lives while calls hold it. */
   pool_decref(p);
 }
@@ -1571,13 +1585,14 @@ int mproc_pool_pids(mproc_pool *p, long *pids, size_t cap) {
   int i, n = 0;
   if (!p)
     return mproc__err(MPROC_EINVAL, "mproc_pool_pids: NULL pool");
-  /* Read by the handler's writes only; a snapshot. */
+  LOCK(p);
   for (i = 0; i < p->nw; i++)
-    if (p->wk[i].live) {
+    if (p->pids[i]) {
       if ((size_t)n < cap && pids)
-        pids[n] = p->wk[i].pid;
+        pids[n] = p->pids[i];
       n++;
     }
+  UNLOCK(p);
   return n;
 }
 

@@ -129,6 +129,7 @@ struct mproc_pool {
   mproc_async **cans; /* cancel requests (each holds a reference) */
   int cancel_all;     /* shutdown(cancel_futures) */
   unsigned long handler_tid; /* the result thread (callbacks run there) */
+  long *pids; /* the live workers' pids (0: none), for mproc_pool_pids */
   size_t ncans, capcans;
   volatile uint32_t prefs; /* the user's + one per call */
   /* the handler's own */
