@@ -457,6 +457,48 @@ START_TEST(test_close_join_terminate) {
 }
 END_TEST
 
+/* ---- many user threads on one pool ------------------------------------------------ */
+
+typedef struct thr_ctx {
+  mproc_pool *p;
+  int base, bad;
+} thr_ctx;
+
+static int thr_submit(void *arg) {
+  thr_ctx *c = arg;
+  int i;
+  for (i = 0; i < 100; i++) {
+    mproc_value *a = mproc_int(c->base + i), *res = NULL;
+    int64_t x = -1;
+    if (mproc_pool_apply(c->p, t_square, a, &res) != 0 ||
+        mproc_value_get_int(res, &x) != 0 ||
+        x != (int64_t)(c->base + i) * (c->base + i))
+      c->bad++;
+    mproc_value_free(res);
+    mproc_value_free(a);
+  }
+  return 0;
+}
+
+START_TEST(test_threads) {
+  mproc_pool *p = new_pool(2);
+  mproc_thread *th[4];
+  thr_ctx c[4];
+  int i;
+  for (i = 0; i < 4; i++) {
+    c[i].p = p;
+    c[i].base = 1000 * i;
+    c[i].bad = 0;
+    ck_mproc_ok(mproc_thread_start(&th[i], thr_submit, &c[i]));
+  }
+  for (i = 0; i < 4; i++) {
+    ck_mproc_ok(mproc_thread_join(th[i], NULL));
+    ck_assert_int_eq(c[i].bad, 0);
+  }
+  mproc_pool_free(p);
+}
+END_TEST
+
 /* ---- pool calls from a callback (the result thread) ------------------------------- */
 
 typedef struct cbpool {
@@ -1311,6 +1353,7 @@ Suite *mproc_suite_pool(void) {
   tcase_add_test(tc, test_worker_killed);
   tcase_add_test(tc, test_worker_dies_holding_lock);
   tcase_add_test(tc, test_callback_calls_pool);
+  tcase_add_test(tc, test_threads);
   tcase_add_test(tc, test_inherit);
   tcase_add_test(tc, test_close_join_terminate);
   suite_add_tcase(s, tc);
