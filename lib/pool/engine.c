@@ -422,6 +422,9 @@ static int spawn_worker(mproc_pool *p, worker *w) {
   w->w = mproc_shared_data(blk);
   w->pid = mproc_process_pid(proc);
   w->live = 1;
+  /* Without an initializer it can take a chunk at once (its READY still
+   * comes, first in its pipe). */
+  w->ready = !p->opts.initializer;
   p->starts++;
   LOCK(p);
   p->pids[w - p->wk] = w->pid;
@@ -459,8 +462,9 @@ static void break_pool(mproc_pool *p) {
   chunk *c;
   char msg[400];
   snprintf(msg, sizeof msg,
-           "pool is broken: the initializer failed in %d worker starts in "
-           "a row (last: %s)",
+           "pool is broken: %s in %d worker starts in a row (last: %s)",
+           p->opts.initializer ? "the initializer failed"
+                               : "the worker failed to start",
            p->streak, p->last_initmsg);
   LOCK(p);
   p->broken = 1;
@@ -493,13 +497,15 @@ static void worker_died(mproc_pool *p, worker *w) {
     snprintf(how, sizeof how, "exit code %d", ec);
   run = mproc__ld64(&w->w[W_RUN]);
   task = mproc__ld64(&w->w[W_TASK]);
-  if (!w->ready) {
+  if (!w->said_ready) {
     if (w->initfail)
       init_failed(p, w->initmsg ? w->initmsg : "initializer failed");
     else {
       char why[200];
-      snprintf(why, sizeof why, "worker %ld died in the initializer (%s)",
-               w->pid, how);
+      snprintf(why, sizeof why, "worker %ld died %s (%s)", w->pid,
+               p->opts.initializer ? "in the initializer"
+                                   : "before it was ready",
+               how);
       init_failed(p, why);
     }
   }
@@ -850,6 +856,7 @@ static int read_worker(mproc_pool *p, worker *w) {
   switch (get32(&r)) {
   case M_READY:
     w->ready = 1;
+    w->said_ready = 1;
     p->streak = 0;
     p->starts = 0;
     break;

@@ -95,7 +95,8 @@ typedef struct worker {
   volatile uint64_t *w;
   long pid;
   int live;
-  int ready;    /* its initializer finished */
+  int ready;    /* may take chunks */
+  int said_ready; /* its READY came: the initializer finished */
   int initfail; /* it reported a failed initializer */
   int retiring; /* maxtasksperchild reached: no more chunks */
   long chunks;  /* chunks sent to it */
