@@ -663,6 +663,26 @@ START_TEST(test_imap) {
   ck_mproc(mproc_async_next(it, 1, &v), MPROC_EEOF);
   mproc_async_free(it);
   mproc_value_free(l);
+
+  /* Lazy: the first result is there while a later task still runs. */
+  {
+    size_t done = 0, total = 0;
+    l = mproc_list();
+    mproc_list_append(l, mproc_float(0.01));
+    mproc_list_append(l, mproc_float(20));
+    ck_mproc_ok(mproc_pool_imap(p, t_sleep, l, 1, &it));
+    ck_mproc_ok(mproc_async_next(it, 10, &v));
+    ck_assert_str_eq(mproc_value_str(v), "slept");
+    mproc_value_free(v);
+    ck_mproc_ok(mproc_async_progress(it, &done, &total));
+    ck_assert_uint_eq(done, 1);
+    ck_assert_uint_eq(total, 2);
+    ck_mproc(mproc_async_next(it, 0.01, &v), MPROC_ETIMEDOUT);
+    mproc_value_free(l);
+  }
+  mproc_pool_terminate(p);
+  ck_mproc(mproc_async_next(it, 10, &v), MPROC_ECLOSED);
+  mproc_async_free(it);
   mproc_pool_free(p);
 }
 END_TEST
