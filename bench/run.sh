@@ -8,7 +8,7 @@
 #   bench/run.sh --secs 0.5      shorter measurements
 #   bench/run.sh --no-build      reuse the build directory
 #   bench/run.sh --only rtt,bw   some workloads (spawn, rtt, bw, lock, event,
-#                                queue, codec; sync = lock,event)
+#                                queue, codec, pool; sync = lock,event)
 #   bench/run.sh --build DIR     build directory (default build/bench)
 #   bench/run.sh --pin MODE      CPUs of the sync and queue workloads'
 #                                processes: split (default), same, none
@@ -46,7 +46,7 @@ if [[ $do_build == 1 ]]; then
   cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release \
     -DMPROC_BUILD_TESTS=OFF -DMPROC_BUILD_EXAMPLES=OFF >"$build.configure.log" 2>&1 ||
     { cat "$build.configure.log"; exit 1; }
-  cmake --build "$build" -j 2 --target mproc_bench bench_tiny >"$build.build.log" 2>&1 ||
+  cmake --build "$build" -j 2 --target mproc_bench bench_tiny pool_bench >"$build.build.log" 2>&1 ||
     { cat "$build.build.log"; exit 1; }
 fi
 
@@ -55,6 +55,11 @@ results="$build/results.txt"
 echo "== C side (mproc, raw) =="
 "$build/bench/mproc_bench" --secs "$secs" --only "$only" --pin "$pin" \
   --tiny "$build/bench/bench_tiny" | tee -a "$results"
+if [[ ",$only," == *,pool,* ]]; then
+  echo "== Pool (mproc, raw 2-worker pipe pool; Python Pool/ProcessPoolExecutor) =="
+  "$build/bench/pool_bench" | tee -a "$results"
+  python3 "$here/py_pool_bench.py" | tee -a "$results"
+fi
 echo "== Python side (multiprocessing, spawn context) =="
 python3 "$here/py_bench.py" --secs "$secs" --only "$only" --pin "$pin" |
   tee -a "$results"

@@ -308,6 +308,15 @@ int mproc__plat_random(void *buf, size_t n);
 /* Set (value != NULL) or unset an environment variable. */
 int mproc__plat_setenv(const char *name, const char *value);
 
+/* ---- pool workers ---------------------------------------------------------- */
+
+/* Ignore Ctrl-C in this process (SIGINT ignored / SetConsoleCtrlHandler(
+ * NULL, TRUE)): in a pool only the parent reacts to it. */
+int mproc__plat_ignore_interrupt(void);
+/* Cap this process's memory at bytes (POSIX RLIMIT_AS; Win32 a Job object
+ * with a process memory limit): allocations above it fail. */
+int mproc__plat_memory_limit(size_t bytes);
+
 /* ---- tests only: list this process's open handles ----------------------- */
 
 /*

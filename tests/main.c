@@ -16,7 +16,7 @@ static const suite_entry suites[] = {
     {"errors", mproc_suite_errors},   {"conn", mproc_suite_conn},
     {"process", mproc_suite_process}, {"handles", mproc_suite_handles},
     {"sync", mproc_suite_sync},       {"shmem", mproc_suite_shmem},
-    {"queue", mproc_suite_queue},
+    {"queue", mproc_suite_queue},       {"pool", mproc_suite_pool},
 };
 
 int main(int argc, char **argv) {

@@ -114,6 +114,8 @@ int mproc_cpu_count(void);
 
 /** Sleep for seconds (Python's time.sleep; C has no portable one). */
 void mproc_sleep(double seconds);
+/** Seconds on a monotonic clock (Python's time.monotonic). */
+double mproc_monotonic(void);
 
 /** Release free-able memory; optional, used by leak checkers. */
 void mproc_free(void *p);
@@ -704,6 +706,215 @@ mproc_queue *mproc_queue_incref(mproc_queue *q);
 void mproc_queue_free(mproc_queue *q);
 mproc_value *mproc_queue_ref(mproc_queue *q);
 int mproc_value_get_queue(const mproc_value *v, mproc_queue **out);
+
+/* ------------------------------------------------------------------------ */
+/* Pool and futures (Python's multiprocessing.Pool, concurrent.futures)     */
+/* ------------------------------------------------------------------------ */
+/*
+ * A pool of worker processes (daemons, this binary re-executed) that run
+ * task functions: plain C functions, travelling like process targets (no
+ * registration).  A task reads its argument and sets *result (NULL means
+ * None); it returns 0, or fails by returning a negative MPROC_E* code,
+ * best through mproc_fail() which records a message.  The caller then gets
+ * that code and mproc_last_error() reads "task failed in worker <pid>:
+ * <message>".  Arguments and results travel with the codec: an OS object
+ * (Queue, Lock, Connection, ...) in an argument is MPROC_EINHERIT at submit
+ * ("Queue objects should only be shared between processes through
+ * inheritance"); in a result that task fails with it.  OS objects reach the
+ * workers through initargs, at spawn.
+ *
+ * Nothing hangs: a worker that dies fails only the task it was running
+ * (MPROC_EWORKERDIED, with the pid and signal or exit code), its other
+ * tasks run again elsewhere, it is replaced and the pool stays usable
+ * (docs/pool.md).  Callbacks (result, error, progress) run in the parent on
+ * the pool's result thread: keep them short and do not wait there on the
+ * same pool.
+ */
+typedef int (*mproc_task_fn)(const mproc_value *arg, mproc_value **result);
+/** Runs once in each worker with opts.initargs; non-zero fails the start. */
+typedef int (*mproc_pool_init_fn)(const mproc_value *initargs);
+
+/** In a task or initializer: record a message for code, return code. */
+int mproc_fail(int code, const char *fmt, ...);
+/** In a task: 1 once the soft time limit of the running task has passed. */
+int mproc_task_expired(void);
+
+typedef struct mproc_pool mproc_pool;
+/** Python's AsyncResult (also the iterator of imap). */
+typedef struct mproc_async mproc_async;
+
+typedef struct mproc_pool_opts {
+  int processes;                  /**< 0: mproc_cpu_count() */
+  mproc_pool_init_fn initializer; /**< NULL: none */
+  const mproc_value *initargs;    /**< borrowed list, may hold OS objects */
+  long maxtasksperchild;          /**< 0: workers live as long as the pool */
+  double time_limit;      /**< hard limit per task, seconds; 0: none */
+  double soft_time_limit; /**< mproc_task_expired() after it; 0: none */
+  size_t memory_limit;    /**< address space cap per worker; 0: none */
+} mproc_pool_opts;
+#define MPROC_POOL_OPTS_INIT {0, NULL, NULL, 0, 0.0, 0.0, 0}
+
+/** result: the value (apply) or the list of values (map). */
+typedef void (*mproc_result_cb)(mproc_async *r, const mproc_value *result,
+                                void *ctx);
+typedef void (*mproc_error_cb)(mproc_async *r, int code, const char *message,
+                               void *ctx);
+typedef void (*mproc_progress_cb)(mproc_async *r, size_t done, size_t total,
+                                  void *ctx);
+
+typedef struct mproc_call_opts {
+  size_t chunksize; /**< 0: Python's default for map */
+  mproc_result_cb callback;
+  mproc_error_cb error_callback;
+  mproc_progress_cb progress; /**< after each finished task */
+  void *ctx;
+  double time_limit;      /**< 0: the pool's */
+  double soft_time_limit; /**< 0: the pool's */
+} mproc_call_opts;
+#define MPROC_CALL_OPTS_INIT {0, NULL, NULL, NULL, NULL, 0.0, 0.0}
+
+int mproc_pool_new(mproc_pool **pool, const mproc_pool_opts *opts);
+/** Python's apply: *result is the task's value (caller frees). */
+int mproc_pool_apply(mproc_pool *pool, mproc_task_fn fn,
+                     const mproc_value *arg, mproc_value **result);
+int mproc_pool_apply_async(mproc_pool *pool, mproc_task_fn fn,
+                           const mproc_value *arg,
+                           const mproc_call_opts *opts, mproc_async **r);
+/**
+ * fn over each item of list, in chunks.  *results: the list of values in
+ * order (caller frees).  A failed task gives its code (the first failed
+ * one's); the others still ran, and mproc_async_task tells each one.
+ */
+int mproc_pool_map(mproc_pool *pool, mproc_task_fn fn,
+                   const mproc_value *list, size_t chunksize,
+                   mproc_value **results);
+int mproc_pool_map_async(mproc_pool *pool, mproc_task_fn fn,
+                         const mproc_value *list, const mproc_call_opts *opts,
+                         mproc_async **r);
+/** starmap: each item is a list of arguments, given as the task's arg. */
+int mproc_pool_starmap(mproc_pool *pool, mproc_task_fn fn,
+                       const mproc_value *list, size_t chunksize,
+                       mproc_value **results);
+int mproc_pool_starmap_async(mproc_pool *pool, mproc_task_fn fn,
+                             const mproc_value *list,
+                             const mproc_call_opts *opts, mproc_async **r);
+/**
+ * Python's imap / imap_unordered (chunksize 0 means 1, as Python): the
+ * tasks run at once and mproc_async_next gives the results as they come
+ * (in order / in completion order) while later tasks still run.
+ */
+int mproc_pool_imap(mproc_pool *pool, mproc_task_fn fn,
+                    const mproc_value *list, size_t chunksize,
+                    mproc_async **it);
+int mproc_pool_imap_unordered(mproc_pool *pool, mproc_task_fn fn,
+                              const mproc_value *list, size_t chunksize,
+                              mproc_async **it);
+/**
+ * The next result of an imap: 0 and *out (the caller's), the task's code
+ * if it failed (the iterator moves on, as Python's next() raising),
+ * MPROC_ETIMEDOUT, or MPROC_EEOF once all were given (StopIteration).
+ */
+int mproc_async_next(mproc_async *it, double timeout, mproc_value **out);
+/** No more submissions (MPROC_ECLOSED); workers exit when all is done. */
+int mproc_pool_close(mproc_pool *pool);
+/** Fail every unfinished task (MPROC_ECLOSED) and stop the workers. */
+int mproc_pool_terminate(mproc_pool *pool);
+/** Wait for the workers to exit: MPROC_EINVAL unless closed/terminated. */
+int mproc_pool_join(mproc_pool *pool, double timeout);
+/** Terminate (if needed), join and release.  Results stay usable.  In a
+ *  callback (the pool's result thread) it only terminates; join there is
+ *  MPROC_EINVAL. */
+void mproc_pool_free(mproc_pool *pool);
+/** The pids of the current workers (up to cap); returns their number. */
+int mproc_pool_pids(mproc_pool *pool, long *pids, size_t cap);
+
+/** 0 when ready, MPROC_ETIMEDOUT if not within timeout. */
+int mproc_async_wait(mproc_async *r, double timeout);
+/**
+ * Wait, then: 0 and *out (borrowed, valid until mproc_async_free; may be
+ * NULL) the value (apply) or list (map); or the failed task's code with
+ * its message in mproc_last_error() (for a map *out is still the list,
+ * failed items None).
+ */
+int mproc_async_get(mproc_async *r, double timeout, const mproc_value **out);
+int mproc_async_ready(mproc_async *r);
+/** 1 if every task succeeded, 0 if not, MPROC_EINVAL if not ready. */
+int mproc_async_successful(mproc_async *r);
+/**
+ * Task i of the call: its code (0 success, MPROC_EINVAL if not finished)
+ * and, each if not NULL, its value, message and worker pid (borrowed).
+ */
+int mproc_async_task(mproc_async *r, size_t i, const mproc_value **value,
+                     const char **message, long *pid);
+/** How many tasks are finished, of how many. */
+int mproc_async_progress(mproc_async *r, size_t *done, size_t *total);
+/**
+ * Queued tasks never run and fail with MPROC_ECLOSED ("cancelled"); with
+ * kill_running the workers running its tasks are killed (and replaced),
+ * those tasks fail the same way; else they finish.  Returns how many
+ * tasks were cancelled.
+ */
+int mproc_async_cancel(mproc_async *r, int kill_running);
+/** Release (an unfinished call still completes; callbacks still run). */
+void mproc_async_free(mproc_async *r);
+
+/*
+ * The concurrent.futures face, on the same pool (a pool is the executor:
+ * ProcessPoolExecutor(max_workers) is mproc_pool_new with processes =
+ * max_workers).  A future is an mproc_async of one task.  wait and
+ * as_completed take futures of one pool (MPROC_EINVAL otherwise).
+ */
+typedef struct mproc_async mproc_future;
+/** Python's executor.submit(fn, arg). */
+int mproc_pool_submit(mproc_pool *pool, mproc_task_fn fn,
+                      const mproc_value *arg, mproc_future **f);
+/**
+ * Python's shutdown(wait, cancel_futures): no more submissions; with
+ * cancel_futures every future not started is cancelled; with wait, waits
+ * for the running ones and the workers' exit.
+ */
+int mproc_pool_shutdown(mproc_pool *pool, int wait, int cancel_futures);
+/** result(timeout): 0 and *out (borrowed), the task's code (its message in
+ *  mproc_last_error()), MPROC_ETIMEDOUT, or MPROC_ECLOSED if cancelled. */
+int mproc_future_result(mproc_future *f, double timeout,
+                        const mproc_value **out);
+/** exception(timeout): 0 if it succeeded, else as result (message, may be
+ *  NULL, borrowed). */
+int mproc_future_exception(mproc_future *f, double timeout,
+                           const char **message);
+int mproc_future_done(mproc_future *f);
+/** 1 once the task has gone to a worker and is not done. */
+int mproc_future_running(mproc_future *f);
+/** 1 if cancelled now (it will never run), 0 if running or done. */
+int mproc_future_cancel(mproc_future *f);
+int mproc_future_cancelled(mproc_future *f);
+/** fn(f, ctx) once f is done: at once in the caller if it is, else on the
+ *  pool's result thread. */
+int mproc_future_add_done_callback(mproc_future *f,
+                                   void (*fn)(mproc_future *f, void *ctx),
+                                   void *ctx);
+void mproc_future_free(mproc_future *f);
+
+enum {
+  MPROC_FIRST_COMPLETED = 1,
+  MPROC_FIRST_EXCEPTION = 2,
+  MPROC_ALL_COMPLETED = 3
+};
+/**
+ * Python's wait(fs, timeout, return_when): done[i] is set to 1/0; returns
+ * how many are done (the condition may not hold at the timeout).
+ */
+int mproc_futures_wait(mproc_future *const *fs, size_t n, double timeout,
+                       int return_when, int *done);
+/** Python's as_completed(fs, timeout) as an iterator. */
+typedef struct mproc_completed mproc_completed;
+int mproc_as_completed(mproc_completed **it, mproc_future *const *fs,
+                       size_t n, double timeout);
+/** The next future to complete (its index in *index if not NULL):
+ *  0, MPROC_EEOF when all were given, MPROC_ETIMEDOUT at the timeout. */
+int mproc_completed_next(mproc_completed *it, mproc_future **f,
+                         size_t *index);
+void mproc_completed_free(mproc_completed *it);
 
 /* ------------------------------------------------------------------------ */
 /* Threads (for programs that mix threads and processes, as Python's)       */

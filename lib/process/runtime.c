@@ -165,4 +165,6 @@ int mproc_cpu_count(void) { return mproc__plat_cpu_count(); }
 
 void mproc_sleep(double seconds) { mproc__plat_sleep(seconds); }
 
+double mproc_monotonic(void) { return mproc__plat_monotonic(); }
+
 void mproc_free(void *p) { free(p); }

@@ -7,6 +7,9 @@
 #define _GNU_SOURCE
 #endif
 #include <dirent.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -103,4 +106,30 @@ int mproc__plat_list_handles(long *out, size_t cap) {
   closedir(d);
   qsort(out, count < cap ? count : cap, sizeof *out, cmp_long);
   return (int)count;
+}
+
+/* ---- pool workers ------------------------------------------------------- */
+
+int mproc__plat_ignore_interrupt(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_IGN;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGINT, &sa, NULL) != 0)
+    return mproc__err_os(MPROC_EOS, errno, "sigaction(SIGINT)");
+  return 0;
+}
+
+int mproc__plat_memory_limit(size_t bytes) {
+  struct rlimit rl;
+  rl.rlim_cur = (rlim_t)bytes;
+  rl.rlim_max = RLIM_INFINITY;
+  if (getrlimit(RLIMIT_AS, &rl) == 0) {
+    rl.rlim_cur = (rlim_t)bytes;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < rl.rlim_cur)
+      rl.rlim_cur = rl.rlim_max;
+  }
+  if (setrlimit(RLIMIT_AS, &rl) != 0)
+    return mproc__err_os(MPROC_EOS, errno, "setrlimit(RLIMIT_AS)");
+  return 0;
 }

@@ -138,3 +138,33 @@ int mproc__plat_list_handles(long *out, size_t cap) {
   }
   return (int)count;
 }
+
+/* ---- pool workers ------------------------------------------------------- */
+
+int mproc__plat_ignore_interrupt(void) {
+  if (!SetConsoleCtrlHandler(NULL, TRUE))
+    return mproc__w32_fail(MPROC_EOS, GetLastError(),
+                           "SetConsoleCtrlHandler");
+  return 0;
+}
+
+/* A Job object of its own with a per-process memory limit (a nested job:
+ * Windows 8 and later; the daemon's kill-on-close job stays above it). */
+int mproc__plat_memory_limit(size_t bytes) {
+  JOBOBJECT_EXTENDED_LIMIT_INFORMATION li;
+  HANDLE job = CreateJobObjectW(NULL, NULL);
+  if (!job)
+    return mproc__w32_fail(MPROC_EOS, GetLastError(), "CreateJobObjectW");
+  ZeroMemory(&li, sizeof li);
+  li.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_PROCESS_MEMORY;
+  li.ProcessMemoryLimit = bytes;
+  if (!SetInformationJobObject(job, JobObjectExtendedLimitInformation, &li,
+                               sizeof li) ||
+      !AssignProcessToJobObject(job, GetCurrentProcess())) {
+    DWORD e = GetLastError();
+    CloseHandle(job);
+    return mproc__w32_fail(MPROC_EOS, e, "memory limit job");
+  }
+  /* The handle stays open for the life of the process. */
+  return 0;
+}

@@ -1,0 +1,1863 @@
+/*
+ * engine.c - the pool engine: worker processes, one handler thread in the
+ * parent, calls (mproc_async) and their tasks.  Pool (pool.c) and the
+ * futures face (futures.c) are two faces of this one engine.
+ *
+ * Map:
+ *  - calls: a call holds n tasks; its arguments are encoded once at
+ *    submit (an OS object in one is MPROC_EINHERIT there, in the caller);
+ *    results, codes, messages and pids per task; AsyncResult's functions.
+ *  - chunks: a run of a call's tasks sent to a worker as one message
+ *    (engine.h has the wire).  A worker holds at most two (its two slots)
+ *    so it never idles, the second only when small enough to sit in the
+ *    pipe's buffer (the handler's write never waits for a busy worker).
+ *  - workers: mproc processes (daemons) running mproc__pool_worker_main
+ *    (worker.c), each with its own duplex Pipe and a progress block (a
+ *    RawArray: the chunk and task it runs, and since when).
+ *  - the handler thread owns every worker's I/O.  It waits in one
+ *    mproc_wait on the wake-up pipe, every worker's connection and every
+ *    worker's sentinel, with the nearest hard deadline as its timeout;
+ *    dispatches chunks, stores results, runs callbacks, fails and
+ *    re-dispatches tasks when a worker dies, kills a worker over its time
+ *    limit, and replaces workers.
+ *  - user threads touch a call only under the pool's mutex; they submit
+ *    through a list plus one byte on the wake-up pipe and wait on the
+ *    pool's condition variable.
+ *  - teardown: close/terminate/join/free, and an atexit hook that
+ *    terminates every pool still alive (no orphans, no hang at exit).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atomics.h"
+#include "engine.h"
+
+/* ---- small helpers ----------------------------------------------------------- */
+
+
+static char *dupstr(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d)
+    memcpy(d, s, n);
+  return d;
+}
+
+static char *fmtstr(const char *fmt, ...) {
+  char buf[600];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  return dupstr(buf);
+}
+
+static int fn_ref(const void *addr, char *module, size_t cap,
+                  uint64_t *offset) {
+  return mproc__plat_addr_to_ref(addr, module, cap, offset);
+}
+
+/* The live pools, for the atexit hook. */
+static mproc_pool *live_pools;
+static int atexit_done;
+static void pools_at_exit(void);
+
+/* ---- calls --------------------------------------------------------------------- */
+
+static void job_destroy(mproc_async *j) {
+  size_t i;
+  if (j->list) {
+    mproc_value_free(j->list);
+  } else if (j->vals) {
+    for (i = 0; i < j->n; i++)
+      mproc_value_free(j->vals[i]);
+  }
+  if (j->msgs)
+    for (i = 0; i < j->n; i++)
+      free(j->msgs[i]);
+  free(j->vals);
+  free(j->codes);
+  free(j->msgs);
+  free(j->pids);
+  free(j->tstate);
+  free(j->argoff);
+  free(j->order);
+  while (j->dcbs) {
+    donecb *d = j->dcbs;
+    j->dcbs = d->next;
+    free(d);
+  }
+  mproc__buf_free(&j->args);
+  free(j);
+}
+
+static void pool_destroy(mproc_pool *p);
+
+/* Each call holds a reference to its pool's core (mutex, condition
+ * variable), so a result stays usable after mproc_pool_free. */
+static void pool_decref(mproc_pool *p) {
+  if (mproc__add32(&p->prefs, (uint32_t)-1) == 0)
+    pool_destroy(p);
+}
+
+/* Drop one reference to a call (mutex not held). */
+static void job_release(mproc_async *j) {
+  mproc_pool *p = j->pool;
+  int last;
+  LOCK(p);
+  last = --j->refs == 0;
+  UNLOCK(p);
+  if (last) {
+    job_destroy(j);
+    pool_decref(p);
+  }
+}
+
+/* An OS object anywhere in v: EINHERIT with Python's text. */
+static int check_objects(const mproc_value *v) {
+  size_t i, n;
+  switch (mproc_value_type(v)) {
+  case MPROC_T_OBJECT: {
+    const mproc__objtype *t = NULL;
+    void *o = NULL;
+    mproc__value_objinfo(v, &t, &o);
+    return mproc__err(MPROC_EINHERIT,
+                      "%s objects should only be shared between processes "
+                      "through inheritance",
+                      t && t->name ? t->name : "These");
+  }
+  case MPROC_T_LIST:
+    n = mproc_list_len(v);
+    for (i = 0; i < n; i++) {
+      int rc = check_objects(mproc_list_get(v, i));
+      if (rc)
+        return rc;
+    }
+    return 0;
+  case MPROC_T_DICT:
+    n = mproc_dict_len(v);
+    for (i = 0; i < n; i++) {
+      mproc_value *k = NULL, *val = NULL;
+      int rc;
+      mproc_dict_item(v, i, &k, &val);
+      if ((rc = check_objects(val)) != 0)
+        return rc;
+    }
+    return 0;
+  default:
+    return 0;
+  }
+}
+
+/* An extra reference while the handler walks a call's tasks (finishing
+ * the last one may drop the others). */
+static void job_hold(mproc_async *j) {
+  LOCK(j->pool);
+  j->refs++;
+  UNLOCK(j->pool);
+}
+
+static mproc_async *job_new(mproc_pool *p, int kind, size_t n) {
+  mproc_async *j = calloc(1, sizeof *j);
+  if (!j)
+    return NULL;
+  j->pool = p;
+  mproc__add32(&p->prefs, 1);
+  j->kind = kind;
+  j->n = n;
+  j->refs = 2;
+  j->first_fail = (size_t)-1;
+  j->argoff = calloc(n + 1, sizeof *j->argoff);
+  j->vals = calloc(n ? n : 1, sizeof *j->vals);
+  j->codes = calloc(n ? n : 1, sizeof *j->codes);
+  j->msgs = calloc(n ? n : 1, sizeof *j->msgs);
+  j->pids = calloc(n ? n : 1, sizeof *j->pids);
+  j->tstate = calloc(n ? n : 1, 1);
+  j->order = calloc(n ? n : 1, sizeof *j->order);
+  if (!j->argoff || !j->vals || !j->codes || !j->msgs || !j->pids ||
+      !j->tstate || !j->order) {
+    job_destroy(j);
+    pool_decref(p);
+    return NULL;
+  }
+  return j;
+}
+
+/* ---- the wake-up pipe ------------------------------------------------------------ */
+
+/* Pool mutex held. */
+static void wake_locked(mproc_pool *p) {
+  if (!p->wake_pending && p->wake_w) {
+    p->wake_pending = 1;
+    mproc_conn_send_bytes(p->wake_w, "", 0);
+  }
+}
+
+/* ---- finishing tasks and calls (handler thread) ---------------------------------- */
+
+/* Run the callbacks of a call after a task finished (mutex not held). */
+static void result_callbacks(mproc_async *j);
+
+static void run_callbacks(mproc_async *j, int finished, size_t done) {
+  if (j->o.progress)
+    j->o.progress(j, done, j->n, j->o.ctx);
+  if (finished)
+    result_callbacks(j);
+}
+
+/* callback or error_callback of a complete call. */
+static void result_callbacks(mproc_async *j) {
+  if (j->first_fail == (size_t)-1) {
+    if (j->o.callback) {
+      const mproc_value *v =
+          j->kind == J_APPLY || j->kind == J_FUTURE ? j->vals[0] : j->list;
+      j->o.callback(j, v, j->o.ctx);
+    }
+  } else if (j->o.error_callback) {
+    j->o.error_callback(j, j->codes[j->first_fail], j->msgs[j->first_fail],
+                        j->o.ctx);
+  }
+}
+
+/*
+ * Record task i of j (pool mutex held): value v (stolen) or a failure
+ * (code, msg stolen).  Returns 1 if the call is now complete.
+ */
+static int task_done_locked(mproc_async *j, size_t i, int code,
+                            mproc_value *v, char *msg, long pid) {
+  if (j->tstate[i] == T_DONE) {
+    mproc_value_free(v);
+    free(msg);
+    return 0;
+  }
+  j->tstate[i] = T_DONE;
+  j->codes[i] = code;
+  j->vals[i] = v;
+  j->msgs[i] = msg;
+  j->pids[i] = pid;
+  j->order[j->norder++] = i;
+  j->done++;
+  if (code && (j->first_fail == (size_t)-1 || i < j->first_fail))
+    j->first_fail = i;
+  if (j->done < j->n)
+    return 0;
+  if (j->kind == J_MAP) {
+    size_t k;
+    mproc_value *l = mproc_list();
+    for (k = 0; l && k < j->n; k++) {
+      mproc_value *item = j->vals[k] ? j->vals[k] : mproc_none();
+      if (mproc_list_append(l, item) != 0) {
+        /* append steals even on failure: the slot is gone */
+        j->vals[k] = NULL;
+        mproc_value_free(l);
+        l = NULL;
+        break;
+      }
+      j->vals[k] = mproc_list_get(l, k);
+    }
+    if (l)
+      j->list = l;
+    /* else: out of memory; get gives the list as NULL */
+  }
+  return 1;
+}
+
+static void complete_job(mproc_pool *p, mproc_async *j);
+
+/*
+ * Finish task i outside the mutex: record, callbacks, then (for the last
+ * task) ready - as Python, whose get() returns after the callback ran.
+ */
+static void finish_task(mproc_pool *p, mproc_async *j, size_t i, int code,
+                        mproc_value *v, char *msg, long pid) {
+  int fin;
+  size_t done;
+  LOCK(p);
+  fin = task_done_locked(j, i, code, v, msg, pid);
+  done = j->done;
+  apr_thread_cond_broadcast(p->cv);
+  UNLOCK(p);
+  if (j->o.progress || fin)
+    run_callbacks(j, fin, done);
+  if (fin)
+    complete_job(p, j);
+}
+
+/* The last task is done and the callbacks ran: ready, done callbacks, and
+ * the engine's reference goes. */
+static void complete_job(mproc_pool *p, mproc_async *j) {
+  {
+    donecb *d, *nx;
+    LOCK(p);
+    j->ready = 1;
+    d = j->dcbs;
+    j->dcbs = NULL;
+    apr_thread_cond_broadcast(p->cv);
+    UNLOCK(p);
+    for (; d; d = nx) {
+      nx = d->next;
+      d->fn(j, d->ctx);
+      free(d);
+    }
+    job_release(j);
+  }
+}
+
+static size_t chunk_task(const chunk *c, size_t k) {
+  return c->idx ? c->idx[k] : c->first + k;
+}
+
+static void chunk_free(chunk *c) {
+  if (c) {
+    free(c->idx);
+    free(c);
+  }
+}
+
+/* Fail every task of c that is not done with code and a message. */
+static void fail_chunk(mproc_pool *p, chunk *c, int code, const char *msg) {
+  mproc_async *j = c->job;
+  size_t k;
+  job_hold(j);
+  for (k = 0; k < c->n; k++) {
+    size_t i = chunk_task(c, k);
+    if (j->tstate[i] != T_DONE)
+      finish_task(p, j, i, code, NULL, dupstr(msg), 0);
+  }
+  chunk_free(c);
+  job_release(j);
+}
+
+/* ---- the pending queue (handler thread) ------------------------------------------- */
+
+static void pend_push_back(mproc_pool *p, chunk *c) {
+  c->next = NULL;
+  if (p->pend_tail)
+    p->pend_tail->next = c;
+  else
+    p->pend_head = c;
+  p->pend_tail = c;
+}
+
+static void pend_push_front(mproc_pool *p, chunk *c) {
+  c->next = p->pend_head;
+  p->pend_head = c;
+  if (!p->pend_tail)
+    p->pend_tail = c;
+}
+
+static chunk *pend_pop(mproc_pool *p) {
+  chunk *c = p->pend_head;
+  if (c) {
+    p->pend_head = c->next;
+    if (!p->pend_head)
+      p->pend_tail = NULL;
+    c->next = NULL;
+  }
+  return c;
+}
+
+/* Split a call into chunks and queue them. */
+static int queue_job(mproc_pool *p, mproc_async *j) {
+  size_t cs = j->o.chunksize ? j->o.chunksize : 1, first;
+  for (first = 0; first < j->n; first += cs) {
+    chunk *c = calloc(1, sizeof *c);
+    if (!c)
+      return MPROC_ENOMEM;
+    c->job = j;
+    c->first = first;
+    c->n = j->n - first < cs ? j->n - first : cs;
+    pend_push_back(p, c);
+  }
+  return 0;
+}
+
+/* ---- workers (handler thread, and mproc_pool_new) ---------------------------------- */
+
+static int spawn_worker(mproc_pool *p, worker *w) {
+  mproc_conn *a = NULL, *b = NULL;
+  mproc_shared *blk = NULL;
+  mproc_process *proc = NULL;
+  mproc_value *args;
+  mproc_process_opts po = MPROC_PROCESS_OPTS_INIT;
+  int rc;
+  memset(w, 0, sizeof *w);
+  if ((rc = mproc_pipe(&a, &b, 1)) != 0)
+    return rc;
+  if ((rc = mproc_shared_rawarray(&blk, 'Q', W_NWORDS, NULL)) != 0)
+    goto fail;
+  args = mproc_list();
+  if (args) {
+    mproc_list_append(args, mproc_conn_ref(b));
+    mproc_list_append(args, mproc_shared_ref(blk));
+    if (p->opts.initializer) {
+      mproc_list_append(args, mproc_str(p->init_module));
+      mproc_list_append(args, mproc_int((int64_t)p->init_offset));
+      mproc_list_append(args, p->initargs ? mproc_value_copy(p->initargs)
+                                          : mproc_list());
+    } else {
+      mproc_list_append(args, mproc_none());
+      mproc_list_append(args, mproc_int(0));
+      mproc_list_append(args, mproc_none());
+    }
+    mproc_list_append(args, mproc_int(p->opts.maxtasksperchild));
+    mproc_list_append(args, mproc_int((int64_t)p->opts.memory_limit));
+  }
+  if (!args || mproc_list_len(args) != 7) {
+    mproc_value_free(args);
+    rc = mproc__err(MPROC_ENOMEM, "pool worker arguments");
+    goto fail;
+  }
+  po.daemon = 1;
+  po.name = "PoolWorker";
+  if ((rc = mproc_process_new(&proc, mproc__pool_worker_main, args, &po)))
+    goto fail;
+  if ((rc = mproc_process_start(proc)) != 0)
+    goto fail;
+  mproc_conn_free(b);
+  w->proc = proc;
+  w->conn = a;
+  w->blk = blk;
+  w->w = mproc_shared_data(blk);
+  w->pid = mproc_process_pid(proc);
+  w->live = 1;
+  /* Without an initializer it can take a chunk at once (its READY still
+   * comes, first in its pipe). */
+  w->ready = !p->opts.initializer;
+  p->starts++;
+  LOCK(p);
+  p->pids[w - p->wk] = w->pid;
+  UNLOCK(p);
+  return 0;
+fail:
+  if (proc)
+    mproc_process_free(proc);
+  mproc_shared_free(blk);
+  mproc_conn_free(a);
+  mproc_conn_free(b);
+  return rc;
+}
+
+static void worker_release(mproc_pool *p, worker *w) {
+  LOCK(p);
+  p->pids[w - p->wk] = 0;
+  UNLOCK(p);
+  if (w->proc) {
+    mproc_process_join(w->proc, 5.0);
+    if (mproc_process_is_alive(w->proc) == 1) {
+      mproc_process_kill(w->proc);
+      mproc_process_join(w->proc, MPROC_FOREVER);
+    }
+    mproc_process_free(w->proc);
+  }
+  mproc_conn_free(w->conn);
+  mproc_shared_free(w->blk);
+  free(w->initmsg);
+  memset(w, 0, sizeof *w);
+}
+
+/* Mark the pool broken: the initializer keeps failing (handler thread). */
+static void break_pool(mproc_pool *p) {
+  chunk *c;
+  char msg[400];
+  snprintf(msg, sizeof msg,
+           "pool is broken: %s in %d worker starts in a row (last: %s)",
+           p->opts.initializer ? "the initializer failed"
+                               : "the worker failed to start",
+           p->streak, p->last_initmsg);
+  LOCK(p);
+  p->broken = 1;
+  snprintf(p->broken_msg, sizeof p->broken_msg, "%s", msg);
+  UNLOCK(p);
+  while ((c = pend_pop(p)) != NULL)
+    fail_chunk(p, c, MPROC_ESPAWN, msg);
+}
+
+static void init_failed(mproc_pool *p, const char *why) {
+  snprintf(p->last_initmsg, sizeof p->last_initmsg, "%s", why);
+  if (++p->streak >= 2 * p->nw)
+    break_pool(p);
+}
+
+/* A worker has ended (or we gave up on it): settle its chunks. */
+static void worker_died(mproc_pool *p, worker *w) {
+  int ec = 0, s;
+  char how[64], msg[400];
+  uint64_t run, task;
+  mproc_process_join(w->proc, 5.0);
+  if (mproc_process_is_alive(w->proc) == 1) {
+    mproc_process_kill(w->proc);
+    mproc_process_join(w->proc, MPROC_FOREVER);
+  }
+  mproc_process_exitcode(w->proc, &ec);
+  if (ec < 0)
+    snprintf(how, sizeof how, "signal %d", -ec);
+  else
+    snprintf(how, sizeof how, "exit code %d", ec);
+  run = mproc__ld64(&w->w[W_RUN]);
+  task = mproc__ld64(&w->w[W_TASK]);
+  if (!w->said_ready) {
+    if (w->initfail)
+      init_failed(p, w->initmsg ? w->initmsg : "initializer failed");
+    else {
+      char why[200];
+      snprintf(why, sizeof why, "worker %ld died %s (%s)", w->pid,
+               p->opts.initializer ? "in the initializer"
+                                   : "before it was ready",
+               how);
+      init_failed(p, why);
+    }
+  }
+  for (s = 0; s < 2; s++) {
+    chunk *c = w->fl[s];
+    size_t k, keep = 0;
+    w->fl[s] = NULL;
+    if (!c)
+      continue;
+    if (run == c->id && task >= 1 && task <= c->n) {
+      size_t bad = chunk_task(c, (size_t)task - 1);
+      int code = w->kill_code ? w->kill_code : MPROC_EWORKERDIED;
+      if (code == MPROC_ETIMEDOUT)
+        snprintf(msg, sizeof msg,
+                 "task %zu timed out: worker %ld killed after the time "
+                 "limit of %g s",
+                 bad, w->pid, c->job->time_limit);
+      else if (code == MPROC_ECLOSED)
+        snprintf(msg, sizeof msg, "task %zu cancelled: worker %ld killed",
+                 bad, w->pid);
+      else if (p->opts.memory_limit)
+        snprintf(msg, sizeof msg,
+                 "worker %ld died (%s) while running task %zu (memory "
+                 "limit %zu bytes)",
+                 w->pid, how, bad, p->opts.memory_limit);
+      else
+        snprintf(msg, sizeof msg, "worker %ld died (%s) while running task %zu",
+                 w->pid, how, bad);
+      /* The rest of the chunk (done ones whose results died with the
+       * worker, and those not started) runs again. */
+      for (k = 0; k < c->n; k++) {
+        size_t i = chunk_task(c, k);
+        if (i != bad && c->job->tstate[i] != T_DONE)
+          keep++;
+      }
+      if (keep) {
+        chunk *r = calloc(1, sizeof *r);
+        size_t *idx = malloc(keep * sizeof *idx);
+        if (r && idx) {
+          size_t m = 0;
+          for (k = 0; k < c->n; k++) {
+            size_t i = chunk_task(c, k);
+            if (i != bad && c->job->tstate[i] != T_DONE)
+              idx[m++] = i;
+          }
+          r->job = c->job;
+          r->idx = idx;
+          r->n = keep;
+          pend_push_front(p, r);
+        } else {
+          free(r);
+          free(idx);
+          for (k = 0; k < c->n; k++) {
+            size_t i = chunk_task(c, k);
+            if (i != bad && c->job->tstate[i] != T_DONE)
+              finish_task(p, c->job, i, MPROC_ENOMEM, NULL,
+                          dupstr("out of memory re-dispatching a task"), 0);
+          }
+        }
+      }
+      finish_task(p, c->job, bad, code, NULL, dupstr(msg), w->pid);
+      chunk_free(c);
+    } else {
+      /* Nothing of it was running: all of it runs again. */
+      c->slot = 0;
+      pend_push_front(p, c);
+    }
+  }
+  if (p->broken) {
+    chunk *c;
+    while ((c = pend_pop(p)) != NULL)
+      fail_chunk(p, c, MPROC_ESPAWN, p->broken_msg);
+  }
+  worker_release(p, w);
+}
+
+/* ---- dispatch (handler thread) --------------------------------------------------- */
+
+static void put32(mproc__buf *b, uint32_t v) {
+  mproc__buf_append(b, &v, 4);
+}
+static void put64(mproc__buf *b, uint64_t v) {
+  mproc__buf_append(b, &v, 8);
+}
+
+static int encode_chunk(chunk *c, mproc__buf *b) {
+  mproc_async *j = c->job;
+  size_t k, ml = strlen(j->module);
+  double soft = j->soft_limit;
+  b->len = 0;
+  if (mproc__buf_reserve(b, 48 + ml) != 0)
+    return MPROC_ENOMEM;
+  put32(b, M_CHUNK);
+  put32(b, (uint32_t)c->slot);
+  put64(b, c->id);
+  put32(b, (uint32_t)c->n);
+  put32(b, (uint32_t)ml);
+  put64(b, j->offset);
+  mproc__buf_append(b, &soft, 8);
+  mproc__buf_append(b, j->module, ml);
+  for (k = 0; k < c->n; k++) {
+    size_t i = chunk_task(c, k);
+    size_t len = j->argoff[i + 1] - j->argoff[i];
+    put64(b, len);
+    if (mproc__buf_append(b, j->args.p + j->argoff[i], len) != 0)
+      return MPROC_ENOMEM;
+  }
+  return 0;
+}
+
+static void cancel_chunk(mproc_pool *p, chunk *c) {
+  mproc_async *j = c->job;
+  size_t k;
+  job_hold(j);
+  for (k = 0; k < c->n; k++) {
+    size_t t = chunk_task(c, k);
+    if (j->tstate[t] != T_DONE) {
+      j->cancelled_n++;
+      finish_task(p, j, t, MPROC_ECLOSED, NULL, dupstr("task cancelled"), 0);
+    }
+  }
+  chunk_free(c);
+  job_release(j);
+}
+
+/* The first queued chunk of a call not cancelled (others are dropped). */
+static chunk *skip_cancelled(mproc_pool *p) {
+  while (p->pend_head && p->pend_head->job->h_cancel)
+    cancel_chunk(p, pend_pop(p));
+  return p->pend_head;
+}
+
+#define SMALL_CHUNK 16384
+
+/*
+ * An idle worker and nothing queued: take back a chunk that waits behind
+ * a running one in a busy worker (the same compare-and-swap as cancel),
+ * so a long task never holds up a short one while a worker idles.
+ */
+static void steal_for_idle(mproc_pool *p) {
+  int i, s, idle = 0;
+  for (i = 0; i < p->nw; i++) {
+    worker *w = &p->wk[i];
+    idle += w->live && w->ready && !w->retiring && !w->fl[0] && !w->fl[1];
+  }
+  for (i = 0; i < p->nw && idle > 0; i++) {
+    worker *w = &p->wk[i];
+    uint64_t run;
+    if (!w->live || !w->fl[0] || !w->fl[1])
+      continue;
+    run = mproc__ld64(&w->w[W_RUN]);
+    for (s = 0; s < 2; s++) {
+      chunk *c = w->fl[s];
+      uint64_t want = (c->id << 2) | SL_SENT;
+      if (c->id == run)
+        continue;
+      if (mproc__cas64(&w->w[W_SLOT0 + s], &want,
+                       (c->id << 2) | SL_CANCELLED)) {
+        w->fl[s] = NULL;
+        c->slot = 0;
+        pend_push_back(p, c);
+        idle--;
+        break;
+      }
+    }
+  }
+}
+
+/* Send chunks: first to idle workers, then a second one to busy workers
+ * (so a worker never waits for its next chunk). */
+static void dispatch(mproc_pool *p, mproc__buf *b) {
+  int i, pass;
+  if (!p->pend_head)
+    steal_for_idle(p);
+  for (pass = 0; pass < 2; pass++) {
+    int progress = 1;
+    while (progress && skip_cancelled(p)) {
+      progress = 0;
+      for (i = 0; i < p->nw && skip_cancelled(p); i++) {
+        worker *w = &p->wk[i];
+        int slot, rc, busy = (w->fl[0] != NULL) + (w->fl[1] != NULL);
+        chunk *c = p->pend_head;
+        size_t k;
+        if (!w->live || !w->ready || w->retiring || busy != pass)
+          continue;
+        slot = w->fl[0] ? 1 : 0;
+        c->id = ++p->next_id;
+        c->slot = slot;
+        if (encode_chunk(c, b) != 0)
+          return;
+        if (busy && b->len > SMALL_CHUNK)
+          continue; /* only into an idle worker */
+        pend_pop(p);
+        mproc__st64_release(&w->w[W_SLOT0 + slot], (c->id << 2) | SL_SENT);
+        w->fl[slot] = c;
+        for (k = 0; k < c->n; k++)
+          c->job->tstate[chunk_task(c, k)] = T_SENT;
+        rc = mproc_conn_send_bytes(w->conn, b->p, b->len);
+        if (rc) {
+          /* It died: its EOF or sentinel settles its chunks. */
+          w->retiring = 1;
+          continue;
+        }
+        w->chunks++;
+        if (p->opts.maxtasksperchild > 0 &&
+            w->chunks >= p->opts.maxtasksperchild)
+          w->retiring = 1;
+        if (!pass)
+          progress = 1; /* busy now: it waits for pass 1 */
+      }
+    }
+  }
+}
+
+/* ---- results (handler thread) -------------------------------------------------------- */
+
+typedef struct rd {
+  const unsigned char *p, *end;
+  int bad;
+} rd;
+
+static uint32_t get32(rd *r) {
+  uint32_t v = 0;
+  if (r->end - r->p < 4) {
+    r->bad = 1;
+    return 0;
+  }
+  memcpy(&v, r->p, 4);
+  r->p += 4;
+  return v;
+}
+static uint64_t get64(rd *r) {
+  uint64_t v = 0;
+  if (r->end - r->p < 8) {
+    r->bad = 1;
+    return 0;
+  }
+  memcpy(&v, r->p, 8);
+  r->p += 8;
+  return v;
+}
+
+/* A chunk's results: parsed first, then recorded under one lock hold
+ * with one wake-up (not one per task). */
+static void handle_results(mproc_pool *p, worker *w, rd *r) {
+  uint32_t n = get32(r), k;
+  uint64_t id = get64(r);
+  chunk *c = NULL;
+  mproc_async *j;
+  int s, fin = 0;
+  int *codes;
+  mproc_value **vals;
+  char **msgs;
+  size_t done;
+  for (s = 0; s < 2; s++)
+    if (w->fl[s] && w->fl[s]->id == id) {
+      c = w->fl[s];
+      w->fl[s] = NULL;
+      break;
+    }
+  if (!c || n != c->n) {
+    if (c)
+      pend_push_front(p, c);
+    return;
+  }
+  j = c->job;
+  codes = calloc(n, sizeof *codes);
+  vals = calloc(n, sizeof *vals);
+  msgs = calloc(n, sizeof *msgs);
+  if (!codes || !vals || !msgs) {
+    free(codes);
+    free(vals);
+    free(msgs);
+    fail_chunk(p, c, MPROC_ENOMEM, "out of memory reading results");
+    return;
+  }
+  for (k = 0; k < n && !r->bad; k++) {
+    int32_t code = (int32_t)get32(r);
+    uint64_t len;
+    get32(r);
+    len = get64(r);
+    if (r->bad || (uint64_t)(r->end - r->p) < len) {
+      r->bad = 1;
+      break;
+    }
+    if (code == 0) {
+      int rc = mproc_decode(r->p, (size_t)len, &vals[k]);
+      if (rc) {
+        codes[k] = rc;
+        msgs[k] = fmtstr("task failed in worker %ld: result: %s", w->pid,
+                         mproc_last_error());
+      } else if (mproc_value_type(vals[k]) == MPROC_T_NONE) {
+        mproc_value_free(vals[k]);
+        vals[k] = NULL;
+      }
+    } else {
+      codes[k] = code;
+      msgs[k] = fmtstr("task failed in worker %ld: %.*s", w->pid, (int)len,
+                       (const char *)r->p);
+    }
+    r->p += len;
+  }
+  if (r->bad) {
+    /* A garbled message: fail the whole chunk. */
+    for (k = 0; k < n; k++) {
+      mproc_value_free(vals[k]);
+      free(msgs[k]);
+    }
+    free(codes);
+    free(vals);
+    free(msgs);
+    fail_chunk(p, c, MPROC_EBADMSG, "malformed result message from a worker");
+    return;
+  }
+  job_hold(j);
+  LOCK(p);
+  done = j->done;
+  for (k = 0; k < n; k++)
+    fin |= task_done_locked(j, chunk_task(c, k), codes[k], vals[k], msgs[k],
+                            w->pid);
+  apr_thread_cond_broadcast(p->cv);
+  UNLOCK(p);
+  if (j->o.progress)
+    for (k = 0; k < n; k++)
+      run_callbacks(j, 0, done + k + 1);
+  if (fin) {
+    result_callbacks(j);
+    complete_job(p, j);
+  }
+  free(codes);
+  free(vals);
+  free(msgs);
+  chunk_free(c);
+  job_release(j);
+}
+
+/* Read one message from w; 1 when it has gone (EOF or garbage). */
+static int read_worker(mproc_pool *p, worker *w) {
+  void *buf = NULL;
+  size_t n = 0;
+  rd r;
+  int rc = mproc_conn_recv_bytes(w->conn, &buf, &n);
+  if (rc)
+    return 1;
+  r.p = buf;
+  r.end = r.p + n;
+  r.bad = 0;
+  switch (get32(&r)) {
+  case M_READY:
+    w->ready = 1;
+    w->said_ready = 1;
+    p->streak = 0;
+    p->starts = 0;
+    break;
+  case M_INITFAIL: {
+    int32_t code = (int32_t)get32(&r);
+    w->initfail = 1;
+    free(w->initmsg);
+    w->initmsg = fmtstr("initializer failed in worker %ld: %s: %.*s", w->pid,
+                        mproc_errname(code), (int)(r.end - r.p),
+                        (const char *)r.p);
+    break;
+  }
+  case M_RESULTS:
+    handle_results(p, w, &r);
+    break;
+  default:
+    r.bad = 1;
+  }
+  mproc_free(buf);
+  if (r.bad) {
+    mproc_process_kill(w->proc);
+    return 1;
+  }
+  return 0;
+}
+
+/* ---- time limits and cancel (handler thread) -------------------------------------- */
+
+static chunk *running_chunk(worker *w, uint64_t *task) {
+  uint64_t run = mproc__ld64(&w->w[W_RUN]);
+  int s;
+  *task = mproc__ld64(&w->w[W_TASK]);
+  for (s = 0; s < 2; s++)
+    if (w->fl[s] && w->fl[s]->id == run)
+      return w->fl[s];
+  return NULL;
+}
+
+/* Kill workers over a hard limit; the seconds to the next deadline. */
+static double check_limits(mproc_pool *p) {
+  double next = -1.0, now = mproc__plat_monotonic();
+  int i;
+  for (i = 0; i < p->nw; i++) {
+    worker *w = &p->wk[i];
+    uint64_t task;
+    chunk *c;
+    double lim, start, left;
+    if (!w->live || w->kill_code || (!w->fl[0] && !w->fl[1]))
+      continue;
+    c = running_chunk(w, &task);
+    if (c && task) {
+      lim = c->job->time_limit;
+      if (lim <= 0)
+        continue;
+      start = (double)mproc__ld64(&w->w[W_START]) * 1e-9;
+      left = start + lim - now;
+      if (left <= 0) {
+        w->kill_code = MPROC_ETIMEDOUT;
+        mproc_process_kill(w->proc);
+        continue;
+      }
+    } else {
+      /* About to start one: at most the shortest limit of its chunks. */
+      int s;
+      left = -1.0;
+      for (s = 0; s < 2; s++)
+        if (w->fl[s] && w->fl[s]->job->time_limit > 0 &&
+            (left < 0 || w->fl[s]->job->time_limit < left))
+          left = w->fl[s]->job->time_limit;
+      if (left < 0)
+        continue;
+    }
+    if (next < 0 || left < next)
+      next = left;
+  }
+  return next;
+}
+
+/* Cancel requests taken from the pool (handler thread). */
+static void do_cancels(mproc_pool *p, mproc_async **list, size_t n) {
+  chunk **pp, *c;
+  size_t m;
+  int i, s;
+  if (!n)
+    return;
+  /* Queued chunks of cancelled calls never run. */
+  pp = &p->pend_head;
+  p->pend_tail = NULL;
+  while ((c = *pp) != NULL) {
+    if (c->job->h_cancel) {
+      *pp = c->next;
+      cancel_chunk(p, c);
+      continue;
+    }
+    p->pend_tail = c;
+    pp = &c->next;
+  }
+  /* Chunks sent but not started: the slot word decides (the worker
+   * claims a chunk with the same compare-and-swap). */
+  for (i = 0; i < p->nw; i++) {
+    worker *w = &p->wk[i];
+    if (!w->live)
+      continue;
+    for (s = 0; s < 2; s++) {
+      uint64_t want;
+      c = w->fl[s];
+      if (!c || !c->job->h_cancel)
+        continue;
+      want = (c->id << 2) | SL_SENT;
+      if (mproc__cas64(&w->w[W_SLOT0 + s], &want,
+                       (c->id << 2) | SL_CANCELLED)) {
+        w->fl[s] = NULL;
+        cancel_chunk(p, c);
+      } else if (c->job->cancel_kill && !w->kill_code) {
+        w->kill_code = MPROC_ECLOSED;
+        mproc_process_kill(w->proc);
+      }
+    }
+  }
+  LOCK(p);
+  for (m = 0; m < n; m++)
+    list[m]->cancel_done = 1;
+  apr_thread_cond_broadcast(p->cv);
+  UNLOCK(p);
+  for (m = 0; m < n; m++)
+    job_release(list[m]);
+}
+
+/* shutdown(cancel_futures): every queued task and every chunk sent but
+ * not started is cancelled; running ones finish. */
+static void do_cancel_all(mproc_pool *p) {
+  chunk *c;
+  int i, s;
+  while ((c = pend_pop(p)) != NULL)
+    cancel_chunk(p, c);
+  for (i = 0; i < p->nw; i++) {
+    worker *w = &p->wk[i];
+    if (!w->live)
+      continue;
+    for (s = 0; s < 2; s++) {
+      uint64_t want;
+      c = w->fl[s];
+      if (!c)
+        continue;
+      want = (c->id << 2) | SL_SENT;
+      if (mproc__cas64(&w->w[W_SLOT0 + s], &want,
+                       (c->id << 2) | SL_CANCELLED)) {
+        w->fl[s] = NULL;
+        cancel_chunk(p, c);
+      }
+    }
+  }
+}
+
+void mproc__pool_cancel_all(mproc_pool *p) {
+  LOCK(p);
+  p->cancel_all = 1;
+  wake_locked(p);
+  UNLOCK(p);
+}
+
+/* ---- the handler thread ------------------------------------------------------------- */
+
+static int pending_or_inflight(mproc_pool *p) {
+  int i;
+  if (p->pend_head)
+    return 1;
+  for (i = 0; i < p->nw; i++)
+    if (p->wk[i].live && (p->wk[i].fl[0] || p->wk[i].fl[1]))
+      return 1;
+  return 0;
+}
+
+static void fail_everything(mproc_pool *p, int code, const char *msg) {
+  chunk *c;
+  int i, s;
+  while ((c = pend_pop(p)) != NULL)
+    fail_chunk(p, c, code, msg);
+  for (i = 0; i < p->nw; i++)
+    for (s = 0; s < 2; s++)
+      if (p->wk[i].fl[s]) {
+        c = p->wk[i].fl[s];
+        p->wk[i].fl[s] = NULL;
+        fail_chunk(p, c, code, msg);
+      }
+}
+
+static int handler_main(void *arg) {
+  mproc_pool *p = arg;
+  mproc__buf b = MPROC__BUF_INIT;
+  mproc_waitable **ws = calloc((size_t)(2 * p->nw + 1), sizeof *ws);
+  int *ready = calloc((size_t)(2 * p->nw + 1), sizeof *ready);
+  int *who = calloc((size_t)(2 * p->nw + 1), sizeof *who);
+  mproc_async **cans = NULL;
+  size_t ncans = 0;
+  int state = P_RUN, i, cancel_all;
+  LOCK(p);
+  p->handler_tid = mproc_thread_ident();
+  UNLOCK(p);
+  if (!ws || !ready || !who) {
+    free(ws);
+    free(ready);
+    free(who);
+    LOCK(p);
+    p->handler_done = 1;
+    apr_thread_cond_broadcast(p->cv);
+    UNLOCK(p);
+    return MPROC_ENOMEM;
+  }
+  for (;;) {
+    mproc_async *sub;
+    size_t nws = 0;
+    double timeout;
+    int rc;
+    /* New calls and requests. */
+    LOCK(p);
+    sub = p->sub_head;
+    p->sub_head = p->sub_tail = NULL;
+    state = p->state;
+    p->wake_pending = 0;
+    cans = p->cans;
+    ncans = p->ncans;
+    p->cans = NULL;
+    p->ncans = p->capcans = 0;
+    for (i = 0; i < (int)ncans; i++)
+      cans[i]->h_cancel = 1;
+    cancel_all = p->cancel_all;
+    p->cancel_all = 0;
+    UNLOCK(p);
+    while (sub) {
+      mproc_async *nx = sub->next_sub;
+      sub->next_sub = NULL;
+      job_hold(sub);
+      if (p->broken || state == P_TERMINATE) {
+        size_t k;
+        for (k = 0; k < sub->n; k++)
+          finish_task(p, sub, k, p->broken ? MPROC_ESPAWN : MPROC_ECLOSED,
+                      NULL,
+                      dupstr(p->broken ? p->broken_msg : "pool terminated"),
+                      0);
+      } else if (queue_job(p, sub) != 0) {
+        size_t k;
+        for (k = 0; k < sub->n; k++)
+          finish_task(p, sub, k, MPROC_ENOMEM, NULL,
+                      dupstr("out of memory queueing the task"), 0);
+      }
+      job_release(sub);
+      sub = nx;
+    }
+    if (cancel_all)
+      do_cancel_all(p);
+    do_cancels(p, cans, ncans);
+    free(cans);
+    cans = NULL;
+    ncans = 0;
+    if (state == P_TERMINATE)
+      break;
+    /* Replace workers that have gone. */
+    if (!p->broken && (state == P_RUN || pending_or_inflight(p)))
+      for (i = 0; i < p->nw && !p->broken; i++)
+        if (!p->wk[i].live && p->starts < 2 * p->nw) {
+          if (spawn_worker(p, &p->wk[i]) != 0) {
+            p->starts++;
+            char why[300];
+            snprintf(why, sizeof why, "worker start failed: %s",
+                     mproc_last_error());
+            init_failed(p, why);
+          }
+        }
+    if (p->broken && !pending_or_inflight(p)) {
+      int any = 0;
+      for (i = 0; i < p->nw; i++)
+        any |= p->wk[i].live;
+      if (!any && state != P_RUN)
+        break;
+    }
+    dispatch(p, &b);
+    if (state == P_CLOSE && !pending_or_inflight(p))
+      break;
+    /* Wait on everything at once. */
+    ws[nws] = mproc_conn_waitable(p->wake_r);
+    who[nws++] = -1;
+    for (i = 0; i < p->nw; i++)
+      if (p->wk[i].live) {
+        ws[nws] = mproc_conn_waitable(p->wk[i].conn);
+        who[nws++] = i;
+        ws[nws] = mproc_process_sentinel(p->wk[i].proc);
+        who[nws++] = i;
+      }
+    timeout = check_limits(p);
+    if (timeout < 0)
+      timeout = MPROC_FOREVER;
+    rc = mproc_wait(ws, nws, timeout, ready);
+    if (rc < 0) {
+      mproc_sleep(0.01); /* should not happen; never spin */
+      continue;
+    }
+    for (i = 0; i < (int)nws; i++) {
+      worker *w;
+      if (!ready[i])
+        continue;
+      if (who[i] < 0) {
+        while (mproc_conn_poll(p->wake_r, 0) == 1) {
+          void *bb = NULL;
+          size_t bn = 0;
+          if (mproc_conn_recv_bytes(p->wake_r, &bb, &bn) != 0)
+            break;
+          mproc_free(bb);
+        }
+        continue;
+      }
+      w = &p->wk[who[i]];
+      if (!w->live)
+        continue;
+      if ((i & 1) == 1) {
+        /* its connection */
+        if (read_worker(p, w)) {
+          worker_died(p, w);
+          continue;
+        }
+        /* the rest of what it sent, without blocking */
+        while (w->live && mproc_conn_poll(w->conn, 0) == 1)
+          if (read_worker(p, w)) {
+            worker_died(p, w);
+            break;
+          }
+      } else {
+        /* its sentinel: read what it sent before it ended */
+        while (mproc_conn_poll(w->conn, 0) == 1)
+          if (read_worker(p, w))
+            break;
+        worker_died(p, w);
+      }
+    }
+    /* retired workers that have nothing in flight: let them go */
+    for (i = 0; i < p->nw; i++) {
+      worker *w = &p->wk[i];
+      if (w->live && w->retiring && !w->fl[0] && !w->fl[1] &&
+          mproc_process_is_alive(w->proc) == 0)
+        worker_died(p, w);
+    }
+  }
+  /* Stop the workers: close (EOF) or terminate. */
+  if (state == P_TERMINATE) {
+    for (i = 0; i < p->nw; i++)
+      if (p->wk[i].live)
+        mproc_process_terminate(p->wk[i].proc);
+    fail_everything(p, MPROC_ECLOSED, "pool terminated");
+  }
+  for (i = 0; i < p->nw; i++)
+    if (p->wk[i].live)
+      mproc_conn_close(p->wk[i].conn);
+  for (i = 0; i < p->nw; i++)
+    if (p->wk[i].live)
+      worker_release(p, &p->wk[i]);
+  fail_everything(p, MPROC_ECLOSED, "pool terminated");
+  /* calls submitted after the last look */
+  LOCK(p);
+  {
+    mproc_async *s = p->sub_head;
+    p->sub_head = p->sub_tail = NULL;
+    UNLOCK(p);
+    while (s) {
+      mproc_async *nx = s->next_sub;
+      size_t k;
+      job_hold(s);
+      for (k = 0; k < s->n; k++)
+        finish_task(p, s, k, MPROC_ECLOSED, NULL, dupstr("pool terminated"),
+                    0);
+      job_release(s);
+      s = nx;
+    }
+  }
+  LOCK(p);
+  cans = p->cans;
+  ncans = p->ncans;
+  p->cans = NULL;
+  p->ncans = p->capcans = 0;
+  for (i = 0; i < (int)ncans; i++)
+    cans[i]->cancel_done = 1;
+  p->handler_done = 1;
+  apr_thread_cond_broadcast(p->cv);
+  UNLOCK(p);
+  for (i = 0; i < (int)ncans; i++)
+    job_release(cans[i]);
+  free(cans);
+  free(ws);
+  free(ready);
+  free(who);
+  mproc__buf_free(&b);
+  return 0;
+}
+
+/* ---- the pool ------------------------------------------------------------------------ */
+
+int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
+  mproc_pool *p;
+  mproc_pool_opts o = MPROC_POOL_OPTS_INIT;
+  int rc, i;
+  if (!out)
+    return mproc__err(MPROC_EINVAL, "mproc_pool_new: NULL pool");
+  *out = NULL;
+  if ((rc = mproc__ensure_runtime()) != 0)
+    return rc;
+  if (opts)
+    o = *opts;
+  if (o.processes < 0)
+    return mproc__err(MPROC_EINVAL,
+                      "mproc_pool_new: Number of processes must be at least "
+                      "1");
+  if (o.processes == 0)
+    o.processes = mproc_cpu_count();
+  if (o.maxtasksperchild < 0)
+    return mproc__err(MPROC_EINVAL, "mproc_pool_new: maxtasksperchild must "
+                                    "be a positive int or 0 (None)");
+  if (!(o.time_limit >= 0) || !(o.soft_time_limit >= 0))
+    return mproc__err(MPROC_EINVAL,
+                      "mproc_pool_new: time limits are seconds >= 0");
+  if (o.initargs && mproc_value_type(o.initargs) != MPROC_T_LIST)
+    return mproc__err(MPROC_ETYPE, "mproc_pool_new: initargs is a list");
+  p = calloc(1, sizeof *p);
+  if (!p)
+    return mproc__err(MPROC_ENOMEM, "pool");
+  p->opts = o;
+  p->prefs = 1;
+  p->nw = o.processes;
+  p->wk = calloc((size_t)p->nw, sizeof *p->wk);
+  p->pids = calloc((size_t)p->nw, sizeof *p->pids);
+  if (!p->wk || !p->pids) {
+    free(p->wk);
+    free(p->pids);
+    free(p);
+    return mproc__err(MPROC_ENOMEM, "pool");
+  }
+  if (o.initializer) {
+    const void *addr;
+    mproc_pool_init_fn f = o.initializer;
+    memcpy(&addr, &f, sizeof addr);
+    if ((rc = fn_ref(addr, p->init_module, sizeof p->init_module,
+                     &p->init_offset)) != 0)
+      goto fail;
+  }
+  if (o.initargs && !(p->initargs = mproc_value_copy(o.initargs))) {
+    rc = mproc__err(MPROC_ENOMEM, "pool initargs");
+    goto fail;
+  }
+  p->opts.initargs = NULL;
+  if (apr_pool_create_unmanaged_ex(&p->ap, NULL, NULL) != APR_SUCCESS ||
+      apr_thread_mutex_create(&p->mu, APR_THREAD_MUTEX_DEFAULT, p->ap) !=
+          APR_SUCCESS ||
+      apr_thread_cond_create(&p->cv, p->ap) != APR_SUCCESS) {
+    rc = mproc__err(MPROC_EOS, "pool: mutex or condition variable");
+    goto fail;
+  }
+  if ((rc = mproc_pipe(&p->wake_r, &p->wake_w, 0)) != 0)
+    goto fail;
+  /* The first workers start here, so a start failure is reported now. */
+  for (i = 0; i < p->nw; i++)
+    if ((rc = spawn_worker(p, &p->wk[i])) != 0)
+      goto fail;
+  if ((rc = mproc_thread_start(&p->th, handler_main, p)) != 0)
+    goto fail;
+  mproc__runtime_lock();
+  p->next_live = live_pools;
+  live_pools = p;
+  if (!atexit_done) {
+    atexit_done = 1;
+    atexit(pools_at_exit);
+  }
+  mproc__runtime_unlock();
+  *out = p;
+  return 0;
+fail:
+  for (i = 0; i < p->nw; i++)
+    if (p->wk[i].live) {
+      mproc_process_kill(p->wk[i].proc);
+      worker_release(p, &p->wk[i]);
+    }
+  mproc_conn_free(p->wake_r);
+  mproc_conn_free(p->wake_w);
+  if (p->ap)
+    apr_pool_destroy(p->ap);
+  mproc_value_free(p->initargs);
+  free(p->wk);
+  free(p->pids);
+  free(p);
+  return rc;
+}
+
+int mproc__pool_submit(mproc_pool *p, int kind, mproc_task_fn fn,
+                       const mproc_value *arg, int star,
+                       const mproc_call_opts *opts, mproc_async **out) {
+  mproc_async *j;
+  size_t n, i;
+  int rc;
+  const void *addr;
+  char module[1024];
+  uint64_t offset;
+  const char *what = kind == J_APPLY ? "apply" : "map";
+  if (out)
+    *out = NULL;
+  if (!p || !fn || !arg || !out)
+    return mproc__err(MPROC_EINVAL, "pool %s: NULL argument", what);
+  if (opts && (!(opts->time_limit >= 0) || !(opts->soft_time_limit >= 0)))
+    return mproc__err(MPROC_EINVAL, "pool %s: time limits are seconds >= 0",
+                      what);
+  {
+    mproc_task_fn f = fn;
+    memcpy(&addr, &f, sizeof addr);
+  }
+  if ((rc = fn_ref(addr, module, sizeof module, &offset)) != 0)
+    return rc;
+  if (kind == J_APPLY || kind == J_FUTURE) {
+    n = 1;
+  } else {
+    if (mproc_value_type(arg) != MPROC_T_LIST)
+      return mproc__err(MPROC_ETYPE, "pool %s: the iterable is a list", what);
+    n = mproc_list_len(arg);
+  }
+  j = job_new(p, kind, n);
+  if (!j)
+    return mproc__err(MPROC_ENOMEM, "pool %s", what);
+  memcpy(j->module, module, sizeof module);
+  j->offset = offset;
+  if (opts)
+    j->o = *opts;
+  j->time_limit = j->o.time_limit > 0 ? j->o.time_limit : p->opts.time_limit;
+  j->soft_limit =
+      j->o.soft_time_limit > 0 ? j->o.soft_time_limit : p->opts.soft_time_limit;
+  if (kind == J_MAP || kind == J_IMAP || kind == J_IMAP_UNORDERED) {
+    if (!j->o.chunksize) {
+      /* Python: chunksize, extra = divmod(n, processes * 4) */
+      size_t d = (size_t)p->nw * 4;
+      j->o.chunksize = n / d + (n % d ? 1 : 0);
+      if (kind != J_MAP)
+        j->o.chunksize = 1; /* imap's default is 1, as Python */
+    }
+  } else {
+    j->o.chunksize = 1;
+  }
+  for (i = 0; i < n; i++) {
+    const mproc_value *a = n == 1 && (kind == J_APPLY || kind == J_FUTURE)
+                               ? arg
+                               : mproc_list_get(arg, i);
+    if (star && mproc_value_type(a) != MPROC_T_LIST) {
+      rc = mproc__err(MPROC_ETYPE, "starmap: item %zu is not a list", i);
+      goto fail;
+    }
+    if ((rc = check_objects(a)) != 0)
+      goto fail;
+    j->argoff[i] = j->args.len;
+    if ((rc = mproc__encode(a, &j->args, NULL)) != 0)
+      goto fail;
+  }
+  j->argoff[n] = j->args.len;
+  LOCK(p);
+  if (p->state != P_RUN) {
+    UNLOCK(p);
+    rc = mproc__err(MPROC_ECLOSED, "Pool not running");
+    goto fail;
+  }
+  if (p->broken) {
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s", p->broken_msg);
+    UNLOCK(p);
+    rc = mproc__err(MPROC_ESPAWN, "%s", msg);
+    goto fail;
+  }
+  if (n == 0) {
+    /* Nothing to run: ready at once (the engine's reference goes). */
+    if (kind == J_MAP)
+      j->list = mproc_list();
+    j->ready = 1;
+    j->refs = 1;
+    UNLOCK(p);
+    if (j->o.callback)
+      j->o.callback(j, j->list, j->o.ctx);
+    *out = j;
+    return 0;
+  }
+  if (p->sub_tail)
+    p->sub_tail->next_sub = j;
+  else
+    p->sub_head = j;
+  p->sub_tail = j;
+  wake_locked(p);
+  UNLOCK(p);
+  *out = j;
+  return 0;
+fail:
+  job_destroy(j);
+  pool_decref(p);
+  return rc;
+}
+
+int mproc_pool_close(mproc_pool *p) {
+  if (!p)
+    return mproc__err(MPROC_EINVAL, "mproc_pool_close: NULL pool");
+  LOCK(p);
+  if (p->state == P_RUN)
+    p->state = P_CLOSE;
+  wake_locked(p);
+  UNLOCK(p);
+  return 0;
+}
+
+int mproc_pool_terminate(mproc_pool *p) {
+  int in_callback;
+  if (!p)
+    return mproc__err(MPROC_EINVAL, "mproc_pool_terminate: NULL pool");
+  LOCK(p);
+  p->state = P_TERMINATE;
+  wake_locked(p);
+  in_callback = p->handler_tid == mproc_thread_ident();
+  UNLOCK(p);
+  /* From a callback it takes effect when the callback returns. */
+  return in_callback ? 0 : mproc_pool_join(p, MPROC_FOREVER);
+}
+
+int mproc_pool_join(mproc_pool *p, double timeout) {
+  int rc;
+  double deadline;
+  if (!p)
+    return mproc__err(MPROC_EINVAL, "mproc_pool_join: NULL pool");
+  if ((rc = mproc__timeout(&timeout, "mproc_pool_join")) != 0)
+    return rc;
+  deadline = mproc__deadline(timeout);
+  LOCK(p);
+  if (p->state == P_RUN) {
+    UNLOCK(p);
+    return mproc__err(MPROC_EINVAL, "mproc_pool_join: Pool is still running "
+                                    "(close or terminate it first)");
+  }
+  if (p->handler_tid == mproc_thread_ident()) {
+    /* In a callback: the result thread cannot wait for itself. */
+    UNLOCK(p);
+    return mproc__err(MPROC_EINVAL, "mproc_pool_join: called from a "
+                                    "callback (the pool's result thread)");
+  }
+  while (!p->handler_done) {
+    if (deadline < 0)
+      apr_thread_cond_wait(p->cv, p->mu);
+    else {
+      double left = mproc__left(deadline);
+      if (left <= 0) {
+        UNLOCK(p);
+        return mproc__err(MPROC_ETIMEDOUT, "mproc_pool_join");
+      }
+      apr_thread_cond_timedwait(p->cv, p->mu,
+                                (apr_interval_time_t)(left * 1e6) + 1);
+    }
+  }
+  if (!p->joined) {
+    p->joined = 1;
+    UNLOCK(p);
+    mproc_thread_join(p->th, NULL);
+    return 0;
+  }
+  UNLOCK(p);
+  return 0;
+}
+
+static void unlink_live(mproc_pool *p) {
+  mproc_pool **pp;
+  mproc__runtime_lock();
+  for (pp = &live_pools; *pp; pp = &(*pp)->next_live)
+    if (*pp == p) {
+      *pp = p->next_live;
+      break;
+    }
+  mproc__runtime_unlock();
+}
+
+static void pool_destroy(mproc_pool *p) {
+  apr_pool_destroy(p->ap);
+  free(p);
+}
+
+void mproc_pool_free(mproc_pool *p) {
+  if (!p)
+    return;
+  LOCK(p);
+  if (p->state != P_CLOSE)
+    p->state = P_TERMINATE;
+  else if (!p->handler_done)
+    p->state = P_TERMINATE; /* free does not wait for a closed pool's work */
+  wake_locked(p);
+  if (p->handler_tid == mproc_thread_ident()) {
+    /* In a callback: the pool is terminated, not freed (the result thread
+     * cannot free itself); free it from another thread. */
+    UNLOCK(p);
+    return;
+  }
+  UNLOCK(p);
+  mproc_pool_join(p, MPROC_FOREVER);
+  unlink_live(p);
+  mproc_conn_free(p->wake_r);
+  mproc_conn_free(p->wake_w);
+  p->wake_r = p->wake_w = NULL;
+  mproc_value_free(p->initargs);
+  p->initargs = NULL;
+  LOCK(p);
+  free(p->wk);
+  free(p->pids);
+  p->wk = NULL;
+  p->pids = NULL;
+  p->nw = 0;
+  UNLOCK(p);
+  /* The core (mutex, condition variable) lives while calls hold it. */
+  pool_decref(p);
+}
+
+static void pools_at_exit(void) {
+  for (;;) {
+    mproc_pool *p;
+    mproc__runtime_lock();
+    p = live_pools;
+    if (p)
+      live_pools = p->next_live;
+    mproc__runtime_unlock();
+    if (!p)
+      break;
+    LOCK(p);
+    if (p->state == P_RUN)
+      p->state = P_TERMINATE;
+    wake_locked(p);
+    UNLOCK(p);
+    mproc_pool_join(p, MPROC_FOREVER);
+  }
+}
+
+int mproc_pool_pids(mproc_pool *p, long *pids, size_t cap) {
+  int i, n = 0;
+  if (!p)
+    return mproc__err(MPROC_EINVAL, "mproc_pool_pids: NULL pool");
+  LOCK(p);
+  for (i = 0; i < p->nw; i++)
+    if (p->pids[i]) {
+      if ((size_t)n < cap && pids)
+        pids[n] = p->pids[i];
+      n++;
+    }
+  UNLOCK(p);
+  return n;
+}
+
+/* ---- AsyncResult ------------------------------------------------------------------- */
+
+int mproc__pool_cv_wait(mproc_pool *p, double deadline) {
+  if (deadline < 0) {
+    apr_thread_cond_wait(p->cv, p->mu);
+    return 0;
+  } else {
+    double left = mproc__left(deadline);
+    if (left <= 0)
+      return MPROC_ETIMEDOUT;
+    apr_thread_cond_timedwait(p->cv, p->mu,
+                              (apr_interval_time_t)(left * 1e6) + 1);
+    return 0;
+  }
+}
+
+int mproc__wait_ready_locked(mproc_async *r, double deadline) {
+  while (!r->ready)
+    if (mproc__pool_cv_wait(r->pool, deadline))
+      return MPROC_ETIMEDOUT;
+  return 0;
+}
+
+int mproc_async_wait(mproc_async *r, double timeout) {
+  int rc;
+  if (!r)
+    return mproc__err(MPROC_EINVAL, "mproc_async_wait: NULL result");
+  if ((rc = mproc__timeout(&timeout, "mproc_async_wait")) != 0)
+    return rc;
+  LOCK(r->pool);
+  rc = mproc__wait_ready_locked(r, mproc__deadline(timeout));
+  UNLOCK(r->pool);
+  if (rc)
+    return mproc__err(rc, "mproc_async_wait");
+  return 0;
+}
+
+static int result_error(mproc_async *r) {
+  size_t i = r->first_fail;
+  return mproc__err(r->codes[i], "%s",
+                    r->msgs[i] ? r->msgs[i] : mproc_strerror(r->codes[i]));
+}
+
+int mproc_async_get(mproc_async *r, double timeout, const mproc_value **out) {
+  int rc;
+  if (out)
+    *out = NULL;
+  if (!r)
+    return mproc__err(MPROC_EINVAL, "mproc_async_get: NULL result");
+  if (r->kind == J_IMAP || r->kind == J_IMAP_UNORDERED)
+    return mproc__err(MPROC_EINVAL,
+                      "mproc_async_get: an imap iterator has no get: use "
+                      "mproc_async_next");
+  if ((rc = mproc__timeout(&timeout, "mproc_async_get")) != 0)
+    return rc;
+  LOCK(r->pool);
+  rc = mproc__wait_ready_locked(r, mproc__deadline(timeout));
+  UNLOCK(r->pool);
+  if (rc)
+    return mproc__err(rc, "mproc_async_get");
+  if (out)
+    *out = r->kind == J_MAP ? r->list : r->vals[0];
+  if (r->first_fail != (size_t)-1)
+    return result_error(r);
+  return 0;
+}
+
+int mproc_async_ready(mproc_async *r) {
+  int v;
+  if (!r)
+    return mproc__err(MPROC_EINVAL, "mproc_async_ready: NULL result");
+  LOCK(r->pool);
+  v = r->ready;
+  UNLOCK(r->pool);
+  return v;
+}
+
+int mproc_async_successful(mproc_async *r) {
+  int v;
+  if (!r)
+    return mproc__err(MPROC_EINVAL, "mproc_async_successful: NULL result");
+  LOCK(r->pool);
+  v = r->ready ? r->first_fail == (size_t)-1 : -1;
+  UNLOCK(r->pool);
+  if (v < 0)
+    return mproc__err(MPROC_EINVAL, "mproc_async_successful: result is not "
+                                    "ready");
+  return v;
+}
+
+int mproc_async_task(mproc_async *r, size_t i, const mproc_value **value,
+                     const char **message, long *pid) {
+  int code;
+  if (value)
+    *value = NULL;
+  if (message)
+    *message = NULL;
+  if (pid)
+    *pid = 0;
+  if (!r)
+    return mproc__err(MPROC_EINVAL, "mproc_async_task: NULL result");
+  if (i >= r->n)
+    return mproc__err(MPROC_ERANGE, "mproc_async_task: task %zu of %zu", i,
+                      r->n);
+  LOCK(r->pool);
+  if (r->tstate[i] != T_DONE) {
+    UNLOCK(r->pool);
+    return mproc__err(MPROC_EINVAL, "mproc_async_task: task %zu is not "
+                                    "finished",
+                      i);
+  }
+  code = r->codes[i];
+  if (value)
+    *value = r->vals[i];
+  if (message)
+    *message = r->msgs[i];
+  if (pid)
+    *pid = r->pids[i];
+  UNLOCK(r->pool);
+  return code;
+}
+
+int mproc_async_progress(mproc_async *r, size_t *done, size_t *total) {
+  if (!r)
+    return mproc__err(MPROC_EINVAL, "mproc_async_progress: NULL result");
+  LOCK(r->pool);
+  if (done)
+    *done = r->done;
+  if (total)
+    *total = r->n;
+  UNLOCK(r->pool);
+  return 0;
+}
+
+int mproc_async_cancel(mproc_async *r, int kill_running) {
+  mproc_pool *p;
+  int n;
+  if (!r)
+    return mproc__err(MPROC_EINVAL, "mproc_async_cancel: NULL result");
+  p = r->pool;
+  LOCK(p);
+  if (r->ready || p->handler_done) {
+    UNLOCK(p);
+    return 0;
+  }
+  if (p->ncans == p->capcans) {
+    size_t nc = p->capcans ? 2 * p->capcans : 4;
+    mproc_async **g = realloc(p->cans, nc * sizeof *g);
+    if (!g) {
+      UNLOCK(p);
+      return mproc__err(MPROC_ENOMEM, "mproc_async_cancel");
+    }
+    p->cans = g;
+    p->capcans = nc;
+  }
+  r->refs++;
+  p->cans[p->ncans++] = r;
+  r->cancel_req = 1;
+  r->cancel_kill = kill_running;
+  r->cancel_done = 0;
+  r->cancelled_n = 0;
+  wake_locked(p);
+  if (p->handler_tid == mproc_thread_ident()) {
+    /* In a callback: acted on when the callback returns. */
+    UNLOCK(p);
+    return 0;
+  }
+  /* The handler answers once it has looked at the call's chunks. */
+  while (!r->cancel_done)
+    apr_thread_cond_wait(p->cv, p->mu);
+  n = r->cancelled_n;
+  UNLOCK(p);
+  return n;
+}
+
+void mproc_async_free(mproc_async *r) {
+  if (r)
+    job_release(r);
+}
+
+/* ---- imap's iterator ---------------------------------------------------------- */
+
+int mproc_async_next(mproc_async *r, double timeout, mproc_value **out) {
+  mproc_pool *p;
+  double deadline;
+  size_t i;
+  int rc, code;
+  if (out)
+    *out = NULL;
+  if (!r || !out)
+    return mproc__err(MPROC_EINVAL, "mproc_async_next: NULL argument");
+  if (r->kind != J_IMAP && r->kind != J_IMAP_UNORDERED)
+    return mproc__err(MPROC_EINVAL,
+                      "mproc_async_next: not an imap iterator");
+  if ((rc = mproc__timeout(&timeout, "mproc_async_next")) != 0)
+    return rc;
+  deadline = mproc__deadline(timeout);
+  p = r->pool;
+  LOCK(p);
+  for (;;) {
+    if (r->next_i >= r->n) {
+      UNLOCK(p);
+      return mproc__err(MPROC_EEOF, "mproc_async_next: no more results");
+    }
+    if (r->kind == J_IMAP ? r->tstate[r->next_i] == T_DONE
+                          : r->norder > r->next_i)
+      break;
+    if (deadline < 0)
+      apr_thread_cond_wait(p->cv, p->mu);
+    else {
+      double left = mproc__left(deadline);
+      if (left <= 0) {
+        UNLOCK(p);
+        return mproc__err(MPROC_ETIMEDOUT, "mproc_async_next");
+      }
+      apr_thread_cond_timedwait(p->cv, p->mu,
+                                (apr_interval_time_t)(left * 1e6) + 1);
+    }
+  }
+  i = r->kind == J_IMAP ? r->next_i : r->order[r->next_i];
+  r->next_i++;
+  code = r->codes[i];
+  *out = r->vals[i];
+  r->vals[i] = NULL;
+  if (code) {
+    rc = mproc__err(code, "%s", r->msgs[i] ? r->msgs[i] : mproc_strerror(code));
+    UNLOCK(p);
+    return rc;
+  }
+  UNLOCK(p);
+  if (!*out)
+    *out = mproc_none();
+  return 0;
+}
+
+int mproc__async_take(mproc_async *r, mproc_value **out) {
+  int rc;
+  const mproc_value *v = NULL;
+  *out = NULL;
+  rc = mproc_async_get(r, MPROC_FOREVER, &v);
+  if (r->kind == J_MAP) {
+    *out = r->list;
+    r->list = NULL;
+    memset(r->vals, 0, r->n * sizeof *r->vals);
+  } else {
+    *out = r->vals[0];
+    r->vals[0] = NULL;
+  }
+  if (rc) {
+    /* keep the failure's detail across the free */
+    mproc__errrec save = *mproc__plat_errrec();
+    mproc_async_free(r);
+    *mproc__plat_errrec() = save;
+    return rc;
+  }
+  mproc_async_free(r);
+  return 0;
+}

@@ -1,0 +1,178 @@
+/*
+ * engine.h - what the pool's files share (not public): the one engine
+ * (engine.c) behind Python's Pool face (pool.c) and the futures face
+ * (futures.c), and the worker's side (worker.c).
+ *
+ * The wire between the parent and one worker (its own duplex Pipe) and
+ * the worker's progress block are described here because both sides use
+ * them; docs/pool.md has the design.
+ */
+#ifndef MPROC_POOL_ENGINE_H
+#define MPROC_POOL_ENGINE_H
+
+#include <apr_pools.h>
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
+
+#include "mproc_int.h"
+
+/* ---- the worker's progress block: a RawArray of 'Q' words ---------------- */
+enum {
+  W_RUN = 0,   /* id of the chunk the worker runs now (0: none) */
+  W_TASK = 1,  /* index + 1 in that chunk of the running task (0: none) */
+  W_START = 2, /* its start, monotonic clock in ns */
+  W_SLOT0 = 3, /* two slot words: (chunk id << 2) | SL_* */
+  W_NWORDS = 5
+};
+enum { SL_SENT = 1, SL_STARTED = 2, SL_CANCELLED = 3 };
+
+/* ---- messages (native byte order: both ends are the same binary) -------- */
+enum {
+  M_CHUNK = 0x4b4e4843u,   /* parent -> worker: a chunk of tasks */
+  M_READY = 0x59444552u,   /* worker -> parent: initializer done */
+  M_INITFAIL = 0x4c494146u,/* worker -> parent: initializer failed */
+  M_RESULTS = 0x53544c52u  /* worker -> parent: a chunk's results */
+};
+/*
+ * M_CHUNK:   u32 type, u32 slot, u64 id, u32 n, u32 modlen, u64 offset,
+ *            f64 soft limit (0: none), module bytes, then n x
+ *            (u64 len, encoded argument).
+ * M_RESULTS: u32 type, u32 n, u64 id, then n x (i32 code, u32 0, u64 len,
+ *            encoded value when code is 0, else the message's text).
+ * M_INITFAIL: u32 type, i32 code, message text.  M_READY: u32 type.
+ */
+
+/* ---- structures ------------------------------------------------------------ */
+
+typedef struct chunk chunk;
+struct chunk {
+  mproc_async *job;
+  size_t first, n;  /* tasks first .. first+n-1, unless idx */
+  size_t *idx;      /* the tasks' indices (a re-dispatched chunk) */
+  uint64_t id;
+  int slot;
+  chunk *next;
+};
+
+enum { T_QUEUED = 0, T_SENT = 1, T_DONE = 2 };
+
+struct mproc_async {
+  mproc_pool *pool;
+  int refs; /* the user's and the engine's; under the pool mutex */
+  int kind;
+  char module[1024];
+  uint64_t offset;
+  size_t n;
+  mproc__buf args;
+  size_t *argoff; /* n + 1 offsets into args */
+  mproc_value **vals;
+  int *codes;
+  char **msgs;
+  long *pids;
+  unsigned char *tstate;
+  size_t done;
+  size_t first_fail; /* (size_t)-1: none */
+  int ready;
+  mproc_value *list; /* map kinds: the results, built when ready */
+  mproc_call_opts o;
+  double time_limit, soft_limit;
+  /* cancel: asked (under the mutex), then answered by the handler */
+  int cancel_req, cancel_kill, cancel_done, cancelled_n;
+  int h_cancel; /* the handler's copy of cancel_req */
+  /* futures: done callbacks, run once the call is ready */
+  struct donecb *dcbs;
+  /* imap */
+  size_t next_i;
+  size_t *order;
+  size_t norder;
+  mproc_async *next_sub; /* the submitted list */
+};
+
+typedef struct worker {
+  mproc_process *proc;
+  mproc_conn *conn;
+  mproc_shared *blk;
+  volatile uint64_t *w;
+  long pid;
+  int live;
+  int ready;    /* may take chunks */
+  int said_ready; /* its READY came: the initializer finished */
+  int initfail; /* it reported a failed initializer */
+  int retiring; /* maxtasksperchild reached: no more chunks */
+  long chunks;  /* chunks sent to it */
+  chunk *fl[2]; /* in flight, by slot */
+  int kill_code;
+  char *initmsg;
+} worker;
+
+enum { P_RUN, P_CLOSE, P_TERMINATE };
+
+struct mproc_pool {
+  apr_pool_t *ap;
+  apr_thread_mutex_t *mu;
+  apr_thread_cond_t *cv;
+  mproc_conn *wake_r, *wake_w;
+  mproc_thread *th;
+  int nw;
+  worker *wk;
+  mproc_pool_opts opts;
+  mproc_value *initargs;
+  char init_module[1024];
+  uint64_t init_offset;
+  /* under mu */
+  int state;
+  int wake_pending;
+  int handler_done;
+  int joined;
+  int broken;
+  char broken_msg[400];
+  mproc_async *sub_head, *sub_tail;
+  mproc_async **cans; /* cancel requests (each holds a reference) */
+  int cancel_all;     /* shutdown(cancel_futures) */
+  unsigned long handler_tid; /* the result thread (callbacks run there) */
+  long *pids; /* the live workers' pids (0: none), for mproc_pool_pids */
+  size_t ncans, capcans;
+  volatile uint32_t prefs; /* the user's + one per call */
+  /* the handler's own */
+  chunk *pend_head, *pend_tail;
+  uint64_t next_id;
+  int streak; /* worker starts that failed since the last READY */
+  int starts; /* worker starts since the last READY */
+  char last_initmsg[300];
+  mproc_pool *next_live;
+};
+
+#define LOCK(p) apr_thread_mutex_lock((p)->mu)
+#define UNLOCK(p) apr_thread_mutex_unlock((p)->mu)
+
+typedef struct donecb {
+  void (*fn)(mproc_async *f, void *ctx);
+  void *ctx;
+  struct donecb *next;
+} donecb;
+
+/* The worker process's target (args: see engine.c spawn_worker). */
+int mproc__pool_worker_main(mproc_value *args);
+
+/* ---- the engine, for the two faces ---------------------------------------- */
+
+enum { J_APPLY, J_MAP, J_IMAP, J_IMAP_UNORDERED, J_FUTURE };
+
+/*
+ * Submit fn over the n task arguments (items of list, or arg alone when
+ * kind is J_APPLY / J_FUTURE).  star: each item must be a list.
+ */
+int mproc__pool_submit(mproc_pool *pool, int kind, mproc_task_fn fn,
+                       const mproc_value *arg, int star,
+                       const mproc_call_opts *opts, mproc_async **out);
+/* Wait until r is ready (pool mutex held); 0 or MPROC_ETIMEDOUT. */
+int mproc__wait_ready_locked(mproc_async *r, double deadline);
+/* Wait on the pool's condition variable until deadline (< 0: forever);
+ * 0, or MPROC_ETIMEDOUT once it has passed (mutex held). */
+int mproc__pool_cv_wait(mproc_pool *p, double deadline);
+/* Ask the handler to cancel every queued task (shutdown). */
+void mproc__pool_cancel_all(mproc_pool *p);
+/* Sync helpers: wait, then take the value (or list) out of r and free r. */
+int mproc__async_take(mproc_async *r, mproc_value **out);
+
+#endif

@@ -1,0 +1,1400 @@
+/*
+ * test_pool.c - the Pool (docs/pool.md): apply, apply_async with
+ * callbacks, map/starmap (default and given chunksize, empty), a task's
+ * failure (code, message, pid), a worker killed in the middle of a task
+ * (that task fails with MPROC_EWORKERDIED, every other task completes, the
+ * pool stays usable with a new worker), the inheritance rule (an OS object
+ * in an argument is MPROC_EINHERIT at submit; in a result the task fails
+ * with it), OS objects reaching the workers through initargs,
+ * close/join/terminate and their errors.
+ *
+ * Task functions are plain functions of this binary: the workers are the
+ * binary re-executed and find them by (module, offset).  Timed assertions
+ * only bound "it happens" generously; none asserts speed.
+ */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include <stdio.h>
+#if defined(_WIN32)
+#include <windows.h>
+#else
+#include <signal.h>
+#include <unistd.h>
+#endif
+
+#include "children.h"
+
+/* ---- tasks -------------------------------------------------------------- */
+
+static int t_square(const mproc_value *arg, mproc_value **result) {
+  int64_t x = 0;
+  int rc = mproc_value_get_int(arg, &x);
+  if (rc)
+    return mproc_fail(rc, "square wants an int");
+  *result = mproc_int(x * x);
+  return 0;
+}
+
+static int t_mul(const mproc_value *arg, mproc_value **result) {
+  int64_t a = 0, b = 0;
+  if (mproc_list_len(arg) != 2 ||
+      mproc_value_get_int(mproc_list_get(arg, 0), &a) ||
+      mproc_value_get_int(mproc_list_get(arg, 1), &b))
+    return mproc_fail(MPROC_ETYPE, "mul wants [a, b]");
+  *result = mproc_int(a * b);
+  return 0;
+}
+
+static int t_pid(const mproc_value *arg, mproc_value **result) {
+  (void)arg;
+  *result = mproc_int(mproc_process_pid(mproc_current_process()));
+  return 0;
+}
+
+static int t_fail_on_3(const mproc_value *arg, mproc_value **result) {
+  int64_t x = 0;
+  mproc_value_get_int(arg, &x);
+  if (x == 3)
+    return mproc_fail(MPROC_EKEY, "no key %d here", (int)x);
+  *result = mproc_int(x + 100);
+  return 0;
+}
+
+static void die_now(void) {
+  fflush(NULL);
+#if defined(_WIN32)
+  TerminateProcess(GetCurrentProcess(), 0x10000 + 9);
+#else
+  raise(SIGKILL);
+#endif
+}
+
+/* Item 7 kills its own worker in the middle of the task. */
+static int t_die_on_7(const mproc_value *arg, mproc_value **result) {
+  int64_t x = 0;
+  mproc_value_get_int(arg, &x);
+  if (x == 7)
+    die_now();
+  *result = mproc_int(x * 10);
+  return 0;
+}
+
+static int t_sleep(const mproc_value *arg, mproc_value **result) {
+  double s = 0;
+  mproc_value_get_float(arg, &s);
+  mproc_sleep(s);
+  *result = mproc_str("slept");
+  return 0;
+}
+
+/* The worker's copy of the Queue its initializer received. */
+static mproc_queue *g_q;
+
+static int init_queue(const mproc_value *initargs) {
+  mproc_queue *q = NULL;
+  int rc = mproc_value_get_queue(mproc_list_get(initargs, 0), &q);
+  if (rc)
+    return rc;
+  g_q = mproc_queue_incref(q);
+  return 0;
+}
+
+static int t_put(const mproc_value *arg, mproc_value **result) {
+  int rc = mproc_queue_put(g_q, arg, MPROC_FOREVER);
+  (void)result;
+  return rc;
+}
+
+static int t_return_queue(const mproc_value *arg, mproc_value **result) {
+  (void)arg;
+  *result = mproc_queue_ref(g_q);
+  return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static mproc_pool *new_pool(int n) {
+  mproc_pool *p = NULL;
+  mproc_pool_opts o = MPROC_POOL_OPTS_INIT;
+  o.processes = n;
+  ck_mproc_ok(mproc_pool_new(&p, &o));
+  return p;
+}
+
+static mproc_value *range(int64_t n) {
+  mproc_value *l = mproc_list();
+  int64_t i;
+  for (i = 0; i < n; i++)
+    mproc_list_append(l, mproc_int(i));
+  return l;
+}
+
+static int64_t int_at(const mproc_value *l, size_t i) {
+  int64_t v = -1;
+  mproc_value_get_int(mproc_list_get(l, i), &v);
+  return v;
+}
+
+/* ---- apply ----------------------------------------------------------------- */
+
+typedef struct cbinfo {
+  int calls, errors, code;
+  int64_t value;
+} cbinfo;
+
+static void on_result(mproc_async *r, const mproc_value *v, void *ctx) {
+  cbinfo *c = ctx;
+  (void)r;
+  c->calls++;
+  mproc_value_get_int(v, &c->value);
+}
+
+static void on_error(mproc_async *r, int code, const char *msg, void *ctx) {
+  cbinfo *c = ctx;
+  (void)r;
+  (void)msg;
+  c->errors++;
+  c->code = code;
+}
+
+START_TEST(test_apply) {
+  mproc_pool *p = new_pool(2);
+  mproc_value *arg = mproc_int(7), *res = NULL;
+  mproc_async *r = NULL;
+  const mproc_value *v = NULL;
+  mproc_call_opts o = MPROC_CALL_OPTS_INIT;
+  cbinfo cb = {0, 0, 0, 0};
+  int64_t x = 0;
+
+  ck_mproc_ok(mproc_pool_apply(p, t_square, arg, &res));
+  ck_mproc_ok(mproc_value_get_int(res, &x));
+  ck_assert_int_eq(x, 49);
+  mproc_value_free(res);
+
+  o.callback = on_result;
+  o.error_callback = on_error;
+  o.ctx = &cb;
+  ck_mproc_ok(mproc_pool_apply_async(p, t_square, arg, &o, &r));
+  ck_mproc_ok(mproc_async_get(r, 60, &v));
+  ck_mproc_ok(mproc_value_get_int(v, &x));
+  ck_assert_int_eq(x, 49);
+  /* As Python: the callback has run when get returns. */
+  ck_assert_int_eq(cb.calls, 1);
+  ck_assert_int_eq(cb.value, 49);
+  ck_assert_int_eq(cb.errors, 0);
+  ck_assert_int_eq(mproc_async_ready(r), 1);
+  ck_assert_int_eq(mproc_async_successful(r), 1);
+  mproc_async_free(r);
+
+  /* successful() before ready: Python's ValueError */
+  mproc_value_free(arg);
+  arg = mproc_float(1.0);
+  ck_mproc_ok(mproc_pool_apply_async(p, t_sleep, arg, NULL, &r));
+  ck_mproc(mproc_async_successful(r), MPROC_EINVAL);
+  ck_mproc(mproc_async_get(r, 0.01, &v), MPROC_ETIMEDOUT);
+  ck_mproc(mproc_async_wait(r, 0.0), MPROC_ETIMEDOUT);
+  ck_mproc_ok(mproc_async_wait(r, 60));
+  ck_mproc_ok(mproc_async_get(r, 0, &v));
+  ck_assert_str_eq(mproc_value_str(v), "slept");
+  mproc_async_free(r);
+  mproc_value_free(arg);
+  mproc_pool_free(p);
+}
+END_TEST
+
+START_TEST(test_task_failure) {
+  mproc_pool *p = new_pool(2);
+  mproc_value *arg = mproc_int(3), *res = NULL, *l = range(6);
+  mproc_async *r = NULL;
+  mproc_call_opts o = MPROC_CALL_OPTS_INIT;
+  cbinfo cb = {0, 0, 0, 0};
+  const mproc_value *v = NULL;
+  const char *msg = NULL;
+  long pid = 0;
+  char want[64];
+  size_t i;
+
+  ck_mproc(mproc_pool_apply(p, t_fail_on_3, arg, &res), MPROC_EKEY);
+  ck_assert_ptr_null(res);
+  ck_assert_msg(strstr(mproc_last_error(), "task failed in worker ") ==
+                    mproc_last_error(),
+                "%s", mproc_last_error());
+  ck_assert_msg(strstr(mproc_last_error(), ": no key 3 here") != NULL, "%s",
+                mproc_last_error());
+
+  /* A map: the failing task's code; every other task still ran. */
+  o.error_callback = on_error;
+  o.callback = on_result;
+  o.ctx = &cb;
+  o.chunksize = 2;
+  ck_mproc_ok(mproc_pool_map_async(p, t_fail_on_3, l, &o, &r));
+  ck_mproc(mproc_async_get(r, 60, &v), MPROC_EKEY);
+  ck_assert_int_eq(cb.errors, 1);
+  ck_assert_int_eq(cb.code, MPROC_EKEY);
+  ck_assert_int_eq(cb.calls, 0);
+  ck_assert_int_eq(mproc_async_successful(r), 0);
+  ck_assert_uint_eq(mproc_list_len(v), 6);
+  for (i = 0; i < 6; i++) {
+    int code = mproc_async_task(r, i, NULL, &msg, &pid);
+    ck_assert_int_gt(pid, 0);
+    if (i == 3) {
+      ck_assert_int_eq(code, MPROC_EKEY);
+      snprintf(want, sizeof want, "task failed in worker %ld: no key 3 here",
+               pid);
+      ck_assert_str_eq(msg, want);
+      ck_assert_int_eq(mproc_value_type(mproc_list_get(v, i)), MPROC_T_NONE);
+    } else {
+      ck_assert_int_eq(code, 0);
+      ck_assert_int_eq(int_at(v, i), (int64_t)i + 100);
+    }
+  }
+  ck_mproc(mproc_async_task(r, 6, NULL, NULL, NULL), MPROC_ERANGE);
+  mproc_async_free(r);
+  mproc_value_free(arg);
+  mproc_value_free(l);
+  mproc_pool_free(p);
+}
+END_TEST
+
+/* ---- map and starmap ------------------------------------------------------ */
+
+START_TEST(test_map) {
+  mproc_pool *p = new_pool(3);
+  mproc_value *l = range(100), *res = NULL, *pairs = mproc_list();
+  size_t cs[] = {0, 1, 7, 100, 1000}, k, i;
+  for (k = 0; k < sizeof cs / sizeof cs[0]; k++) {
+    ck_mproc_ok(mproc_pool_map(p, t_square, l, cs[k], &res));
+    ck_assert_uint_eq(mproc_list_len(res), 100);
+    for (i = 0; i < 100; i++)
+      ck_assert_int_eq(int_at(res, i), (int64_t)(i * i));
+    mproc_value_free(res);
+  }
+  /* empty */
+  mproc_value_free(l);
+  l = mproc_list();
+  ck_mproc_ok(mproc_pool_map(p, t_square, l, 0, &res));
+  ck_assert_uint_eq(mproc_list_len(res), 0);
+  mproc_value_free(res);
+  /* not a list */
+  ck_mproc(mproc_pool_map(p, t_square, pairs, 0, &res), 0);
+  mproc_value_free(res);
+  ck_mproc(mproc_pool_map(p, t_square, mproc_list_get(pairs, 0), 0, &res),
+           MPROC_EINVAL);
+  /* starmap */
+  for (i = 0; i < 10; i++)
+    mproc_list_append(pairs, mproc_build("[ii]", (int)i, (int)i + 1));
+  ck_mproc_ok(mproc_pool_starmap(p, t_mul, pairs, 3, &res));
+  for (i = 0; i < 10; i++)
+    ck_assert_int_eq(int_at(res, i), (int64_t)(i * (i + 1)));
+  mproc_value_free(res);
+  mproc_list_append(pairs, mproc_int(5));
+  ck_mproc(mproc_pool_starmap(p, t_mul, pairs, 3, &res), MPROC_ETYPE);
+  mproc_value_free(l);
+  mproc_value_free(pairs);
+  mproc_pool_free(p);
+}
+END_TEST
+
+/* ---- a worker killed in the middle of a task -------------------------------- */
+
+START_TEST(test_worker_killed) {
+  mproc_pool *p = new_pool(2);
+  mproc_value *l = range(20), *res = NULL, *arg = mproc_none();
+  mproc_async *r = NULL;
+  mproc_call_opts o = MPROC_CALL_OPTS_INIT;
+  const mproc_value *v = NULL;
+  const char *msg = NULL;
+  long before[2], after[2], pid = 0;
+  size_t i;
+  int code, fresh;
+  ck_assert_int_eq(mproc_pool_pids(p, before, 2), 2);
+
+  o.chunksize = 5; /* 7 is the third task of its chunk */
+  ck_mproc_ok(mproc_pool_map_async(p, t_die_on_7, l, &o, &r));
+  ck_mproc(mproc_async_get(r, 120, &v), MPROC_EWORKERDIED);
+  ck_assert_msg(strstr(mproc_last_error(), "died (signal 9) while running "
+                                           "task 7") != NULL,
+                "%s", mproc_last_error());
+  for (i = 0; i < 20; i++) {
+    code = mproc_async_task(r, i, NULL, &msg, &pid);
+    if (i == 7) {
+      ck_assert_int_eq(code, MPROC_EWORKERDIED);
+      ck_assert_int_gt(pid, 0);
+    } else {
+      ck_assert_msg(code == 0, "task %d: %s", (int)i, msg ? msg : "");
+      ck_assert_int_eq(int_at(v, i), (int64_t)i * 10);
+    }
+  }
+  mproc_async_free(r);
+
+  /* The pool still works, with a new worker in place of the dead one. */
+  ck_mproc_ok(mproc_pool_map(p, t_square, l, 1, &res));
+  for (i = 0; i < 20; i++)
+    ck_assert_int_eq(int_at(res, i), (int64_t)(i * i));
+  mproc_value_free(res);
+  ck_assert_int_eq(mproc_pool_pids(p, after, 2), 2);
+  fresh = 0;
+  for (i = 0; i < 2; i++)
+    fresh += after[i] != before[0] && after[i] != before[1];
+  ck_assert_int_eq(fresh, 1);
+  ck_mproc_ok(mproc_pool_apply(p, t_pid, arg, &res));
+  mproc_value_free(res);
+  mproc_value_free(arg);
+  mproc_value_free(l);
+  mproc_pool_free(p);
+}
+END_TEST
+
+/* ---- the inheritance rule and initargs -------------------------------------- */
+
+START_TEST(test_inherit) {
+  mproc_queue *q = NULL;
+  mproc_pool *p = NULL;
+  mproc_pool_opts po = MPROC_POOL_OPTS_INIT;
+  mproc_value *initargs, *arg, *res = NULL, *got = NULL;
+  mproc_async *r = (mproc_async *)&r;
+  int64_t sum = 0, x;
+  int i;
+
+  ck_mproc_ok(mproc_queue_new(&q, 0));
+  initargs = mproc_list();
+  mproc_list_append(initargs, mproc_queue_ref(q));
+  po.processes = 2;
+  po.initializer = init_queue;
+  po.initargs = initargs;
+  ck_mproc_ok(mproc_pool_new(&p, &po));
+  mproc_value_free(initargs);
+
+  /* In an argument: refused at submit, in the caller, with Python's text. */
+  arg = mproc_list();
+  mproc_list_append(arg, mproc_queue_ref(q));
+  ck_mproc(mproc_pool_apply_async(p, t_put, arg, NULL, &r), MPROC_EINHERIT);
+  ck_assert_ptr_null(r);
+  ck_assert_msg(strstr(mproc_last_error(),
+                       "Queue objects should only be shared between "
+                       "processes through inheritance") != NULL,
+                "%s", mproc_last_error());
+  ck_mproc(mproc_pool_map(p, t_put, arg, 0, &res), MPROC_EINHERIT);
+  mproc_value_free(arg);
+
+  /* Through initargs the workers have it: tasks put into it. */
+  for (i = 1; i <= 10; i++) {
+    arg = mproc_int(i);
+    ck_mproc_ok(mproc_pool_apply(p, t_put, arg, &res));
+    ck_assert_ptr_null(res);
+    mproc_value_free(arg);
+  }
+  for (i = 0; i < 10; i++) {
+    ck_mproc_ok(mproc_queue_get(q, &got, 60));
+    ck_mproc_ok(mproc_value_get_int(got, &x));
+    sum += x;
+    mproc_value_free(got);
+  }
+  ck_assert_int_eq(sum, 55);
+
+  /* In a result: that task fails with the same error. */
+  arg = mproc_none();
+  ck_mproc(mproc_pool_apply(p, t_return_queue, arg, &res), MPROC_EINHERIT);
+  ck_assert_msg(strstr(mproc_last_error(),
+                       "Queue objects should only be shared between "
+                       "processes through inheritance") != NULL,
+                "%s", mproc_last_error());
+  /* and the pool goes on */
+  mproc_value_free(arg);
+  arg = mproc_int(4);
+  ck_mproc_ok(mproc_pool_apply(p, t_square, arg, &res));
+  ck_mproc_ok(mproc_value_get_int(res, &x));
+  ck_assert_int_eq(x, 16);
+  mproc_value_free(res);
+  mproc_value_free(arg);
+  mproc_pool_free(p);
+  mproc_queue_free(q);
+}
+END_TEST
+
+/* ---- close, join, terminate ------------------------------------------------- */
+
+START_TEST(test_close_join_terminate) {
+  mproc_pool *p = new_pool(2);
+  mproc_value *arg = mproc_float(0.2), *res = NULL, *slow = mproc_float(30);
+  mproc_async *r1 = NULL, *r2 = NULL, *r3 = NULL;
+  const mproc_value *v = NULL;
+  double t0;
+
+  ck_mproc(mproc_pool_join(p, 1), MPROC_EINVAL); /* still running */
+  ck_mproc_ok(mproc_pool_apply_async(p, t_sleep, arg, NULL, &r1));
+  ck_mproc_ok(mproc_pool_close(p));
+  ck_mproc(mproc_pool_apply(p, t_sleep, arg, &res), MPROC_ECLOSED);
+  ck_mproc(mproc_pool_apply_async(p, t_sleep, arg, NULL, &r2), MPROC_ECLOSED);
+  /* join waits for the work queued before close */
+  ck_mproc_ok(mproc_pool_join(p, 60));
+  ck_mproc_ok(mproc_async_get(r1, 0, &v));
+  ck_assert_str_eq(mproc_value_str(v), "slept");
+  ck_mproc_ok(mproc_pool_join(p, 0)); /* again: fine */
+  mproc_async_free(r1);
+  mproc_pool_free(p);
+
+  /* terminate fails what is unfinished, at once */
+  p = new_pool(1);
+  ck_mproc_ok(mproc_pool_apply_async(p, t_sleep, slow, NULL, &r1));
+  ck_mproc_ok(mproc_pool_apply_async(p, t_sleep, slow, NULL, &r3));
+  mproc_sleep(0.3);
+  t0 = mproc__plat_monotonic();
+  ck_mproc_ok(mproc_pool_terminate(p));
+  ck_mproc(mproc_async_get(r1, 10, &v), MPROC_ECLOSED);
+  ck_mproc(mproc_async_get(r3, 10, &v), MPROC_ECLOSED);
+  ck_assert_msg(mproc__plat_monotonic() - t0 < 20, "terminate waited");
+  ck_mproc_ok(mproc_pool_join(p, 10));
+  mproc_pool_free(p);
+  /* results outlive their pool */
+  ck_assert_int_eq(mproc_async_ready(r1), 1);
+  ck_assert_int_eq(mproc_async_successful(r3), 0);
+  mproc_async_free(r1);
+  mproc_async_free(r3);
+  mproc_value_free(arg);
+  mproc_value_free(slow);
+}
+END_TEST
+
+/* ---- many user threads on one pool ------------------------------------------------ */
+
+typedef struct thr_ctx {
+  mproc_pool *p;
+  int base, bad;
+} thr_ctx;
+
+static int thr_submit(void *arg) {
+  thr_ctx *c = arg;
+  int i;
+  for (i = 0; i < 100; i++) {
+    mproc_value *a = mproc_int(c->base + i), *res = NULL;
+    int64_t x = -1;
+    if (mproc_pool_apply(c->p, t_square, a, &res) != 0 ||
+        mproc_value_get_int(res, &x) != 0 ||
+        x != (int64_t)(c->base + i) * (c->base + i))
+      c->bad++;
+    mproc_value_free(res);
+    mproc_value_free(a);
+  }
+  return 0;
+}
+
+START_TEST(test_threads) {
+  mproc_pool *p = new_pool(2);
+  mproc_thread *th[4];
+  thr_ctx c[4];
+  int i;
+  for (i = 0; i < 4; i++) {
+    c[i].p = p;
+    c[i].base = 1000 * i;
+    c[i].bad = 0;
+    ck_mproc_ok(mproc_thread_start(&th[i], thr_submit, &c[i]));
+  }
+  for (i = 0; i < 4; i++) {
+    ck_mproc_ok(mproc_thread_join(th[i], NULL));
+    ck_assert_int_eq(c[i].bad, 0);
+  }
+  mproc_pool_free(p);
+}
+END_TEST
+
+/* ---- pool calls from a callback (the result thread) ------------------------------- */
+
+typedef struct cbpool {
+  mproc_pool *p;
+  mproc_async *other;
+  int join_rc, cancel_rc, term_rc;
+} cbpool;
+
+static void cb_calls_pool(mproc_async *r, const mproc_value *v, void *ctx) {
+  cbpool *c = ctx;
+  (void)r;
+  (void)v;
+  c->join_rc = mproc_pool_join(c->p, 1);
+  c->cancel_rc = mproc_async_cancel(c->other, 0);
+  c->term_rc = mproc_pool_terminate(c->p);
+}
+
+START_TEST(test_callback_calls_pool) {
+  cbpool c = {NULL, NULL, 1, 1, 1};
+  mproc_value *arg = mproc_int(2), *slow = mproc_float(60);
+  mproc_call_opts o = MPROC_CALL_OPTS_INIT;
+  mproc_async *r = NULL;
+  o.callback = cb_calls_pool;
+  o.ctx = &c;
+  c.p = new_pool(2);
+  ck_mproc_ok(mproc_pool_apply_async(c.p, t_sleep, slow, NULL, &c.other));
+  ck_mproc_ok(mproc_pool_apply_async(c.p, t_square, arg, &o, &r));
+  /* no hang: the callback's join fails, cancel and terminate act later */
+  ck_mproc_ok(mproc_async_wait(r, 60));
+  ck_mproc_ok(mproc_pool_join(c.p, 60));
+  ck_assert_int_eq(c.join_rc, MPROC_EINVAL);
+  ck_assert_int_eq(c.cancel_rc, 0);
+  ck_assert_int_eq(c.term_rc, 0);
+  ck_mproc(mproc_async_get(c.other, 10, NULL), MPROC_ECLOSED);
+  mproc_async_free(r);
+  mproc_async_free(c.other);
+  mproc_pool_free(c.p);
+  mproc_value_free(arg);
+  mproc_value_free(slow);
+}
+END_TEST
+
+/* ---- a worker that dies holding a Lock ------------------------------------------- */
+
+static mproc_lock *g_lock;
+
+static int init_lock(const mproc_value *initargs) {
+  mproc_lock *l = NULL;
+  int rc = mproc_value_get_lock(mproc_list_get(initargs, 0), &l);
+  if (rc)
+    return rc;
+  g_lock = mproc_lock_incref(l);
+  return 0;
+}
+
+/* arg 1: take the lock and die holding it; else: take it, say how. */
+static int t_lock(const mproc_value *arg, mproc_value **result) {
+  int64_t die = 0;
+  int rc;
+  mproc_value_get_int(arg, &die);
+  rc = mproc_lock_acquire(g_lock, 30);
+  if (die)
+    die_now();
+  if (rc == 0 || rc == MPROC_EOWNERDEAD)
+    mproc_lock_release(g_lock);
+  *result = mproc_int(rc);
+  return 0;
+}
+
+START_TEST(test_worker_dies_holding_lock) {
+  mproc_lock *l = NULL;
+  mproc_pool *p = NULL;
+  mproc_pool_opts po = MPROC_POOL_OPTS_INIT;
+  mproc_value *ia = mproc_list(), *arg, *res = NULL;
+  int64_t x = 1;
+  ck_mproc_ok(mproc_lock_new(&l));
+  mproc_list_append(ia, mproc_lock_ref(l));
+  po.processes = 2;
+  po.initializer = init_lock;
+  po.initargs = ia;
+  ck_mproc_ok(mproc_pool_new(&p, &po));
+  arg = mproc_int(1);
+  ck_mproc(mproc_pool_apply(p, t_lock, arg, &res), MPROC_EWORKERDIED);
+  mproc_value_free(arg);
+  /* the next task gets the lock, told that its holder died */
+  arg = mproc_int(0);
+  ck_mproc_ok(mproc_pool_apply(p, t_lock, arg, &res));
+  ck_mproc_ok(mproc_value_get_int(res, &x));
+  ck_assert_int_eq(x, MPROC_EOWNERDEAD);
+  mproc_value_free(res);
+  ck_mproc_ok(mproc_pool_apply(p, t_lock, arg, &res));
+  ck_mproc_ok(mproc_value_get_int(res, &x));
+  ck_assert_int_eq(x, 0);
+  mproc_value_free(res);
+  mproc_value_free(arg);
+  mproc_pool_free(p);
+  mproc_value_free(ia);
+  mproc_lock_free(l);
+}
+END_TEST
+
+/* ---- imap, progress, cancel, maxtasksperchild, initializer ------------------ */
+
+/* Task i sleeps (n - i) * 50 ms: later tasks finish first. */
+static int t_countdown(const mproc_value *arg, mproc_value **result) {
+  int64_t i = 0, n = 0;
+  mproc_value_get_int(mproc_list_get(arg, 0), &i);
+  mproc_value_get_int(mproc_list_get(arg, 1), &n);
+  mproc_sleep(0.05 * (double)(n - i));
+  if (i == 2)
+    return mproc_fail(MPROC_EKEY, "two");
+  *result = mproc_int(i);
+  return 0;
+}
+
+START_TEST(test_imap) {
+  mproc_pool *p = new_pool(2);
+  mproc_value *l = mproc_list(), *v = NULL;
+  mproc_async *it = NULL;
+  int64_t x, i, seen = 0;
+  int rc;
+  for (i = 0; i < 6; i++)
+    mproc_list_append(l, mproc_build("[LL]", i, (int64_t)6));
+  /* In order, a result as soon as it is there; the failed one in place. */
+  ck_mproc_ok(mproc_pool_imap(p, t_countdown, l, 0, &it));
+  for (i = 0; i < 6; i++) {
+    rc = mproc_async_next(it, 60, &v);
+    if (i == 2) {
+      ck_mproc(rc, MPROC_EKEY);
+      ck_assert_ptr_null(v);
+      ck_assert_msg(strstr(mproc_last_error(), ": two") != NULL, "%s",
+                    mproc_last_error());
+      continue;
+    }
+    ck_mproc_ok(rc);
+    ck_mproc_ok(mproc_value_get_int(v, &x));
+    ck_assert_int_eq(x, i);
+    mproc_value_free(v);
+  }
+  ck_mproc(mproc_async_next(it, 1, &v), MPROC_EEOF);
+  ck_mproc(mproc_async_get(it, 1, NULL), MPROC_EINVAL);
+  mproc_async_free(it);
+
+  /* Unordered: every result once; the first is not task 0 (it sleeps
+   * longest); next with a short timeout before anything is ready. */
+  ck_mproc_ok(mproc_pool_imap_unordered(p, t_countdown, l, 1, &it));
+  ck_mproc(mproc_async_next(it, 0.001, &v), MPROC_ETIMEDOUT);
+  for (i = 0; i < 6; i++) {
+    rc = mproc_async_next(it, 60, &v);
+    if (rc == MPROC_EKEY) {
+      seen |= 1 << 2;
+      continue;
+    }
+    ck_mproc_ok(rc);
+    ck_mproc_ok(mproc_value_get_int(v, &x));
+    if (i == 0)
+      ck_assert_int_ne(x, 0);
+    seen |= (int64_t)1 << x;
+    mproc_value_free(v);
+  }
+  ck_assert_int_eq(seen, 63);
+  ck_mproc(mproc_async_next(it, 1, &v), MPROC_EEOF);
+  mproc_async_free(it);
+  mproc_value_free(l);
+
+  /* Lazy: the first result is there while a later task still runs. */
+  {
+    size_t done = 0, total = 0;
+    l = mproc_list();
+    mproc_list_append(l, mproc_float(0.01));
+    mproc_list_append(l, mproc_float(20));
+    ck_mproc_ok(mproc_pool_imap(p, t_sleep, l, 1, &it));
+    ck_mproc_ok(mproc_async_next(it, 10, &v));
+    ck_assert_str_eq(mproc_value_str(v), "slept");
+    mproc_value_free(v);
+    ck_mproc_ok(mproc_async_progress(it, &done, &total));
+    ck_assert_uint_eq(done, 1);
+    ck_assert_uint_eq(total, 2);
+    ck_mproc(mproc_async_next(it, 0.01, &v), MPROC_ETIMEDOUT);
+    mproc_value_free(l);
+  }
+  mproc_pool_terminate(p);
+  ck_mproc(mproc_async_next(it, 10, &v), MPROC_ECLOSED);
+  mproc_async_free(it);
+  mproc_pool_free(p);
+}
+END_TEST
+
+typedef struct progress_info {
+  size_t calls, last_done, last_total;
+} progress_info;
+
+static void on_progress(mproc_async *r, size_t done, size_t total,
+                        void *ctx) {
+  progress_info *pi = ctx;
+  (void)r;
+  pi->calls++;
+  pi->last_done = done;
+  pi->last_total = total;
+}
+
+START_TEST(test_progress) {
+  mproc_pool *p = new_pool(2);
+  mproc_value *l = range(50);
+  mproc_async *r = NULL;
+  mproc_call_opts o = MPROC_CALL_OPTS_INIT;
+  progress_info pi = {0, 0, 0};
+  size_t done = 99, total = 0;
+  o.progress = on_progress;
+  o.ctx = &pi;
+  o.chunksize = 4;
+  ck_mproc_ok(mproc_pool_map_async(p, t_square, l, &o, &r));
+  ck_mproc_ok(mproc_async_wait(r, 60));
+  ck_mproc_ok(mproc_async_progress(r, &done, &total));
+  ck_assert_uint_eq(done, 50);
+  ck_assert_uint_eq(total, 50);
+  ck_assert_uint_eq(pi.calls, 50);
+  ck_assert_uint_eq(pi.last_done, 50);
+  ck_assert_uint_eq(pi.last_total, 50);
+  mproc_async_free(r);
+  mproc_value_free(l);
+  mproc_pool_free(p);
+}
+END_TEST
+
+/* Puts its argument into the initializer's queue, then sleeps. */
+static int t_mark_sleep(const mproc_value *arg, mproc_value **result) {
+  int rc = mproc_queue_put(g_q, mproc_list_get(arg, 0), MPROC_FOREVER);
+  double s = 0;
+  if (rc)
+    return rc;
+  mproc_value_get_float(mproc_list_get(arg, 1), &s);
+  mproc_sleep(s);
+  *result = mproc_int(1);
+  return 0;
+}
+
+static mproc_pool *queue_pool(mproc_queue *q, int n) {
+  mproc_pool *p = NULL;
+  mproc_pool_opts po = MPROC_POOL_OPTS_INIT;
+  mproc_value *initargs = mproc_list();
+  mproc_list_append(initargs, mproc_queue_ref(q));
+  po.processes = n;
+  po.initializer = init_queue;
+  po.initargs = initargs;
+  ck_mproc_ok(mproc_pool_new(&p, &po));
+  mproc_value_free(initargs);
+  return p;
+}
+
+static int count_items(mproc_queue *q) {
+  mproc_value *v = NULL;
+  int n = 0;
+  while (mproc_queue_get(q, &v, 0) == 0) {
+    mproc_value_free(v);
+    n++;
+  }
+  return n;
+}
+
+START_TEST(test_cancel) {
+  mproc_queue *q = NULL;
+  mproc_pool *p;
+  mproc_value *l = mproc_list(), *v = NULL;
+  mproc_async *r = NULL;
+  mproc_call_opts o = MPROC_CALL_OPTS_INIT;
+  long before[2], after[2];
+  int i, n, ok = 0, cancelled = 0, code, started;
+  double t0;
+  ck_mproc_ok(mproc_queue_new(&q, 0));
+  p = queue_pool(q, 2);
+  for (i = 0; i < 20; i++)
+    mproc_list_append(l, mproc_build("[if]", i, 0.3));
+  o.chunksize = 1;
+  ck_mproc_ok(mproc_pool_map_async(p, t_mark_sleep, l, &o, &r));
+  /* wait until two tasks run */
+  ck_mproc_ok(mproc_queue_get(q, &v, 60));
+  mproc_value_free(v);
+  ck_mproc_ok(mproc_queue_get(q, &v, 60));
+  mproc_value_free(v);
+  n = mproc_async_cancel(r, 0);
+  ck_assert_int_ge(n, 12);
+  ck_assert_int_le(n, 18);
+  ck_mproc_ok(mproc_async_wait(r, 60));
+  for (i = 0; i < 20; i++) {
+    code = mproc_async_task(r, i, NULL, NULL, NULL);
+    ok += code == 0;
+    cancelled += code == MPROC_ECLOSED;
+  }
+  ck_assert_int_eq(cancelled, n);
+  ck_assert_int_eq(ok + cancelled, 20);
+  /* the cancelled ones never ran: only the others marked the queue */
+  ck_mproc(mproc_async_successful(r), 0);
+  mproc_async_free(r);
+  mproc_value_free(l);
+  ck_assert_int_eq(count_items(q) + 2, ok);
+
+  /* kill_running: the running tasks fail at once, new workers come */
+  ck_assert_int_eq(mproc_pool_pids(p, before, 2), 2);
+  l = mproc_list();
+  for (i = 0; i < 4; i++)
+    mproc_list_append(l, mproc_build("[if]", i, 60.0));
+  ck_mproc_ok(mproc_pool_map_async(p, t_mark_sleep, l, &o, &r));
+  for (started = 0; started < 2; started++) {
+    ck_mproc_ok(mproc_queue_get(q, &v, 60));
+    mproc_value_free(v);
+  }
+  t0 = mproc__plat_monotonic();
+  n = mproc_async_cancel(r, 1);
+  ck_assert_int_eq(n, 2); /* the two not started */
+  ck_mproc_ok(mproc_async_wait(r, 30));
+  ck_assert_msg(mproc__plat_monotonic() - t0 < 30, "cancel waited");
+  for (i = 0; i < 4; i++)
+    ck_assert_int_eq(mproc_async_task(r, i, NULL, NULL, NULL), MPROC_ECLOSED);
+  mproc_async_free(r);
+  mproc_value_free(l);
+  l = mproc_int(5);
+  ck_mproc_ok(mproc_pool_apply(p, t_square, l, &v));
+  mproc_value_free(v);
+  mproc_value_free(l);
+  ck_assert_int_eq(mproc_pool_pids(p, after, 2), 2);
+  for (i = 0; i < 2; i++)
+    ck_assert(after[i] != before[0] && after[i] != before[1]);
+  mproc_pool_free(p);
+  mproc_queue_free(q);
+}
+END_TEST
+
+START_TEST(test_maxtasksperchild) {
+  mproc_pool *p = NULL;
+  mproc_pool_opts po = MPROC_POOL_OPTS_INIT;
+  mproc_value *arg = mproc_none(), *res = NULL, *l = range(6);
+  int64_t pids[4];
+  int i, j;
+  po.processes = 1;
+  po.maxtasksperchild = 1;
+  ck_mproc_ok(mproc_pool_new(&p, &po));
+  for (i = 0; i < 4; i++) {
+    ck_mproc_ok(mproc_pool_apply(p, t_pid, arg, &res));
+    ck_mproc_ok(mproc_value_get_int(res, &pids[i]));
+    mproc_value_free(res);
+    for (j = 0; j < i; j++)
+      ck_assert_int_ne(pids[i], pids[j]);
+  }
+  /* a map still completes, one chunk per worker */
+  ck_mproc_ok(mproc_pool_map(p, t_square, l, 2, &res));
+  ck_assert_int_eq(int_at(res, 5), 25);
+  mproc_value_free(res);
+  ck_mproc(mproc_pool_close(p), 0);
+  ck_mproc_ok(mproc_pool_join(p, 60));
+  mproc_pool_free(p);
+  mproc_value_free(arg);
+  mproc_value_free(l);
+}
+END_TEST
+
+/* The initializer counts its runs in a shared Value, then fails. */
+static int init_fail(const mproc_value *initargs) {
+  mproc_shared *n = NULL;
+  int64_t mode = 0;
+  mproc_value_get_shared(mproc_list_get(initargs, 0), &n);
+  mproc_value_get_int(mproc_list_get(initargs, 1), &mode);
+  mproc_shared_acquire(n, MPROC_FOREVER);
+  ((int *)mproc_shared_data(n))[0]++;
+  mproc_shared_release(n);
+  if (mode == 1)
+    die_now();
+  return mproc_fail(MPROC_EKEY, "no config here");
+}
+
+START_TEST(test_init_fails) {
+  int mode;
+  for (mode = 0; mode < 2; mode++) {
+    mproc_shared *n = NULL;
+    mproc_pool *p = NULL;
+    mproc_pool_opts po = MPROC_POOL_OPTS_INIT;
+    mproc_value *ia = mproc_list(), *arg = mproc_int(2), *res = NULL;
+    mproc_async *r = NULL;
+    ck_mproc_ok(mproc_shared_value(&n, 'i', NULL, NULL));
+    mproc_list_append(ia, mproc_shared_ref(n));
+    mproc_list_append(ia, mproc_int(mode));
+    po.processes = 2;
+    po.initializer = init_fail;
+    po.initargs = ia;
+    ck_mproc_ok(mproc_pool_new(&p, &po));
+    ck_mproc_ok(mproc_pool_apply_async(p, t_square, arg, NULL, &r));
+    ck_mproc(mproc_async_get(r, 60, NULL), MPROC_ESPAWN);
+    ck_assert_msg(strstr(mproc_last_error(), "initializer") != NULL, "%s",
+                  mproc_last_error());
+    ck_assert_msg(strstr(mproc_last_error(),
+                         mode ? "died in the initializer (signal 9)"
+                              : "no config here") != NULL,
+                  "%s", mproc_last_error());
+    mproc_async_free(r);
+    /* broken: later submissions fail at once, no respawn storm */
+    ck_mproc(mproc_pool_apply(p, t_square, arg, &res), MPROC_ESPAWN);
+    mproc_sleep(0.5);
+    ck_assert_int_eq(((int *)mproc_shared_data(n))[0], 4);
+    mproc_pool_free(p);
+    mproc_value_free(ia);
+    mproc_value_free(arg);
+    mproc_shared_free(n);
+  }
+}
+END_TEST
+
+/* ---- the futures face -------------------------------------------------------- */
+
+static void count_done(mproc_future *f, void *ctx) {
+  (void)f;
+  (*(int *)ctx)++;
+}
+
+START_TEST(test_futures) {
+  mproc_pool *p = new_pool(2);
+  mproc_future *fs[5], *f;
+  mproc_completed *it = NULL;
+  mproc_value *arg;
+  const mproc_value *v = NULL;
+  const char *msg = NULL;
+  int i, seen = 0, calls = 0, done[5];
+  size_t idx;
+  int64_t x;
+
+  for (i = 0; i < 5; i++) {
+    arg = mproc_int(i);
+    ck_mproc_ok(mproc_pool_submit(p, t_square, arg, &fs[i]));
+    mproc_value_free(arg);
+  }
+  ck_mproc_ok(mproc_future_add_done_callback(fs[4], count_done, &calls));
+  ck_mproc_ok(mproc_as_completed(&it, fs, 5, 60));
+  for (i = 0; i < 5; i++) {
+    ck_mproc_ok(mproc_completed_next(it, &f, &idx));
+    ck_assert_ptr_eq(f, fs[idx]);
+    ck_assert_int_eq(mproc_future_done(f), 1);
+    ck_mproc_ok(mproc_future_result(f, 0, &v));
+    ck_mproc_ok(mproc_value_get_int(v, &x));
+    ck_assert_int_eq(x, (int64_t)(idx * idx));
+    seen |= 1 << idx;
+  }
+  ck_assert_int_eq(seen, 31);
+  ck_mproc(mproc_completed_next(it, &f, &idx), MPROC_EEOF);
+  mproc_completed_free(it);
+  /* Callbacks run after the state is set (as Python's): soon. */
+  for (i = 0; i < 600 && calls < 1; i++)
+    mproc_sleep(0.01);
+  ck_assert_int_eq(calls, 1);
+  /* on a done future: at once, in the caller */
+  ck_mproc_ok(mproc_future_add_done_callback(fs[4], count_done, &calls));
+  ck_assert_int_eq(calls, 2);
+  ck_mproc_ok(mproc_futures_wait(fs, 5, 0, MPROC_ALL_COMPLETED, done) - 5);
+  for (i = 0; i < 5; i++)
+    mproc_future_free(fs[i]);
+
+  /* exception, timeouts, FIRST_COMPLETED, FIRST_EXCEPTION */
+  arg = mproc_int(3);
+  ck_mproc_ok(mproc_pool_submit(p, t_fail_on_3, arg, &fs[0]));
+  mproc_value_free(arg);
+  arg = mproc_float(30);
+  ck_mproc_ok(mproc_pool_submit(p, t_sleep, arg, &fs[1]));
+  mproc_value_free(arg);
+  ck_assert_int_eq(mproc_futures_wait(fs, 2, 60, MPROC_FIRST_EXCEPTION, done),
+                   1);
+  ck_assert_int_eq(done[0], 1);
+  ck_assert_int_eq(done[1], 0);
+  ck_mproc(mproc_future_exception(fs[0], 0, &msg), MPROC_EKEY);
+  ck_assert_msg(strstr(msg, "no key 3 here") != NULL, "%s", msg);
+  ck_mproc(mproc_future_result(fs[0], 0, &v), MPROC_EKEY);
+  ck_mproc(mproc_future_result(fs[1], 0.05, &v), MPROC_ETIMEDOUT);
+  ck_mproc(mproc_future_exception(fs[1], 0.05, &msg), MPROC_ETIMEDOUT);
+  ck_assert_int_eq(mproc_futures_wait(fs, 2, 0.05, MPROC_ALL_COMPLETED, done),
+                   1);
+  arg = mproc_float(0.1);
+  ck_mproc_ok(mproc_pool_submit(p, t_sleep, arg, &fs[2]));
+  mproc_value_free(arg);
+  ck_assert_int_eq(
+      mproc_futures_wait(&fs[1], 2, 60, MPROC_FIRST_COMPLETED, done), 1);
+  ck_assert_msg(done[0] == 0, "the 30 s task is done: %d %s",
+                mproc_future_exception(fs[1], 0, &msg), msg ? msg : "");
+  ck_assert_int_eq(done[1], 1);
+  ck_mproc(mproc_futures_wait(fs, 2, 1, 7, done), MPROC_EINVAL);
+  ck_assert_int_eq(mproc_future_running(fs[1]), 1);
+  ck_assert_int_eq(mproc_future_cancel(fs[1]), 0); /* running */
+  mproc_pool_terminate(p);
+  for (i = 0; i < 3; i++)
+    mproc_future_free(fs[i]);
+  mproc_pool_free(p);
+}
+END_TEST
+
+START_TEST(test_futures_cancel_shutdown) {
+  mproc_queue *q = NULL;
+  mproc_pool *p;
+  mproc_future *fs[6];
+  mproc_value *arg, *v = NULL;
+  const mproc_value *cv = NULL;
+  int i, ran;
+  ck_mproc_ok(mproc_queue_new(&q, 0));
+  p = queue_pool(q, 1);
+  for (i = 0; i < 6; i++) {
+    arg = mproc_build("[if]", i, 0.5);
+    ck_mproc_ok(mproc_pool_submit(p, t_mark_sleep, arg, &fs[i]));
+    mproc_value_free(arg);
+  }
+  ck_mproc_ok(mproc_queue_get(q, &v, 60)); /* the first one runs */
+  mproc_value_free(v);
+  /* not started: cancelled, never runs */
+  ck_assert_int_eq(mproc_future_cancel(fs[3]), 1);
+  ck_assert_int_eq(mproc_future_cancelled(fs[3]), 1);
+  ck_assert_int_eq(mproc_future_done(fs[3]), 1);
+  ck_mproc(mproc_future_result(fs[3], 0, &cv), MPROC_ECLOSED);
+  ck_assert_int_eq(mproc_future_cancel(fs[3]), 0);
+  /* shutdown(wait, cancel_futures): the running one finishes, the rest
+   * never runs */
+  ck_mproc_ok(mproc_pool_shutdown(p, 1, 1));
+  ck_mproc_ok(mproc_future_result(fs[0], 0, &cv));
+  for (i = 1; i < 6; i++)
+    ck_assert_int_eq(mproc_future_cancelled(fs[i]), 1);
+  ran = count_items(q);
+  ck_assert_int_eq(ran, 0);
+  arg = mproc_int(1);
+  {
+    mproc_future *late = NULL;
+    ck_mproc(mproc_pool_submit(p, t_square, arg, &late), MPROC_ECLOSED);
+    ck_assert_ptr_null(late);
+  }
+  mproc_value_free(arg);
+  for (i = 0; i < 6; i++)
+    mproc_future_free(fs[i]);
+  mproc_pool_free(p);
+  mproc_queue_free(q);
+}
+END_TEST
+
+/* ---- time limits, memory cap, Ctrl-C, teardown -------------------------------- */
+
+/* Works until its soft limit passes, then cleans up and returns. */
+static int t_soft(const mproc_value *arg, mproc_value **result) {
+  int i;
+  (void)arg;
+  for (i = 0; i < 3000 && !mproc_task_expired(); i++)
+    mproc_sleep(0.01);
+  *result = mproc_str(mproc_task_expired() ? "cleaned up" : "never expired");
+  return 0;
+}
+
+START_TEST(test_time_limits) {
+  mproc_pool *p = NULL;
+  mproc_pool_opts po = MPROC_POOL_OPTS_INIT;
+  mproc_value *l = mproc_list(), *arg = mproc_none(), *res = NULL;
+  mproc_async *r = NULL;
+  mproc_call_opts o = MPROC_CALL_OPTS_INIT;
+  const mproc_value *v = NULL;
+  const char *msg = NULL;
+  long before[2], after[2];
+  double t0;
+  int i;
+  po.processes = 2;
+  po.time_limit = 1.0;
+  ck_mproc_ok(mproc_pool_new(&p, &po));
+  ck_assert_int_eq(mproc_pool_pids(p, before, 2), 2);
+  mproc_list_append(l, mproc_float(0.05));
+  mproc_list_append(l, mproc_float(120));
+  mproc_list_append(l, mproc_float(0.05));
+  mproc_list_append(l, mproc_float(0.05));
+  t0 = mproc__plat_monotonic();
+  o.chunksize = 1;
+  ck_mproc_ok(mproc_pool_map_async(p, t_sleep, l, &o, &r));
+  ck_mproc(mproc_async_get(r, 100, &v), MPROC_ETIMEDOUT);
+  ck_assert_msg(mproc__plat_monotonic() - t0 < 100, "the hard limit held");
+  ck_assert_msg(strstr(mproc_last_error(), "task 1 timed out") != NULL, "%s",
+                mproc_last_error());
+  for (i = 0; i < 4; i++) {
+    int code = mproc_async_task(r, i, NULL, &msg, NULL);
+    ck_assert_int_eq(code, i == 1 ? MPROC_ETIMEDOUT : 0);
+  }
+  mproc_async_free(r);
+  /* replaced */
+  ck_mproc_ok(mproc_pool_apply(p, t_pid, arg, &res));
+  mproc_value_free(res);
+  ck_assert_int_eq(mproc_pool_pids(p, after, 2), 2);
+  ck_assert(after[0] != before[0] || after[1] != before[1]);
+
+  /* per call: a shorter limit */
+  mproc_value_free(arg);
+  arg = mproc_float(120);
+  o.time_limit = 0.3;
+  ck_mproc_ok(mproc_pool_apply_async(p, t_sleep, arg, &o, &r));
+  ck_mproc(mproc_async_get(r, 100, &v), MPROC_ETIMEDOUT);
+  mproc_async_free(r);
+
+  /* soft: the task sees it and cleans up before returning */
+  mproc_value_free(arg);
+  arg = mproc_none();
+  o.time_limit = 0;
+  o.soft_time_limit = 0.2;
+  ck_mproc_ok(mproc_pool_apply_async(p, t_soft, arg, &o, &r));
+  ck_mproc_ok(mproc_async_get(r, 100, &v));
+  ck_assert_str_eq(mproc_value_str(v), "cleaned up");
+  mproc_async_free(r);
+  /* no soft limit: mproc_task_expired() stays 0 */
+  mproc_value_free(arg);
+  arg = mproc_float(0.05);
+  ck_mproc_ok(mproc_pool_apply(p, t_sleep, arg, &res));
+  mproc_value_free(res);
+  mproc_value_free(arg);
+  mproc_value_free(l);
+  mproc_pool_free(p);
+}
+END_TEST
+
+#if !defined(_WIN32)
+/* Allocates arg MiB and touches it. */
+static int t_alloc(const mproc_value *arg, mproc_value **result) {
+  int64_t mib = 0;
+  size_t n, i;
+  char *m;
+  mproc_value_get_int(arg, &mib);
+  n = (size_t)mib << 20;
+  m = malloc(n);
+  if (!m)
+    return mproc_fail(MPROC_ENOMEM, "cannot allocate %d MiB", (int)mib);
+  for (i = 0; i < n; i += 4096)
+    m[i] = 1;
+  free(m);
+  *result = mproc_int(mib);
+  return 0;
+}
+
+#endif
+
+static int pid_alive(long pid) {
+#if defined(_WIN32)
+  HANDLE h = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)pid);
+  int r;
+  if (!h) {
+    if (getenv("MPROC_TEST_VERBOSE"))
+      fprintf(stderr, "OpenProcess(%ld): %lu\n", pid,
+              (unsigned long)GetLastError());
+    return 0;
+  }
+  r = WaitForSingleObject(h, 0) == WAIT_TIMEOUT;
+  CloseHandle(h);
+  return r;
+#else
+  char path[64], st = 0;
+  FILE *f;
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  f = fopen(path, "r");
+  if (!f)
+    return kill((pid_t)pid, 0) == 0;
+  if (fscanf(f, "%*d (%*[^)]) %c", &st) != 1)
+    st = 0;
+  fclose(f);
+  return st != 0 && st != 'Z' && st != 'X';
+#endif
+}
+
+/* Seconds until every pid has gone (at most limit), or -1. */
+static double gone_within(const long *pids, size_t n, double limit) {
+  double t0 = mproc__plat_monotonic(), t;
+  size_t i, alive;
+  do {
+    alive = 0;
+    for (i = 0; i < n; i++)
+      alive += pid_alive(pids[i]);
+    t = mproc__plat_monotonic() - t0;
+    if (!alive)
+      return t;
+    mproc_sleep(0.01);
+  } while (t < limit);
+  return -1;
+}
+
+#if !defined(_WIN32)
+static size_t vm_size(void) {
+  unsigned long pages = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f) {
+    if (fscanf(f, "%lu", &pages) != 1)
+      pages = 0;
+    fclose(f);
+  }
+  return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+START_TEST(test_memory_limit) {
+  mproc_pool *p = NULL;
+  mproc_pool_opts po = MPROC_POOL_OPTS_INIT;
+  mproc_value *arg, *res = NULL;
+  long before = 0, after = 0;
+  int64_t x = 0;
+  int rc;
+  /* The cap is on the address space; a sanitizer's reservations count, so
+   * it is the test binary's size now plus 256 MiB. */
+  po.processes = 1;
+  po.memory_limit = vm_size() + ((size_t)256 << 20);
+  ck_mproc_ok(mproc_pool_new(&p, &po));
+  arg = mproc_int(16);
+  ck_mproc_ok(mproc_pool_apply(p, t_alloc, arg, &res));
+  ck_mproc_ok(mproc_value_get_int(res, &x));
+  ck_assert_int_eq(x, 16);
+  mproc_value_free(res);
+  mproc_value_free(arg);
+  ck_assert_int_eq(mproc_pool_pids(p, &before, 1), 1);
+  arg = mproc_int(1024);
+  rc = mproc_pool_apply(p, t_alloc, arg, &res);
+  if (rc == MPROC_EWORKERDIED) /* a sanitizer's allocator aborts instead */
+    ck_assert_msg(strstr(mproc_last_error(), "(memory limit "), "%s",
+                  mproc_last_error());
+  else {
+    ck_mproc(rc, MPROC_ENOMEM);
+    ck_assert_msg(strstr(mproc_last_error(), "cannot allocate 1024 MiB"),
+                  "%s", mproc_last_error());
+  }
+  mproc_value_free(arg);
+  /* the worker is replaced, and the pool works */
+  arg = mproc_int(16);
+  ck_mproc_ok(mproc_pool_apply(p, t_alloc, arg, &res));
+  mproc_value_free(res);
+  mproc_value_free(arg);
+  ck_assert_int_eq(mproc_pool_pids(p, &after, 1), 1);
+  ck_assert_int_ne(after, before);
+  mproc_pool_free(p);
+}
+END_TEST
+#endif
+
+START_TEST(test_teardown_counts) {
+  mproc_pool *p = new_pool(3);
+  mproc_value *l = range(30), *res = NULL;
+  long pids[3];
+  ck_assert_int_eq(mproc_pool_pids(p, pids, 3), 3);
+#if !defined(_WIN32)
+  /* Ctrl-C goes to the parent only: a worker ignores SIGINT */
+  kill((pid_t)pids[0], SIGINT);
+  mproc_sleep(0.2);
+  ck_assert_int_eq(pid_alive(pids[0]), 1);
+#endif
+  ck_mproc_ok(mproc_pool_map(p, t_square, l, 1, &res));
+  mproc_value_free(res);
+  ck_mproc_ok(mproc_pool_terminate(p));
+  /* after terminate: no worker left */
+  ck_assert_msg(gone_within(pids, 3, 0) >= 0, "workers left");
+  mproc_pool_free(p);
+
+  p = new_pool(2);
+  ck_assert_int_eq(mproc_pool_pids(p, pids, 2), 2);
+  mproc_pool_free(p);
+  ck_assert_msg(gone_within(pids, 2, 0) >= 0, "workers left after free");
+  mproc_value_free(l);
+}
+END_TEST
+
+/* The never-freed pool stays reachable (for the leak checker). */
+static mproc_pool *g_unfreed;
+
+/* A child: makes a pool, says its workers' pids, then (mode 0) waits
+ * in a get for long tasks, or (mode 1) returns without freeing it. */
+static int child_pool(mproc_value *args) {
+  mproc_conn *c = arg_conn(args, 0);
+  int64_t mode = arg_i64(args, 1);
+  mproc_pool *p = NULL;
+  mproc_pool_opts po = MPROC_POOL_OPTS_INIT;
+  mproc_value *l = mproc_list(), *msg = mproc_list();
+  mproc_async *r = NULL;
+  long pids[2];
+  const mproc_value *v = NULL;
+  po.processes = 2;
+  if (mproc_pool_new(&p, &po) != 0)
+    return 10;
+  mproc_pool_pids(p, pids, 2);
+  mproc_list_append(l, mproc_float(60));
+  mproc_list_append(l, mproc_float(60));
+  if (mproc_pool_map_async(p, t_sleep, l, NULL, &r) != 0)
+    return 11;
+  mproc_list_append(msg, mproc_int(pids[0]));
+  mproc_list_append(msg, mproc_int(pids[1]));
+  mproc_conn_send(c, msg);
+  mproc_value_free(msg);
+  mproc_value_free(l);
+  if (mode == 1) {
+    g_unfreed = p;
+    mproc_async_free(r);
+    return 0; /* the pool is torn down at exit */
+  }
+  mproc_async_get(r, MPROC_FOREVER, &v);
+  return 12;
+}
+
+static void run_child_pool(int mode, int how) {
+  mproc_conn *a = NULL, *b = NULL;
+  mproc_process *pr = NULL;
+  mproc_process_opts opts = MPROC_PROCESS_OPTS_INIT;
+  mproc_value *args = mproc_list(), *msg = NULL;
+  long pids[2];
+  int64_t x = 0;
+  int code = 0;
+  double t;
+  ck_mproc_ok(mproc_pipe(&a, &b, 1));
+  mproc_list_append(args, mproc_conn_ref(b));
+  mproc_list_append(args, mproc_int(mode));
+  opts.daemon = 0; /* a daemon may not have children (the pool's) */
+  ck_mproc_ok(mproc_process_new(&pr, child_pool, args, &opts));
+  if (mode == 1) {
+    /* This child leaves its pool unfreed on purpose: a leak checker in it
+     * would say so at exit and change its exit code. */
+    const char *env = getenv("ASAN_OPTIONS");
+    char old[1024], buf[1100];
+    int had = env != NULL;
+    snprintf(old, sizeof old, "%s", env ? env : "");
+    snprintf(buf, sizeof buf, "%s%sdetect_leaks=0", old, *old ? ":" : "");
+    mproc__plat_setenv("ASAN_OPTIONS", buf);
+    ck_mproc_ok(mproc_process_start(pr));
+    mproc__plat_setenv("ASAN_OPTIONS", had ? old : NULL);
+  } else
+    ck_mproc_ok(mproc_process_start(pr));
+  mproc_conn_free(b);
+  ck_assert_int_eq(mproc_conn_poll(a, 60), 1);
+  ck_mproc_ok(mproc_conn_recv(a, &msg));
+  mproc_value_get_int(mproc_list_get(msg, 0), &x);
+  pids[0] = (long)x;
+  mproc_value_get_int(mproc_list_get(msg, 1), &x);
+  pids[1] = (long)x;
+  mproc_value_free(msg);
+  if (mode == 0) /* (mode 1 may be tearing down already) */
+    ck_assert_int_eq(pid_alive(pids[0]) + pid_alive(pids[1]), 2);
+  if (how == 1)
+    mproc_process_kill(pr);
+#if !defined(_WIN32)
+  else if (how == 2)
+    kill((pid_t)mproc_process_pid(pr), SIGINT);
+#endif
+  if (mproc_process_join(pr, 60) != 0) {
+    mproc_process_kill(pr);
+    mproc_process_join(pr, MPROC_FOREVER);
+    ck_abort_msg("the child did not end (mode %d, how %d)", mode, how);
+  }
+  mproc_process_exitcode(pr, &code);
+  if (how == 1)
+    ck_assert_int_eq(code, -9);
+  else if (how == 2)
+    ck_assert_int_eq(code, -2);
+  else
+    ck_assert_int_eq(code, 0);
+  /* its workers go with it (the lifeline / the kill-on-close job) */
+  t = gone_within(pids, 2, 20);
+  if (getenv("MPROC_TEST_VERBOSE"))
+    fprintf(stderr, "workers gone %.3f s after (mode %d, how %d)\n", t, mode,
+            how);
+  ck_assert_msg(t >= 0, "workers outlived their parent (mode %d, how %d)",
+                mode, how);
+  mproc_process_free(pr);
+  mproc_conn_free(a);
+}
+
+START_TEST(test_parent_dies) {
+  run_child_pool(0, 1); /* SIGKILL / TerminateProcess in a get */
+  run_child_pool(1, 0); /* never freed: torn down at exit, no hang */
+#if !defined(_WIN32)
+  run_child_pool(0, 2); /* Ctrl-C (SIGINT) in a get: default action */
+#endif
+}
+END_TEST
+
+Suite *mproc_suite_pool(void) {
+  Suite *s = suite_create("pool");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, test_apply);
+  tcase_add_test(tc, test_task_failure);
+  tcase_add_test(tc, test_map);
+  tcase_add_test(tc, test_worker_killed);
+  tcase_add_test(tc, test_worker_dies_holding_lock);
+  tcase_add_test(tc, test_callback_calls_pool);
+  tcase_add_test(tc, test_threads);
+  tcase_add_test(tc, test_inherit);
+  tcase_add_test(tc, test_close_join_terminate);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("more");
+  tcase_add_test(tc, test_imap);
+  tcase_add_test(tc, test_progress);
+  tcase_add_test(tc, test_cancel);
+  tcase_add_test(tc, test_maxtasksperchild);
+  tcase_add_test(tc, test_init_fails);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("limits");
+  tcase_add_test(tc, test_time_limits);
+#if !defined(_WIN32) /* wine does not enforce a Job's memory limit */
+  tcase_add_test(tc, test_memory_limit);
+#endif
+  tcase_add_test(tc, test_teardown_counts);
+  tcase_add_test(tc, test_parent_dies);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("futures");
+  tcase_add_test(tc, test_futures);
+  tcase_add_test(tc, test_futures_cancel_shutdown);
+  suite_add_tcase(s, tc);
+  return s;
+}
