@@ -26,7 +26,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
 build="$repo/build/bench"
 secs=2
-only="spawn,rtt,bw,lock,event,queue,codec"
+only="spawn,rtt,bw,lock,event,queue,codec,pool"
 pin=split
 do_build=1
 while [[ $# -gt 0 ]]; do
