@@ -76,14 +76,15 @@ extern "C" {
   XX(ENOTSUP, -29, "operation not supported")                               \
   XX(EEXIST, -30, "shared memory with that name exists")                    \
   XX(ENOENT, -31, "no shared memory with that name")                        \
-  XX(EMFILE, -32, "too many open files")
+  XX(EMFILE, -32, "too many open files")                                    \
+  XX(EAUTH, -33, "authentication failed (wrong authkey?)")
 
 enum {
   MPROC_OK = 0,
 #define MPROC__XX(name, value, msg) MPROC_##name = (value),
   MPROC_ERRNO_MAP(MPROC__XX)
 #undef MPROC__XX
-  MPROC__ELAST = -33
+  MPROC__ELAST = -34
 };
 
 /** The message for an error code ("success" for 0, "unknown error" else). */
@@ -682,6 +683,101 @@ mproc_queue *mproc_queue_incref(mproc_queue *q);
 void mproc_queue_free(mproc_queue *q);
 mproc_value *mproc_queue_ref(mproc_queue *q);
 int mproc_value_get_queue(const mproc_value *v, mproc_queue **out);
+
+/* ------------------------------------------------------------------------ */
+/* Manager                                                                  */
+/* ------------------------------------------------------------------------ */
+/*
+ * Python's multiprocessing.managers: a server process holds objects (list,
+ * dict, Namespace, Value, Array, ...) and every process reaches them
+ * through proxies.  A proxy is a value (mproc_proxy_ref) that travels
+ * anywhere: process arguments, a Pipe, a Queue, inside another manager
+ * object; the receiver reaches the same object.  Objects live while any
+ * proxy in any process refers to them, and go when the last proxy is freed
+ * or its process dies.  docs/manager.md has the protocol, the security
+ * model and the fault model.
+ *
+ * Addresses are strings: a local socket path ("/tmp/.../manager", POSIX),
+ * a named pipe ("\\.\pipe\name", Windows) or "host:port" (TCP).
+ * Clients prove they know the authkey (and the server proves it too) with
+ * an HMAC-SHA256 challenge in both directions; the key never travels.
+ */
+typedef struct mproc_manager mproc_manager;
+typedef struct mproc_proxy mproc_proxy;
+
+typedef struct mproc_manager_opts {
+  /** NULL: a private local address (a socket in a 0700 directory / an
+   *  owner-only named pipe).  "host:port" listens there (never on every
+   *  interface unless host is "0.0.0.0" or "::"). */
+  const char *address;
+  /** NULL: this process's authkey (inherited by children, as Python's). */
+  const void *authkey;
+  size_t authkey_len;
+  /** Seconds a client may take to authenticate (<= 0: 5). */
+  double handshake_timeout;
+  /** The largest request the server reads, in bytes (0: 64 MiB); larger
+   *  requests close that connection before anything is allocated. */
+  size_t max_message;
+  /** Open client connections at most (0: 1024); more are closed at once. */
+  int max_connections;
+} mproc_manager_opts;
+#define MPROC_MANAGER_OPTS_INIT {NULL, NULL, 0, 5.0, 0, 0}
+
+/** Python's Manager() / SyncManager.start(): a server process, ready to
+ *  serve when this returns; it dies with this process (even when killed). */
+int mproc_manager_start(mproc_manager **m, const mproc_manager_opts *opts);
+/** Python's BaseManager(address, authkey).connect(): a manager served by
+ *  another process.  authkey NULL: this process's. */
+int mproc_manager_connect(mproc_manager **m, const char *address,
+                          const void *authkey, size_t authkey_len);
+/** The address clients connect to. */
+const char *mproc_manager_address(const mproc_manager *m);
+/** Stop a started server (its objects go); a connected one just lets go.
+ *  Proxies of a stopped server fail with MPROC_EEOF.  Freeing shuts down. */
+int mproc_manager_shutdown(mproc_manager *m);
+void mproc_manager_free(mproc_manager *m);
+/** The number of objects the server holds (tests, leak checks). */
+int mproc_manager_object_count(mproc_manager *m);
+
+/** Python's SyncManager.list(seq) / dict(d) / Namespace().  init (stolen,
+ *  may be NULL) is a list / dict to start from. */
+int mproc_manager_list(mproc_manager *m, mproc_value *init, mproc_proxy **out);
+int mproc_manager_dict(mproc_manager *m, mproc_value *init, mproc_proxy **out);
+int mproc_manager_namespace(mproc_manager *m, mproc_proxy **out);
+/** Value(typecode, value) and Array(typecode, list) (the typecodes of
+ *  mproc_shared_value); init is stolen, NULL for zero. */
+int mproc_manager_value(mproc_manager *m, char typecode, mproc_value *init,
+                        mproc_proxy **out);
+int mproc_manager_array(mproc_manager *m, char typecode, mproc_value *init,
+                        mproc_proxy **out);
+
+/**
+ * Call a method of the referent, by Python's name: "append", "__getitem__",
+ * "__len__", "keys", ...  args (stolen, NULL for none) is a list or tuple
+ * of the positional arguments.  *result (may be NULL to drop it) is the
+ * return value (None for none).  A slice is the tuple (start, stop[,
+ * step]) of ints or None where Python writes l[start:stop:step].  Errors:
+ * MPROC_EKEY / ERANGE / ETYPE / EINVAL as Python's KeyError / IndexError /
+ * TypeError / ValueError, with Python's words in mproc_last_error();
+ * MPROC_ENOTSUP for a method the type does not expose; MPROC_EEOF when the
+ * server has gone.
+ */
+int mproc_proxy_call(mproc_proxy *p, const char *method, mproc_value *args,
+                     mproc_value **result);
+/** Python's str(proxy): the referent's repr, e.g. "[100, 300, 101]". */
+int mproc_proxy_str(mproc_proxy *p, char **out);
+/** Python's repr(proxy): "<ListProxy object, typeid 'list' at 0x...>". */
+int mproc_proxy_repr(const mproc_proxy *p, char **out);
+/** Python's len(proxy). */
+int mproc_proxy_len(mproc_proxy *p, size_t *n);
+/** The type id ("list", "dict", "Namespace", ...). */
+const char *mproc_proxy_typeid(const mproc_proxy *p);
+mproc_proxy *mproc_proxy_incref(mproc_proxy *p);
+void mproc_proxy_free(mproc_proxy *p);
+/** A value referring to p, to send anywhere (the value does not own p). */
+mproc_value *mproc_proxy_ref(mproc_proxy *p);
+/** The proxy a received value holds (borrowed; incref to keep it). */
+int mproc_value_get_proxy(const mproc_value *v, mproc_proxy **out);
 
 /* ------------------------------------------------------------------------ */
 /* Threads (for programs that mix threads and processes, as Python's)       */

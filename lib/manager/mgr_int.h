@@ -1,0 +1,85 @@
+/*
+ * mgr_int.h - what the files of lib/manager/ share (not public).
+ *
+ * Map: the handshake (auth.c), the wire protocol's op codes and limits,
+ * the server's object table and type methods (server.c, types.c), the
+ * client side: connections to a manager, proxies and the hooks the codec
+ * calls for a proxy inside a value (proxy.c).
+ */
+#ifndef MPROC_MGR_INT_H
+#define MPROC_MGR_INT_H
+
+#include "mproc_int.h"
+
+/* ---- handshake (auth.c) ---------------------------------------------------- */
+
+#define MPROC__SESSION_LEN 16
+/* Server side: challenge the client on h, check its answer, answer its
+ * challenge; all within deadline (monotonic).  On success *session is
+ * the client's session id.  MPROC_EAUTH for a wrong key, MPROC_ETIMEDOUT,
+ * MPROC_EEOF.  Nothing is decoded: fixed-size raw frames only. */
+int mproc__auth_serve(mproc__handle h, const unsigned char *key, size_t keylen,
+                      double deadline, unsigned char *session);
+/* Client side of the same. */
+int mproc__auth_client(mproc__handle h, const unsigned char *key,
+                       size_t keylen, double deadline,
+                       const unsigned char *session);
+
+/* ---- protocol -------------------------------------------------------------- */
+
+/* Request: [op, id, name, args]; reply: [0, result] or [code, message]. */
+enum {
+  MPROC__OP_CREATE = 1,  /* name: typeid; args: constructor's; -> id */
+  MPROC__OP_CALL = 2,    /* id, name: method, args -> result */
+  MPROC__OP_DECREF = 3,  /* id, args [token]: drop a ref (token 0: own) */
+  MPROC__OP_TRANSIT = 4, /* id -> token: a reference for a proxy in flight */
+  MPROC__OP_CLAIM = 5,   /* id, args [token]: the transit ref becomes ours */
+  MPROC__OP_COUNT = 6,   /* -> the number of objects */
+  MPROC__OP_SHUTDOWN = 7 /* stop serving (the starter's connection only) */
+};
+#define MPROC__MGR_MAX_MESSAGE ((size_t)64 << 20)
+#define MPROC__MGR_MAX_CONNS 1024
+#define MPROC__MGR_HANDSHAKE 5.0
+
+/* ---- server (server.c) and types (types.c) ----------------------------------- */
+
+typedef struct mproc__mobj mproc__mobj;
+/* One shared type: a constructor and its methods. */
+typedef struct mproc__mtype {
+  const char *typeid;
+  const char *proxy_name; /* "ListProxy" */
+  /* Build the state from the constructor's args (a list). */
+  int (*create)(mproc_value *args, mproc_value **state);
+  /* Run method on *state (may replace it) with args; *result set on 0. */
+  int (*call)(mproc_value **state, const char *method, mproc_value *args,
+              mproc_value **result);
+} mproc__mtype;
+const mproc__mtype *mproc__mtype_find(const char *typeid);
+/* The repr of a state (for __repr__/__str__ of every type). */
+int mproc__mtype_repr(const mproc__mtype *t, const mproc_value *state,
+                      char **out);
+
+/* The server of this process, if any: proxies to it are resolved here. */
+typedef struct mproc__mserver mproc__mserver;
+int mproc__mserver_local_incref(const char *addr, uint64_t id,
+                                uint64_t token);
+void mproc__mserver_local_decref(const char *addr, uint64_t id);
+int mproc__mserver_local_transit(const char *addr, uint64_t id,
+                                 uint64_t *token);
+int mproc__mserver_is_local(const char *addr);
+
+/* ---- proxies (proxy.c) ---------------------------------------------------- */
+
+extern const mproc__objtype mproc__proxy_type;
+/* Codec hooks: a proxy as the plain [address, typeid, id, token] (this
+ * takes a transit reference) and back (the receiver claims it). */
+int mproc__proxy_wire_out(void *proxy, mproc_value **plain);
+int mproc__proxy_wire_in(const mproc_value *plain, mproc_value **objval);
+/* A deep copy that takes a reference for every proxy inside. */
+mproc_value *mproc__mgr_copy(const mproc_value *v);
+/* A proxy for (addr, typeid, id) owning one reference (server side). */
+int mproc__proxy_make(const char *addr, const char *typeid, uint64_t id,
+                      uint64_t token, mproc_proxy **out);
+const char *mproc__proxy_name(const char *typeid);
+
+#endif /* MPROC_MGR_INT_H */

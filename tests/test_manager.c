@@ -1,0 +1,579 @@
+/*
+ * test_manager.c - the "manager" suite: the Manager's server, handshake,
+ * proxies of list, dict, Namespace, Value and Array (every method issue 10
+ * lists), proxies travelling through process arguments, a Pipe and a
+ * Queue, nested proxies, reference counting (objects of dead clients are
+ * freed) and the security limits (wrong authkey, handshake timeout, size
+ * cap, connection cap, garbage after authentication).
+ *
+ * Raw clients (tests of the limits) use the internal connect and
+ * handshake functions and conn.c's framing, as a hostile program would.
+ */
+#include "children.h"
+#include "manager/mgr_int.h"
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static mproc_manager *start_mgr(void) {
+  mproc_manager *m = NULL;
+  ck_mproc_ok(mproc_manager_start(&m, NULL));
+  ck_assert_ptr_nonnull(m);
+  return m;
+}
+
+/* Call and compare the result's repr with want (NULL: skip). */
+static void call_is(mproc_proxy *p, const char *method, mproc_value *args,
+                    const char *want) {
+  mproc_value *r = NULL;
+  char *s = NULL;
+  int rc = mproc_proxy_call(p, method, args, &r);
+  ck_assert_msg(rc == 0, "%s: %s (%s)", method, mproc_errname(rc),
+                mproc_last_error());
+  ck_mproc_ok(mproc_repr(r, &s));
+  if (want)
+    ck_assert_msg(!strcmp(s, want), "%s gave %s, wanted %s", method, s, want);
+  mproc_free(s);
+  mproc_value_free(r);
+}
+
+static void call_fails(mproc_proxy *p, const char *method, mproc_value *args,
+                       int code, const char *words) {
+  mproc_value *r = NULL;
+  int rc = mproc_proxy_call(p, method, args, &r);
+  ck_assert_msg(rc == code, "%s gave %s (%s), wanted %s", method,
+                mproc_errname(rc), mproc_last_error(), mproc_errname(code));
+  if (words)
+    ck_assert_msg(strstr(mproc_last_error(), words), "%s: '%s' lacks '%s'",
+                  method, mproc_last_error(), words);
+  ck_assert_ptr_null(r);
+}
+
+static void str_is(mproc_proxy *p, const char *want) {
+  char *s = NULL;
+  ck_mproc_ok(mproc_proxy_str(p, &s));
+  ck_assert_str_eq(s, want);
+  mproc_free(s);
+}
+
+/* ---- list -------------------------------------------------------------------- */
+
+START_TEST(list_methods) {
+  mproc_manager *m = start_mgr();
+  mproc_proxy *l = NULL;
+  size_t n = 0;
+  ck_mproc_ok(mproc_manager_list(m, mproc_build("[iii]", 3, 1, 2), &l));
+  ck_assert_str_eq(mproc_proxy_typeid(l), "list");
+  str_is(l, "[3, 1, 2]");
+  call_is(l, "append", mproc_build("[i]", 7), "None");
+  call_is(l, "extend", mproc_build("[[ii]]", 8, 9), "None");
+  call_is(l, "insert", mproc_build("[is]", 0, "x"), "None");
+  str_is(l, "['x', 3, 1, 2, 7, 8, 9]");
+  call_is(l, "pop", mproc_build("[i]", 0), "'x'");
+  call_is(l, "pop", NULL, "9");
+  call_is(l, "remove", mproc_build("[i]", 1), "None");
+  call_is(l, "index", mproc_build("[i]", 7), "2");
+  call_is(l, "count", mproc_build("[i]", 8), "1");
+  call_is(l, "append", mproc_build("[i]", 8), "None");
+  call_is(l, "count", mproc_build("[i]", 8), "2");
+  call_is(l, "sort", NULL, "None");
+  str_is(l, "[2, 3, 7, 8, 8]");
+  call_is(l, "sort", mproc_build("[b]", 1), "None");
+  str_is(l, "[8, 8, 7, 3, 2]");
+  call_is(l, "reverse", NULL, "None");
+  str_is(l, "[2, 3, 7, 8, 8]");
+  ck_mproc_ok(mproc_proxy_len(l, &n));
+  ck_assert_uint_eq(n, 5);
+  call_is(l, "__getitem__", mproc_build("[i]", -1), "8");
+  call_is(l, "__setitem__", mproc_build("[is]", 1, "three"), "None");
+  call_is(l, "__contains__", mproc_build("[s]", "three"), "True");
+  call_is(l, "__contains__", mproc_build("[i]", 3), "False");
+  /* slices: l[1:3], l[::2], l[::-1], l[1:3] = [...], del l[0:2] */
+  call_is(l, "__getitem__", mproc_build("[(ii)]", 1, 3), "['three', 7]");
+  call_is(l, "__getitem__", mproc_build("[(nni)]", 2), "[2, 7, 8]");
+  call_is(l, "__getitem__", mproc_build("[(nni)]", -1),
+          "[8, 8, 7, 'three', 2]");
+  call_is(l, "__setitem__", mproc_build("[(ii)[iii]]", 1, 3, 10, 11, 12),
+          "None");
+  str_is(l, "[2, 10, 11, 12, 8, 8]");
+  call_is(l, "__delitem__", mproc_build("[(ii)]", 0, 2), "None");
+  call_is(l, "__delitem__", mproc_build("[i]", -1), "None");
+  str_is(l, "[11, 12, 8]");
+  call_is(l, "__add__", mproc_build("[[i]]", 1), "[11, 12, 8, 1]");
+  call_is(l, "__mul__", mproc_build("[i]", 2), "[11, 12, 8, 11, 12, 8]");
+  call_is(l, "__iadd__", mproc_build("[[i]]", 5), "None");
+  call_is(l, "__imul__", mproc_build("[i]", 2), "None");
+  str_is(l, "[11, 12, 8, 5, 11, 12, 8, 5]");
+  /* Python's errors */
+  call_fails(l, "__getitem__", mproc_build("[i]", 99), MPROC_ERANGE,
+             "list index out of range");
+  call_fails(l, "remove", mproc_build("[i]", 99), MPROC_EINVAL,
+             "x not in list");
+  call_fails(l, "index", mproc_build("[i]", 99), MPROC_EINVAL, "not in list");
+  call_fails(l, "append", NULL, MPROC_ETYPE, "exactly 1 argument");
+  call_fails(l, "__getitem__", mproc_build("[s]", "a"), MPROC_ETYPE,
+             "list indices must be integers or slices, not str");
+  call_fails(l, "system", mproc_build("[s]", "ls"), MPROC_ENOTSUP,
+             "no method 'system'");
+  call_is(l, "append", mproc_build("[s]", "a"), "None");
+  call_fails(l, "sort", NULL, MPROC_ETYPE,
+             "'<' not supported between instances of");
+  str_is(l, "[11, 12, 8, 5, 11, 12, 8, 5, 'a']"); /* unchanged by sort */
+  mproc_proxy_free(l);
+  mproc_manager_free(m);
+}
+END_TEST
+
+START_TEST(dict_methods) {
+  mproc_manager *m = start_mgr();
+  mproc_proxy *d = NULL;
+  ck_mproc_ok(mproc_manager_dict(m, mproc_build("{si}", "a", 1), &d));
+  call_is(d, "__setitem__", mproc_build("[fn]", 0.25), "None");
+  call_is(d, "__setitem__", mproc_build("[si]", "2", 2), "None");
+  str_is(d, "{'a': 1, 0.25: None, '2': 2}");
+  call_is(d, "__getitem__", mproc_build("[s]", "2"), "2");
+  call_fails(d, "__getitem__", mproc_build("[s]", "zz"), MPROC_EKEY,
+             "'zz'");
+  call_is(d, "get", mproc_build("[s]", "zz"), "None");
+  call_is(d, "get", mproc_build("[si]", "zz", 5), "5");
+  call_is(d, "keys", NULL, "['a', 0.25, '2']");
+  call_is(d, "values", NULL, "[1, None, 2]");
+  call_is(d, "items", NULL, "[('a', 1), (0.25, None), ('2', 2)]");
+  call_is(d, "__len__", NULL, "3");
+  call_is(d, "__contains__", mproc_build("[f]", 0.25), "True");
+  call_is(d, "__delitem__", mproc_build("[f]", 0.25), "None");
+  call_fails(d, "__delitem__", mproc_build("[f]", 0.25), MPROC_EKEY, NULL);
+  call_is(d, "update", mproc_build("[{sisi}]", "b", 3, "a", 9), "None");
+  str_is(d, "{'a': 9, '2': 2, 'b': 3}");
+  call_is(d, "pop", mproc_build("[s]", "a"), "9");
+  call_is(d, "pop", mproc_build("[si]", "a", -1), "-1");
+  call_is(d, "popitem", NULL, "('b', 3)");
+  call_is(d, "setdefault", mproc_build("[si]", "c", 4), "4");
+  call_is(d, "setdefault", mproc_build("[si]", "c", 5), "4");
+  call_is(d, "copy", NULL, "{'2': 2, 'c': 4}");
+  call_is(d, "clear", NULL, "None");
+  str_is(d, "{}");
+  call_fails(d, "popitem", NULL, MPROC_EKEY, "dictionary is empty");
+  call_fails(d, "__setitem__", mproc_build("[[i]i]", 1, 1), MPROC_ETYPE,
+             "unhashable");
+  mproc_proxy_free(d);
+  mproc_manager_free(m);
+}
+END_TEST
+
+START_TEST(namespace_value_array) {
+  mproc_manager *m = start_mgr();
+  mproc_proxy *ns = NULL, *v = NULL, *a = NULL;
+  char *r = NULL;
+  ck_mproc_ok(mproc_manager_namespace(m, &ns));
+  call_is(ns, "__setattr__", mproc_build("[si]", "x", 1), "None");
+  call_is(ns, "__setattr__", mproc_build("[ss]", "y", "b"), "None");
+  call_is(ns, "__getattribute__", mproc_build("[s]", "x"), "1");
+  str_is(ns, "Namespace(x=1, y='b')");
+  call_is(ns, "__delattr__", mproc_build("[s]", "x"), "None");
+  call_fails(ns, "__getattribute__", mproc_build("[s]", "x"), MPROC_EKEY,
+             "has no attribute 'x'");
+  ck_mproc_ok(mproc_manager_value(m, 'i', mproc_int(5), &v));
+  call_is(v, "get", NULL, "5");
+  call_is(v, "set", mproc_build("[i]", 6), "None");
+  str_is(v, "Value('i', 6)");
+  ck_mproc_ok(mproc_manager_array(m, 'd', mproc_build("[if]", 1, 2.5), &a));
+  call_is(a, "__getitem__", mproc_build("[i]", 0), "1.0");
+  call_is(a, "__setitem__", mproc_build("[ii]", 1, 4), "None");
+  call_is(a, "__len__", NULL, "2");
+  str_is(a, "array('d', [1.0, 4.0])");
+  call_fails(a, "__setitem__", mproc_build("[is]", 0, "no"), MPROC_ETYPE,
+             "must be real number");
+  call_fails(a, "append", mproc_build("[i]", 1), MPROC_ENOTSUP, NULL);
+  ck_mproc_ok(mproc_proxy_repr(a, &r));
+  ck_assert_msg(strstr(r, "<ArrayProxy object, typeid 'Array' at 0x"), "%s",
+                r);
+  mproc_free(r);
+  mproc_proxy_free(ns);
+  mproc_proxy_free(v);
+  mproc_proxy_free(a);
+  mproc_manager_free(m);
+}
+END_TEST
+
+/* ---- proxies that travel ------------------------------------------------------ */
+
+/* Child: append args[1] to the list proxy args[0]. */
+static int child_append(mproc_value *args) {
+  mproc_proxy *l = NULL;
+  CHILD_CK(mproc_value_get_proxy(mproc_list_get(args, 0), &l), 0);
+  CHILD_CK(mproc_proxy_call(l, "append",
+                            mproc_build("[O]", mproc_value_copy(
+                                                   mproc_list_get(args, 1))),
+                            NULL),
+           0);
+  return 0;
+}
+
+/* Child: receive [proxy, item] values from the pipe args[0] and append. */
+static int child_pipe_append(mproc_value *args) {
+  mproc_value *v = NULL;
+  int rc;
+  CHILD_CK(mproc_conn_recv(arg_conn(args, 0), &v), 0);
+  rc = child_append(v);
+  mproc_value_free(v);
+  return rc;
+}
+
+/* Child: the same from a Queue. */
+static int child_queue_append(mproc_value *args) {
+  mproc_value *v = NULL;
+  int rc;
+  CHILD_CK(mproc_queue_get(arg_queue(args, 0), &v, 60), 0);
+  rc = child_append(v);
+  mproc_value_free(v);
+  return rc;
+}
+
+START_TEST(proxy_travels) {
+  mproc_manager *m = start_mgr();
+  mproc_proxy *l = NULL;
+  mproc_conn *r = NULL, *w = NULL;
+  mproc_queue *q = NULL;
+  mproc_value *msg;
+  mproc_process *p;
+  ck_mproc_ok(mproc_manager_list(m, NULL, &l));
+  /* process arguments */
+  p = start(child_append, mproc_build("[Oi]", mproc_proxy_ref(l), 100));
+  ck_exit(p, 0);
+  /* a Pipe */
+  ck_mproc_ok(mproc_pipe(&r, &w, 0));
+  p = start(child_pipe_append, mproc_build("[C]", r));
+  msg = mproc_build("[Oi]", mproc_proxy_ref(l), 300);
+  ck_mproc_ok(mproc_conn_send(w, msg));
+  mproc_value_free(msg);
+  ck_exit(p, 0);
+  /* a Queue */
+  ck_mproc_ok(mproc_queue_new(&q, 0));
+  p = start(child_queue_append, mproc_build("[O]", mproc_queue_ref(q)));
+  msg = mproc_build("[Oi]", mproc_proxy_ref(l), 101);
+  ck_mproc_ok(mproc_queue_put(q, msg, 60));
+  mproc_value_free(msg);
+  ck_exit(p, 0);
+  str_is(l, "[100, 300, 101]");
+  /* Every transit reference was claimed and every child's reference went
+   * with it: one object, held by us. */
+  ck_assert_int_eq(mproc_manager_object_count(m), 1);
+  mproc_proxy_free(l);
+  ck_assert_int_eq(mproc_manager_object_count(m), 0);
+  mproc_queue_free(q);
+  mproc_conn_free(r);
+  mproc_conn_free(w);
+  mproc_manager_free(m);
+}
+END_TEST
+
+/* Child: d['l'].append(args[1]) through the dict proxy args[0]. */
+static int child_nested(mproc_value *args) {
+  mproc_proxy *d = NULL, *l = NULL;
+  mproc_value *lv = NULL;
+  int rc;
+  CHILD_CK(mproc_value_get_proxy(mproc_list_get(args, 0), &d), 0);
+  CHILD_CK(mproc_proxy_call(d, "__getitem__", mproc_build("[s]", "l"), &lv),
+           0);
+  CHILD_CK(mproc_value_get_proxy(lv, &l), 0);
+  rc = mproc_proxy_call(l, "append", mproc_build("[i]", 7), NULL);
+  mproc_value_free(lv);
+  return code_of(rc);
+}
+
+START_TEST(nested_proxies) {
+  mproc_manager *m = start_mgr();
+  mproc_proxy *d = NULL, *l = NULL;
+  mproc_value *got = NULL;
+  char *s = NULL;
+  mproc_process *p;
+  ck_mproc_ok(mproc_manager_dict(m, NULL, &d));
+  ck_mproc_ok(mproc_manager_list(m, NULL, &l));
+  call_is(d, "__setitem__", mproc_build("[sO]", "l", mproc_proxy_ref(l)),
+          "None");
+  p = start(child_nested, mproc_build("[O]", mproc_proxy_ref(d)));
+  ck_exit(p, 0);
+  str_is(l, "[7]");
+  /* The dict prints its list proxy as Python does. */
+  ck_mproc_ok(mproc_proxy_str(d, &s));
+  ck_assert_msg(strstr(s, "{'l': <ListProxy object, typeid 'list' at 0x"),
+                "%s", s);
+  mproc_free(s);
+  /* The list lives while the dict holds it, after our proxy is gone. */
+  mproc_proxy_free(l);
+  ck_assert_int_eq(mproc_manager_object_count(m), 2);
+  ck_mproc_ok(mproc_proxy_call(d, "__getitem__", mproc_build("[s]", "l"),
+                               &got));
+  ck_mproc_ok(mproc_value_get_proxy(got, &l));
+  str_is(l, "[7]");
+  mproc_value_free(got);
+  call_is(d, "clear", NULL, "None");
+  ck_assert_int_eq(mproc_manager_object_count(m), 1);
+  mproc_proxy_free(d);
+  ck_assert_int_eq(mproc_manager_object_count(m), 0);
+  mproc_manager_free(m);
+}
+END_TEST
+
+/* Child: make args[1] lists on the manager at args[0], say so on the pipe
+ * args[2], and wait to be killed holding them. */
+static int child_make_and_die(mproc_value *args) {
+  mproc_manager *m = NULL;
+  mproc_proxy *l = NULL;
+  int64_t i;
+  CHILD_CK(mproc_manager_connect(&m, mproc_value_str(mproc_list_get(args, 0)),
+                                 NULL, 0),
+           0);
+  for (i = 0; i < arg_i64(args, 1); i++)
+    CHILD_CK(mproc_manager_list(m, mproc_build("[i]", (int)i), &l), 0);
+  CHILD_CK(say(arg_conn(args, 2), "ready"), 0);
+  mproc_sleep(120);
+  return 0;
+}
+
+/* Clients killed holding objects: the server frees them (the soak in
+ * bench/ does 10 000 cycles; here a few dozen). */
+START_TEST(dead_clients_objects_freed) {
+  mproc_manager *m = start_mgr();
+  int i, cycles = 40, n = -1;
+  double deadline;
+  for (i = 0; i < cycles; i++) {
+    mproc_conn *r = NULL, *w = NULL;
+    mproc_value *v = NULL;
+    mproc_process *p;
+    ck_mproc_ok(mproc_pipe(&r, &w, 0));
+    p = start(child_make_and_die,
+              mproc_build("[siC]", mproc_manager_address(m), 3, w));
+    ck_mproc_ok(mproc_conn_recv(r, &v));
+    mproc_value_free(v);
+    ck_mproc_ok(mproc_process_kill(p));
+    ck_exit(p, -9);
+    mproc_conn_free(r);
+    mproc_conn_free(w);
+  }
+  /* The server sees each connection drop; give it time to notice. */
+  for (deadline = now() + 60; now() < deadline; mproc_sleep(0.02))
+    if ((n = mproc_manager_object_count(m)) == 0)
+      break;
+  ck_assert_int_eq(n, 0);
+  mproc_manager_free(m);
+}
+END_TEST
+
+START_TEST(server_gone_fails_promptly) {
+  mproc_manager *m = start_mgr();
+  mproc_proxy *l = NULL;
+  ck_mproc_ok(mproc_manager_list(m, NULL, &l));
+  ck_mproc_ok(mproc_manager_shutdown(m));
+  call_fails(l, "append", mproc_build("[i]", 1), MPROC_EEOF, "gone");
+  mproc_proxy_free(l); /* nothing to give back to: no hang, no error */
+  mproc_manager_free(m);
+}
+END_TEST
+
+/* ---- security --------------------------------------------------------------------- */
+
+static mproc_manager *start_with(const char *key, double hs, size_t maxmsg,
+                                 int maxconns) {
+  mproc_manager *m = NULL;
+  mproc_manager_opts o = MPROC_MANAGER_OPTS_INIT;
+  o.authkey = key;
+  o.authkey_len = strlen(key);
+  o.handshake_timeout = hs;
+  o.max_message = maxmsg;
+  o.max_connections = maxconns;
+  ck_mproc_ok(mproc_manager_start(&m, &o));
+  return m;
+}
+
+static mproc__handle raw_connect(mproc_manager *m) {
+  mproc__handle h = MPROC__NOHANDLE;
+  ck_mproc_ok(mproc__plat_connect(mproc_manager_address(m), 10, &h));
+  return h;
+}
+
+static mproc_conn *raw_auth(mproc_manager *m, const char *key) {
+  unsigned char sid[MPROC__SESSION_LEN] = {1, 2, 3};
+  mproc__handle h = raw_connect(m);
+  ck_mproc_ok(mproc__auth_client(h, (const unsigned char *)key, strlen(key),
+                                 now() + 10, sid));
+  return mproc__conn_wrap(h, 1, 1);
+}
+
+/* 1 if the peer closes h within 30 s (reads anything before EOF). */
+static int closed_by_peer(mproc__handle h) {
+  unsigned char buf[256];
+  double deadline = now() + 30;
+  while (now() < deadline) {
+    mproc__waititem it;
+    int ready = 0;
+    size_t got = 0;
+    it.h = h;
+    it.kind = MPROC__W_STREAM;
+    if (mproc__plat_wait(&it, 1, 1.0, &ready) < 0)
+      return 1;
+    if (ready && mproc__plat_stream_read(h, buf, sizeof buf, &got) != 0)
+      return 1;
+  }
+  return 0;
+}
+
+START_TEST(wrong_authkey_refused) {
+  mproc_manager *m = start_with("right key", 5, 0, 0), *c = NULL;
+  mproc_proxy *l = NULL;
+  unsigned char sid[MPROC__SESSION_LEN] = {0};
+  mproc__handle h;
+  ck_mproc(mproc_manager_connect(&c, mproc_manager_address(m), "wrong key",
+                                 9),
+           MPROC_EAUTH);
+  ck_assert_ptr_null(c);
+  /* A raw client with the wrong key: refused by the fixed-size handshake
+   * (nothing decoded), then the server closes. */
+  h = raw_connect(m);
+  ck_mproc(mproc__auth_client(h, (const unsigned char *)"nope", 4, now() + 10,
+                              sid),
+           MPROC_EAUTH);
+  ck_assert(closed_by_peer(h));
+  mproc__plat_close(h);
+  /* The right key works (set for the address by connect). */
+  ck_mproc_ok(mproc_manager_connect(&c, mproc_manager_address(m),
+                                    "right key", 9));
+  ck_mproc_ok(mproc_manager_list(c, NULL, &l));
+  str_is(l, "[]");
+  mproc_proxy_free(l);
+  mproc_manager_free(c);
+  mproc_manager_free(m);
+}
+END_TEST
+
+START_TEST(handshake_timeout) {
+  mproc_manager *m = start_with("k", 0.5, 0, 0);
+  mproc__handle h = raw_connect(m);
+  double t0 = now();
+  /* Say nothing: the server hangs up after its handshake timeout. */
+  ck_assert(closed_by_peer(h));
+  ck_assert(now() - t0 >= 0.4);
+  mproc__plat_close(h);
+  mproc_manager_free(m);
+}
+END_TEST
+
+START_TEST(size_cap) {
+  mproc_manager *m = start_with("k", 5, 4096, 0), *c = NULL;
+  mproc_conn *rc = raw_auth(m, "k");
+  mproc_proxy *l = NULL;
+  unsigned char hdr[4] = {0x7F, 0xFF, 0xFF, 0xFF}; /* claims 2 GiB */
+  char big[8000];
+  /* A frame header claiming 2 GiB: closed before any allocation. */
+  ck_mproc_ok(mproc__plat_stream_write(mproc__conn_handle(rc), hdr, 4));
+  ck_assert(closed_by_peer(mproc__conn_handle(rc)));
+  mproc_conn_free(rc);
+  /* A real request over the cap through the API: an error, and the
+   * server goes on for everyone. */
+  ck_mproc_ok(mproc_manager_connect(&c, mproc_manager_address(m), "k", 1));
+  ck_mproc_ok(mproc_manager_list(c, NULL, &l));
+  memset(big, 'a', sizeof big - 1);
+  big[sizeof big - 1] = 0;
+  ck_assert_int_lt(mproc_proxy_call(l, "append", mproc_build("[s]", big),
+                                    NULL),
+                   0);
+  call_is(l, "append", mproc_build("[i]", 1), "None");
+  str_is(l, "[1]");
+  mproc_proxy_free(l);
+  mproc_manager_free(c);
+  mproc_manager_free(m);
+}
+END_TEST
+
+START_TEST(connection_cap) {
+  mproc_manager *m = start_with("k", 5, 0, 3), *c = NULL;
+  mproc_conn *held[3];
+  mproc__handle extra;
+  mproc_proxy *l = NULL;
+  int i;
+  for (i = 0; i < 3; i++)
+    held[i] = raw_auth(m, "k");
+  /* The fourth is closed at once, before any handshake. */
+  extra = raw_connect(m);
+  ck_assert(closed_by_peer(extra));
+  mproc__plat_close(extra);
+  for (i = 0; i < 3; i++)
+    mproc_conn_free(held[i]);
+  /* Slots come back as connections close. */
+  for (i = 0; i < 600; i++) {
+    if (mproc_manager_connect(&c, mproc_manager_address(m), "k", 1) == 0)
+      break;
+    mproc_sleep(0.05);
+  }
+  ck_assert_ptr_nonnull(c);
+  ck_mproc_ok(mproc_manager_list(c, NULL, &l));
+  mproc_proxy_free(l);
+  mproc_manager_free(c);
+  mproc_manager_free(m);
+}
+END_TEST
+
+START_TEST(garbage_after_auth) {
+  static const char *const junk[] = {"\x01\x02\x03", "\xD9\xD9\xF7\xFF",
+                                     "\xD9\xD9\xF7\x84\x02\x01\xF6\x01",
+                                     "\331\331\367\143abc"};
+  mproc_manager *m = start_with("k", 5, 0, 0), *c = NULL;
+  mproc_proxy *l = NULL;
+  size_t i;
+  mproc_value *wrong;
+  for (i = 0; i < sizeof junk / sizeof junk[0]; i++) {
+    mproc_conn *rc = raw_auth(m, "k");
+    ck_mproc_ok(mproc_conn_send_bytes(rc, junk[i], strlen(junk[i])));
+    ck_assert(closed_by_peer(mproc__conn_handle(rc)));
+    mproc_conn_free(rc);
+  }
+  /* A well-formed value of the wrong shape, and an unknown op. */
+  {
+    mproc_conn *rc = raw_auth(m, "k");
+    mproc_value *rep = NULL;
+    wrong = mproc_build("[iins]", 99, 0, "x");
+    ck_mproc_ok(mproc_conn_send(rc, wrong));
+    mproc_value_free(wrong);
+    ck_assert(closed_by_peer(mproc__conn_handle(rc)));
+    mproc_conn_free(rc);
+    rc = raw_auth(m, "k");
+    wrong = mproc_build("[iinn]", 99, 0);
+    ck_mproc_ok(mproc_conn_send(rc, wrong));
+    mproc_value_free(wrong);
+    ck_mproc_ok(mproc_conn_recv(rc, &rep));
+    ck_assert_int_eq(mproc_value_type(rep), MPROC_T_LIST);
+    ck_assert_int_eq(arg_i64(rep, 0), MPROC_EBADMSG);
+    mproc_value_free(rep);
+    mproc_conn_free(rc);
+  }
+  ck_mproc_ok(mproc_manager_connect(&c, mproc_manager_address(m), "k", 1));
+  ck_mproc_ok(mproc_manager_list(c, mproc_build("[i]", 1), &l));
+  str_is(l, "[1]");
+  mproc_proxy_free(l);
+  mproc_manager_free(c);
+  mproc_manager_free(m);
+}
+END_TEST
+
+Suite *mproc_suite_manager(void) {
+  Suite *s = suite_create("manager");
+  TCase *tc = tcase_create("types");
+  tcase_add_test(tc, list_methods);
+  tcase_add_test(tc, dict_methods);
+  tcase_add_test(tc, namespace_value_array);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("travel");
+  tcase_add_test(tc, proxy_travels);
+  tcase_add_test(tc, nested_proxies);
+  tcase_add_test(tc, dead_clients_objects_freed);
+  tcase_add_test(tc, server_gone_fails_promptly);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("security");
+  tcase_add_test(tc, wrong_authkey_refused);
+  tcase_add_test(tc, handshake_timeout);
+  tcase_add_test(tc, size_cap);
+  tcase_add_test(tc, connection_cap);
+  tcase_add_test(tc, garbage_after_auth);
+  suite_add_tcase(s, tc);
+  return s;
+}
