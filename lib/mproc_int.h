@@ -356,6 +356,10 @@ extern const mproc__objtype mproc__proxy_type;
 int mproc__proxy_wire_out(void *proxy, mproc_value **plain);
 int mproc__proxy_wire_in(const mproc_value *plain, mproc_value **objval);
 int mproc_proxy_repr(const mproc_proxy *p, char **out);
+/* Fuzzing: proxies never contact a server (calls fail with MPROC_ENOTSUP,
+ * encoding writes the token a proxy arrived with, freeing gives nothing
+ * back), so decoding hostile input connects nowhere. */
+void mproc__proxy_offline(int on);
 
 /* ---- processes (process.c) ---------------------------------------------- */
 

@@ -67,6 +67,21 @@ void mproc__mserver_local_decref(const char *addr, uint64_t id);
 int mproc__mserver_local_transit(const char *addr, uint64_t id,
                                  uint64_t *token);
 int mproc__mserver_is_local(const char *addr);
+/* 1 if this process runs a server (it then accepts only its own proxies
+ * inside requests: never a proxy that would make it connect elsewhere). */
+int mproc__mserver_running(void);
+/* A server listening on want (NULL: private) - not yet serving. */
+int mproc__mserver_new(const char *want, const void *key, size_t keylen,
+                       double hs_timeout, size_t max_msg, int max_conns,
+                       mproc__mserver **out);
+/* Make s the server of this process (proxies to it resolve locally). */
+void mproc__mserver_adopt(mproc__mserver *s);
+/* Serve one authenticated connection until it ends or breaks the
+ * protocol (the post-handshake loop; fuzz/fuzz_manager.c drives it). */
+int mproc__mserver_serve_conn(mproc__mserver *s, mproc_conn *c,
+                              const unsigned char *sid);
+/* The objects s holds. */
+size_t mproc__mserver_count(mproc__mserver *s);
 
 /* ---- proxies (proxy.c) ---------------------------------------------------- */
 

@@ -218,6 +218,18 @@ static void session_end(mproc__mserver *s, session *x) {
 
 /* ---- hooks for proxies held inside this server's objects ------------------------ */
 
+int mproc__mserver_running(void) { return g_srv != NULL; }
+
+void mproc__mserver_adopt(mproc__mserver *s) { g_srv = s; }
+
+size_t mproc__mserver_count(mproc__mserver *s) {
+  size_t n;
+  lock(s);
+  n = s->objs.n;
+  unlock(s);
+  return n;
+}
+
 int mproc__mserver_is_local(const char *addr) {
   return g_srv && !strcmp(g_srv->addr, addr);
 }
@@ -448,10 +460,7 @@ static int reply(mproc_conn *c, int rc, mproc_value *res) {
   return wrc;
 }
 
-/* Serve one client until it goes or breaks the protocol.  Public for
- * the fuzz target: runs the post-handshake loop on conn c. */
-int mproc__mserver_serve_conn(mproc__mserver *s, mproc_conn *c,
-                              const unsigned char *sid);
+/* Serve one client until it goes or breaks the protocol. */
 int mproc__mserver_serve_conn(mproc__mserver *s, mproc_conn *c,
                               const unsigned char *sid) {
   session *x;
@@ -580,13 +589,12 @@ static void serve(mproc__mserver *s) {
 
 int mproc__mserver_new(const char *want, const void *key, size_t keylen,
                        double hs_timeout, size_t max_msg, int max_conns,
-                       mproc__mserver **out);
-int mproc__mserver_new(const char *want, const void *key, size_t keylen,
-                       double hs_timeout, size_t max_msg, int max_conns,
                        mproc__mserver **out) {
-  mproc__mserver *s = calloc(1, sizeof *s);
-  int rc;
-  if (!s)
+  mproc__mserver *s;
+  int rc = mproc__ensure_runtime();
+  if (rc)
+    return rc;
+  if (!(s = calloc(1, sizeof *s)))
     return mproc__err(MPROC_ENOMEM, "manager server");
   if (keylen > sizeof s->key) {
     free(s);
@@ -606,14 +614,11 @@ int mproc__mserver_new(const char *want, const void *key, size_t keylen,
     free(s);
     return mproc__err(MPROC_ENOMEM, "manager mutex");
   }
-  if (want || s) {
-    rc = want ? mproc__plat_listen(want, s->addr, sizeof s->addr, &s->lst)
-              : mproc__plat_listen(NULL, s->addr, sizeof s->addr, &s->lst);
-    if (rc) {
-      apr_pool_destroy(s->pool);
-      free(s);
-      return rc;
-    }
+  rc = mproc__plat_listen(want, s->addr, sizeof s->addr, &s->lst);
+  if (rc) {
+    apr_pool_destroy(s->pool);
+    free(s);
+    return rc;
   }
   *out = s;
   return 0;
