@@ -555,6 +555,277 @@ START_TEST(garbage_after_auth) {
 }
 END_TEST
 
+/* ---- blocking types and faults --------------------------------------------------- */
+
+static mproc_proxy *arg_proxy(mproc_value *args, size_t i) {
+  mproc_proxy *p = NULL;
+  mproc_value_get_proxy(mproc_list_get(args, i), &p);
+  return p;
+}
+
+START_TEST(queue_and_joinable) {
+  mproc_manager *m = start_mgr();
+  mproc_proxy *q = NULL, *j = NULL;
+  ck_mproc_ok(mproc_manager_queue(m, 2, &q));
+  call_is(q, "put", mproc_build("[s]", "A"), "None");
+  call_is(q, "put_nowait", mproc_build("[[i]]", 1), "None");
+  call_is(q, "full", NULL, "True");
+  call_fails(q, "put", mproc_build("[sbf]", "C", 1, 0.05), MPROC_EFULL,
+             "Full");
+  call_fails(q, "put_nowait", mproc_build("[s]", "C"), MPROC_EFULL, NULL);
+  call_is(q, "qsize", NULL, "2");
+  call_is(q, "get", NULL, "'A'");
+  call_is(q, "get_nowait", NULL, "[1]");
+  call_is(q, "empty", NULL, "True");
+  call_fails(q, "get", mproc_build("[bf]", 1, 0.05), MPROC_EEMPTY, "Empty");
+  call_fails(q, "get", mproc_build("[b]", 0), MPROC_EEMPTY, NULL);
+  call_fails(q, "get", mproc_build("[bf]", 1, -1.0), MPROC_EINVAL,
+             "non-negative");
+  call_fails(q, "task_done", NULL, MPROC_ENOTSUP, NULL);
+  ck_mproc_ok(mproc_manager_joinablequeue(m, 0, &j));
+  call_is(j, "put", mproc_build("[i]", 5), "None");
+  call_is(j, "get", NULL, "5");
+  call_is(j, "task_done", NULL, "None");
+  call_is(j, "join", NULL, "None");
+  call_fails(j, "task_done", NULL, MPROC_EINVAL, "too many times");
+  mproc_proxy_free(q);
+  mproc_proxy_free(j);
+  mproc_manager_free(m);
+}
+END_TEST
+
+/* Child: try to release the RLock args[0] it does not own; acquire the
+ * Lock args[1] with a poll (it is held: False). */
+static int child_not_owner(mproc_value *args) {
+  mproc_value *r = NULL;
+  int b = -1;
+  CHILD_CK(mproc_proxy_call(arg_proxy(args, 0), "release", NULL, NULL),
+           MPROC_ENOTOWNER);
+  CHILD_CK(mproc_proxy_call(arg_proxy(args, 1), "acquire",
+                            mproc_build("[b]", 0), &r),
+           0);
+  mproc_value_get_bool(r, &b);
+  mproc_value_free(r);
+  return b == 0 ? 0 : 100;
+}
+
+START_TEST(locks_semaphores_events) {
+  mproc_manager *m = start_mgr();
+  mproc_proxy *l = NULL, *rl = NULL, *s = NULL, *bs = NULL, *e = NULL;
+  mproc_process *p;
+  ck_mproc_ok(mproc_manager_lock(m, &l));
+  ck_mproc_ok(mproc_manager_rlock(m, &rl));
+  call_fails(l, "release", NULL, MPROC_EINVAL, "release unlocked lock");
+  call_is(l, "acquire", NULL, "True");
+  call_is(l, "acquire", mproc_build("[b]", 0), "False");
+  call_is(l, "acquire", mproc_build("[bf]", 1, 0.05), "False");
+  call_is(rl, "acquire", NULL, "True");
+  call_is(rl, "acquire", NULL, "True"); /* recursive */
+  p = start(child_not_owner,
+            mproc_build("[OO]", mproc_proxy_ref(rl), mproc_proxy_ref(l)));
+  ck_exit(p, 0);
+  call_is(rl, "release", NULL, "None");
+  call_is(rl, "release", NULL, "None");
+  call_fails(rl, "release", NULL, MPROC_ENOTOWNER, NULL);
+  call_is(l, "release", NULL, "None");
+  ck_mproc_ok(mproc_manager_semaphore(m, 1, &s));
+  call_is(s, "acquire", NULL, "True");
+  call_is(s, "acquire", mproc_build("[bf]", 1, 0.05), "False");
+  call_is(s, "release", NULL, "None");
+  call_is(s, "release", NULL, "None"); /* unbounded */
+  ck_mproc_ok(mproc_manager_bsemaphore(m, 1, &bs));
+  call_fails(bs, "release", NULL, MPROC_EINVAL, "released too many times");
+  ck_mproc_ok(mproc_manager_event(m, &e));
+  call_is(e, "is_set", NULL, "False");
+  call_is(e, "wait", mproc_build("[f]", 0.05), "False");
+  call_is(e, "set", NULL, "None");
+  call_is(e, "wait", NULL, "True");
+  call_is(e, "clear", NULL, "None");
+  call_is(e, "is_set", NULL, "False");
+  mproc_proxy_free(l);
+  mproc_proxy_free(rl);
+  mproc_proxy_free(s);
+  mproc_proxy_free(bs);
+  mproc_proxy_free(e);
+  mproc_manager_free(m);
+}
+END_TEST
+
+/* Child: under the Condition args[0], set the Namespace flag args[1].x
+ * and notify. */
+static int child_notify(mproc_value *args) {
+  mproc_proxy *c = arg_proxy(args, 0), *ns = arg_proxy(args, 1);
+  CHILD_CK(mproc_proxy_call(c, "acquire", NULL, NULL), 0);
+  CHILD_CK(mproc_proxy_call(ns, "__setattr__", mproc_build("[si]", "x", 1),
+                            NULL),
+           0);
+  CHILD_CK(mproc_proxy_call(c, "notify", NULL, NULL), 0);
+  CHILD_CK(mproc_proxy_call(c, "release", NULL, NULL), 0);
+  return 0;
+}
+
+/* Child: wait at the Barrier args[0]; exit 50 + its index. */
+static int child_barrier(mproc_value *args) {
+  mproc_value *r = NULL;
+  int64_t i = -1;
+  CHILD_CK(mproc_proxy_call(arg_proxy(args, 0), "wait", NULL, &r), 0);
+  mproc_value_get_int(r, &i);
+  mproc_value_free(r);
+  return 50 + (int)i;
+}
+
+START_TEST(condition_and_barrier) {
+  mproc_manager *m = start_mgr();
+  mproc_proxy *c = NULL, *ns = NULL, *b = NULL;
+  mproc_process *p, *q;
+  mproc_value *r = NULL;
+  int64_t idx = -1;
+  int c1, c2, woken = 0, i;
+  ck_mproc_ok(mproc_manager_condition(m, &c));
+  ck_mproc_ok(mproc_manager_namespace(m, &ns));
+  call_is(ns, "__setattr__", mproc_build("[si]", "x", 0), "None");
+  call_fails(c, "wait", NULL, MPROC_ENOTOWNER, "un-acquired lock");
+  call_is(c, "acquire", NULL, "True");
+  p = start(child_notify,
+            mproc_build("[OO]", mproc_proxy_ref(c), mproc_proxy_ref(ns)));
+  for (i = 0; i < 600 && !woken; i++) {
+    mproc_value *x = NULL;
+    int64_t v = 0;
+    call_is(c, "wait", mproc_build("[f]", 0.1), NULL);
+    ck_mproc_ok(mproc_proxy_call(ns, "__getattribute__",
+                                 mproc_build("[s]", "x"), &x));
+    mproc_value_get_int(x, &v);
+    mproc_value_free(x);
+    woken = v == 1;
+  }
+  ck_assert(woken);
+  call_is(c, "release", NULL, "None");
+  ck_exit(p, 0);
+  ck_mproc_ok(mproc_manager_barrier(m, 3, MPROC_FOREVER, &b));
+  call_is(b, "parties", NULL, "3");
+  p = start(child_barrier, mproc_build("[O]", mproc_proxy_ref(b)));
+  q = start(child_barrier, mproc_build("[O]", mproc_proxy_ref(b)));
+  ck_mproc_ok(mproc_proxy_call(b, "wait", NULL, &r));
+  ck_mproc_ok(mproc_value_get_int(r, &idx));
+  mproc_value_free(r);
+  c1 = finish(p);
+  c2 = finish(q);
+  /* Three distinct arrival indices 0..2. */
+  ck_assert_int_eq((c1 - 50) + (c2 - 50) + (int)idx, 3);
+  ck_assert(c1 != c2 && c1 - 50 != idx && c2 - 50 != idx);
+  call_is(b, "abort", NULL, "None");
+  call_fails(b, "wait", NULL, MPROC_EBROKEN, "BrokenBarrierError");
+  call_is(b, "broken", NULL, "True");
+  mproc_proxy_free(c);
+  mproc_proxy_free(ns);
+  mproc_proxy_free(b);
+  mproc_manager_free(m);
+}
+END_TEST
+
+/* Child: take the locks args[0..] (a Lock, an RLock twice), say ready on
+ * the pipe args[2], wait to be killed. */
+static int child_hold_locks(mproc_value *args) {
+  CHILD_CK(mproc_proxy_call(arg_proxy(args, 0), "acquire", NULL, NULL), 0);
+  CHILD_CK(mproc_proxy_call(arg_proxy(args, 1), "acquire", NULL, NULL), 0);
+  CHILD_CK(mproc_proxy_call(arg_proxy(args, 1), "acquire", NULL, NULL), 0);
+  CHILD_CK(say(arg_conn(args, 2), "ready"), 0);
+  mproc_sleep(120);
+  return 0;
+}
+
+START_TEST(lock_owner_killed) {
+  mproc_manager *m = start_mgr();
+  mproc_proxy *l = NULL, *rl = NULL;
+  mproc_conn *r = NULL, *w = NULL;
+  mproc_value *v = NULL;
+  mproc_process *p;
+  ck_mproc_ok(mproc_manager_lock(m, &l));
+  ck_mproc_ok(mproc_manager_rlock(m, &rl));
+  ck_mproc_ok(mproc_pipe(&r, &w, 0));
+  p = start(child_hold_locks, mproc_build("[OOC]", mproc_proxy_ref(l),
+                                          mproc_proxy_ref(rl), w));
+  ck_mproc_ok(mproc_conn_recv(r, &v));
+  mproc_value_free(v);
+  call_is(l, "acquire", mproc_build("[b]", 0), "False");
+  ck_mproc_ok(mproc_process_kill(p));
+  ck_exit(p, -9);
+  /* The server releases both; each next acquirer hears of the death. */
+  call_fails(l, "acquire", mproc_build("[bi]", 1, 60), MPROC_EOWNERDEAD,
+             "died");
+  call_fails(rl, "acquire", mproc_build("[bi]", 1, 60), MPROC_EOWNERDEAD,
+             NULL);
+  /* ... and holds them: release, then a normal acquire. */
+  call_is(l, "release", NULL, "None");
+  call_is(rl, "release", NULL, "None");
+  call_is(l, "acquire", NULL, "True");
+  call_is(rl, "acquire", NULL, "True");
+  mproc_proxy_free(l);
+  mproc_proxy_free(rl);
+  mproc_conn_free(r);
+  mproc_conn_free(w);
+  mproc_manager_free(m);
+}
+END_TEST
+
+/* Child: say ready on args[1], then get from the Queue args[0] forever;
+ * exit with the code of the get's failure. */
+static int child_blocked_get(mproc_value *args) {
+  mproc_value *v = NULL;
+  int rc;
+  CHILD_CK(say(arg_conn(args, 1), "ready"), 0);
+  rc = mproc_proxy_call(arg_proxy(args, 0), "get", NULL, &v);
+  mproc_value_free(v);
+  return rc == 0 ? 0 : EXIT_FOR(rc);
+}
+
+START_TEST(client_killed_mid_call) {
+  mproc_manager *m = start_mgr();
+  mproc_proxy *q = NULL;
+  mproc_conn *r = NULL, *w = NULL;
+  mproc_value *v = NULL;
+  mproc_process *p;
+  ck_mproc_ok(mproc_manager_queue(m, 0, &q));
+  ck_mproc_ok(mproc_pipe(&r, &w, 0));
+  p = start(child_blocked_get, mproc_build("[OC]", mproc_proxy_ref(q), w));
+  ck_mproc_ok(mproc_conn_recv(r, &v));
+  mproc_value_free(v);
+  mproc_sleep(0.2); /* let its get reach the server */
+  ck_mproc_ok(mproc_process_kill(p));
+  ck_exit(p, -9);
+  /* The dead client's get takes nothing: our item comes back to us. */
+  call_is(q, "put", mproc_build("[s]", "mine"), "None");
+  call_is(q, "get", mproc_build("[bi]", 1, 60), "'mine'");
+  mproc_proxy_free(q);
+  mproc_conn_free(r);
+  mproc_conn_free(w);
+  mproc_manager_free(m);
+}
+END_TEST
+
+START_TEST(server_killed_blocked_get) {
+  mproc_manager *m = start_mgr();
+  mproc_proxy *q = NULL;
+  mproc_conn *r = NULL, *w = NULL;
+  mproc_value *v = NULL;
+  mproc_process *p;
+  ck_mproc_ok(mproc_manager_queue(m, 0, &q));
+  ck_mproc_ok(mproc_pipe(&r, &w, 0));
+  p = start(child_blocked_get, mproc_build("[OC]", mproc_proxy_ref(q), w));
+  ck_mproc_ok(mproc_conn_recv(r, &v));
+  mproc_value_free(v);
+  mproc_sleep(0.2);
+  ck_mproc_ok(mproc_process_kill(mproc__manager_process(m)));
+  /* The child's blocked get fails with EEOF (it would hang in Python). */
+  ck_exit(p, EXIT_FOR(MPROC_EEOF));
+  call_fails(q, "qsize", NULL, MPROC_EEOF, NULL);
+  mproc_proxy_free(q);
+  mproc_conn_free(r);
+  mproc_conn_free(w);
+  mproc_manager_free(m);
+}
+END_TEST
+
 Suite *mproc_suite_manager(void) {
   Suite *s = suite_create("manager");
   TCase *tc = tcase_create("types");
@@ -574,6 +845,16 @@ Suite *mproc_suite_manager(void) {
   tcase_add_test(tc, size_cap);
   tcase_add_test(tc, connection_cap);
   tcase_add_test(tc, garbage_after_auth);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("sync");
+  tcase_add_test(tc, queue_and_joinable);
+  tcase_add_test(tc, locks_semaphores_events);
+  tcase_add_test(tc, condition_and_barrier);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("faults");
+  tcase_add_test(tc, lock_owner_killed);
+  tcase_add_test(tc, client_killed_mid_call);
+  tcase_add_test(tc, server_killed_blocked_get);
   suite_add_tcase(s, tc);
   return s;
 }

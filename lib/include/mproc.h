@@ -750,6 +750,37 @@ int mproc_manager_value(mproc_manager *m, char typecode, mproc_value *init,
                         mproc_proxy **out);
 int mproc_manager_array(mproc_manager *m, char typecode, mproc_value *init,
                         mproc_proxy **out);
+/**
+ * Python's SyncManager.Queue(maxsize), JoinableQueue, Lock, RLock,
+ * Semaphore(value), BoundedSemaphore(value), Event, Condition (with its
+ * own RLock) and Barrier(parties, timeout) (timeout MPROC_FOREVER: none;
+ * no action: functions do not travel to the server).  Their methods are
+ * called by Python's names with Python's positional arguments:
+ * put(item, block=True, timeout=None), get(block=True, timeout=None) (a
+ * timeout gives MPROC_EFULL / MPROC_EEMPTY), acquire(blocking=True,
+ * timeout=-1) -> True/False, release(), wait(timeout=None), notify(n=1),
+ * notify_all(), set(), clear(), is_set(), task_done(), join(), qsize(),
+ * abort(), reset(), parties(), n_waiting(), broken().  A client process
+ * that dies holding a Lock or RLock (or a Condition's lock) has it
+ * released by the server: the next acquire returns MPROC_EOWNERDEAD with
+ * the lock held.  A blocked call returns MPROC_EEOF at once if the
+ * server dies.
+ */
+int mproc_manager_queue(mproc_manager *m, long maxsize, mproc_proxy **out);
+int mproc_manager_joinablequeue(mproc_manager *m, long maxsize,
+                                mproc_proxy **out);
+int mproc_manager_lock(mproc_manager *m, mproc_proxy **out);
+int mproc_manager_rlock(mproc_manager *m, mproc_proxy **out);
+int mproc_manager_semaphore(mproc_manager *m, int value, mproc_proxy **out);
+int mproc_manager_bsemaphore(mproc_manager *m, int value, mproc_proxy **out);
+int mproc_manager_event(mproc_manager *m, mproc_proxy **out);
+int mproc_manager_condition(mproc_manager *m, mproc_proxy **out);
+int mproc_manager_barrier(mproc_manager *m, int parties, double timeout,
+                          mproc_proxy **out);
+/** Any registered type by its type id; args (stolen, NULL for none) are
+ *  the constructor's positional arguments. */
+int mproc_manager_create(mproc_manager *m, const char *typeid,
+                         mproc_value *args, mproc_proxy **out);
 
 /**
  * Call a method of the referent, by Python's name: "append", "__getitem__",

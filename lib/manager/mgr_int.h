@@ -27,7 +27,9 @@ int mproc__auth_client(mproc__handle h, const unsigned char *key,
 
 /* ---- protocol -------------------------------------------------------------- */
 
-/* Request: [op, id, name, args]; reply: [0, result] or [code, message]. */
+/* Request: [op, id, name, args, tid] (tid: the caller's thread, which
+ * owns an RLock; it may be left out); reply: [0, result] or [code,
+ * message]. */
 enum {
   MPROC__OP_CREATE = 1,  /* name: typeid; args: constructor's; -> id */
   MPROC__OP_CALL = 2,    /* id, name: method, args -> result */
@@ -44,23 +46,53 @@ enum {
 /* ---- server (server.c) and types (types.c) ----------------------------------- */
 
 typedef struct mproc__mobj mproc__mobj;
+typedef struct mproc__mserver mproc__mserver;
+
+/*
+ * A call in progress, for the types whose methods block (sync.c): who
+ * calls (session number: one per client process; the client's thread id)
+ * and the means to wait.  mcall_wait releases the server's lock, sleeps
+ * until a wake or a short slice passes, takes the lock back and returns
+ * 0 (re-check the condition), MPROC_ETIMEDOUT once deadline (monotonic;
+ * < 0 none) has passed, or MPROC_EEOF when the caller's connection has
+ * gone (a killed client stops waiting: it takes no item, no lock).
+ */
+typedef struct mproc__mcall {
+  mproc__mserver *s;
+  mproc_conn *c;
+  uint64_t sess;
+  uint64_t tid;
+} mproc__mcall;
+int mproc__mcall_wait(mproc__mcall *k, double deadline);
+/* Wake every waiter to re-check (after a change that may unblock one). */
+void mproc__mcall_wake(mproc__mcall *k);
+
 /* One shared type: a constructor and its methods. */
 typedef struct mproc__mtype {
   const char *typeid;
   const char *proxy_name; /* "ListProxy" */
-  /* Build the state from the constructor's args (a list). */
+  /* Types kept as a value (types.c): build the state from the
+   * constructor's args (a list); run method on *state (may replace it)
+   * with args; *result set on 0. */
   int (*create)(mproc_value *args, mproc_value **state);
-  /* Run method on *state (may replace it) with args; *result set on 0. */
   int (*call)(mproc_value **state, const char *method, mproc_value *args,
               mproc_value **result);
+  /* Types kept as a C struct (sync.c: their methods may block). */
+  int (*ccreate)(mproc_value *args, void **c);
+  int (*ccall)(mproc__mcall *k, void *c, const char *method,
+               mproc_value *args, mproc_value **result);
+  void (*cfree)(void *c);
+  /* A client process ended: release what session sess held. */
+  void (*cdead)(mproc__mcall *k, void *c, uint64_t sess);
+  int (*crepr)(void *c, char **out);
 } mproc__mtype;
+const mproc__mtype *mproc__msync_find(const char *typeid);
 const mproc__mtype *mproc__mtype_find(const char *typeid);
 /* The repr of a state (for __repr__/__str__ of every type). */
 int mproc__mtype_repr(const mproc__mtype *t, const mproc_value *state,
                       char **out);
 
 /* The server of this process, if any: proxies to it are resolved here. */
-typedef struct mproc__mserver mproc__mserver;
 int mproc__mserver_local_incref(const char *addr, uint64_t id,
                                 uint64_t token);
 void mproc__mserver_local_decref(const char *addr, uint64_t id);
@@ -96,5 +128,7 @@ mproc_value *mproc__mgr_copy(const mproc_value *v);
 int mproc__proxy_make(const char *addr, const char *typeid, uint64_t id,
                       uint64_t token, mproc_proxy **out);
 const char *mproc__proxy_name(const char *typeid);
+/* Tests: the server process a manager started (NULL if connected). */
+mproc_process *mproc__manager_process(mproc_manager *m);
 
 #endif /* MPROC_MGR_INT_H */

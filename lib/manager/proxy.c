@@ -224,7 +224,8 @@ static int request(mclient *cl, int op, uint64_t id, const char *name,
   if (!req || mproc_list_append(req, mproc_int(op)) ||
       mproc_list_append(req, mproc_int((int64_t)id)) ||
       mproc_list_append(req, name ? mproc_str(name) : mproc_none()) ||
-      mproc_list_append(req, args ? args : mproc_none())) {
+      mproc_list_append(req, args ? args : mproc_none()) ||
+      mproc_list_append(req, mproc_int((int64_t)mproc_thread_ident()))) {
     mproc_value_free(req);
     return MPROC_ENOMEM;
   }
@@ -789,4 +790,63 @@ int mproc_manager_array(mproc_manager *m, char typecode, mproc_value *init,
   return create(m, "Array",
                 init ? mproc_build("[sO]", tc, init) : mproc_build("[s]", tc),
                 out);
+}
+
+int mproc_manager_create(mproc_manager *m, const char *typeid,
+                         mproc_value *args, mproc_proxy **out) {
+  if (!typeid) {
+    mproc_value_free(args);
+    return mproc__err(MPROC_EINVAL, "mproc_manager_create: NULL typeid");
+  }
+  if (args && args->type != MPROC_T_LIST) {
+    mproc_value_free(args);
+    return mproc__err(MPROC_ETYPE, "mproc_manager_create: args must be a "
+                                   "list");
+  }
+  return create(m, typeid, args ? args : mproc_list(), out);
+}
+
+int mproc_manager_queue(mproc_manager *m, long maxsize, mproc_proxy **out) {
+  return create(m, "Queue", mproc_build("[l]", maxsize), out);
+}
+
+int mproc_manager_joinablequeue(mproc_manager *m, long maxsize,
+                                mproc_proxy **out) {
+  return create(m, "JoinableQueue", mproc_build("[l]", maxsize), out);
+}
+
+int mproc_manager_lock(mproc_manager *m, mproc_proxy **out) {
+  return create(m, "Lock", mproc_list(), out);
+}
+
+int mproc_manager_rlock(mproc_manager *m, mproc_proxy **out) {
+  return create(m, "RLock", mproc_list(), out);
+}
+
+int mproc_manager_semaphore(mproc_manager *m, int value, mproc_proxy **out) {
+  return create(m, "Semaphore", mproc_build("[i]", value), out);
+}
+
+int mproc_manager_bsemaphore(mproc_manager *m, int value, mproc_proxy **out) {
+  return create(m, "BoundedSemaphore", mproc_build("[i]", value), out);
+}
+
+int mproc_manager_event(mproc_manager *m, mproc_proxy **out) {
+  return create(m, "Event", mproc_list(), out);
+}
+
+int mproc_manager_condition(mproc_manager *m, mproc_proxy **out) {
+  return create(m, "Condition", mproc_list(), out);
+}
+
+int mproc_manager_barrier(mproc_manager *m, int parties, double timeout,
+                          mproc_proxy **out) {
+  return create(m, "Barrier",
+                timeout < 0 ? mproc_build("[inn]", parties)
+                            : mproc_build("[inf]", parties, timeout),
+                out);
+}
+
+mproc_process *mproc__manager_process(mproc_manager *m) {
+  return m ? m->proc : NULL;
 }

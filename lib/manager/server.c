@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include <apr_pools.h>
+#include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 
 #include "mgr_int.h"
@@ -123,12 +124,14 @@ static void map_free(u64map *m) {
 struct mproc__mobj {
   uint64_t id;
   const mproc__mtype *t;
-  mproc_value *state;
+  mproc_value *state; /* types.c's types */
+  void *c;            /* sync.c's types */
   int64_t refs;
 };
 
 typedef struct session {
   unsigned char sid[MPROC__SESSION_LEN];
+  uint64_t no; /* owner of locks it holds */
   int nconns;
   u64map refs; /* id -> references this client holds */
   struct session *next;
@@ -138,6 +141,7 @@ typedef struct cthread cthread;
 struct mproc__mserver {
   apr_pool_t *pool;
   apr_thread_mutex_t *mu; /* nested */
+  apr_thread_cond_t *cv;  /* blocked calls wait here (sync.c) */
   mproc__listener *lst;
   char addr[256];
   unsigned char key[256];
@@ -149,7 +153,7 @@ struct mproc__mserver {
   int stopping;
   u64map objs;    /* id -> mproc__mobj * */
   u64map transit; /* token -> id */
-  uint64_t next_id, next_token;
+  uint64_t next_id, next_token, next_sess;
   session *sessions;
   cthread *done; /* finished connection threads to join */
 };
@@ -178,7 +182,31 @@ static void obj_decref(mproc__mserver *s, mproc__mobj *o) {
     return;
   map_del(&s->objs, o->id);
   mproc_value_free(o->state); /* may drop proxies: nested lock */
+  if (o->c)
+    o->t->cfree(o->c);
   free(o);
+}
+
+int mproc__mcall_wait(mproc__mcall *k, double deadline) {
+  double left = 0.1;
+  if (deadline >= 0) {
+    left = deadline - mproc__plat_monotonic();
+    if (left <= 0)
+      return MPROC_ETIMEDOUT;
+    if (left > 0.1)
+      left = 0.1; /* wake up to see whether the caller is still there */
+  }
+  apr_thread_cond_timedwait(k->s->cv, k->s->mu,
+                            (apr_interval_time_t)(left * 1e6) + 1);
+  /* Clients send nothing while they wait for a reply: a readable
+   * connection means it has gone (EOF). */
+  if (k->c && mproc_conn_poll(k->c, 0) != 0)
+    return mproc__err(MPROC_EEOF, "manager: the caller has gone");
+  return 0;
+}
+
+void mproc__mcall_wake(mproc__mcall *k) {
+  apr_thread_cond_broadcast(k->s->cv);
 }
 
 static session *session_get(mproc__mserver *s, const unsigned char *sid) {
@@ -190,6 +218,7 @@ static session *session_get(mproc__mserver *s, const unsigned char *sid) {
   if (!x)
     return NULL;
   memcpy(x->sid, sid, MPROC__SESSION_LEN);
+  x->no = ++s->next_sess;
   x->next = s->sessions;
   s->sessions = x;
   return x;
@@ -204,6 +233,20 @@ static void session_end(mproc__mserver *s, session *x) {
       *pp = x->next;
       break;
     }
+  /* Locks it held are released first (the next acquirer hears of it). */
+  for (i = 0; i < s->objs.cap; i++)
+    if (s->objs.k[i]) {
+      mproc__mobj *o = (mproc__mobj *)(uintptr_t)s->objs.v[i];
+      if (o->t->cdead) {
+        mproc__mcall k;
+        k.s = s;
+        k.c = NULL;
+        k.sess = x->no;
+        k.tid = 0;
+        o->t->cdead(&k, o->c, x->no);
+      }
+    }
+  apr_thread_cond_broadcast(s->cv);
   for (i = 0; i < x->refs.cap; i++) {
     uint64_t id = x->refs.k[i], n = x->refs.v[i];
     mproc__mobj *o;
@@ -302,8 +345,9 @@ static int get_u64(const mproc_value *v, uint64_t *out) {
 }
 
 /* Run one request under the lock; *res on 0. */
-static int dispatch(mproc__mserver *s, session *x, int64_t op, uint64_t id,
-                    const char *name, mproc_value *args, mproc_value **res) {
+static int dispatch(mproc__mserver *s, session *x, mproc_conn *c,
+                    uint64_t tid, int64_t op, uint64_t id, const char *name,
+                    mproc_value *args, mproc_value **res) {
   mproc__mobj *o;
   uint64_t token = 0, *cnt;
   int rc;
@@ -311,21 +355,26 @@ static int dispatch(mproc__mserver *s, session *x, int64_t op, uint64_t id,
   case MPROC__OP_CREATE: {
     const mproc__mtype *t = name ? mproc__mtype_find(name) : NULL;
     mproc_value *state = NULL;
+    void *cs = NULL;
     if (!t)
       return mproc__err(MPROC_ENOTSUP, "manager: unknown type id '%s'",
                         name ? name : "");
-    if ((rc = t->create(args, &state)) != 0)
+    if ((rc = t->ccreate ? t->ccreate(args, &cs) : t->create(args, &state)) !=
+        0)
       return rc;
     o = calloc(1, sizeof *o);
     cnt = NULL;
     if (!o || map_put(&s->objs, s->next_id + 1, (uintptr_t)o) != 0) {
       free(o);
       mproc_value_free(state);
+      if (cs)
+        t->cfree(cs);
       return mproc__err(MPROC_ENOMEM, "manager: object");
     }
     o->id = ++s->next_id;
     o->t = t;
     o->state = state;
+    o->c = cs;
     o->refs = 1;
     cnt = map_get(&x->refs, o->id);
     if ((rc = map_put(&x->refs, o->id, cnt ? *cnt + 1 : 1)) != 0) {
@@ -341,11 +390,23 @@ static int dispatch(mproc__mserver *s, session *x, int64_t op, uint64_t id,
                         (unsigned long long)id);
     if (!strcmp(name, "__repr__") || !strcmp(name, "__str__")) {
       char *r = NULL;
-      if ((rc = mproc__mtype_repr(o->t, o->state, &r)) != 0)
+      if ((rc = o->t->crepr ? o->t->crepr(o->c, &r)
+                            : mproc__mtype_repr(o->t, o->state, &r)) != 0)
         return rc;
       *res = mproc_str(r);
       mproc_free(r);
       return *res ? 0 : MPROC_ENOMEM;
+    }
+    if (o->t->ccall) {
+      mproc__mcall k;
+      k.s = s;
+      k.c = c;
+      k.sess = x->no;
+      k.tid = tid;
+      o->refs++; /* it may wait: the object stays while it does */
+      rc = o->t->ccall(&k, o->c, name, args, res);
+      obj_decref(s, o);
+      return rc;
     }
     return o->t->call(&o->state, name, args, res);
   case MPROC__OP_DECREF:
@@ -408,13 +469,18 @@ static int dispatch(mproc__mserver *s, session *x, int64_t op, uint64_t id,
   }
 }
 
-/* Check a decoded request's shape: [op, id, name|None, list|tuple|None]. */
+/* Check a decoded request's shape: [op, id, name|None, list|tuple|None
+ * (, tid)]. */
 static int parse(mproc_value *req, int64_t *op, uint64_t *id,
-                 const char **name, mproc_value **args) {
+                 const char **name, mproc_value **args, uint64_t *tid) {
   mproc_value *n, *a;
-  if (req->type != MPROC_T_LIST || req->u.list.n != 4 ||
+  if (req->type != MPROC_T_LIST ||
+      (req->u.list.n != 4 && req->u.list.n != 5) ||
       req->u.list.items[0]->type != MPROC_T_INT ||
       get_u64(req->u.list.items[1], id) != 0)
+    return MPROC_EBADMSG;
+  *tid = 0;
+  if (req->u.list.n == 5 && get_u64(req->u.list.items[4], tid) != 0)
     return MPROC_EBADMSG;
   *op = req->u.list.items[0]->u.i;
   n = req->u.list.items[2];
@@ -478,20 +544,20 @@ int mproc__mserver_serve_conn(mproc__mserver *s, mproc_conn *c,
     mproc_value *req = NULL, *res = NULL, *args = NULL;
     const char *name = NULL;
     int64_t op = 0;
-    uint64_t id = 0;
+    uint64_t id = 0, tid = 0;
     rc = mproc_conn_recv_bytes_max(c, &buf, &n, (int64_t)s->max_msg);
     if (rc)
       break; /* EOF, too big (nothing allocated), or broken framing */
     rc = mproc__decode(buf, n, &req, NULL);
     mproc_free(buf);
-    if (rc == 0 && (rc = parse(req, &op, &id, &name, &args)) != 0)
+    if (rc == 0 && (rc = parse(req, &op, &id, &name, &args, &tid)) != 0)
       mproc__err(rc, "manager: a request of the wrong shape");
     if (rc) {
       mproc_value_free(req);
       break; /* malformed: close this connection only */
     }
     lock(s);
-    rc = dispatch(s, x, op, id, name, args, &res);
+    rc = dispatch(s, x, c, tid, op, id, name, args, &res);
     unlock(s);
     rc = reply(c, rc, res);
     mproc_value_free(req);
@@ -608,7 +674,8 @@ int mproc__mserver_new(const char *want, const void *key, size_t keylen,
   s->max_conns = max_conns > 0 ? max_conns : MPROC__MGR_MAX_CONNS;
   if (apr_pool_create(&s->pool, NULL) != APR_SUCCESS ||
       apr_thread_mutex_create(&s->mu, APR_THREAD_MUTEX_NESTED, s->pool) !=
-          APR_SUCCESS) {
+          APR_SUCCESS ||
+      apr_thread_cond_create(&s->cv, s->pool) != APR_SUCCESS) {
     if (s->pool)
       apr_pool_destroy(s->pool);
     free(s);
@@ -662,6 +729,8 @@ int mproc__mserver_run(mproc__mserver *s) {
     if (s->objs.k[i]) {
       mproc__mobj *o = (mproc__mobj *)(uintptr_t)s->objs.v[i];
       mproc_value_free(o->state);
+      if (o->c)
+        o->t->cfree(o->c);
       free(o);
     }
   map_free(&s->objs);

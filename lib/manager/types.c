@@ -982,12 +982,14 @@ static int array_call(mproc_value **st, const char *m, mproc_value *a,
 
 /* ---- the table ---------------------------------------------------------------- */
 
+#define VALUE_TYPE(id, proxy, create, call)                                   \
+  { id, proxy, create, call, NULL, NULL, NULL, NULL, NULL }
 static const mproc__mtype types[] = {
-    {"list", "ListProxy", list_create, list_call},
-    {"dict", "DictProxy", dict_create, dict_call},
-    {"Namespace", "NamespaceProxy", ns_create, ns_call},
-    {"Value", "ValueProxy", value_create, value_call},
-    {"Array", "ArrayProxy", array_create, array_call},
+    VALUE_TYPE("list", "ListProxy", list_create, list_call),
+    VALUE_TYPE("dict", "DictProxy", dict_create, dict_call),
+    VALUE_TYPE("Namespace", "NamespaceProxy", ns_create, ns_call),
+    VALUE_TYPE("Value", "ValueProxy", value_create, value_call),
+    VALUE_TYPE("Array", "ArrayProxy", array_create, array_call),
 };
 
 const mproc__mtype *mproc__mtype_find(const char *typeid) {
@@ -995,7 +997,7 @@ const mproc__mtype *mproc__mtype_find(const char *typeid) {
   for (i = 0; i < sizeof types / sizeof types[0]; i++)
     if (!strcmp(types[i].typeid, typeid))
       return &types[i];
-  return NULL;
+  return mproc__msync_find(typeid);
 }
 
 const char *mproc__proxy_name(const char *typeid) {
