@@ -826,6 +826,72 @@ START_TEST(server_killed_blocked_get) {
 }
 END_TEST
 
+/* ---- a server in this process, remote use ------------------------------------------ */
+
+static int serve_thread(void *arg) {
+  return mproc_server_serve_forever((mproc_server *)arg) ? 1 : 0;
+}
+
+/* Child: connect to args[0] with the key args[1] (not this process tree's
+ * authkey), put args[2] into the published queue "get_queue". */
+static int child_remote_put(mproc_value *args) {
+  mproc_manager *m = NULL;
+  mproc_proxy *q = NULL;
+  const char *key = mproc_value_str(mproc_list_get(args, 1));
+  CHILD_CK(mproc_manager_connect(&m, mproc_value_str(mproc_list_get(args, 0)),
+                                 "bad", 3),
+           MPROC_EAUTH);
+  CHILD_CK(mproc_manager_connect(&m, mproc_value_str(mproc_list_get(args, 0)),
+                                 key, strlen(key)),
+           0);
+  CHILD_CK(mproc_manager_get(m, "get_queue", NULL, &q), 0);
+  CHILD_CK(mproc_proxy_call(q, "put",
+                            mproc_build("[O]", mproc_value_copy(
+                                                   mproc_list_get(args, 2))),
+                            NULL),
+           0);
+  mproc_proxy_free(q);
+  CHILD_CK(mproc_manager_get(m, "no_such_name", NULL, &q), MPROC_ENOTSUP);
+  mproc_manager_free(m);
+  return 0;
+}
+
+START_TEST(server_in_process_tcp) {
+  mproc_manager_opts o = MPROC_MANAGER_OPTS_INIT;
+  mproc_server *s = NULL;
+  mproc_thread *t = NULL;
+  mproc_value *v = NULL;
+  mproc_process *p;
+  char *r = NULL;
+  int rc;
+  o.address = "127.0.0.1:0"; /* any free port, loopback only */
+  o.authkey = "abracadabra";
+  o.authkey_len = 11;
+  rc = mproc_server_new(&s, &o);
+  if (rc == MPROC_ENOTSUP) { /* Windows: TCP not done yet, a named pipe */
+    o.address = NULL;
+    rc = mproc_server_new(&s, &o);
+  }
+  ck_mproc_ok(rc);
+  ck_mproc_ok(mproc_server_publish(s, "get_queue", "Queue", NULL));
+  ck_mproc(mproc_server_publish(s, "list", "Queue", NULL), MPROC_EEXIST);
+  ck_mproc_ok(mproc_thread_start(&t, serve_thread, s));
+  p = start(child_remote_put,
+            mproc_build("[sss]", mproc_server_address(s), "abracadabra",
+                        "hello"));
+  ck_mproc_ok(mproc_server_call(s, "get_queue", "get",
+                                mproc_build("[bi]", 1, 60), &v));
+  ck_mproc_ok(mproc_repr(v, &r));
+  ck_assert_str_eq(r, "'hello'");
+  mproc_free(r);
+  mproc_value_free(v);
+  ck_exit(p, 0);
+  mproc_server_stop(s);
+  ck_mproc_ok(mproc_thread_join(t, NULL));
+  mproc_server_free(s);
+}
+END_TEST
+
 Suite *mproc_suite_manager(void) {
   Suite *s = suite_create("manager");
   TCase *tc = tcase_create("types");
@@ -855,6 +921,9 @@ Suite *mproc_suite_manager(void) {
   tcase_add_test(tc, lock_owner_killed);
   tcase_add_test(tc, client_killed_mid_call);
   tcase_add_test(tc, server_killed_blocked_get);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("remote");
+  tcase_add_test(tc, server_in_process_tcp);
   suite_add_tcase(s, tc);
   return s;
 }

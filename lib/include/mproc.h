@@ -795,6 +795,37 @@ int mproc_manager_create(mproc_manager *m, const char *typeid,
  */
 int mproc_proxy_call(mproc_proxy *p, const char *method, mproc_value *args,
                      mproc_value **result);
+/**
+ * Python's BaseManager.register('get_queue', callable=...): the name a
+ * server published (mproc_server_publish) gives a proxy to that one
+ * object, for any client; args (stolen, NULL for none) are ignored by a
+ * published object.
+ */
+int mproc_manager_get(mproc_manager *m, const char *name, mproc_value *args,
+                      mproc_proxy **out);
+
+/**
+ * A server in the current process (Python's get_server().serve_forever()),
+ * for a program that is itself the manager, e.g. on "host:port" for
+ * remote clients.  Objects it publishes under a name live as long as it.
+ */
+typedef struct mproc_server mproc_server;
+int mproc_server_new(mproc_server **s, const mproc_manager_opts *opts);
+const char *mproc_server_address(const mproc_server *s);
+/** A new object of typeid (args stolen, NULL for none) that clients reach
+ *  by name with mproc_manager_get. */
+int mproc_server_publish(mproc_server *s, const char *name,
+                         const char *typeid, mproc_value *args);
+/** Call a method of a published object from the server program itself
+ *  (it may block, e.g. a Queue get, while other clients are served). */
+int mproc_server_call(mproc_server *s, const char *name, const char *method,
+                      mproc_value *args, mproc_value **result);
+/** Serve until mproc_server_stop (from another thread). */
+int mproc_server_serve_forever(mproc_server *s);
+void mproc_server_stop(mproc_server *s);
+/** Free a stopped server (with its objects). */
+void mproc_server_free(mproc_server *s);
+
 /** Python's str(proxy): the referent's repr, e.g. "[100, 300, 101]". */
 int mproc_proxy_str(mproc_proxy *p, char **out);
 /** Python's repr(proxy): "<ListProxy object, typeid 'list' at 0x...>". */

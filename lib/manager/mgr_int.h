@@ -46,7 +46,7 @@ enum {
 /* ---- server (server.c) and types (types.c) ----------------------------------- */
 
 typedef struct mproc__mobj mproc__mobj;
-typedef struct mproc__mserver mproc__mserver;
+typedef struct mproc_server mproc__mserver; /* public: mproc_server */
 
 /*
  * A call in progress, for the types whose methods block (sync.c): who
@@ -106,6 +106,9 @@ int mproc__mserver_running(void);
 int mproc__mserver_new(const char *want, const void *key, size_t keylen,
                        double hs_timeout, size_t max_msg, int max_conns,
                        mproc__mserver **out);
+/* Free a server that has stopped serving (0), or leave it (1) when a
+ * client still holds a connection (its thread still uses it). */
+int mproc__mserver_free(mproc__mserver *s);
 /* Make s the server of this process (proxies to it resolve locally). */
 void mproc__mserver_adopt(mproc__mserver *s);
 /* Serve one authenticated connection until it ends or breaks the

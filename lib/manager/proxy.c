@@ -748,18 +748,22 @@ static int create(mproc_manager *m, const char *typeid, mproc_value *args,
   if (!args)
     return MPROC_ENOMEM;
   rc = request(m->cl, MPROC__OP_CREATE, 0, typeid, args, &r);
-  if (rc == 0)
-    rc = mproc_value_get_int(r, &id);
-  mproc_value_free(r);
-  if (rc)
+  if (rc == 0 && (mproc_value_get_int(mproc_list_get(r, 0), &id) != 0 ||
+                  !mproc_value_str(mproc_list_get(r, 1))))
+    rc = mproc__err(MPROC_EBADMSG, "manager: a bad create reply");
+  if (rc == 0 && !(p = calloc(1, sizeof *p)))
+    rc = mproc__err(MPROC_ENOMEM, "proxy"); /* freed with the session */
+  if (rc) {
+    mproc_value_free(r);
     return rc;
-  if (!(p = calloc(1, sizeof *p)))
-    return mproc__err(MPROC_ENOMEM, "proxy"); /* freed with the session */
+  }
   p->refs = 1;
   p->cl = m->cl;
   strcpy(p->addr, m->cl->addr);
-  snprintf(p->typeid, sizeof p->typeid, "%s", typeid);
+  snprintf(p->typeid, sizeof p->typeid, "%s",
+           mproc_value_str(mproc_list_get(r, 1)));
   p->id = (uint64_t)id;
+  mproc_value_free(r);
   *out = p;
   return 0;
 }
@@ -849,4 +853,9 @@ int mproc_manager_barrier(mproc_manager *m, int parties, double timeout,
 
 mproc_process *mproc__manager_process(mproc_manager *m) {
   return m ? m->proc : NULL;
+}
+
+int mproc_manager_get(mproc_manager *m, const char *name, mproc_value *args,
+                      mproc_proxy **out) {
+  return mproc_manager_create(m, name, args, out);
 }

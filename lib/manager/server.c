@@ -138,7 +138,7 @@ typedef struct session {
 } session;
 
 typedef struct cthread cthread;
-struct mproc__mserver {
+struct mproc_server {
   apr_pool_t *pool;
   apr_thread_mutex_t *mu; /* nested */
   apr_thread_cond_t *cv;  /* blocked calls wait here (sync.c) */
@@ -156,6 +156,11 @@ struct mproc__mserver {
   uint64_t next_id, next_token, next_sess;
   session *sessions;
   cthread *done; /* finished connection threads to join */
+  struct {
+    char name[64];
+    uint64_t id;
+  } pub[32]; /* published objects (mproc_server_publish) */
+  int npub;
 };
 
 struct cthread {
@@ -344,6 +349,65 @@ static int get_u64(const mproc_value *v, uint64_t *out) {
   return 0;
 }
 
+/* A new object of type typeid (one reference, the caller's). */
+static int obj_new(mproc__mserver *s, const char *typeid, mproc_value *args,
+                   mproc__mobj **out) {
+  const mproc__mtype *t = typeid ? mproc__mtype_find(typeid) : NULL;
+  mproc_value *state = NULL;
+  void *cs = NULL;
+  mproc__mobj *o;
+  int rc;
+  if (!t)
+    return mproc__err(MPROC_ENOTSUP, "manager: unknown type id '%s'",
+                      typeid ? typeid : "");
+  if ((rc = t->ccreate ? t->ccreate(args, &cs) : t->create(args, &state)) !=
+      0)
+    return rc;
+  o = calloc(1, sizeof *o);
+  if (!o || map_put(&s->objs, s->next_id + 1, (uintptr_t)o) != 0) {
+    free(o);
+    mproc_value_free(state);
+    if (cs)
+      t->cfree(cs);
+    return mproc__err(MPROC_ENOMEM, "manager: object");
+  }
+  o->id = ++s->next_id;
+  o->t = t;
+  o->state = state;
+  o->c = cs;
+  o->refs = 1;
+  *out = o;
+  return 0;
+}
+
+/* Call method on o (under the lock). */
+static int obj_call(mproc__mserver *s, mproc__mobj *o, mproc_conn *c,
+                    uint64_t sess, uint64_t tid, const char *name,
+                    mproc_value *args, mproc_value **res) {
+  int rc;
+  if (!strcmp(name, "__repr__") || !strcmp(name, "__str__")) {
+    char *r = NULL;
+    if ((rc = o->t->crepr ? o->t->crepr(o->c, &r)
+                          : mproc__mtype_repr(o->t, o->state, &r)) != 0)
+      return rc;
+    *res = mproc_str(r);
+    mproc_free(r);
+    return *res ? 0 : MPROC_ENOMEM;
+  }
+  if (o->t->ccall) {
+    mproc__mcall k;
+    k.s = s;
+    k.c = c;
+    k.sess = sess;
+    k.tid = tid;
+    o->refs++; /* it may wait: the object stays while it does */
+    rc = o->t->ccall(&k, o->c, name, args, res);
+    obj_decref(s, o);
+    return rc;
+  }
+  return o->t->call(&o->state, name, args, res);
+}
+
 /* Run one request under the lock; *res on 0. */
 static int dispatch(mproc__mserver *s, session *x, mproc_conn *c,
                     uint64_t tid, int64_t op, uint64_t id, const char *name,
@@ -353,62 +417,30 @@ static int dispatch(mproc__mserver *s, session *x, mproc_conn *c,
   int rc;
   switch (op) {
   case MPROC__OP_CREATE: {
-    const mproc__mtype *t = name ? mproc__mtype_find(name) : NULL;
-    mproc_value *state = NULL;
-    void *cs = NULL;
-    if (!t)
-      return mproc__err(MPROC_ENOTSUP, "manager: unknown type id '%s'",
-                        name ? name : "");
-    if ((rc = t->ccreate ? t->ccreate(args, &cs) : t->create(args, &state)) !=
-        0)
-      return rc;
-    o = calloc(1, sizeof *o);
-    cnt = NULL;
-    if (!o || map_put(&s->objs, s->next_id + 1, (uintptr_t)o) != 0) {
-      free(o);
-      mproc_value_free(state);
-      if (cs)
-        t->cfree(cs);
-      return mproc__err(MPROC_ENOMEM, "manager: object");
+    int i;
+    for (i = 0; name && i < s->npub; i++)
+      if (!strcmp(s->pub[i].name, name) &&
+          (o = obj_find(s, s->pub[i].id)) != NULL)
+        break;
+    if (!name || i == s->npub) {
+      if ((rc = obj_new(s, name, args, &o)) != 0)
+        return rc;
+    } else {
+      o->refs++; /* a published object: a new reference to it */
     }
-    o->id = ++s->next_id;
-    o->t = t;
-    o->state = state;
-    o->c = cs;
-    o->refs = 1;
     cnt = map_get(&x->refs, o->id);
     if ((rc = map_put(&x->refs, o->id, cnt ? *cnt + 1 : 1)) != 0) {
       obj_decref(s, o);
       return rc;
     }
-    *res = mproc_int((int64_t)o->id);
+    *res = mproc_build("[Ls]", (int64_t)o->id, o->t->typeid);
     return *res ? 0 : MPROC_ENOMEM;
   }
   case MPROC__OP_CALL:
     if (!(o = obj_find(s, id)) || !name)
       return mproc__err(MPROC_EKEY, "manager: no object %llu",
                         (unsigned long long)id);
-    if (!strcmp(name, "__repr__") || !strcmp(name, "__str__")) {
-      char *r = NULL;
-      if ((rc = o->t->crepr ? o->t->crepr(o->c, &r)
-                            : mproc__mtype_repr(o->t, o->state, &r)) != 0)
-        return rc;
-      *res = mproc_str(r);
-      mproc_free(r);
-      return *res ? 0 : MPROC_ENOMEM;
-    }
-    if (o->t->ccall) {
-      mproc__mcall k;
-      k.s = s;
-      k.c = c;
-      k.sess = x->no;
-      k.tid = tid;
-      o->refs++; /* it may wait: the object stays while it does */
-      rc = o->t->ccall(&k, o->c, name, args, res);
-      obj_decref(s, o);
-      return rc;
-    }
-    return o->t->call(&o->state, name, args, res);
+    return obj_call(s, o, c, x->no, tid, name, args, res);
   case MPROC__OP_DECREF:
   case MPROC__OP_CLAIM:
     if (!args || mproc_list_len(args) != 1 ||
@@ -699,14 +731,13 @@ const char *mproc__mserver_addr(const mproc__mserver *s) { return s->addr; }
 int mproc__mserver_run(mproc__mserver *s);
 int mproc__mserver_run(mproc__mserver *s) {
   double deadline;
-  size_t i;
   g_srv = s;
   serve(s);
   mproc__plat_listener_free(s->lst);
   s->lst = NULL;
   /* Let the clients' connections close (the owner closes its own at
    * shutdown); a client that keeps one open leaves its thread blocked,
-   * and the process just ends (1). */
+   * and the server cannot be freed (1). */
   for (deadline = mproc__plat_monotonic() + 2;; mproc__plat_sleep(0.01)) {
     int n;
     join_done(s);
@@ -714,11 +745,26 @@ int mproc__mserver_run(mproc__mserver *s) {
     n = s->nconns;
     unlock(s);
     if (n == 0)
-      break;
+      return 0;
     if (mproc__plat_monotonic() > deadline)
       return 1;
   }
-  g_srv = NULL; /* proxies inside objects need not give anything back */
+}
+
+int mproc__mserver_free(mproc__mserver *s) {
+  size_t i;
+  int n;
+  if (!s)
+    return 0;
+  lock(s);
+  n = s->nconns;
+  unlock(s);
+  if (n)
+    return 1; /* a connection thread still runs: leave it all */
+  join_done(s);
+  if (g_srv == s)
+    g_srv = NULL; /* proxies inside objects need not give anything back */
+  mproc__plat_listener_free(s->lst);
   while (s->sessions) {
     session *x = s->sessions;
     s->sessions = x->next;
@@ -739,6 +785,106 @@ int mproc__mserver_run(mproc__mserver *s) {
   free(s);
   return 0;
 }
+
+/* ---- a server in this process (public) -------------------------------------------- */
+
+int mproc_server_new(mproc_server **out, const mproc_manager_opts *opts) {
+  mproc_manager_opts o = MPROC_MANAGER_OPTS_INIT;
+  const void *key;
+  size_t keylen;
+  int rc;
+  if (!out)
+    return mproc__err(MPROC_EINVAL, "mproc_server_new: NULL output");
+  *out = NULL;
+  if (opts)
+    o = *opts;
+  if ((rc = mproc__ensure_runtime()) != 0)
+    return rc;
+  key = o.authkey ? o.authkey : (const void *)mproc__authkey();
+  keylen = o.authkey ? o.authkey_len : 32;
+  return mproc__mserver_new(o.address, key, keylen, o.handshake_timeout,
+                            o.max_message, o.max_connections, out);
+}
+
+const char *mproc_server_address(const mproc_server *s) {
+  return s ? s->addr : NULL;
+}
+
+int mproc_server_publish(mproc_server *s, const char *name,
+                         const char *typeid, mproc_value *args) {
+  mproc__mobj *o = NULL;
+  int rc;
+  if (!s || !name || !typeid || strlen(name) >= sizeof s->pub[0].name) {
+    mproc_value_free(args);
+    return mproc__err(MPROC_EINVAL, "mproc_server_publish: bad argument");
+  }
+  if (!args && !(args = mproc_list()))
+    return MPROC_ENOMEM;
+  lock(s);
+  if (s->npub == (int)(sizeof s->pub / sizeof s->pub[0]))
+    rc = mproc__err(MPROC_ENOMEM, "mproc_server_publish: too many names");
+  else if (mproc__mtype_find(name))
+    rc = mproc__err(MPROC_EEXIST, "mproc_server_publish: '%s' is a type id",
+                    name);
+  else if ((rc = obj_new(s, typeid, args, &o)) == 0) {
+    strcpy(s->pub[s->npub].name, name);
+    s->pub[s->npub++].id = o->id; /* the server's own reference */
+  }
+  unlock(s);
+  mproc_value_free(args);
+  return rc;
+}
+
+int mproc_server_call(mproc_server *s, const char *name, const char *method,
+                      mproc_value *args, mproc_value **result) {
+  mproc__mobj *o = NULL;
+  mproc_value *r = NULL;
+  int i, rc;
+  if (result)
+    *result = NULL;
+  if (!s || !name || !method) {
+    mproc_value_free(args);
+    return mproc__err(MPROC_EINVAL, "mproc_server_call: NULL argument");
+  }
+  if (!args && !(args = mproc_list()))
+    return MPROC_ENOMEM;
+  lock(s);
+  for (i = 0; i < s->npub; i++)
+    if (!strcmp(s->pub[i].name, name))
+      o = obj_find(s, s->pub[i].id);
+  rc = o ? obj_call(s, o, NULL, UINT64_MAX, mproc_thread_ident(), method, args,
+                    &r)
+         : mproc__err(MPROC_EKEY, "mproc_server_call: no object '%s'", name);
+  unlock(s);
+  mproc_value_free(args);
+  if (rc == 0 && result)
+    *result = r;
+  else
+    mproc_value_free(r);
+  return rc;
+}
+
+int mproc_server_serve_forever(mproc_server *s) {
+  if (!s)
+    return mproc__err(MPROC_EINVAL, "mproc_server_serve_forever: NULL");
+  if (!s->lst)
+    return mproc__err(MPROC_ECLOSED, "mproc_server_serve_forever: stopped");
+  mproc__mserver_run(s);
+  return 0;
+}
+
+void mproc_server_stop(mproc_server *s) {
+  if (!s)
+    return;
+  lock(s);
+  s->stopping = 1;
+  if (s->lst)
+    mproc__plat_listener_stop(s->lst);
+  unlock(s);
+  apr_thread_cond_broadcast(s->cv);
+}
+
+void mproc_server_free(mproc_server *s) { mproc__mserver_free(s); }
 
 /* The server process: args [ready conn, address|None, authkey, timeout,
  * max_msg, max_conns].  It reports [0, address] or [code, message] on the
@@ -774,7 +920,7 @@ int mproc__mserver_main(mproc_value *args) {
   mproc_conn_close(ready);
   if (rc)
     return 1;
-  if (mproc__mserver_run(s) != 0) {
+  if (mproc__mserver_run(s) != 0 || mproc__mserver_free(s) != 0) {
     fflush(NULL);
     mproc__plat_exit(0); /* threads still blocked on clients */
   }
