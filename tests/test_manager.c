@@ -892,6 +892,62 @@ START_TEST(server_in_process_tcp) {
 }
 END_TEST
 
+/* ---- registered types (BaseManager.register) --------------------------------------- */
+
+static int counter_create(mproc_value *args, void **state) {
+  int64_t *n = malloc(sizeof *n);
+  if (!n)
+    return MPROC_ENOMEM;
+  *n = 0;
+  mproc_value_get_int(mproc_list_get(args, 0), n);
+  *state = n;
+  return 0;
+}
+
+static int counter_call(void *state, const char *method, mproc_value *args,
+                        mproc_value **result) {
+  int64_t *n = (int64_t *)state, k = 1;
+  if (!strcmp(method, "incr")) {
+    mproc_value_get_int(mproc_list_get(args, 0), &k);
+    *n += k;
+  }
+  *result = mproc_int(*n); /* "incr" and "get" both answer the count */
+  return 0;
+}
+
+static const char *const counter_methods[] = {"incr", "get", NULL};
+static const mproc_manager_type counter_type = {
+    "Counter", counter_create, counter_call, free, counter_methods};
+
+/* Child: incr the Counter proxy args[0] by 5. */
+static int child_incr(mproc_value *args) {
+  return code_of(mproc_proxy_call(arg_proxy(args, 0), "incr",
+                                  mproc_build("[i]", 5), NULL));
+}
+
+START_TEST(registered_type) {
+  mproc_manager *m;
+  mproc_proxy *c = NULL;
+  mproc_process *p;
+  int rc = mproc_manager_register(&counter_type);
+  ck_assert_msg(rc == 0 || rc == MPROC_EEXIST, "%s", mproc_last_error());
+  ck_mproc(mproc_manager_register(&counter_type), MPROC_EEXIST);
+  m = start_mgr();
+  ck_mproc_ok(mproc_manager_create(m, "Counter", mproc_build("[i]", 10), &c));
+  ck_assert_str_eq(mproc_proxy_typeid(c), "Counter");
+  call_is(c, "incr", NULL, "11");
+  p = start(child_incr, mproc_build("[O]", mproc_proxy_ref(c)));
+  ck_exit(p, 0);
+  call_is(c, "get", NULL, "16");
+  /* Only the exposed names run. */
+  call_fails(c, "secret", NULL, MPROC_ENOTSUP, "exposes no method");
+  mproc_proxy_free(c);
+  ck_assert_int_eq(mproc_manager_object_count(m), 0);
+  ck_mproc(mproc_manager_create(m, "Nope", NULL, &c), MPROC_ENOTSUP);
+  mproc_manager_free(m);
+}
+END_TEST
+
 Suite *mproc_suite_manager(void) {
   Suite *s = suite_create("manager");
   TCase *tc = tcase_create("types");
@@ -924,6 +980,7 @@ Suite *mproc_suite_manager(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("remote");
   tcase_add_test(tc, server_in_process_tcp);
+  tcase_add_test(tc, registered_type);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -826,6 +826,27 @@ void mproc_server_stop(mproc_server *s);
 /** Free a stopped server (with its objects). */
 void mproc_server_free(mproc_server *s);
 
+/**
+ * Python's BaseManager.register(typeid, callable, exposed): a type whose
+ * state and methods are plain C functions run in the server.  create
+ * builds the state from the constructor's positional args (borrowed);
+ * call runs method (one of exposed, a NULL-terminated list; any other
+ * name is MPROC_ENOTSUP before call runs) with args (borrowed) and sets
+ * *result (a new value) on 0; free releases the state.  Register before
+ * mproc_manager_start / mproc_server_new: the functions travel to the
+ * server process by reference (as a target), the names by value.
+ * Clients make objects with mproc_manager_create(m, typeid, args, &p).
+ */
+typedef struct mproc_manager_type {
+  const char *typeid;
+  int (*create)(mproc_value *args, void **state);
+  int (*call)(void *state, const char *method, mproc_value *args,
+              mproc_value **result);
+  void (*free)(void *state);
+  const char *const *exposed;
+} mproc_manager_type;
+int mproc_manager_register(const mproc_manager_type *t);
+
 /** Python's str(proxy): the referent's repr, e.g. "[100, 300, 101]". */
 int mproc_proxy_str(mproc_proxy *p, char **out);
 /** Python's repr(proxy): "<ListProxy object, typeid 'list' at 0x...>". */

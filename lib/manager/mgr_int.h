@@ -85,7 +85,18 @@ typedef struct mproc__mtype {
   /* A client process ended: release what session sess held. */
   void (*cdead)(mproc__mcall *k, void *c, uint64_t sess);
   int (*crepr)(void *c, char **out);
+  /* A registered type (register.c): its functions, its exposed names. */
+  const mproc_manager_type *user;
 } mproc__mtype;
+/* Registered types (register.c): find one; as a plain value for the
+ * server process's arguments, and back (registers them there). */
+const mproc__mtype *mproc__mreg_find(const char *typeid);
+int mproc__mreg_export(mproc_value **plain);
+int mproc__mreg_import(const mproc_value *plain);
+/* Create / call a registered type's object. */
+int mproc__mreg_create(const mproc__mtype *t, mproc_value *args, void **c);
+int mproc__mreg_call(const mproc__mtype *t, void *c, const char *method,
+                     mproc_value *args, mproc_value **result);
 const mproc__mtype *mproc__msync_find(const char *typeid);
 const mproc__mtype *mproc__mtype_find(const char *typeid);
 /* The repr of a state (for __repr__/__str__ of every type). */

@@ -580,14 +580,21 @@ int mproc_manager_start(mproc_manager **out, const mproc_manager_opts *opts) {
     free(m);
     return rc;
   }
-  args = mproc_build("[COyfLL]", w,
-                     o.address ? mproc_str(o.address) : mproc_none(), key,
-                     keylen, o.handshake_timeout, (int64_t)o.max_message,
-                     (int64_t)o.max_connections);
+  {
+    mproc_value *types = NULL;
+    rc = mproc__mreg_export(&types);
+    args = rc ? NULL
+              : mproc_build("[COyfLLO]", w,
+                            o.address ? mproc_str(o.address) : mproc_none(),
+                            key, keylen, o.handshake_timeout,
+                            (int64_t)o.max_message,
+                            (int64_t)o.max_connections, types);
+  }
   po.name = "SyncManager";
   po.daemon = 1; /* dies with this process, even when it is killed */
-  rc = args ? mproc_process_new(&m->proc, mproc__mserver_main, args, &po)
-            : MPROC_ENOMEM;
+  if (rc == 0)
+    rc = args ? mproc_process_new(&m->proc, mproc__mserver_main, args, &po)
+              : MPROC_ENOMEM;
   if (rc == 0)
     rc = mproc_process_start(m->proc);
   mproc_conn_free(w); /* the child has its copy */

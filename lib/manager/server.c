@@ -360,8 +360,11 @@ static int obj_new(mproc__mserver *s, const char *typeid, mproc_value *args,
   if (!t)
     return mproc__err(MPROC_ENOTSUP, "manager: unknown type id '%s'",
                       typeid ? typeid : "");
-  if ((rc = t->ccreate ? t->ccreate(args, &cs) : t->create(args, &state)) !=
-      0)
+  if (t->user)
+    rc = mproc__mreg_create(t, args, &cs);
+  else
+    rc = t->ccreate ? t->ccreate(args, &cs) : t->create(args, &state);
+  if (rc)
     return rc;
   o = calloc(1, sizeof *o);
   if (!o || map_put(&s->objs, s->next_id + 1, (uintptr_t)o) != 0) {
@@ -394,6 +397,8 @@ static int obj_call(mproc__mserver *s, mproc__mobj *o, mproc_conn *c,
     mproc_free(r);
     return *res ? 0 : MPROC_ENOMEM;
   }
+  if (o->t->user)
+    return mproc__mreg_call(o->t, o->c, name, args, res);
   if (o->t->ccall) {
     mproc__mcall k;
     k.s = s;
@@ -887,7 +892,7 @@ void mproc_server_stop(mproc_server *s) {
 void mproc_server_free(mproc_server *s) { mproc__mserver_free(s); }
 
 /* The server process: args [ready conn, address|None, authkey, timeout,
- * max_msg, max_conns].  It reports [0, address] or [code, message] on the
+ * max_msg, max_conns, registered types].  It reports [0, address] or [code, message] on the
  * ready connection once it listens, then serves. */
 int mproc__mserver_main(mproc_value *args);
 int mproc__mserver_main(mproc_value *args) {
@@ -908,6 +913,8 @@ int mproc__mserver_main(mproc_value *args) {
     rc = mproc_value_get_int(mproc_list_get(args, 4), &maxmsg);
   if (rc == 0)
     rc = mproc_value_get_int(mproc_list_get(args, 5), &maxconns);
+  if (rc == 0 && mproc_list_len(args) > 6)
+    rc = mproc__mreg_import(mproc_list_get(args, 6));
   if (rc == 0)
     rc = mproc__mserver_new(want, key, keylen, hs, (size_t)maxmsg,
                             (int)maxconns, &s);

@@ -671,7 +671,7 @@ static int queue_repr(void *c, char **out) {
 /* ---- the table ----------------------------------------------------------------------- */
 
 #define SYNC_TYPE(id, proxy, mk, call, fr, dead, repr)                       \
-  { id, proxy, NULL, NULL, mk, call, fr, dead, repr }
+  { id, proxy, NULL, NULL, mk, call, fr, dead, repr, NULL }
 static const mproc__mtype sync_types[] = {
     SYNC_TYPE("Queue", "AutoProxy[Queue]", queue_new, queue_call, queue_free,
               NULL, queue_repr),

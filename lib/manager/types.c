@@ -209,7 +209,7 @@ static int merge_sort(mproc_value **v, mproc_value **tmp, size_t n, int rev) {
     return rc;
   j = mid;
   while (i < mid && j < n) {
-    int c;
+    int c = 0;
     if ((rc = cmp(v[j], v[i], &c)) != 0)
       return rc;
     if (rev ? c > 0 : c < 0)
@@ -345,7 +345,7 @@ static int list_call(mproc_value **st, const char *m, mproc_value *a,
                      mproc_value **res) {
   mproc_value *l = *st;
   size_t n = l->u.list.n, i;
-  int64_t x;
+  int64_t x = 0;
   int rc, c;
   if (!strcmp(m, "append")) {
     if (want_args(m, a, 1, 1))
@@ -824,7 +824,7 @@ static int typecode_of(const mproc_value *v, char *tc) {
 /* Python's manager Value keeps any value whatever the typecode: so does
  * this one.  State: [typecode, value]. */
 static int value_create(mproc_value *args, mproc_value **state) {
-  char tc;
+  char tc = 0;
   mproc_value *s;
   if (want_args("Value", args, 1, 2) || typecode_of(arg(args, 0), &tc))
     return MPROC_EINVAL;
@@ -904,7 +904,7 @@ static int array_item(char tc, mproc_value *v, mproc_value **out) {
 
 /* State: [typecode, [items]]. */
 static int array_create(mproc_value *args, mproc_value **state) {
-  char tc;
+  char tc = 0;
   mproc_value *s, *items = NULL, *src;
   size_t i;
   int rc = 0;
@@ -983,7 +983,7 @@ static int array_call(mproc_value **st, const char *m, mproc_value *a,
 /* ---- the table ---------------------------------------------------------------- */
 
 #define VALUE_TYPE(id, proxy, create, call)                                   \
-  { id, proxy, create, call, NULL, NULL, NULL, NULL, NULL }
+  { id, proxy, create, call, NULL, NULL, NULL, NULL, NULL, NULL }
 static const mproc__mtype types[] = {
     VALUE_TYPE("list", "ListProxy", list_create, list_call),
     VALUE_TYPE("dict", "DictProxy", dict_create, dict_call),
@@ -997,7 +997,10 @@ const mproc__mtype *mproc__mtype_find(const char *typeid) {
   for (i = 0; i < sizeof types / sizeof types[0]; i++)
     if (!strcmp(types[i].typeid, typeid))
       return &types[i];
-  return mproc__msync_find(typeid);
+  {
+    const mproc__mtype *t = mproc__msync_find(typeid);
+    return t ? t : mproc__mreg_find(typeid);
+  }
 }
 
 const char *mproc__proxy_name(const char *typeid) {
