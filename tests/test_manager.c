@@ -948,6 +948,70 @@ START_TEST(registered_type) {
 }
 END_TEST
 
+/* ---- the server's life follows its starter ----------------------------------------- */
+
+/* Child: start a manager, send its address on args[0], wait for a word
+ * there, then exit without shutting it down (args[1] == 0) or sleep until
+ * killed (1). */
+static int child_starts_manager(mproc_value *args) {
+  mproc_manager *m = NULL;
+  mproc_value *a;
+  CHILD_CK(mproc_manager_start(&m, NULL), 0);
+  a = mproc_str(mproc_manager_address(m));
+  CHILD_CK(mproc_conn_send(arg_conn(args, 0), a), 0);
+  mproc_value_free(a);
+  a = NULL; /* wait for the parent's word (or EOF) */
+  mproc_conn_recv(arg_conn(args, 0), &a);
+  mproc_value_free(a);
+  if (arg_i64(args, 1))
+    mproc_sleep(120);
+  return 0; /* no shutdown: the exit ends the server (a daemonic child) */
+}
+
+/* 1 once nobody serves addr (within 60 s). */
+static int server_gone(const char *addr) {
+  double deadline = now() + 60;
+  while (now() < deadline) {
+    mproc__handle h;
+    if (mproc__plat_connect(addr, 1, &h) != 0)
+      return 1;
+    mproc__plat_close(h);
+    mproc_sleep(0.05);
+  }
+  return 0;
+}
+
+START_TEST(server_ends_with_starter) {
+  int killed;
+  for (killed = 0; killed < 2; killed++) {
+    mproc_conn *r = NULL, *w = NULL;
+    mproc_value *a = NULL;
+    mproc_process *p;
+    mproc_manager *m = NULL;
+    ck_mproc_ok(mproc_pipe(&r, &w, 1));
+    /* Not daemonic: a daemonic process may not start the server. */
+    p = start_opt(child_starts_manager, mproc_build("[Ci]", w, killed), 0);
+    mproc_conn_free(w); /* a child that fails gives EOF, not a hang */
+    w = NULL;
+    ck_mproc_ok(mproc_conn_recv(r, &a));
+    /* It serves while its starter lives (the child's authkey is ours). */
+    ck_mproc_ok(mproc_manager_connect(&m, mproc_value_str(a), NULL, 0));
+    mproc_manager_free(m);
+    ck_mproc_ok(say(r, "go"));
+    if (killed)
+      ck_mproc_ok(mproc_process_kill(p));
+    ck_mproc_ok(mproc_process_join(p, 120));
+    mproc_process_free(p);
+    /* Exit or kill: the server goes too (at exit / by the lifeline). */
+    ck_assert_msg(server_gone(mproc_value_str(a)), "server still up (%s)",
+                  killed ? "starter killed" : "starter exited");
+    mproc_value_free(a);
+    mproc_conn_free(r);
+    mproc_conn_free(w);
+  }
+}
+END_TEST
+
 Suite *mproc_suite_manager(void) {
   Suite *s = suite_create("manager");
   TCase *tc = tcase_create("types");
@@ -977,6 +1041,7 @@ Suite *mproc_suite_manager(void) {
   tcase_add_test(tc, lock_owner_killed);
   tcase_add_test(tc, client_killed_mid_call);
   tcase_add_test(tc, server_killed_blocked_get);
+  tcase_add_test(tc, server_ends_with_starter);
   suite_add_tcase(s, tc);
   tc = tcase_create("remote");
   tcase_add_test(tc, server_in_process_tcp);
