@@ -953,10 +953,12 @@ END_TEST
 /* Child: start a manager, send its address on args[0], wait for a word
  * there, then exit without shutting it down (args[1] == 0) or sleep until
  * killed (1). */
+static mproc_manager *g_kept; /* reachable: not a leak, never shut down */
 static int child_starts_manager(mproc_value *args) {
   mproc_manager *m = NULL;
   mproc_value *a;
   CHILD_CK(mproc_manager_start(&m, NULL), 0);
+  g_kept = m;
   a = mproc_str(mproc_manager_address(m));
   CHILD_CK(mproc_conn_send(arg_conn(args, 0), a), 0);
   mproc_value_free(a);
@@ -1012,6 +1014,72 @@ START_TEST(server_ends_with_starter) {
 }
 END_TEST
 
+/* Child: wait for the word on args[1], then receive [proxy, item] on the
+ * pipe args[0] and append (the sender's own proxy is gone by then). */
+static int child_late_append(mproc_value *args) {
+  mproc_value *v = NULL;
+  CHILD_CK(mproc_conn_recv(arg_conn(args, 1), &v), 0);
+  mproc_value_free(v);
+  return child_pipe_append(args);
+}
+
+START_TEST(proxy_in_transit_keeps_object) {
+  mproc_manager *m = start_mgr();
+  mproc_proxy *l = NULL, *d = NULL;
+  mproc_conn *r = NULL, *w = NULL, *gr = NULL, *gw = NULL;
+  mproc_value *msg, *got = NULL;
+  mproc_process *p;
+  ck_mproc_ok(mproc_manager_list(m, NULL, &l));
+  ck_mproc_ok(mproc_manager_dict(m, NULL, &d));
+  ck_mproc_ok(mproc_pipe(&r, &w, 0));
+  ck_mproc_ok(mproc_pipe(&gr, &gw, 0));
+  p = start(child_late_append, mproc_build("[CC]", r, gr));
+  /* Send a proxy, then drop ours: the message's transit reference keeps
+   * the list alive until the child claims it. */
+  msg = mproc_build("[Oi]", mproc_proxy_ref(l), 42);
+  ck_mproc_ok(mproc_conn_send(w, msg));
+  mproc_value_free(msg);
+  mproc_proxy_free(l);
+  ck_assert_int_eq(mproc_manager_object_count(m), 2);
+  ck_mproc_ok(say(gw, "go"));
+  ck_exit(p, 0);
+  /* The child's reference went with it: only the dict is left. */
+  {
+    int i, n = -1;
+    for (i = 0; i < 600 && n != 1; i++) {
+      n = mproc_manager_object_count(m);
+      if (n != 1)
+        mproc_sleep(0.05);
+    }
+    ck_assert_int_eq(n, 1);
+  }
+  /* A proxy inside a value that is never sent: encoding a copy locally and
+   * decoding it gives a working proxy too (mproc_encode/decode). */
+  ck_mproc_ok(mproc_manager_list(m, mproc_build("[i]", 1), &l));
+  {
+    void *buf = NULL;
+    size_t n = 0;
+    mproc_value *ref = mproc_proxy_ref(l);
+    mproc_proxy *l2 = NULL;
+    ck_mproc_ok(mproc_encode(ref, &buf, &n));
+    mproc_value_free(ref);
+    ck_mproc_ok(mproc_decode(buf, n, &got));
+    mproc_free(buf);
+    ck_mproc_ok(mproc_value_get_proxy(got, &l2));
+    str_is(l2, "[1]");
+    mproc_value_free(got);
+  }
+  mproc_proxy_free(l);
+  mproc_proxy_free(d);
+  ck_assert_int_eq(mproc_manager_object_count(m), 0);
+  mproc_conn_free(r);
+  mproc_conn_free(w);
+  mproc_conn_free(gr);
+  mproc_conn_free(gw);
+  mproc_manager_free(m);
+}
+END_TEST
+
 Suite *mproc_suite_manager(void) {
   Suite *s = suite_create("manager");
   TCase *tc = tcase_create("types");
@@ -1022,6 +1090,7 @@ Suite *mproc_suite_manager(void) {
   tc = tcase_create("travel");
   tcase_add_test(tc, proxy_travels);
   tcase_add_test(tc, nested_proxies);
+  tcase_add_test(tc, proxy_in_transit_keeps_object);
   tcase_add_test(tc, dead_clients_objects_freed);
   tcase_add_test(tc, server_gone_fails_promptly);
   suite_add_tcase(s, tc);
