@@ -84,6 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   mproc__codec_ctx ctx = {export_obj, import_obj};
+  mproc__proxy_offline(1); /* a decoded proxy must connect nowhere */
   check(data, size, NULL);
   check(data, size, &ctx);
   return 0;

@@ -364,6 +364,20 @@ mproc__handle mproc__conn_detach(mproc_conn *c);
  */
 int mproc__conn_wait_item(mproc_conn *c, mproc__waititem *item);
 
+/* ---- manager proxies inside values (lib/manager/proxy.c) ------------------ */
+
+/* A proxy travels as CBOR tag 27003 wrapping [address, typeid, id, token]
+ * (never the authkey); encoding takes a transit reference, decoding makes
+ * a proxy that claims it (docs/manager.md: the transit rule). */
+extern const mproc__objtype mproc__proxy_type;
+int mproc__proxy_wire_out(void *proxy, mproc_value **plain);
+int mproc__proxy_wire_in(const mproc_value *plain, mproc_value **objval);
+int mproc_proxy_repr(const mproc_proxy *p, char **out);
+/* Fuzzing: proxies never contact a server (calls fail with MPROC_ENOTSUP,
+ * encoding writes the token a proxy arrived with, freeing gives nothing
+ * back), so decoding hostile input connects nowhere. */
+void mproc__proxy_offline(int on);
+
 /* ---- processes (process.c) ---------------------------------------------- */
 
 /*

@@ -316,6 +316,30 @@ int mproc__plat_ignore_interrupt(void);
 /* Cap this process's memory at bytes (POSIX RLIMIT_AS; Win32 a Job object
  * with a process memory limit): allocations above it fail. */
 int mproc__plat_memory_limit(size_t bytes);
+/* ---- listening endpoints (the Manager; posix|win32/listen.c) ------------ */
+
+/*
+ * A server endpoint that accepts stream connections.  Addresses are UTF-8
+ * strings: POSIX "/path" (AF_UNIX SOCK_STREAM), Win32 "\\.\pipe\name"
+ * (an overlapped byte-mode named pipe, owner-only DACL, remote clients
+ * rejected), and "host:port" (TCP; POSIX only for now).  NULL asks for a
+ * private local address: POSIX a socket in a new 0700 directory under
+ * $TMPDIR (or /tmp), Win32 a pipe of random name with an owner-only DACL.
+ * The address actually used is written to addr (cap bytes).  Accepted and
+ * connected handles are stream handles as a Pipe's (conn.c wraps them):
+ * blocking on POSIX, overlapped on Win32; both private to the process.
+ */
+typedef struct mproc__listener mproc__listener;
+int mproc__plat_listen(const char *want, char *addr, size_t cap,
+                       mproc__listener **out);
+/* Block until a client connects. MPROC_ECLOSED once listener_stop ran. */
+int mproc__plat_accept(mproc__listener *l, mproc__handle *h);
+/* Make a blocked or later accept return MPROC_ECLOSED (any thread). */
+void mproc__plat_listener_stop(mproc__listener *l);
+/* Close and free (removes a private socket and its directory). */
+void mproc__plat_listener_free(mproc__listener *l);
+/* Connect to a listening address within timeout seconds (< 0: forever). */
+int mproc__plat_connect(const char *addr, double timeout, mproc__handle *h);
 
 /* ---- tests only: list this process's open handles ----------------------- */
 

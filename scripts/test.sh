@@ -10,7 +10,7 @@
 #       clang Linux Clang, ASan + UBSan + LeakSanitizer, + ctest
 #       mingw mingw-w64 cross build, ctest under wine
 #       msvc  MSVC-dialect syntax check (scripts/msvc-check.sh)
-#       fuzz  libFuzzer run of fuzz_decode
+#       fuzz  libFuzzer runs of fuzz_decode and fuzz_manager (half each)
 # Every selected leg runs even when an earlier one fails; the last line is
 # `N passed, N failed` and the exit status is non-zero if any leg failed.
 set -euo pipefail
@@ -99,26 +99,35 @@ leg_msvc() {
 }
 
 leg_fuzz() {
-  local dir="$build/fuzz" corpus="$build/fuzz-corpus" seeds=() log="$logs/fuzz.run.log" rc=0
+  local dir="$build/fuzz" log rc=0 t target corpus seeds
   configure_build "$dir" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DMPROC_FUZZ=ON -DMPROC_BUILD_TESTS=OFF -DMPROC_BUILD_EXAMPLES=OFF \
     -DMPROC_BUILD_BENCH=OFF -DMPROC_SANITIZE=address,undefined
-  [[ -x "$dir/fuzz/fuzz_decode" ]] || { note "no $dir/fuzz/fuzz_decode after the build"; return 1; }
-  # The working corpus grows across runs under build/; the checked-in seeds
-  # (fuzz/corpus) are only read. Crash files land in build/fuzz/ too.
-  mkdir -p "$corpus"
-  [[ -d "$repo/fuzz/corpus" ]] && seeds=("$repo/fuzz/corpus")
   export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
-  note "fuzzing fuzz_decode for ${fuzz_seconds}s"
-  "$dir/fuzz/fuzz_decode" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
-    -artifact_prefix="$dir/" "$corpus" "${seeds[@]}" >"$log" 2>&1 || rc=$?
-  grep -E '^(#[0-9]+.*DONE|Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" || true
-  if [[ $rc != 0 ]]; then
-    tail -n 60 "$log" | sed 's/^/    /'
-    note "fuzzer failed (log: ${log#"$repo"/}; artifacts in ${dir#"$repo"/}/)"
-  fi
-  return "$rc"
+  # Two targets share the leg's time: the codec and the Manager server's
+  # message handling.  Working corpora grow across runs under build/; the
+  # checked-in seeds are only read. Crash files land in build/fuzz/ too.
+  t=$(( fuzz_seconds / 2 > 0 ? fuzz_seconds / 2 : 1 ))
+  for target in decode:corpus manager:corpus_manager; do
+    corpus="$build/fuzz-corpus${target%%:*}"
+    [[ ${target%%:*} == decode ]] && corpus="$build/fuzz-corpus"
+    seeds=()
+    [[ -d "$repo/fuzz/${target#*:}" ]] && seeds=("$repo/fuzz/${target#*:}")
+    log="$logs/fuzz_${target%%:*}.run.log"
+    [[ -x "$dir/fuzz/fuzz_${target%%:*}" ]] || { note "no $dir/fuzz/fuzz_${target%%:*} after the build"; return 1; }
+    mkdir -p "$corpus"
+    note "fuzzing fuzz_${target%%:*} for ${t}s"
+    "$dir/fuzz/fuzz_${target%%:*}" -max_total_time="$t" -print_final_stats=1 \
+      -artifact_prefix="$dir/" "$corpus" "${seeds[@]}" >"$log" 2>&1 || { rc=$?; }
+    grep -E '^(#[0-9]+.*DONE|Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" || true
+    if [[ $rc != 0 ]]; then
+      tail -n 60 "$log" | sed 's/^/    /'
+      note "fuzzer failed (log: ${log#"$repo"/}; artifacts in ${dir#"$repo"/}/)"
+      return "$rc"
+    fi
+  done
+  return 0
 }
 
 # Dependencies first: the Windows legs need the mingw prefix.

@@ -17,6 +17,7 @@ static const suite_entry suites[] = {
     {"process", mproc_suite_process}, {"handles", mproc_suite_handles},
     {"sync", mproc_suite_sync},       {"shmem", mproc_suite_shmem},
     {"queue", mproc_suite_queue},       {"pool", mproc_suite_pool},
+    {"manager", mproc_suite_manager},
 };
 
 int main(int argc, char **argv) {

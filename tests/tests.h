@@ -42,5 +42,6 @@ Suite *mproc_suite_sync(void);
 Suite *mproc_suite_shmem(void);
 Suite *mproc_suite_queue(void);
 Suite *mproc_suite_pool(void);
+Suite *mproc_suite_manager(void);
 
 #endif

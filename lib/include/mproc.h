@@ -76,14 +76,15 @@ extern "C" {
   XX(ENOTSUP, -29, "operation not supported")                               \
   XX(EEXIST, -30, "shared memory with that name exists")                    \
   XX(ENOENT, -31, "no shared memory with that name")                        \
-  XX(EMFILE, -32, "too many open files")
+  XX(EMFILE, -32, "too many open files")                                    \
+  XX(EAUTH, -33, "authentication failed (wrong authkey?)")
 
 enum {
   MPROC_OK = 0,
 #define MPROC__XX(name, value, msg) MPROC_##name = (value),
   MPROC_ERRNO_MAP(MPROC__XX)
 #undef MPROC__XX
-  MPROC__ELAST = -33
+  MPROC__ELAST = -34
 };
 
 /** The message for an error code ("success" for 0, "unknown error" else). */
@@ -915,6 +916,184 @@ int mproc_as_completed(mproc_completed **it, mproc_future *const *fs,
 int mproc_completed_next(mproc_completed *it, mproc_future **f,
                          size_t *index);
 void mproc_completed_free(mproc_completed *it);
+
+/* ------------------------------------------------------------------------ */
+/* Manager                                                                  */
+/* ------------------------------------------------------------------------ */
+/*
+ * Python's multiprocessing.managers: a server process holds objects (list,
+ * dict, Namespace, Value, Array, ...) and every process reaches them
+ * through proxies.  A proxy is a value (mproc_proxy_ref) that travels
+ * anywhere: process arguments, a Pipe, a Queue, inside another manager
+ * object; the receiver reaches the same object.  Objects live while any
+ * proxy in any process refers to them, and go when the last proxy is freed
+ * or its process dies.  docs/manager.md has the protocol, the security
+ * model and the fault model.
+ *
+ * Addresses are strings: a local socket path ("/tmp/.../manager", POSIX),
+ * a named pipe ("\\.\pipe\name", Windows) or "host:port" (TCP).
+ * Clients prove they know the authkey (and the server proves it too) with
+ * an HMAC-SHA256 challenge in both directions; the key never travels.
+ */
+typedef struct mproc_manager mproc_manager;
+typedef struct mproc_proxy mproc_proxy;
+
+typedef struct mproc_manager_opts {
+  /** NULL: a private local address (a socket in a 0700 directory / an
+   *  owner-only named pipe).  "host:port" listens there (never on every
+   *  interface unless host is "0.0.0.0" or "::"). */
+  const char *address;
+  /** NULL: this process's authkey (inherited by children, as Python's). */
+  const void *authkey;
+  size_t authkey_len;
+  /** Seconds a client may take to authenticate (<= 0: 5). */
+  double handshake_timeout;
+  /** The largest request the server reads, in bytes (0: 64 MiB); larger
+   *  requests close that connection before anything is allocated. */
+  size_t max_message;
+  /** Open client connections at most (0: 1024); more are closed at once. */
+  int max_connections;
+} mproc_manager_opts;
+#define MPROC_MANAGER_OPTS_INIT {NULL, NULL, 0, 5.0, 0, 0}
+
+/** Python's Manager() / SyncManager.start(): a server process, ready to
+ *  serve when this returns; it dies with this process (even when killed). */
+int mproc_manager_start(mproc_manager **m, const mproc_manager_opts *opts);
+/** Python's BaseManager(address, authkey).connect(): a manager served by
+ *  another process.  authkey NULL: this process's. */
+int mproc_manager_connect(mproc_manager **m, const char *address,
+                          const void *authkey, size_t authkey_len);
+/** The address clients connect to. */
+const char *mproc_manager_address(const mproc_manager *m);
+/** Stop a started server (its objects go); a connected one just lets go.
+ *  Proxies of a stopped server fail with MPROC_EEOF.  Freeing shuts down. */
+int mproc_manager_shutdown(mproc_manager *m);
+void mproc_manager_free(mproc_manager *m);
+/** The number of objects the server holds (tests, leak checks). */
+int mproc_manager_object_count(mproc_manager *m);
+
+/** Python's SyncManager.list(seq) / dict(d) / Namespace().  init (stolen,
+ *  may be NULL) is a list / dict to start from. */
+int mproc_manager_list(mproc_manager *m, mproc_value *init, mproc_proxy **out);
+int mproc_manager_dict(mproc_manager *m, mproc_value *init, mproc_proxy **out);
+int mproc_manager_namespace(mproc_manager *m, mproc_proxy **out);
+/** Value(typecode, value) and Array(typecode, list) (the typecodes of
+ *  mproc_shared_value); init is stolen, NULL for zero. */
+int mproc_manager_value(mproc_manager *m, char typecode, mproc_value *init,
+                        mproc_proxy **out);
+int mproc_manager_array(mproc_manager *m, char typecode, mproc_value *init,
+                        mproc_proxy **out);
+/**
+ * Python's SyncManager.Queue(maxsize), JoinableQueue, Lock, RLock,
+ * Semaphore(value), BoundedSemaphore(value), Event, Condition (with its
+ * own RLock) and Barrier(parties, timeout) (timeout MPROC_FOREVER: none;
+ * no action: functions do not travel to the server).  Their methods are
+ * called by Python's names with Python's positional arguments:
+ * put(item, block=True, timeout=None), get(block=True, timeout=None) (a
+ * timeout gives MPROC_EFULL / MPROC_EEMPTY), acquire(blocking=True,
+ * timeout=-1) -> True/False, release(), wait(timeout=None), notify(n=1),
+ * notify_all(), set(), clear(), is_set(), task_done(), join(), qsize(),
+ * abort(), reset(), parties(), n_waiting(), broken().  A client process
+ * that dies holding a Lock or RLock (or a Condition's lock) has it
+ * released by the server: the next acquire returns MPROC_EOWNERDEAD with
+ * the lock held.  A blocked call returns MPROC_EEOF at once if the
+ * server dies.
+ */
+int mproc_manager_queue(mproc_manager *m, long maxsize, mproc_proxy **out);
+int mproc_manager_joinablequeue(mproc_manager *m, long maxsize,
+                                mproc_proxy **out);
+int mproc_manager_lock(mproc_manager *m, mproc_proxy **out);
+int mproc_manager_rlock(mproc_manager *m, mproc_proxy **out);
+int mproc_manager_semaphore(mproc_manager *m, int value, mproc_proxy **out);
+int mproc_manager_bsemaphore(mproc_manager *m, int value, mproc_proxy **out);
+int mproc_manager_event(mproc_manager *m, mproc_proxy **out);
+int mproc_manager_condition(mproc_manager *m, mproc_proxy **out);
+int mproc_manager_barrier(mproc_manager *m, int parties, double timeout,
+                          mproc_proxy **out);
+/** Any registered type by its type id; args (stolen, NULL for none) are
+ *  the constructor's positional arguments. */
+int mproc_manager_create(mproc_manager *m, const char *typeid,
+                         mproc_value *args, mproc_proxy **out);
+
+/**
+ * Call a method of the referent, by Python's name: "append", "__getitem__",
+ * "__len__", "keys", ...  args (stolen, NULL for none) is a list or tuple
+ * of the positional arguments.  *result (may be NULL to drop it) is the
+ * return value (None for none).  A slice is the tuple (start, stop[,
+ * step]) of ints or None where Python writes l[start:stop:step].  Errors:
+ * MPROC_EKEY / ERANGE / ETYPE / EINVAL as Python's KeyError / IndexError /
+ * TypeError / ValueError, with Python's words in mproc_last_error();
+ * MPROC_ENOTSUP for a method the type does not expose; MPROC_EEOF when the
+ * server has gone.
+ */
+int mproc_proxy_call(mproc_proxy *p, const char *method, mproc_value *args,
+                     mproc_value **result);
+/**
+ * Python's BaseManager.register('get_queue', callable=...): the name a
+ * server published (mproc_server_publish) gives a proxy to that one
+ * object, for any client; args (stolen, NULL for none) are ignored by a
+ * published object.
+ */
+int mproc_manager_get(mproc_manager *m, const char *name, mproc_value *args,
+                      mproc_proxy **out);
+
+/**
+ * A server in the current process (Python's get_server().serve_forever()),
+ * for a program that is itself the manager, e.g. on "host:port" for
+ * remote clients.  Objects it publishes under a name live as long as it.
+ */
+typedef struct mproc_server mproc_server;
+int mproc_server_new(mproc_server **s, const mproc_manager_opts *opts);
+const char *mproc_server_address(const mproc_server *s);
+/** A new object of typeid (args stolen, NULL for none) that clients reach
+ *  by name with mproc_manager_get. */
+int mproc_server_publish(mproc_server *s, const char *name,
+                         const char *typeid, mproc_value *args);
+/** Call a method of a published object from the server program itself
+ *  (it may block, e.g. a Queue get, while other clients are served). */
+int mproc_server_call(mproc_server *s, const char *name, const char *method,
+                      mproc_value *args, mproc_value **result);
+/** Serve until mproc_server_stop (from another thread). */
+int mproc_server_serve_forever(mproc_server *s);
+void mproc_server_stop(mproc_server *s);
+/** Free a stopped server (with its objects). */
+void mproc_server_free(mproc_server *s);
+
+/**
+ * Python's BaseManager.register(typeid, callable, exposed): a type whose
+ * state and methods are plain C functions run in the server.  create
+ * builds the state from the constructor's positional args (borrowed);
+ * call runs method (one of exposed, a NULL-terminated list; any other
+ * name is MPROC_ENOTSUP before call runs) with args (borrowed) and sets
+ * *result (a new value) on 0; free releases the state.  Register before
+ * mproc_manager_start / mproc_server_new: the functions travel to the
+ * server process by reference (as a target), the names by value.
+ * Clients make objects with mproc_manager_create(m, typeid, args, &p).
+ */
+typedef struct mproc_manager_type {
+  const char *typeid;
+  int (*create)(mproc_value *args, void **state);
+  int (*call)(void *state, const char *method, mproc_value *args,
+              mproc_value **result);
+  void (*free)(void *state);
+  const char *const *exposed;
+} mproc_manager_type;
+int mproc_manager_register(const mproc_manager_type *t);
+
+/** Python's str(proxy): the referent's repr, e.g. "[100, 300, 101]". */
+int mproc_proxy_str(mproc_proxy *p, char **out);
+/** Python's repr(proxy): "<ListProxy object, typeid 'list' at 0x...>". */
+int mproc_proxy_repr(const mproc_proxy *p, char **out);
+/** Python's len(proxy). */
+int mproc_proxy_len(mproc_proxy *p, size_t *n);
+/** The type id ("list", "dict", "Namespace", ...). */
+const char *mproc_proxy_typeid(const mproc_proxy *p);
+mproc_proxy *mproc_proxy_incref(mproc_proxy *p);
+void mproc_proxy_free(mproc_proxy *p);
+/** A value referring to p, to send anywhere (the value does not own p). */
+mproc_value *mproc_proxy_ref(mproc_proxy *p);
+/** The proxy a received value holds (borrowed; incref to keep it). */
+int mproc_value_get_proxy(const mproc_value *v, mproc_proxy **out);
 
 /* ------------------------------------------------------------------------ */
 /* Threads (for programs that mix threads and processes, as Python's)       */

@@ -12,7 +12,9 @@
  *   range; no registered tag means "tuple"), set -> tag 258 wrapping an
  *   array (the registered "finite set", members in insertion order;
  *   duplicates read as one), an OS object -> tag 27001 wrapping the plain
- *   value that the spawn context exports for it.
+ *   value that the spawn context exports for it, a manager proxy -> tag
+ *   27003 wrapping [address, typeid, id, token] (lib/manager/proxy.c; it
+ *   travels anywhere, not only at spawn).
  * Only definite lengths are written; indefinite-length items, undefined,
  * simple values, any other tag, text that is not UTF-8 and unhashable map
  * keys or set members are refused as MPROC_EBADMSG.  Integers are 64-bit:
@@ -55,6 +57,7 @@ static const unsigned char magic[MAGIC_LEN] = {0xD9, 0xD9, 0xF7};
 /* The tags mproc writes (and reads) besides the magic. */
 #define TAG_OBJECT 27001
 #define TAG_TUPLE 27002
+#define TAG_PROXY 27003
 #define TAG_SET 258
 #define TAG_BIGNUM_POS 2
 #define TAG_BIGNUM_NEG 3
@@ -168,6 +171,15 @@ static int encode_value(enc *e, const mproc_value *v, int depth) {
   case MPROC_T_OBJECT: {
     const mproc__objtype *ot = v->u.obj.type;
     mproc_value *plain = NULL;
+    if (ot == &mproc__proxy_type) {
+      rc = put_head(e, M_TAG, TAG_PROXY);
+      if (rc == 0)
+        rc = mproc__proxy_wire_out(v->u.obj.obj, &plain);
+      if (rc == 0)
+        rc = encode_value(e, plain, depth + 1);
+      mproc_value_free(plain);
+      return rc;
+    }
     if (!e->ctx || !e->ctx->export_obj)
       return mproc__err(MPROC_EINHERIT,
                         "%s objects should only be shared between "
@@ -239,7 +251,7 @@ int mproc_encode(const mproc_value *v, void **buf, size_t *len) {
 #define DECODE_BYTES_PER_BYTE 64
 #define DECODE_BYTES_SLACK 65536
 
-enum { F_LIST, F_MAP, F_SET, F_TAG };
+enum { F_LIST, F_MAP, F_SET, F_TAG, F_PROXY };
 
 typedef struct frame {
   mproc_value *c;   /* the container being filled (NULL for a tag) */
@@ -313,10 +325,11 @@ static void emit(dec *d, mproc_value *v) {
       return;
     }
     f = &d->stack[d->depth - 1];
-    if (f->kind == F_TAG) {
+    if (f->kind == F_TAG || f->kind == F_PROXY) {
       mproc_value *obj = NULL;
       d->depth--;
-      rc = d->ctx->import_obj(d->ctx, v, &obj);
+      rc = f->kind == F_PROXY ? mproc__proxy_wire_in(v, &obj)
+                              : d->ctx->import_obj(d->ctx, v, &obj);
       mproc_value_free(v);
       if (rc != 0) {
         d->err = rc;
@@ -395,7 +408,7 @@ static void open_item(dec *d, int kind, uint64_t count) {
     d->pending = 0;
   }
   /* Every item takes at least one byte, beyond this head's own byte. */
-  if (kind != F_TAG && count > (d->rest - 1) / (kind == F_MAP ? 2 : 1)) {
+  if (kind < F_TAG && count > (d->rest - 1) / (kind == F_MAP ? 2 : 1)) {
     fail(d, MPROC_EBADMSG, "a container claims more items than bytes left");
     return;
   }
@@ -413,7 +426,7 @@ static void open_item(dec *d, int kind, uint64_t count) {
     d->stack = big;
     d->cap = MPROC__MAX_DEPTH;
   }
-  if (kind != F_TAG) {
+  if (kind < F_TAG) {
     /* Charged for what it claims, before anything is allocated. */
     if (charge(d, kind == F_LIST ? mproc__seq_bytes((size_t)count)
                                  : mproc__table_bytes((size_t)count)) != 0)
@@ -436,7 +449,7 @@ static void open_item(dec *d, int kind, uint64_t count) {
   f = &d->stack[d->depth++];
   f->c = c;
   f->key = NULL;
-  f->left = kind == F_TAG ? 1 : count;
+  f->left = kind >= F_TAG ? 1 : count;
   f->kind = kind;
 }
 
@@ -509,6 +522,10 @@ static void cb_tag(void *c, uint64_t tag) {
   }
   if (tag == TAG_BIGNUM_POS || tag == TAG_BIGNUM_NEG) {
     fail(d, MPROC_EBADMSG, "integer beyond int64 (a bignum)");
+    return;
+  }
+  if (tag == TAG_PROXY) {
+    open_item(d, F_PROXY, 1);
     return;
   }
   if (tag != TAG_OBJECT) {

@@ -317,7 +317,16 @@ static int repr_value(mproc__buf *b, const mproc_value *v, int depth) {
     return rc ? rc : put(b, "}");
   case MPROC_T_OBJECT: {
     const mproc__objtype *t = NULL;
-    mproc__value_objinfo(v, &t, NULL);
+    void *obj = NULL;
+    mproc__value_objinfo(v, &t, &obj);
+    if (t == &mproc__proxy_type) { /* Python's repr of a proxy */
+      char *r = NULL;
+      rc = mproc_proxy_repr((const mproc_proxy *)obj, &r);
+      if (rc == 0)
+        rc = put(b, r);
+      free(r);
+      return rc;
+    }
     rc = put(b, "<");
     if (rc == 0)
       rc = put(b, t->name);

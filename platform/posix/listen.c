@@ -1,0 +1,306 @@
+/*
+ * posix/listen.c - the Manager's listening endpoints: AF_UNIX SOCK_STREAM
+ * sockets (a private one in a new 0700 directory by default) and TCP
+ * "host:port" for remote use.
+ *
+ * Map: listen (private directory, bind, listen), accept (accept4 with
+ * close-on-exec; a stop flag + shutdown() ends a blocked accept),
+ * listener_free (close, unlink the socket, remove the private directory),
+ * connect (AF_UNIX or TCP, with a timeout while the server is busy).
+ *
+ * The handles are plain blocking stream sockets with no SIGPIPE (writes use
+ * MSG_NOSIGNAL in stream.c), as a Pipe's; conn.c frames them as a byte
+ * stream (stream_records says 0 for SOCK_STREAM).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "mproc_int.h"
+
+struct mproc__listener {
+  int fd;
+  volatile int stopped;
+  int unix_path; /* addr is a socket file to unlink */
+  char addr[240];
+  char dir[200]; /* the private directory to remove, or "" */
+};
+
+static int cloexec(int fd) {
+  int fl = fcntl(fd, F_GETFD);
+  return fl < 0 ? -1 : fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+}
+
+static int new_socket(int family) {
+  int fd = socket(family, SOCK_STREAM, 0);
+  if (fd >= 0 && cloexec(fd) != 0) {
+    close(fd);
+    return -1;
+  }
+#ifdef SO_NOSIGPIPE
+  if (fd >= 0) {
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+  }
+#endif
+  return fd;
+}
+
+/* "host:port" -> host, port; 0 if addr is not of that form. */
+static int split_tcp(const char *addr, char *host, size_t cap, char *port,
+                     size_t pcap) {
+  const char *colon;
+  if (!addr || addr[0] == '/' || !(colon = strrchr(addr, ':')))
+    return 0;
+  if ((size_t)(colon - addr) >= cap || strlen(colon + 1) >= pcap ||
+      !colon[1])
+    return 0;
+  memcpy(host, addr, (size_t)(colon - addr));
+  host[colon - addr] = 0;
+  strcpy(port, colon + 1);
+  if (host[0] == '[') { /* [::1]:port */
+    size_t n = strlen(host);
+    if (n < 2 || host[n - 1] != ']')
+      return 0;
+    memmove(host, host + 1, n - 2);
+    host[n - 2] = 0;
+  }
+  return 1;
+}
+
+static int unix_addr(const char *path, struct sockaddr_un *sa) {
+  memset(sa, 0, sizeof *sa);
+  sa->sun_family = AF_UNIX;
+  if (strlen(path) >= sizeof sa->sun_path)
+    return mproc__err(MPROC_EINVAL, "socket path too long: %s", path);
+  strcpy(sa->sun_path, path);
+  return 0;
+}
+
+static int listen_tcp(const char *host, const char *port, mproc__listener *l) {
+  struct addrinfo hints, *res = NULL, *ai;
+  int rc, e = 0;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  /* "" is all interfaces only when the user writes it; there is no
+   * default that listens beyond loopback. */
+  rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+  if (rc != 0)
+    return mproc__err(MPROC_EINVAL, "getaddrinfo(%s:%s): %s", host, port,
+                      gai_strerror(rc));
+  for (ai = res; ai; ai = ai->ai_next) {
+    int one = 1;
+    l->fd = new_socket(ai->ai_family);
+    if (l->fd < 0) {
+      e = errno;
+      continue;
+    }
+    setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(l->fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+        listen(l->fd, 128) == 0)
+      break;
+    e = errno;
+    close(l->fd);
+    l->fd = -1;
+  }
+  freeaddrinfo(res);
+  if (l->fd < 0)
+    return mproc__err_os(MPROC_EOS, e, "listen on %s:%s", host, port);
+  if (strcmp(port, "0") == 0) { /* say which port the OS chose */
+    struct sockaddr_storage ss;
+    socklen_t n = sizeof ss;
+    char h[100], p[16];
+    if (getsockname(l->fd, (struct sockaddr *)&ss, &n) == 0 &&
+        getnameinfo((struct sockaddr *)&ss, n, h, sizeof h, p, sizeof p,
+                    NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+      snprintf(l->addr, sizeof l->addr, strchr(h, ':') ? "[%s]:%s" : "%s:%s",
+               h, p);
+  }
+  return 0;
+}
+
+int mproc__plat_listen(const char *want, char *addr, size_t cap,
+                       mproc__listener **out) {
+  mproc__listener *l = calloc(1, sizeof *l);
+  char host[128], port[16];
+  struct sockaddr_un sa;
+  int rc;
+  *out = NULL;
+  if (!l)
+    return mproc__err(MPROC_ENOMEM, "listener");
+  l->fd = -1;
+  if (want && split_tcp(want, host, sizeof host, port, sizeof port)) {
+    snprintf(l->addr, sizeof l->addr, "%s", want);
+    rc = listen_tcp(host, port, l);
+    if (rc) {
+      free(l);
+      return rc;
+    }
+  } else {
+    if (!want) {
+      const char *tmp = getenv("TMPDIR");
+      if (!tmp || !tmp[0] || strlen(tmp) > 100)
+        tmp = "/tmp";
+      snprintf(l->dir, sizeof l->dir, "%s/mproc-XXXXXX", tmp);
+      if (!mkdtemp(l->dir)) { /* mkdtemp makes it 0700 */
+        rc = mproc__err_os(MPROC_EOS, errno, "mkdtemp(%s)", l->dir);
+        free(l);
+        return rc;
+      }
+      chmod(l->dir, 0700);
+      memcpy(l->addr, l->dir, strlen(l->dir));
+      strcpy(l->addr + strlen(l->dir), "/manager");
+    } else {
+      snprintf(l->addr, sizeof l->addr, "%s", want);
+    }
+    if ((rc = unix_addr(l->addr, &sa)) != 0) {
+      mproc__plat_listener_free(l);
+      return rc;
+    }
+    l->fd = new_socket(AF_UNIX);
+    if (l->fd < 0 || bind(l->fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        listen(l->fd, 128) != 0) {
+      rc = mproc__err_os(MPROC_EOS, errno, "listen on %s", l->addr);
+      mproc__plat_listener_free(l);
+      return rc;
+    }
+    l->unix_path = 1;
+  }
+  if (strlen(l->addr) >= cap) {
+    mproc__plat_listener_free(l);
+    return mproc__err(MPROC_EINVAL, "listen: address too long");
+  }
+  strcpy(addr, l->addr);
+  *out = l;
+  return 0;
+}
+
+int mproc__plat_accept(mproc__listener *l, mproc__handle *h) {
+  for (;;) {
+    int fd;
+    if (l->stopped)
+      return mproc__err(MPROC_ECLOSED, "accept: the listener is stopped");
+    fd = accept(l->fd, NULL, NULL);
+    if (fd >= 0) {
+      if (l->stopped) {
+        close(fd);
+        continue;
+      }
+      cloexec(fd);
+#ifdef SO_NOSIGPIPE
+      {
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+      }
+#endif
+      if (!l->unix_path) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      }
+      *h = fd;
+      return 0;
+    }
+    if (errno == EINTR || errno == ECONNABORTED)
+      continue;
+    if (l->stopped)
+      return mproc__err(MPROC_ECLOSED, "accept: the listener is stopped");
+    if (errno == EMFILE || errno == ENFILE) {
+      mproc__plat_sleep(0.05); /* the server is out of handles: back off */
+      continue;
+    }
+    return mproc__err_os(MPROC_EOS, errno, "accept");
+  }
+}
+
+void mproc__plat_listener_stop(mproc__listener *l) {
+  l->stopped = 1;
+  shutdown(l->fd, SHUT_RDWR); /* wakes a blocked accept (Linux) */
+}
+
+void mproc__plat_listener_free(mproc__listener *l) {
+  if (!l)
+    return;
+  if (l->fd >= 0)
+    close(l->fd);
+  if (l->unix_path)
+    unlink(l->addr);
+  if (l->dir[0])
+    rmdir(l->dir);
+  free(l);
+}
+
+int mproc__plat_connect(const char *addr, double timeout, mproc__handle *h) {
+  char host[128], port[16];
+  double deadline = timeout < 0 ? -1 : mproc__plat_monotonic() + timeout;
+  int fd = -1, e = 0;
+  if (split_tcp(addr, host, sizeof host, port, sizeof port)) {
+    struct addrinfo hints, *res = NULL, *ai;
+    int rc;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0)
+      return mproc__err(MPROC_EINVAL, "getaddrinfo(%s): %s", addr,
+                        gai_strerror(rc));
+    for (ai = res; ai; ai = ai->ai_next) {
+      fd = new_socket(ai->ai_family);
+      if (fd < 0) {
+        e = errno;
+        continue;
+      }
+      if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        break;
+      e = errno;
+      close(fd);
+      fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+      return mproc__err_os(e == ECONNREFUSED ? MPROC_EEOF : MPROC_EOS, e,
+                           "connect to %s", addr);
+    {
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+  } else {
+    struct sockaddr_un sa;
+    int rc = unix_addr(addr, &sa);
+    if (rc)
+      return rc;
+    for (;;) {
+      fd = new_socket(AF_UNIX);
+      if (fd < 0)
+        return mproc__err_os(MPROC_EOS, errno, "socket");
+      if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+        break;
+      e = errno;
+      close(fd);
+      fd = -1;
+      /* A full backlog says EAGAIN: the server is busy, not gone. */
+      if (e == EAGAIN && (deadline < 0 || mproc__plat_monotonic() < deadline)) {
+        mproc__plat_sleep(0.005);
+        continue;
+      }
+      return mproc__err_os(e == ECONNREFUSED || e == ENOENT ? MPROC_EEOF
+                                                            : MPROC_EOS,
+                           e, "connect to %s", addr);
+    }
+  }
+  *h = fd;
+  return 0;
+}
