@@ -1080,6 +1080,59 @@ START_TEST(proxy_in_transit_keeps_object) {
 }
 END_TEST
 
+/*
+ * Proxies in Pool task arguments and results (issue 10 point 3; a plain
+ * Queue there is MPROC_EINHERIT, a proxy is an address and travels): each
+ * task appends its number to a list proxy and returns the proxy.
+ */
+static int append_task(const mproc_value *arg, mproc_value **result) {
+  mproc_proxy *l = NULL;
+  int64_t x = 0;
+  int rc = mproc_value_get_proxy(mproc_list_get(arg, 0), &l);
+  if (rc == 0)
+    rc = mproc_value_get_int(mproc_list_get(arg, 1), &x);
+  if (rc == 0)
+    rc = mproc_proxy_call(l, "append", mproc_build("[L]", x), NULL);
+  if (rc == 0)
+    *result = mproc_proxy_ref(mproc_proxy_incref(l));
+  return rc;
+}
+
+START_TEST(proxy_in_pool_tasks) {
+  mproc_manager *m = start_mgr();
+  mproc_proxy *l = NULL, *back = NULL;
+  mproc_pool *pool = NULL;
+  mproc_pool_opts o = MPROC_POOL_OPTS_INIT;
+  mproc_value *items = mproc_list(), *res = NULL;
+  size_t n = 0;
+  int i;
+  ck_mproc_ok(mproc_manager_list(m, NULL, &l));
+  for (i = 0; i < 8; i++)
+    mproc_list_append(items, mproc_build("[OL]", mproc_proxy_ref(l),
+                                         (int64_t)i));
+  o.processes = 2;
+  ck_mproc_ok(mproc_pool_new(&pool, &o));
+  ck_mproc_ok(mproc_pool_map(pool, append_task, items, 2, &res));
+  ck_assert_uint_eq(mproc_list_len(res), 8);
+  /* Every result is a proxy to the same list, which holds all 8. */
+  ck_mproc_ok(mproc_value_get_proxy(mproc_list_get(res, 7), &back));
+  ck_mproc_ok(mproc_proxy_len(back, &n));
+  ck_assert_uint_eq(n, 8);
+  ck_mproc_ok(mproc_proxy_call(l, "sort", NULL, NULL));
+  {
+    char *text = NULL;
+    ck_mproc_ok(mproc_proxy_str(l, &text));
+    ck_assert_str_eq(text, "[0, 1, 2, 3, 4, 5, 6, 7]");
+    mproc_free(text);
+  }
+  mproc_value_free(res);
+  mproc_value_free(items);
+  mproc_pool_free(pool);
+  mproc_proxy_free(l);
+  mproc_manager_free(m);
+}
+END_TEST
+
 Suite *mproc_suite_manager(void) {
   Suite *s = suite_create("manager");
   TCase *tc = tcase_create("types");
@@ -1091,6 +1144,7 @@ Suite *mproc_suite_manager(void) {
   tcase_add_test(tc, proxy_travels);
   tcase_add_test(tc, nested_proxies);
   tcase_add_test(tc, proxy_in_transit_keeps_object);
+  tcase_add_test(tc, proxy_in_pool_tasks);
   tcase_add_test(tc, dead_clients_objects_freed);
   tcase_add_test(tc, server_gone_fails_promptly);
   suite_add_tcase(s, tc);

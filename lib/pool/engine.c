@@ -114,42 +114,6 @@ static void job_release(mproc_async *j) {
   }
 }
 
-/* An OS object anywhere in v: EINHERIT with Python's text. */
-static int check_objects(const mproc_value *v) {
-  size_t i, n;
-  switch (mproc_value_type(v)) {
-  case MPROC_T_OBJECT: {
-    const mproc__objtype *t = NULL;
-    void *o = NULL;
-    mproc__value_objinfo(v, &t, &o);
-    return mproc__err(MPROC_EINHERIT,
-                      "%s objects should only be shared between processes "
-                      "through inheritance",
-                      t && t->name ? t->name : "These");
-  }
-  case MPROC_T_LIST:
-    n = mproc_list_len(v);
-    for (i = 0; i < n; i++) {
-      int rc = check_objects(mproc_list_get(v, i));
-      if (rc)
-        return rc;
-    }
-    return 0;
-  case MPROC_T_DICT:
-    n = mproc_dict_len(v);
-    for (i = 0; i < n; i++) {
-      mproc_value *k = NULL, *val = NULL;
-      int rc;
-      mproc_dict_item(v, i, &k, &val);
-      if ((rc = check_objects(val)) != 0)
-        return rc;
-    }
-    return 0;
-  default:
-    return 0;
-  }
-}
-
 /* An extra reference while the handler walks a call's tasks (finishing
  * the last one may drop the others). */
 static void job_hold(mproc_async *j) {
@@ -1405,9 +1369,9 @@ int mproc__pool_submit(mproc_pool *p, int kind, mproc_task_fn fn,
       rc = mproc__err(MPROC_ETYPE, "starmap: item %zu is not a list", i);
       goto fail;
     }
-    if ((rc = check_objects(a)) != 0)
-      goto fail;
     j->argoff[i] = j->args.len;
+    /* No spawn context: an OS object is MPROC_EINHERIT with Python's text
+     * (a Manager proxy travels: it is an address, not a handle). */
     if ((rc = mproc__encode(a, &j->args, NULL)) != 0)
       goto fail;
   }
