@@ -263,7 +263,17 @@ static int task_done_locked(mproc_async *j, size_t i, int code,
   return 1;
 }
 
-static void complete_job(mproc_pool *p, mproc_async *j);
+static void complete_job(mproc_pool *p, mproc_async *j, int holds);
+
+/*
+ * Whether a finished task (not the call) can end someone's wait: only
+ * imap's next waits for single tasks; every other wait is for the whole
+ * call (complete_job wakes those).  A wake-up per chunk would cost the
+ * waiter a futex round trip for nothing.
+ */
+static int partial_waiters(const mproc_async *j) {
+  return j->kind == J_IMAP || j->kind == J_IMAP_UNORDERED;
+}
 
 /*
  * Finish task i outside the mutex: record, callbacks, then (for the last
@@ -276,32 +286,50 @@ static void finish_task(mproc_pool *p, mproc_async *j, size_t i, int code,
   LOCK(p);
   fin = task_done_locked(j, i, code, v, msg, pid);
   done = j->done;
-  apr_thread_cond_broadcast(p->cv);
+  if (partial_waiters(j))
+    apr_thread_cond_broadcast(p->cv);
   UNLOCK(p);
   if (j->o.progress || fin)
     run_callbacks(j, fin, done);
   if (fin)
-    complete_job(p, j);
+    complete_job(p, j, 0);
 }
 
-/* The last task is done and the callbacks ran: ready, done callbacks, and
- * the engine's reference goes. */
-static void complete_job(mproc_pool *p, mproc_async *j) {
-  {
-    donecb *d, *nx;
-    LOCK(p);
-    j->ready = 1;
-    d = j->dcbs;
-    j->dcbs = NULL;
-    apr_thread_cond_broadcast(p->cv);
-    UNLOCK(p);
+/*
+ * The last task is done and the callbacks ran: ready, done callbacks, and
+ * the engine's reference goes, with the caller's `holds` extra references
+ * (job_hold), in the same lock hold when there are no done callbacks.  The
+ * waiters are woken after the unlock (so a woken waiter does not block on
+ * the mutex the handler still holds); a reference to the pool's core keeps
+ * the condition variable alive for that broadcast.
+ */
+static void complete_job(mproc_pool *p, mproc_async *j, int holds) {
+  donecb *d, *nx;
+  int last = 0;
+  LOCK(p);
+  j->ready = 1;
+  d = j->dcbs;
+  j->dcbs = NULL;
+  if (!d) {
+    j->refs -= 1 + holds;
+    last = j->refs == 0;
+  }
+  mproc__add32(&p->prefs, 1);
+  UNLOCK(p);
+  apr_thread_cond_broadcast(p->cv);
+  if (d) {
     for (; d; d = nx) {
       nx = d->next;
       d->fn(j, d->ctx);
       free(d);
     }
-    job_release(j);
+    for (; holds >= 0; holds--)
+      job_release(j);
+  } else if (last) {
+    job_destroy(j);
+    pool_decref(p);
   }
+  pool_decref(p);
 }
 
 static size_t chunk_task(const chunk *c, size_t k) {
@@ -599,7 +627,9 @@ static int encode_chunk(chunk *c, mproc__buf *b) {
   if (mproc__buf_reserve(b, 48 + ml) != 0)
     return MPROC_ENOMEM;
   put32(b, M_CHUNK);
-  put32(b, (uint32_t)c->slot);
+  /* bit 8: the worker stamps each task's start (a time limit is set) */
+  put32(b, (uint32_t)c->slot |
+               (j->time_limit > 0 || soft > 0 ? 0x100u : 0u));
   put64(b, c->id);
   put32(b, (uint32_t)c->n);
   put32(b, (uint32_t)ml);
@@ -820,26 +850,28 @@ static void handle_results(mproc_pool *p, worker *w, rd *r) {
     fail_chunk(p, c, MPROC_EBADMSG, "malformed result message from a worker");
     return;
   }
-  job_hold(j);
   LOCK(p);
+  j->refs++; /* held while its callbacks run */
   done = j->done;
   for (k = 0; k < n; k++)
     fin |= task_done_locked(j, chunk_task(c, k), codes[k], vals[k], msgs[k],
                             w->pid);
-  apr_thread_cond_broadcast(p->cv);
+  if (partial_waiters(j))
+    apr_thread_cond_broadcast(p->cv);
   UNLOCK(p);
   if (j->o.progress)
     for (k = 0; k < n; k++)
       run_callbacks(j, 0, done + k + 1);
-  if (fin) {
-    result_callbacks(j);
-    complete_job(p, j);
-  }
   free(codes);
   free(vals);
   free(msgs);
   chunk_free(c);
-  job_release(j);
+  if (fin) {
+    result_callbacks(j);
+    complete_job(p, j, 1); /* drops the hold too */
+  } else {
+    job_release(j);
+  }
 }
 
 /* Read one message from w; 1 when it has gone (EOF or garbage). */
@@ -1159,13 +1191,14 @@ static int handler_main(void *arg) {
       if (!ready[i])
         continue;
       if (who[i] < 0) {
-        while (mproc_conn_poll(p->wake_r, 0) == 1) {
+        /* ready: read one, then any more (one poll fewer per wake) */
+        do {
           void *bb = NULL;
           size_t bn = 0;
           if (mproc_conn_recv_bytes(p->wake_r, &bb, &bn) != 0)
             break;
           mproc_free(bb);
-        }
+        } while (mproc_conn_poll(p->wake_r, 0) == 1);
         continue;
       }
       w = &p->wk[who[i]];
@@ -1356,6 +1389,7 @@ int mproc__pool_submit(mproc_pool *p, int kind, mproc_task_fn fn,
   char module[1024];
   uint64_t offset;
   const char *what = kind == J_APPLY ? "apply" : "map";
+  int wake;
   if (out)
     *out = NULL;
   if (!p || !fn || !arg || !out)
@@ -1442,8 +1476,13 @@ int mproc__pool_submit(mproc_pool *p, int kind, mproc_task_fn fn,
   else
     p->sub_head = j;
   p->sub_tail = j;
-  wake_locked(p);
+  /* The wake-up byte goes after the unlock, so the handler it wakes does
+   * not block on the mutex this thread still holds. */
+  wake = !p->wake_pending;
+  p->wake_pending = 1;
   UNLOCK(p);
+  if (wake)
+    mproc_conn_send_bytes(p->wake_w, "", 0);
   *out = j;
   return 0;
 fail:

@@ -34,7 +34,8 @@ enum {
   M_RESULTS = 0x53544c52u  /* worker -> parent: a chunk's results */
 };
 /*
- * M_CHUNK:   u32 type, u32 slot, u64 id, u32 n, u32 modlen, u64 offset,
+ * M_CHUNK:   u32 type, u32 slot (| 0x100: a time limit is set, the
+ *            worker stamps W_START per task), u64 id, u32 n, u32 modlen, u64 offset,
  *            f64 soft limit (0: none), module bytes, then n x
  *            (u64 len, encoded argument).
  * M_RESULTS: u32 type, u32 n, u64 id, then n x (i32 code, u32 0, u64 len,

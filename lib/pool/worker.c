@@ -100,7 +100,7 @@ static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
                      size_t len, mproc__buf *out, char *cache_mod,
                      uint64_t *cache_off, void **cache_fn, int *nomem) {
   rd r;
-  uint32_t slot, n, ml, k;
+  uint32_t slot, n, ml, k, timed;
   uint64_t id, offset, want;
   double soft;
   char module[1024];
@@ -111,6 +111,8 @@ static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
   r.bad = 0;
   get32(&r); /* M_CHUNK */
   slot = get32(&r);
+  timed = slot >> 8; /* a time limit: stamp each task's start */
+  slot &= 0xff;
   id = get64(&r);
   n = get32(&r);
   ml = get32(&r);
@@ -163,7 +165,7 @@ static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
       continue;
     }
     clear_error();
-    {
+    if (timed) {
       double start = mproc__plat_monotonic();
       mproc__st64_relaxed(&w[W_START], (uint64_t)(start * 1e9));
       soft_deadline = soft > 0 ? start + soft : 0;
