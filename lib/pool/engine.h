@@ -31,7 +31,8 @@ enum {
   M_CHUNK = 0x4b4e4843u,   /* parent -> worker: a chunk of tasks */
   M_READY = 0x59444552u,   /* worker -> parent: initializer done */
   M_INITFAIL = 0x4c494146u,/* worker -> parent: initializer failed */
-  M_RESULTS = 0x53544c52u  /* worker -> parent: a chunk's results */
+  M_RESULTS = 0x53544c52u, /* worker -> parent: a chunk's results */
+  M_RESLIST = 0x5453494cu  /* worker -> parent: a chunk's results, one list */
 };
 /*
  * M_CHUNK:   u32 type, u32 slot (| 0x100: a time limit is set, the
@@ -40,6 +41,8 @@ enum {
  *            (u64 len, encoded argument).
  * M_RESULTS: u32 type, u32 n, u64 id, then n x (i32 code, u32 0, u64 len,
  *            encoded value when code is 0, else the message's text).
+ * M_RESLIST: u32 type, u32 n, u64 id, u64 len, the n results encoded as
+ *            one list (every task succeeded; the worker's choice).
  * M_INITFAIL: u32 type, i32 code, message text.  M_READY: u32 type.
  */
 
@@ -173,6 +176,10 @@ int mproc__wait_ready_locked(mproc_async *r, double deadline);
 int mproc__pool_cv_wait(mproc_pool *p, double deadline);
 /* Ask the handler to cancel every queued task (shutdown). */
 void mproc__pool_cancel_all(mproc_pool *p);
+/* Task i's message (NULL: none; msgs is made at the first one). */
+static inline const char *mproc__async_msg(const mproc_async *r, size_t i) {
+  return r->msgs ? r->msgs[i] : NULL;
+}
 /* Sync helpers: wait, then take the value (or list) out of r and free r. */
 int mproc__async_take(mproc_async *r, mproc_value **out);
 
