@@ -463,7 +463,6 @@ static int spawn_worker(mproc_pool *p, worker *w) {
   /* Without an initializer it can take a chunk at once (its READY still
    * comes, first in its pipe). */
   w->ready = !p->opts.initializer;
-  p->starts++;
   LOCK(p);
   p->pids[w - p->wk] = w->pid;
   UNLOCK(p);
@@ -1187,8 +1186,8 @@ static int handler_main(void *arg) {
     if (!p->broken && (state == P_RUN || pending_or_inflight(p)))
       for (i = 0; i < p->nw && !p->broken; i++)
         if (!p->wk[i].live && p->starts < 2 * p->nw) {
+          p->starts++;
           if (spawn_worker(p, &p->wk[i]) != 0) {
-            p->starts++;
             char why[300];
             snprintf(why, sizeof why, "worker start failed: %s",
                      mproc_last_error());
@@ -1322,6 +1321,59 @@ static int handler_main(void *arg) {
 
 /* ---- the pool ------------------------------------------------------------------------ */
 
+/*
+ * The first workers start at the same time: each start is a spawn plus a
+ * handshake with the new process (most of it waiting for the child), so
+ * workers 1.. start on short-lived threads while this thread starts
+ * worker 0.  The first error is returned (the caller frees what started).
+ */
+typedef struct spawn_job {
+  mproc_pool *p;
+  int i, rc;
+  mproc_thread *th;
+  char err[300];
+} spawn_job;
+
+static int spawn_thread(void *arg) {
+  spawn_job *s = arg;
+  s->rc = spawn_worker(s->p, &s->p->wk[s->i]);
+  if (s->rc)
+    snprintf(s->err, sizeof s->err, "%s", mproc_last_error());
+  return 0;
+}
+
+static int spawn_first(mproc_pool *p) {
+  spawn_job *js = calloc((size_t)p->nw, sizeof *js);
+  int i, rc;
+  if (!js) {
+    for (i = 0; i < p->nw; i++)
+      if ((rc = spawn_worker(p, &p->wk[i])) != 0)
+        return rc;
+    p->starts = p->nw;
+    return 0;
+  }
+  for (i = 1; i < p->nw; i++) {
+    js[i].p = p;
+    js[i].i = i;
+    if (mproc_thread_start(&js[i].th, spawn_thread, &js[i]) != 0)
+      js[i].th = NULL; /* started below, on this thread */
+  }
+  rc = spawn_worker(p, &p->wk[0]);
+  for (i = 1; i < p->nw; i++) {
+    if (js[i].th)
+      mproc_thread_join(js[i].th, NULL);
+    else
+      spawn_thread(&js[i]);
+    if (js[i].rc && !rc) {
+      rc = js[i].rc;
+      mproc__err(rc, "%s", js[i].err);
+    }
+  }
+  free(js);
+  p->starts = p->nw;
+  return rc;
+}
+
 int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
   mproc_pool *p;
   mproc_pool_opts o = MPROC_POOL_OPTS_INIT;
@@ -1384,9 +1436,8 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
   if ((rc = mproc_pipe(&p->wake_r, &p->wake_w, 0)) != 0)
     goto fail;
   /* The first workers start here, so a start failure is reported now. */
-  for (i = 0; i < p->nw; i++)
-    if ((rc = spawn_worker(p, &p->wk[i])) != 0)
-      goto fail;
+  if ((rc = spawn_first(p)) != 0)
+    goto fail;
   if ((rc = mproc_thread_start(&p->th, handler_main, p)) != 0)
     goto fail;
   mproc__runtime_lock();
