@@ -112,6 +112,19 @@ static int t_return_queue(const mproc_value *arg, mproc_value **result) {
   return 0;
 }
 
+/* None: a queue (cannot be sent); a negative int: no result; else x*x. */
+static int t_mixed(const mproc_value *arg, mproc_value **result) {
+  int64_t x = 0;
+  if (mproc_value_type(arg) == MPROC_T_NONE) {
+    *result = mproc_queue_ref(g_q);
+    return 0;
+  }
+  mproc_value_get_int(arg, &x);
+  if (x >= 0)
+    *result = mproc_int(x * x);
+  return 0;
+}
+
 /* ---- helpers ------------------------------------------------------------ */
 
 static mproc_pool *new_pool(int n) {
@@ -408,6 +421,52 @@ START_TEST(test_inherit) {
   ck_assert_int_eq(x, 16);
   mproc_value_free(res);
   mproc_value_free(arg);
+
+  /* Chunks of several tasks: their results travel as one list unless one
+   * cannot be sent; then only that task fails (chunk 0: task 1; chunk 1:
+   * all fine, a None among them). */
+  {
+    mproc_value *l = mproc_list();
+    const mproc_value *v = NULL;
+    mproc_async *r = NULL;
+    mproc_call_opts co = MPROC_CALL_OPTS_INIT;
+    const char *msg = NULL;
+    int64_t k;
+    for (k = 0; k < 8; k++)
+      mproc_list_append(l, k == 1 ? mproc_none() : mproc_int(k == 6 ? -1 : k));
+    co.chunksize = 4;
+    ck_mproc_ok(mproc_pool_map_async(p, t_mixed, l, &co, &r));
+    ck_mproc(mproc_async_get(r, 60, &v), MPROC_EINHERIT);
+    ck_assert_uint_eq(mproc_list_len(v), 8);
+    for (k = 0; k < 8; k++) {
+      int code = mproc_async_task(r, (size_t)k, NULL, &msg, NULL);
+      if (k == 1) {
+        ck_assert_int_eq(code, MPROC_EINHERIT);
+        ck_assert_msg(strstr(msg, "the result cannot be sent") != NULL, "%s",
+                      msg);
+      } else {
+        ck_assert_int_eq(code, 0);
+        ck_assert_ptr_null(msg);
+      }
+      if (k == 1 || k == 6)
+        ck_assert_int_eq(mproc_value_type(mproc_list_get(v, (size_t)k)),
+                         MPROC_T_NONE);
+      else
+        ck_assert_int_eq(int_at(v, (size_t)k), k * k);
+    }
+    mproc_async_free(r);
+    /* all of it sendable: one list per chunk, values in order */
+    mproc_list_set(l, 1, mproc_int(1));
+    ck_mproc_ok(mproc_pool_map(p, t_mixed, l, 4, &res));
+    for (k = 0; k < 8; k++)
+      if (k == 6)
+        ck_assert_int_eq(mproc_value_type(mproc_list_get(res, (size_t)k)),
+                         MPROC_T_NONE);
+      else
+        ck_assert_int_eq(int_at(res, (size_t)k), k * k);
+    mproc_value_free(res);
+    mproc_value_free(l);
+  }
   mproc_pool_free(p);
   mproc_queue_free(q);
 }
@@ -1233,7 +1292,10 @@ START_TEST(test_teardown_counts) {
   long pids[3];
   ck_assert_int_eq(mproc_pool_pids(p, pids, 3), 3);
 #if !defined(_WIN32)
-  /* Ctrl-C goes to the parent only: a worker ignores SIGINT */
+  /* Ctrl-C goes to the parent only: a worker ignores SIGINT (from the
+   * top of its loop: the workers start at the same time now, so give
+   * them the moment between the start handshake and the loop) */
+  mproc_sleep(0.2);
   kill((pid_t)pids[0], SIGINT);
   mproc_sleep(0.2);
   ck_assert_int_eq(pid_alive(pids[0]), 1);
