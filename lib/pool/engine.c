@@ -254,10 +254,10 @@ static int task_done_locked(mproc_async *j, size_t i, int code,
     return 0;
   if (j->kind == J_MAP) {
     size_t k;
-    mproc_value *l = mproc_list();
+    mproc_value *l = mproc__seq_new(MPROC_T_LIST, j->n); /* room for all */
     for (k = 0; l && k < j->n; k++) {
       mproc_value *item = j->vals[k] ? j->vals[k] : mproc_none();
-      if (mproc_list_append(l, item) != 0) {
+      if (mproc__seq_push(l, item) != 0) {
         /* append steals even on failure: the slot is gone */
         j->vals[k] = NULL;
         mproc_value_free(l);
@@ -315,9 +315,12 @@ static void finish_task(mproc_pool *p, mproc_async *j, size_t i, int code,
  */
 static void complete_job(mproc_pool *p, mproc_async *j, int holds) {
   donecb *d, *nx;
-  int last = 0;
+  int last = 0, wake;
   LOCK(p);
   j->ready = 1;
+  /* Only when someone waits for it (10 000 apply_async whose results are
+   * taken later cost no wake-up each). */
+  wake = j->waiting || p->gwaiters || partial_waiters(j);
   d = j->dcbs;
   j->dcbs = NULL;
   if (!d) {
@@ -326,7 +329,8 @@ static void complete_job(mproc_pool *p, mproc_async *j, int holds) {
   }
   mproc__add32(&p->prefs, 1);
   UNLOCK(p);
-  apr_thread_cond_broadcast(p->cv);
+  if (wake)
+    apr_thread_cond_broadcast(p->cv);
   if (d) {
     for (; d; d = nx) {
       nx = d->next;
@@ -1242,16 +1246,12 @@ static int handler_main(void *arg) {
         continue;
       if ((i & 1) == 1) {
         /* its connection */
+        /* One message: more are seen by the next wait, after this
+         * worker got its next chunk (no poll per message). */
         if (read_worker(p, w)) {
           worker_died(p, w);
           continue;
         }
-        /* the rest of what it sent, without blocking */
-        while (w->live && mproc_conn_poll(w->conn, 0) == 1)
-          if (read_worker(p, w)) {
-            worker_died(p, w);
-            break;
-          }
       } else {
         /* its sentinel: read what it sent before it ended */
         while (mproc_conn_poll(w->conn, 0) == 1)
@@ -1732,7 +1732,7 @@ int mproc_pool_pids(mproc_pool *p, long *pids, size_t cap) {
 
 /* ---- AsyncResult ------------------------------------------------------------------- */
 
-int mproc__pool_cv_wait(mproc_pool *p, double deadline) {
+static int cv_wait(mproc_pool *p, double deadline) {
   if (deadline < 0) {
     apr_thread_cond_wait(p->cv, p->mu);
     return 0;
@@ -1746,11 +1746,23 @@ int mproc__pool_cv_wait(mproc_pool *p, double deadline) {
   }
 }
 
+/* A wait for any call (futures' wait, as_completed): counted, so that
+ * complete_job wakes waiters only when someone may want that call. */
+int mproc__pool_cv_wait(mproc_pool *p, double deadline) {
+  int rc;
+  p->gwaiters++;
+  rc = cv_wait(p, deadline);
+  p->gwaiters--;
+  return rc;
+}
+
 int mproc__wait_ready_locked(mproc_async *r, double deadline) {
-  while (!r->ready)
-    if (mproc__pool_cv_wait(r->pool, deadline))
-      return MPROC_ETIMEDOUT;
-  return 0;
+  int rc = 0;
+  r->waiting++; /* complete_job wakes us */
+  while (!r->ready && rc == 0)
+    rc = cv_wait(r->pool, deadline);
+  r->waiting--;
+  return r->ready ? 0 : MPROC_ETIMEDOUT;
 }
 
 int mproc_async_wait(mproc_async *r, double timeout) {

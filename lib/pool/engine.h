@@ -77,6 +77,7 @@ struct mproc_async {
   size_t done;
   size_t first_fail; /* (size_t)-1: none */
   int ready;
+  int waiting; /* threads in mproc__wait_ready_locked on it */
   mproc_value *list; /* map kinds: the results, built when ready */
   mproc_call_opts o;
   double time_limit, soft_limit;
@@ -126,6 +127,7 @@ struct mproc_pool {
   /* under mu */
   int state;
   int wake_pending;
+  int gwaiters; /* threads in mproc__pool_cv_wait (any call may end it) */
   int handler_done;
   int joined;
   int broken;

@@ -203,7 +203,9 @@ static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
       r.p += alen;
       continue;
     }
-    trc = mproc_decode(r.p, (size_t)alen, &arg);
+    trc = mproc__decode_lone_int(r.p, (size_t)alen, &arg)
+              ? 0
+              : mproc_decode(r.p, (size_t)alen, &arg);
     r.p += alen;
     if (trc) {
       if (rl) {
