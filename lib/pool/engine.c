@@ -76,12 +76,8 @@ static void job_destroy(mproc_async *j) {
   if (j->msgs)
     for (i = 0; i < j->n; i++)
       free(j->msgs[i]);
-  free(j->vals);
-  free(j->codes);
   free(j->msgs);
-  free(j->pids);
-  free(j->tstate);
-  free(j->argoff);
+  free(j->argoff); /* the block of argoff, vals, pids, codes, tstate */
   free(j->order);
   while (j->dcbs) {
     donecb *d = j->dcbs;
@@ -168,17 +164,29 @@ static mproc_async *job_new(mproc_pool *p, int kind, size_t n) {
   j->n = n;
   j->refs = 2;
   j->first_fail = (size_t)-1;
-  j->argoff = calloc(n + 1, sizeof *j->argoff);
-  j->vals = calloc(n ? n : 1, sizeof *j->vals);
-  j->codes = calloc(n ? n : 1, sizeof *j->codes);
+  /* One block for the per-task arrays (one allocation per call). */
+  {
+    size_t m = n ? n : 1, per = sizeof(size_t) + sizeof(mproc_value *) +
+                                   sizeof(long) + sizeof(int) + 1;
+    char *b = m < ((size_t)-1) / per - 1
+                  ? calloc(1, (m + 1) * sizeof(size_t) + m * (per - sizeof(size_t)))
+                  : NULL;
+    if (!b) {
+      free(j);
+      pool_decref(p);
+      return NULL;
+    }
+    j->argoff = (size_t *)(void *)b;
+    j->vals = (mproc_value **)(void *)(j->argoff + m + 1);
+    j->pids = (long *)(void *)(j->vals + m);
+    j->codes = (int *)(void *)(j->pids + m);
+    j->tstate = (unsigned char *)(j->codes + m);
+  }
   /* msgs: made at the first message (most calls have none); order: only
    * imap_unordered reads it.  Fewer fresh pages to fault in per call. */
-  j->pids = calloc(n ? n : 1, sizeof *j->pids);
-  j->tstate = calloc(n ? n : 1, 1);
   if (kind == J_IMAP_UNORDERED)
     j->order = calloc(n ? n : 1, sizeof *j->order);
-  if (!j->argoff || !j->vals || !j->codes || !j->pids || !j->tstate ||
-      (kind == J_IMAP_UNORDERED && !j->order)) {
+  if (kind == J_IMAP_UNORDERED && !j->order) {
     job_destroy(j);
     pool_decref(p);
     return NULL;
@@ -793,6 +801,8 @@ static uint64_t get64(rd *r) {
 
 /* A chunk's results: parsed first, then recorded under one lock hold
  * with one wake-up (not one per task). */
+#define SMALL_N 8
+
 static void handle_results(mproc_pool *p, worker *w, rd *r, int aslist) {
   uint32_t n = get32(r), k;
   uint64_t id = get64(r);
@@ -802,6 +812,9 @@ static void handle_results(mproc_pool *p, worker *w, rd *r, int aslist) {
   int *codes;
   mproc_value **vals;
   char **msgs;
+  int s_codes[SMALL_N];
+  mproc_value *s_vals[SMALL_N];
+  char *s_msgs[SMALL_N];
   size_t done;
   for (s = 0; s < 2; s++)
     if (w->fl[s] && w->fl[s]->id == id) {
@@ -815,9 +828,19 @@ static void handle_results(mproc_pool *p, worker *w, rd *r, int aslist) {
     return;
   }
   j = c->job;
-  codes = calloc(n, sizeof *codes);
-  vals = calloc(n, sizeof *vals);
-  msgs = calloc(n, sizeof *msgs);
+  if (n <= SMALL_N) {
+    /* an apply's or a small chunk's results: no allocation */
+    memset(s_codes, 0, sizeof s_codes);
+    memset(s_vals, 0, sizeof s_vals);
+    memset(s_msgs, 0, sizeof s_msgs);
+    codes = s_codes;
+    vals = s_vals;
+    msgs = s_msgs;
+  } else {
+    codes = calloc(n, sizeof *codes);
+    vals = calloc(n, sizeof *vals);
+    msgs = calloc(n, sizeof *msgs);
+  }
   if (!codes || !vals || !msgs) {
     free(codes);
     free(vals);
@@ -859,7 +882,9 @@ static void handle_results(mproc_pool *p, worker *w, rd *r, int aslist) {
       break;
     }
     if (code == 0) {
-      int rc = mproc_decode(r->p, (size_t)len, &vals[k]);
+      int rc = mproc__decode_lone_int(r->p, (size_t)len, &vals[k])
+                   ? 0
+                   : mproc_decode(r->p, (size_t)len, &vals[k]);
       if (rc) {
         codes[k] = rc;
         msgs[k] = fmtstr("task failed in worker %ld: result: %s", w->pid,
@@ -881,9 +906,11 @@ static void handle_results(mproc_pool *p, worker *w, rd *r, int aslist) {
       mproc_value_free(vals[k]);
       free(msgs[k]);
     }
-    free(codes);
-    free(vals);
-    free(msgs);
+    if (codes != s_codes) {
+      free(codes);
+      free(vals);
+      free(msgs);
+    }
     fail_chunk(p, c, MPROC_EBADMSG, "malformed result message from a worker");
     return;
   }
@@ -899,9 +926,11 @@ static void handle_results(mproc_pool *p, worker *w, rd *r, int aslist) {
   if (j->o.progress)
     for (k = 0; k < n; k++)
       run_callbacks(j, 0, done + k + 1);
-  free(codes);
-  free(vals);
-  free(msgs);
+  if (codes != s_codes) {
+    free(codes);
+    free(vals);
+    free(msgs);
+  }
   chunk_free(c);
   if (fin) {
     result_callbacks(j);
