@@ -1286,6 +1286,33 @@ START_TEST(test_memory_limit) {
 END_TEST
 #endif
 
+#if !defined(_WIN32)
+/* 1 once pid ignores SIGINT (Linux /proc SigIgn), 0 at the deadline. */
+static int wait_sigint_ignored(long pid, double secs) {
+  double end = mproc_monotonic() + secs;
+  do {
+    char path[64], line[256];
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    f = fopen(path, "r");
+    if (f) {
+      unsigned long long mask = 0;
+      int found = 0;
+      while (fgets(line, sizeof line, f))
+        if (sscanf(line, "SigIgn: %llx", &mask) == 1) {
+          found = 1;
+          break;
+        }
+      fclose(f);
+      if (found && (mask >> (SIGINT - 1)) & 1)
+        return 1;
+    }
+    mproc_sleep(0.01);
+  } while (mproc_monotonic() < end);
+  return 0;
+}
+#endif
+
 START_TEST(test_teardown_counts) {
   mproc_pool *p = new_pool(3);
   mproc_value *l = range(30), *res = NULL;
@@ -1293,9 +1320,10 @@ START_TEST(test_teardown_counts) {
   ck_assert_int_eq(mproc_pool_pids(p, pids, 3), 3);
 #if !defined(_WIN32)
   /* Ctrl-C goes to the parent only: a worker ignores SIGINT (from the
-   * top of its loop: the workers start at the same time now, so give
-   * them the moment between the start handshake and the loop) */
-  mproc_sleep(0.2);
+   * top of its loop; the workers start at the same time, so wait until it
+   * is there: SigIgn in /proc shows it) */
+  ck_assert_msg(wait_sigint_ignored(pids[0], 20.0) == 1,
+                "worker %ld does not ignore SIGINT", pids[0]);
   kill((pid_t)pids[0], SIGINT);
   mproc_sleep(0.2);
   ck_assert_int_eq(pid_alive(pids[0]), 1);
