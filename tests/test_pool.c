@@ -125,6 +125,18 @@ static int t_mixed(const mproc_value *arg, mproc_value **result) {
   return 0;
 }
 
+/* Puts x into the initializer's queue, naps 0.1 s, gives x*x. */
+static int t_put_nap(const mproc_value *arg, mproc_value **result) {
+  int64_t x = 0;
+  int rc;
+  mproc_value_get_int(arg, &x);
+  if ((rc = mproc_queue_put(g_q, arg, MPROC_FOREVER)) != 0)
+    return rc;
+  mproc_sleep(0.1);
+  *result = mproc_int(x * x);
+  return 0;
+}
+
 /* ---- helpers ------------------------------------------------------------ */
 
 static mproc_pool *new_pool(int n) {
@@ -466,6 +478,105 @@ START_TEST(test_inherit) {
         ck_assert_int_eq(int_at(res, (size_t)k), k * k);
     mproc_value_free(res);
     mproc_value_free(l);
+  }
+  mproc_pool_free(p);
+  mproc_queue_free(q);
+}
+END_TEST
+
+/* ---- batches: queued apply/submit tasks share a message ----------------- */
+
+START_TEST(test_batches) {
+  mproc_queue *q = NULL;
+  mproc_pool *p = NULL;
+  mproc_pool_opts po = MPROC_POOL_OPTS_INIT;
+  mproc_async *rs[300];
+  mproc_future *fs[300];
+  mproc_value *initargs, *arg, *got = NULL;
+  const mproc_value *v = NULL;
+  int64_t x;
+  int i, seen[10] = {0};
+
+  /* One worker, ten queued tasks (they go in batches): a cancelled one
+   * never runs, whether its batch has started or not; the rest give their
+   * values. */
+  ck_mproc_ok(mproc_queue_new(&q, 0));
+  initargs = mproc_list();
+  mproc_list_append(initargs, mproc_queue_ref(q));
+  po.processes = 1;
+  po.initializer = init_queue;
+  po.initargs = initargs;
+  ck_mproc_ok(mproc_pool_new(&p, &po));
+  for (i = 0; i < 10; i++) {
+    arg = mproc_int(i);
+    ck_mproc_ok(mproc_pool_apply_async(p, t_put_nap, arg, NULL, &rs[i]));
+    mproc_value_free(arg);
+  }
+  /* the first task runs: the others have been sent (a batch) */
+  ck_mproc_ok(mproc_queue_get(q, &got, 60));
+  ck_mproc_ok(mproc_value_get_int(got, &x));
+  ck_assert_int_eq(x, 0);
+  seen[0] = 1;
+  mproc_value_free(got);
+  ck_assert_int_eq(mproc_async_cancel(rs[6], 0), 1);
+  for (i = 0; i < 10; i++) {
+    if (i == 6) {
+      ck_mproc(mproc_async_get(rs[i], 60, &v), MPROC_ECLOSED);
+    } else {
+      ck_mproc_ok(mproc_async_get(rs[i], 60, &v));
+      ck_mproc_ok(mproc_value_get_int(v, &x));
+      ck_assert_int_eq(x, (int64_t)i * i);
+    }
+    mproc_async_free(rs[i]);
+  }
+  for (i = 0; i < 8; i++) {
+    ck_mproc_ok(mproc_queue_get(q, &got, 60));
+    ck_mproc_ok(mproc_value_get_int(got, &x));
+    ck_assert(x >= 0 && x < 10 && x != 6 && !seen[x]);
+    seen[x] = 1;
+    mproc_value_free(got);
+  }
+  ck_mproc(mproc_queue_get(q, &got, 0.5), MPROC_EEMPTY);
+  mproc_pool_free(p);
+  mproc_value_free(initargs);
+
+  /* A worker dies in the middle of a batch: that task fails, the others
+   * of the batch run again elsewhere and give their values. */
+  p = new_pool(1);
+  for (i = 0; i < 6; i++) {
+    arg = mproc_int(4 + i);
+    ck_mproc_ok(mproc_pool_apply_async(p, t_die_on_7, arg, NULL, &rs[i]));
+    mproc_value_free(arg);
+  }
+  for (i = 0; i < 6; i++) {
+    if (4 + i == 7) {
+      ck_mproc(mproc_async_get(rs[i], 60, &v), MPROC_EWORKERDIED);
+    } else {
+      ck_mproc_ok(mproc_async_get(rs[i], 60, &v));
+      ck_mproc_ok(mproc_value_get_int(v, &x));
+      ck_assert_int_eq(x, (int64_t)(4 + i) * 10);
+    }
+    mproc_async_free(rs[i]);
+  }
+  mproc_pool_free(p);
+
+  /* Many of them, both faces: every value in its place. */
+  p = new_pool(2);
+  for (i = 0; i < 300; i++) {
+    arg = mproc_int(i);
+    ck_mproc_ok(mproc_pool_apply_async(p, t_square, arg, NULL, &rs[i]));
+    ck_mproc_ok(mproc_pool_submit(p, t_square, arg, &fs[i]));
+    mproc_value_free(arg);
+  }
+  for (i = 0; i < 300; i++) {
+    ck_mproc_ok(mproc_async_get(rs[i], 60, &v));
+    ck_mproc_ok(mproc_value_get_int(v, &x));
+    ck_assert_int_eq(x, (int64_t)i * i);
+    ck_mproc_ok(mproc_future_result(fs[i], 60, &v));
+    ck_mproc_ok(mproc_value_get_int(v, &x));
+    ck_assert_int_eq(x, (int64_t)i * i);
+    mproc_async_free(rs[i]);
+    mproc_future_free(fs[i]);
   }
   mproc_pool_free(p);
   mproc_queue_free(q);
@@ -1484,6 +1595,7 @@ Suite *mproc_suite_pool(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("futures");
   tcase_add_test(tc, test_futures);
+  tcase_add_test(tc, test_batches);
   tcase_add_test(tc, test_futures_cancel_shutdown);
   suite_add_tcase(s, tc);
   return s;

@@ -358,9 +358,12 @@ static size_t chunk_task(const chunk *c, size_t k) {
   return c->idx ? c->idx[k] : c->first + k;
 }
 
+static void unbatch(mproc_pool *p, chunk *c, int front);
+
 static void chunk_free(chunk *c) {
   if (c) {
     free(c->idx);
+    free(c->mem);
     free(c);
   }
 }
@@ -369,6 +372,13 @@ static void chunk_free(chunk *c) {
 static void fail_chunk(mproc_pool *p, chunk *c, int code, const char *msg) {
   mproc_async *j = c->job;
   size_t k;
+  if (c->mem) {
+    for (k = 0; k < c->n; k++)
+      if (c->mem[k])
+        fail_chunk(p, c->mem[k], code, msg);
+    chunk_free(c);
+    return;
+  }
   job_hold(j);
   for (k = 0; k < c->n; k++) {
     size_t i = chunk_task(c, k);
@@ -564,6 +574,41 @@ static void worker_died(mproc_pool *p, worker *w) {
     w->fl[s] = NULL;
     if (!c)
       continue;
+    if (c->mem) {
+      /* A batch: the running task fails, the others run again. */
+      chunk *bad = NULL;
+      if (run == c->id && task >= 1 && task <= c->n) {
+        bad = c->mem[task - 1];
+        c->mem[task - 1] = NULL;
+      }
+      if (bad) {
+        int code = w->kill_code ? w->kill_code : MPROC_EWORKERDIED;
+        if (code == MPROC_ETIMEDOUT)
+          snprintf(msg, sizeof msg,
+                   "task 0 timed out: worker %ld killed after the time "
+                   "limit of %g s",
+                   w->pid, bad->job->time_limit);
+        else if (code == MPROC_ECLOSED)
+          snprintf(msg, sizeof msg, "task 0 cancelled: worker %ld killed",
+                   w->pid);
+        else if (p->opts.memory_limit)
+          snprintf(msg, sizeof msg,
+                   "worker %ld died (%s) while running task 0 (memory "
+                   "limit %zu bytes)",
+                   w->pid, how, p->opts.memory_limit);
+        else
+          snprintf(msg, sizeof msg,
+                   "worker %ld died (%s) while running task 0", w->pid, how);
+      }
+      unbatch(p, c, 1);
+      if (bad) {
+        finish_task(p, bad->job, 0,
+                    w->kill_code ? w->kill_code : MPROC_EWORKERDIED, NULL,
+                    dupstr(msg), w->pid);
+        chunk_free(bad);
+      }
+      continue;
+    }
     if (run == c->id && task >= 1 && task <= c->n) {
       size_t bad = chunk_task(c, (size_t)task - 1);
       int code = w->kill_code ? w->kill_code : MPROC_EWORKERDIED;
@@ -650,7 +695,8 @@ static int encode_chunk(chunk *c, mproc__buf *b) {
   put32(b, M_CHUNK);
   /* bit 8: the worker stamps each task's start (a time limit is set) */
   put32(b, (uint32_t)c->slot |
-               (j->time_limit > 0 || soft > 0 ? 0x100u : 0u));
+               (j->time_limit > 0 || soft > 0 ? 0x100u : 0u) |
+               (c->mem ? 0x200u : 0u));
   put64(b, c->id);
   put32(b, (uint32_t)c->n);
   put32(b, (uint32_t)ml);
@@ -658,10 +704,11 @@ static int encode_chunk(chunk *c, mproc__buf *b) {
   mproc__buf_append(b, &soft, 8);
   mproc__buf_append(b, j->module, ml);
   for (k = 0; k < c->n; k++) {
-    size_t i = chunk_task(c, k);
-    size_t len = j->argoff[i + 1] - j->argoff[i];
+    mproc_async *jk = c->mem ? c->mem[k]->job : j;
+    size_t i = c->mem ? 0 : chunk_task(c, k);
+    size_t len = jk->argoff[i + 1] - jk->argoff[i];
     put64(b, len);
-    if (mproc__buf_append(b, j->args.p + j->argoff[i], len) != 0)
+    if (mproc__buf_append(b, jk->args.p + jk->argoff[i], len) != 0)
       return MPROC_ENOMEM;
   }
   return 0;
@@ -670,6 +717,13 @@ static int encode_chunk(chunk *c, mproc__buf *b) {
 static void cancel_chunk(mproc_pool *p, chunk *c) {
   mproc_async *j = c->job;
   size_t k;
+  if (c->mem) {
+    for (k = 0; k < c->n; k++)
+      if (c->mem[k])
+        cancel_chunk(p, c->mem[k]);
+    chunk_free(c);
+    return;
+  }
   job_hold(j);
   for (k = 0; k < c->n; k++) {
     size_t t = chunk_task(c, k);
@@ -691,13 +745,112 @@ static chunk *skip_cancelled(mproc_pool *p) {
 
 #define SMALL_CHUNK 16384
 
+/* A batch's members go back to the queue (front or back, in order); a
+ * member settled already (cancelled, taken back) is NULL. */
+static void unbatch(mproc_pool *p, chunk *c, int front) {
+  size_t k;
+  for (k = 0; k < c->n; k++) {
+    chunk *m = c->mem[front ? c->n - 1 - k : k];
+    if (!m)
+      continue; /* settled already (cancelled, taken back) */
+    m->slot = 0;
+    if (front)
+      pend_push_front(p, m);
+    else
+      pend_push_back(p, m);
+  }
+  chunk_free(c);
+}
+
+/* A single-task chunk of an apply or a submit that may share a message. */
+static int batchable(const mproc_pool *p, const chunk *c) {
+  return c->n == 1 && !c->idx && !c->mem && !c->job->h_cancel &&
+         (c->job->kind == J_APPLY || c->job->kind == J_FUTURE) &&
+         p->opts.maxtasksperchild == 0;
+}
+
+/*
+ * Several queued apply/submit tasks of the same function and limits go
+ * to a worker in one message (a batch), up to BATCH_MAX and `cap` (the
+ * worker's share of the queue), so one send and one reply serve many.
+ * Each task keeps its own claim word, so cancel still stops any task of
+ * the batch that has not started.  Replaces the queue's head.
+ */
+static void make_batch(mproc_pool *p, size_t cap) {
+  chunk *h = p->pend_head, *c, *b;
+  size_t n = 0;
+  if (!h || !batchable(p, h) || cap < 2)
+    return;
+  for (c = h; c && n < BATCH_MAX && n < cap && batchable(p, c) &&
+              c->job->offset == h->job->offset &&
+              c->job->time_limit == h->job->time_limit &&
+              c->job->soft_limit == h->job->soft_limit &&
+              strcmp(c->job->module, h->job->module) == 0;
+       c = c->next)
+    n++;
+  if (n < 2)
+    return;
+  b = calloc(1, sizeof *b);
+  if (b)
+    b->mem = malloc(n * sizeof *b->mem);
+  if (!b || !b->mem) {
+    free(b);
+    return; /* out of memory: one by one */
+  }
+  b->job = h->job;
+  b->n = n;
+  for (n = 0; n < b->n; n++)
+    b->mem[n] = pend_pop(p);
+  pend_push_front(p, b);
+}
+
+/*
+ * Take back the tasks of batch c (in worker w, slot s) that have not
+ * started, with the same compare-and-swap as the worker's claim: those
+ * whose call is cancelled (or all of them: `all`) are cancelled; with
+ * `steal`, up to `steal` of them (from the end) go back to the queue for
+ * an idle worker.  A task taken back is NULL in the batch; its reply from
+ * the worker ("task cancelled") is dropped.
+ */
+static int batch_take_back(mproc_pool *p, worker *w, int s, chunk *c,
+                           int all, size_t steal) {
+  size_t k, taken = 0;
+  uint64_t run = mproc__ld64(&w->w[W_RUN]), task = mproc__ld64(&w->w[W_TASK]);
+  for (k = c->n; k-- > 0;) {
+    chunk *m = c->mem[k];
+    uint64_t want = (c->id << 2) | SL_SENT;
+    int cancel;
+    if (!m)
+      continue;
+    cancel = all || m->job->h_cancel;
+    if (!cancel && taken >= steal)
+      continue;
+    if (mproc__cas64(&w->w[W_MEM0 + s * BATCH_MAX + k], &want,
+                     (c->id << 2) | SL_CANCELLED)) {
+      c->mem[k] = NULL;
+      if (cancel) {
+        cancel_chunk(p, m);
+      } else {
+        m->slot = 0;
+        pend_push_back(p, m);
+        taken++;
+      }
+    } else if (cancel && !all && m->job->cancel_kill && !w->kill_code &&
+               run == c->id && task == k + 1) {
+      w->kill_code = MPROC_ECLOSED;
+      mproc_process_kill(w->proc);
+    }
+  }
+  return (int)taken;
+}
+
 /*
  * An idle worker and nothing queued: take back a chunk that waits behind
  * a running one in a busy worker (the same compare-and-swap as cancel),
  * so a long task never holds up a short one while a worker idles.
  */
 static void steal_for_idle(mproc_pool *p) {
-  int i, s, idle = 0;
+  int i, s, idle = 0, busy = 0;
   for (i = 0; i < p->nw; i++) {
     worker *w = &p->wk[i];
     idle += w->live && w->ready && !w->retiring && !w->fl[0] && !w->fl[1];
@@ -716,13 +869,49 @@ static void steal_for_idle(mproc_pool *p) {
       if (mproc__cas64(&w->w[W_SLOT0 + s], &want,
                        (c->id << 2) | SL_CANCELLED)) {
         w->fl[s] = NULL;
-        c->slot = 0;
-        pend_push_back(p, c);
+        if (c->mem) {
+          unbatch(p, c, 0);
+        } else {
+          c->slot = 0;
+          pend_push_back(p, c);
+        }
         idle--;
         break;
       }
     }
   }
+  /* Still idle: half of a busy worker's batch tasks not started. */
+  for (i = 0; i < p->nw; i++)
+    busy += p->wk[i].live && (p->wk[i].fl[0] || p->wk[i].fl[1]);
+  for (i = 0; i < p->nw && idle > 0 && busy > 0; i++) {
+    worker *w = &p->wk[i];
+    if (!w->live || w->kill_code)
+      continue;
+    for (s = 0; s < 2 && idle > 0; s++) {
+      chunk *c = w->fl[s];
+      size_t k, left = 0;
+      if (!c || !c->mem)
+        continue;
+      for (k = 0; k < c->n; k++)
+        left += c->mem[k] && (mproc__ld64(&w->w[W_MEM0 + s * BATCH_MAX + k]) &
+                              3) == SL_SENT;
+      if (left >= 2 && batch_take_back(p, w, s, c, 0, left / 2) > 0)
+        idle--;
+    }
+  }
+}
+
+/* A batch's size: the queued batchable tasks shared among the workers
+ * that can take work (so a batch never takes another worker's share). */
+static size_t batch_cap(mproc_pool *p) {
+  size_t queued = 0, takers = 0, lim = (size_t)BATCH_MAX * (size_t)p->nw;
+  chunk *c;
+  int i;
+  for (c = p->pend_head; c && queued < lim && batchable(p, c); c = c->next)
+    queued++;
+  for (i = 0; i < p->nw; i++)
+    takers += p->wk[i].live && p->wk[i].ready && !p->wk[i].retiring;
+  return takers ? queued / takers : 0;
 }
 
 /* Send chunks: first to idle workers, then a second one to busy workers
@@ -743,17 +932,30 @@ static void dispatch(mproc_pool *p, mproc__buf *b) {
         if (!w->live || !w->ready || w->retiring || busy != pass)
           continue;
         slot = w->fl[0] ? 1 : 0;
+        make_batch(p, batch_cap(p));
+        c = p->pend_head;
         c->id = ++p->next_id;
         c->slot = slot;
-        if (encode_chunk(c, b) != 0)
-          return;
-        if (busy && b->len > SMALL_CHUNK)
+        rc = encode_chunk(c, b);
+        if (rc != 0 || (busy && b->len > SMALL_CHUNK)) {
+          if (c->mem)
+            unbatch(p, pend_pop(p), 1);
+          if (rc != 0)
+            return;
           continue; /* only into an idle worker */
+        }
         pend_pop(p);
         mproc__st64_release(&w->w[W_SLOT0 + slot], (c->id << 2) | SL_SENT);
         w->fl[slot] = c;
-        for (k = 0; k < c->n; k++)
-          c->job->tstate[chunk_task(c, k)] = T_SENT;
+        for (k = 0; k < c->n; k++) {
+          if (c->mem) {
+            mproc__st64_release(&w->w[W_MEM0 + slot * BATCH_MAX + k],
+                                (c->id << 2) | SL_SENT);
+            c->mem[k]->job->tstate[0] = T_SENT;
+          } else {
+            c->job->tstate[chunk_task(c, k)] = T_SENT;
+          }
+        }
         rc = mproc_conn_send_bytes(w->conn, b->p, b->len);
         if (rc) {
           /* It died: its EOF or sentinel settles its chunks. */
@@ -801,7 +1003,7 @@ static uint64_t get64(rd *r) {
 
 /* A chunk's results: parsed first, then recorded under one lock hold
  * with one wake-up (not one per task). */
-#define SMALL_N 8
+#define SMALL_N 16
 
 static void handle_results(mproc_pool *p, worker *w, rd *r, int aslist) {
   uint32_t n = get32(r), k;
@@ -823,7 +1025,9 @@ static void handle_results(mproc_pool *p, worker *w, rd *r, int aslist) {
       break;
     }
   if (!c || n != c->n) {
-    if (c)
+    if (c && c->mem)
+      unbatch(p, c, 1);
+    else if (c)
       pend_push_front(p, c);
     return;
   }
@@ -899,6 +1103,27 @@ static void handle_results(mproc_pool *p, worker *w, rd *r, int aslist) {
                        (const char *)r->p);
     }
     r->p += len;
+  }
+  if (!r->bad && c->mem) {
+    /* A batch: each task finishes its own call; a task taken back (stolen
+     * or cancelled before it started) is NULL here or already done. */
+    for (k = 0; k < n; k++) {
+      chunk *m = c->mem[k];
+      if (!m) {
+        mproc_value_free(vals[k]);
+        free(msgs[k]);
+        continue;
+      }
+      finish_task(p, m->job, 0, codes[k], vals[k], msgs[k], w->pid);
+      chunk_free(m);
+    }
+    if (codes != s_codes) {
+      free(codes);
+      free(vals);
+      free(msgs);
+    }
+    chunk_free(c);
+    return;
   }
   if (r->bad) {
     /* A garbled message: fail the whole chunk. */
@@ -1064,6 +1289,10 @@ static void do_cancels(mproc_pool *p, mproc_async **list, size_t n) {
     for (s = 0; s < 2; s++) {
       uint64_t want;
       c = w->fl[s];
+      if (c && c->mem) {
+        batch_take_back(p, w, s, c, 0, 0); /* its cancelled tasks */
+        continue;
+      }
       if (!c || !c->job->h_cancel)
         continue;
       want = (c->id << 2) | SL_SENT;
@@ -1100,6 +1329,10 @@ static void do_cancel_all(mproc_pool *p) {
     for (s = 0; s < 2; s++) {
       uint64_t want;
       c = w->fl[s];
+      if (c && c->mem) {
+        batch_take_back(p, w, s, c, 1, 0); /* every task not started */
+        continue;
+      }
       if (!c)
         continue;
       want = (c->id << 2) | SL_SENT;

@@ -22,7 +22,9 @@ enum {
   W_TASK = 1,  /* index + 1 in that chunk of the running task (0: none) */
   W_START = 2, /* its start, monotonic clock in ns */
   W_SLOT0 = 3, /* two slot words: (chunk id << 2) | SL_* */
-  W_NWORDS = 5
+  W_MEM0 = 5,  /* a batch's claim words, BATCH_MAX per slot: (id << 2) | SL_* */
+  BATCH_MAX = 16,
+  W_NWORDS = 5 + 2 * BATCH_MAX
 };
 enum { SL_SENT = 1, SL_STARTED = 2, SL_CANCELLED = 3 };
 
@@ -36,7 +38,8 @@ enum {
 };
 /*
  * M_CHUNK:   u32 type, u32 slot (| 0x100: a time limit is set, the
- *            worker stamps W_START per task), u64 id, u32 n, u32 modlen, u64 offset,
+ *            worker stamps W_START per task; | 0x200: a batch, each task
+ *            claimed on its own word W_MEM0 + slot * BATCH_MAX + k), u64 id, u32 n, u32 modlen, u64 offset,
  *            f64 soft limit (0: none), module bytes, then n x
  *            (u64 len, encoded argument).
  * M_RESULTS: u32 type, u32 n, u64 id, then n x (i32 code, u32 0, u64 len,
@@ -53,6 +56,9 @@ struct chunk {
   mproc_async *job;
   size_t first, n;  /* tasks first .. first+n-1, unless idx */
   size_t *idx;      /* the tasks' indices (a re-dispatched chunk) */
+  /* A batch: n single-task chunks of apply/submit calls with the same
+   * function and limits, sent as one message; task k is mem[k]'s. */
+  struct chunk **mem;
   uint64_t id;
   int slot;
   chunk *next;

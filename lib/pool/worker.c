@@ -138,7 +138,7 @@ static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
                      size_t len, mproc__buf *out, char *cache_mod,
                      uint64_t *cache_off, void **cache_fn, int *nomem) {
   rd r;
-  uint32_t slot, n, ml, k, timed;
+  uint32_t slot, n, ml, k, timed, batch;
   uint64_t id, offset, want;
   double soft;
   char module[1024];
@@ -150,13 +150,15 @@ static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
   r.bad = 0;
   get32(&r); /* M_CHUNK */
   slot = get32(&r);
-  timed = slot >> 8; /* a time limit: stamp each task's start */
+  timed = (slot >> 8) & 1; /* a time limit: stamp each task's start */
+  batch = (slot >> 9) & 1;  /* claim each task on its own word */
   slot &= 0xff;
   id = get64(&r);
   n = get32(&r);
   ml = get32(&r);
   offset = get64(&r);
-  if (r.bad || r.end - r.p < 8 || slot > 1 || ml >= sizeof module)
+  if (r.bad || r.end - r.p < 8 || slot > 1 || ml >= sizeof module ||
+      (batch && n > BATCH_MAX))
     return -1;
   memcpy(&soft, r.p, 8);
   r.p += 8;
@@ -197,6 +199,20 @@ static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
     if (r.bad || (uint64_t)(r.end - r.p) < alen) {
       mproc_value_free(rl);
       return -1;
+    }
+    if (batch) {
+      /* a task of a batch cancelled before it started never runs */
+      uint64_t wm = (id << 2) | SL_SENT;
+      if (!mproc__cas64(&w[W_MEM0 + slot * BATCH_MAX + k], &wm,
+                        (id << 2) | SL_STARTED)) {
+        if (rl) {
+          flush_list(out, rl);
+          rl = NULL;
+        }
+        put_fail(out, MPROC_ECLOSED, "task cancelled");
+        r.p += alen;
+        continue;
+      }
     }
     if (rc) {
       put_fail(out, rc, "the task function cannot be found in the worker");
