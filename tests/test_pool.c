@@ -560,6 +560,23 @@ START_TEST(test_batches) {
   }
   mproc_pool_free(p);
 
+  /* A long task does not hold up the short ones queued with it: an idle
+   * worker takes them back from a batch (or a chunk) not started. */
+  p = new_pool(2);
+  for (i = 0; i < 8; i++) {
+    arg = mproc_float(i == 0 ? 30.0 : 0.01);
+    ck_mproc_ok(mproc_pool_apply_async(p, t_sleep, arg, NULL, &rs[i]));
+    mproc_value_free(arg);
+  }
+  for (i = 1; i < 8; i++)
+    ck_mproc_ok(mproc_async_get(rs[i], 20, &v));
+  ck_assert_int_eq(mproc_async_ready(rs[0]), 0);
+  mproc_pool_terminate(p);
+  ck_mproc(mproc_async_get(rs[0], 60, &v), MPROC_ECLOSED);
+  for (i = 0; i < 8; i++)
+    mproc_async_free(rs[i]);
+  mproc_pool_free(p);
+
   /* Many of them, both faces: every value in its place. */
   p = new_pool(2);
   for (i = 0; i < 300; i++) {

@@ -880,7 +880,8 @@ static void steal_for_idle(mproc_pool *p) {
       }
     }
   }
-  /* Still idle: half of a busy worker's batch tasks not started. */
+  /* Still idle: half (rounded up) of a busy worker's batch tasks not
+   * started. */
   for (i = 0; i < p->nw; i++)
     busy += p->wk[i].live && (p->wk[i].fl[0] || p->wk[i].fl[1]);
   for (i = 0; i < p->nw && idle > 0 && busy > 0; i++) {
@@ -895,7 +896,7 @@ static void steal_for_idle(mproc_pool *p) {
       for (k = 0; k < c->n; k++)
         left += c->mem[k] && (mproc__ld64(&w->w[W_MEM0 + s * BATCH_MAX + k]) &
                               3) == SL_SENT;
-      if (left >= 2 && batch_take_back(p, w, s, c, 0, left / 2) > 0)
+      if (left >= 1 && batch_take_back(p, w, s, c, 0, (left + 1) / 2) > 0)
         idle--;
     }
   }
