@@ -283,6 +283,9 @@ struct mproc_value {
   } u;
 };
 
+/* codec.c: a message that is one int, decoded without a decoder (the
+ * pool worker's common argument): 1 and *out, else 0 (use mproc_decode). */
+int mproc__decode_lone_int(const void *buf, size_t n, mproc_value **out);
 /* A list or tuple with room for cap items (the decoder knows the count). */
 mproc_value *mproc__seq_new(mproc_type t, size_t cap);
 /* Append to a list or tuple without the public checks; steals item. */

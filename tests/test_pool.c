@@ -112,6 +112,31 @@ static int t_return_queue(const mproc_value *arg, mproc_value **result) {
   return 0;
 }
 
+/* None: a queue (cannot be sent); a negative int: no result; else x*x. */
+static int t_mixed(const mproc_value *arg, mproc_value **result) {
+  int64_t x = 0;
+  if (mproc_value_type(arg) == MPROC_T_NONE) {
+    *result = mproc_queue_ref(g_q);
+    return 0;
+  }
+  mproc_value_get_int(arg, &x);
+  if (x >= 0)
+    *result = mproc_int(x * x);
+  return 0;
+}
+
+/* Puts x into the initializer's queue, naps 0.1 s, gives x*x. */
+static int t_put_nap(const mproc_value *arg, mproc_value **result) {
+  int64_t x = 0;
+  int rc;
+  mproc_value_get_int(arg, &x);
+  if ((rc = mproc_queue_put(g_q, arg, MPROC_FOREVER)) != 0)
+    return rc;
+  mproc_sleep(0.1);
+  *result = mproc_int(x * x);
+  return 0;
+}
+
 /* ---- helpers ------------------------------------------------------------ */
 
 static mproc_pool *new_pool(int n) {
@@ -408,6 +433,168 @@ START_TEST(test_inherit) {
   ck_assert_int_eq(x, 16);
   mproc_value_free(res);
   mproc_value_free(arg);
+
+  /* Chunks of several tasks: their results travel as one list unless one
+   * cannot be sent; then only that task fails (chunk 0: task 1; chunk 1:
+   * all fine, a None among them). */
+  {
+    mproc_value *l = mproc_list();
+    const mproc_value *v = NULL;
+    mproc_async *r = NULL;
+    mproc_call_opts co = MPROC_CALL_OPTS_INIT;
+    const char *msg = NULL;
+    int64_t k;
+    for (k = 0; k < 8; k++)
+      mproc_list_append(l, k == 1 ? mproc_none() : mproc_int(k == 6 ? -1 : k));
+    co.chunksize = 4;
+    ck_mproc_ok(mproc_pool_map_async(p, t_mixed, l, &co, &r));
+    ck_mproc(mproc_async_get(r, 60, &v), MPROC_EINHERIT);
+    ck_assert_uint_eq(mproc_list_len(v), 8);
+    for (k = 0; k < 8; k++) {
+      int code = mproc_async_task(r, (size_t)k, NULL, &msg, NULL);
+      if (k == 1) {
+        ck_assert_int_eq(code, MPROC_EINHERIT);
+        ck_assert_msg(strstr(msg, "the result cannot be sent") != NULL, "%s",
+                      msg);
+      } else {
+        ck_assert_int_eq(code, 0);
+        ck_assert_ptr_null(msg);
+      }
+      if (k == 1 || k == 6)
+        ck_assert_int_eq(mproc_value_type(mproc_list_get(v, (size_t)k)),
+                         MPROC_T_NONE);
+      else
+        ck_assert_int_eq(int_at(v, (size_t)k), k * k);
+    }
+    mproc_async_free(r);
+    /* all of it sendable: one list per chunk, values in order */
+    mproc_list_set(l, 1, mproc_int(1));
+    ck_mproc_ok(mproc_pool_map(p, t_mixed, l, 4, &res));
+    for (k = 0; k < 8; k++)
+      if (k == 6)
+        ck_assert_int_eq(mproc_value_type(mproc_list_get(res, (size_t)k)),
+                         MPROC_T_NONE);
+      else
+        ck_assert_int_eq(int_at(res, (size_t)k), k * k);
+    mproc_value_free(res);
+    mproc_value_free(l);
+  }
+  mproc_pool_free(p);
+  mproc_queue_free(q);
+}
+END_TEST
+
+/* ---- batches: queued apply/submit tasks share a message ----------------- */
+
+START_TEST(test_batches) {
+  mproc_queue *q = NULL;
+  mproc_pool *p = NULL;
+  mproc_pool_opts po = MPROC_POOL_OPTS_INIT;
+  mproc_async *rs[300];
+  mproc_future *fs[300];
+  mproc_value *initargs, *arg, *got = NULL;
+  const mproc_value *v = NULL;
+  int64_t x;
+  int i, seen[10] = {0};
+
+  /* One worker, ten queued tasks (they go in batches): a cancelled one
+   * never runs, whether its batch has started or not; the rest give their
+   * values. */
+  ck_mproc_ok(mproc_queue_new(&q, 0));
+  initargs = mproc_list();
+  mproc_list_append(initargs, mproc_queue_ref(q));
+  po.processes = 1;
+  po.initializer = init_queue;
+  po.initargs = initargs;
+  ck_mproc_ok(mproc_pool_new(&p, &po));
+  for (i = 0; i < 10; i++) {
+    arg = mproc_int(i);
+    ck_mproc_ok(mproc_pool_apply_async(p, t_put_nap, arg, NULL, &rs[i]));
+    mproc_value_free(arg);
+  }
+  /* the first task runs: the others have been sent (a batch) */
+  ck_mproc_ok(mproc_queue_get(q, &got, 60));
+  ck_mproc_ok(mproc_value_get_int(got, &x));
+  ck_assert_int_eq(x, 0);
+  seen[0] = 1;
+  mproc_value_free(got);
+  ck_assert_int_eq(mproc_async_cancel(rs[6], 0), 1);
+  for (i = 0; i < 10; i++) {
+    if (i == 6) {
+      ck_mproc(mproc_async_get(rs[i], 60, &v), MPROC_ECLOSED);
+    } else {
+      ck_mproc_ok(mproc_async_get(rs[i], 60, &v));
+      ck_mproc_ok(mproc_value_get_int(v, &x));
+      ck_assert_int_eq(x, (int64_t)i * i);
+    }
+    mproc_async_free(rs[i]);
+  }
+  for (i = 0; i < 8; i++) {
+    ck_mproc_ok(mproc_queue_get(q, &got, 60));
+    ck_mproc_ok(mproc_value_get_int(got, &x));
+    ck_assert(x >= 0 && x < 10 && x != 6 && !seen[x]);
+    seen[x] = 1;
+    mproc_value_free(got);
+  }
+  ck_mproc(mproc_queue_get(q, &got, 0.5), MPROC_EEMPTY);
+  mproc_pool_free(p);
+  mproc_value_free(initargs);
+
+  /* A worker dies in the middle of a batch: that task fails, the others
+   * of the batch run again elsewhere and give their values. */
+  p = new_pool(1);
+  for (i = 0; i < 6; i++) {
+    arg = mproc_int(4 + i);
+    ck_mproc_ok(mproc_pool_apply_async(p, t_die_on_7, arg, NULL, &rs[i]));
+    mproc_value_free(arg);
+  }
+  for (i = 0; i < 6; i++) {
+    if (4 + i == 7) {
+      ck_mproc(mproc_async_get(rs[i], 60, &v), MPROC_EWORKERDIED);
+    } else {
+      ck_mproc_ok(mproc_async_get(rs[i], 60, &v));
+      ck_mproc_ok(mproc_value_get_int(v, &x));
+      ck_assert_int_eq(x, (int64_t)(4 + i) * 10);
+    }
+    mproc_async_free(rs[i]);
+  }
+  mproc_pool_free(p);
+
+  /* A long task does not hold up the short ones queued with it: an idle
+   * worker takes them back from a batch (or a chunk) not started. */
+  p = new_pool(2);
+  for (i = 0; i < 8; i++) {
+    arg = mproc_float(i == 0 ? 30.0 : 0.01);
+    ck_mproc_ok(mproc_pool_apply_async(p, t_sleep, arg, NULL, &rs[i]));
+    mproc_value_free(arg);
+  }
+  for (i = 1; i < 8; i++)
+    ck_mproc_ok(mproc_async_get(rs[i], 20, &v));
+  ck_assert_int_eq(mproc_async_ready(rs[0]), 0);
+  mproc_pool_terminate(p);
+  ck_mproc(mproc_async_get(rs[0], 60, &v), MPROC_ECLOSED);
+  for (i = 0; i < 8; i++)
+    mproc_async_free(rs[i]);
+  mproc_pool_free(p);
+
+  /* Many of them, both faces: every value in its place. */
+  p = new_pool(2);
+  for (i = 0; i < 300; i++) {
+    arg = mproc_int(i);
+    ck_mproc_ok(mproc_pool_apply_async(p, t_square, arg, NULL, &rs[i]));
+    ck_mproc_ok(mproc_pool_submit(p, t_square, arg, &fs[i]));
+    mproc_value_free(arg);
+  }
+  for (i = 0; i < 300; i++) {
+    ck_mproc_ok(mproc_async_get(rs[i], 60, &v));
+    ck_mproc_ok(mproc_value_get_int(v, &x));
+    ck_assert_int_eq(x, (int64_t)i * i);
+    ck_mproc_ok(mproc_future_result(fs[i], 60, &v));
+    ck_mproc_ok(mproc_value_get_int(v, &x));
+    ck_assert_int_eq(x, (int64_t)i * i);
+    mproc_async_free(rs[i]);
+    mproc_future_free(fs[i]);
+  }
   mproc_pool_free(p);
   mproc_queue_free(q);
 }
@@ -1227,13 +1414,44 @@ START_TEST(test_memory_limit) {
 END_TEST
 #endif
 
+#if !defined(_WIN32)
+/* 1 once pid ignores SIGINT (Linux /proc SigIgn), 0 at the deadline. */
+static int wait_sigint_ignored(long pid, double secs) {
+  double end = mproc_monotonic() + secs;
+  do {
+    char path[64], line[256];
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    f = fopen(path, "r");
+    if (f) {
+      unsigned long long mask = 0;
+      int found = 0;
+      while (fgets(line, sizeof line, f))
+        if (sscanf(line, "SigIgn: %llx", &mask) == 1) {
+          found = 1;
+          break;
+        }
+      fclose(f);
+      if (found && (mask >> (SIGINT - 1)) & 1)
+        return 1;
+    }
+    mproc_sleep(0.01);
+  } while (mproc_monotonic() < end);
+  return 0;
+}
+#endif
+
 START_TEST(test_teardown_counts) {
   mproc_pool *p = new_pool(3);
   mproc_value *l = range(30), *res = NULL;
   long pids[3];
   ck_assert_int_eq(mproc_pool_pids(p, pids, 3), 3);
 #if !defined(_WIN32)
-  /* Ctrl-C goes to the parent only: a worker ignores SIGINT */
+  /* Ctrl-C goes to the parent only: a worker ignores SIGINT (from the
+   * top of its loop; the workers start at the same time, so wait until it
+   * is there: SigIgn in /proc shows it) */
+  ck_assert_msg(wait_sigint_ignored(pids[0], 20.0) == 1,
+                "worker %ld does not ignore SIGINT", pids[0]);
   kill((pid_t)pids[0], SIGINT);
   mproc_sleep(0.2);
   ck_assert_int_eq(pid_alive(pids[0]), 1);
@@ -1394,6 +1612,7 @@ Suite *mproc_suite_pool(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("futures");
   tcase_add_test(tc, test_futures);
+  tcase_add_test(tc, test_batches);
   tcase_add_test(tc, test_futures_cancel_shutdown);
   suite_add_tcase(s, tc);
   return s;

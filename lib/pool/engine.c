@@ -76,12 +76,8 @@ static void job_destroy(mproc_async *j) {
   if (j->msgs)
     for (i = 0; i < j->n; i++)
       free(j->msgs[i]);
-  free(j->vals);
-  free(j->codes);
   free(j->msgs);
-  free(j->pids);
-  free(j->tstate);
-  free(j->argoff);
+  free(j->argoff); /* the block of argoff, vals, pids, codes, tstate */
   free(j->order);
   while (j->dcbs) {
     donecb *d = j->dcbs;
@@ -132,15 +128,29 @@ static mproc_async *job_new(mproc_pool *p, int kind, size_t n) {
   j->n = n;
   j->refs = 2;
   j->first_fail = (size_t)-1;
-  j->argoff = calloc(n + 1, sizeof *j->argoff);
-  j->vals = calloc(n ? n : 1, sizeof *j->vals);
-  j->codes = calloc(n ? n : 1, sizeof *j->codes);
-  j->msgs = calloc(n ? n : 1, sizeof *j->msgs);
-  j->pids = calloc(n ? n : 1, sizeof *j->pids);
-  j->tstate = calloc(n ? n : 1, 1);
-  j->order = calloc(n ? n : 1, sizeof *j->order);
-  if (!j->argoff || !j->vals || !j->codes || !j->msgs || !j->pids ||
-      !j->tstate || !j->order) {
+  /* One block for the per-task arrays (one allocation per call). */
+  {
+    size_t m = n ? n : 1, per = sizeof(size_t) + sizeof(mproc_value *) +
+                                   sizeof(long) + sizeof(int) + 1;
+    char *b = m < ((size_t)-1) / per - 1
+                  ? calloc(1, (m + 1) * sizeof(size_t) + m * (per - sizeof(size_t)))
+                  : NULL;
+    if (!b) {
+      free(j);
+      pool_decref(p);
+      return NULL;
+    }
+    j->argoff = (size_t *)(void *)b;
+    j->vals = (mproc_value **)(void *)(j->argoff + m + 1);
+    j->pids = (long *)(void *)(j->vals + m);
+    j->codes = (int *)(void *)(j->pids + m);
+    j->tstate = (unsigned char *)(j->codes + m);
+  }
+  /* msgs: made at the first message (most calls have none); order: only
+   * imap_unordered reads it.  Fewer fresh pages to fault in per call. */
+  if (kind == J_IMAP_UNORDERED)
+    j->order = calloc(n ? n : 1, sizeof *j->order);
+  if (kind == J_IMAP_UNORDERED && !j->order) {
     job_destroy(j);
     pool_decref(p);
     return NULL;
@@ -179,7 +189,8 @@ static void result_callbacks(mproc_async *j) {
       j->o.callback(j, v, j->o.ctx);
     }
   } else if (j->o.error_callback) {
-    j->o.error_callback(j, j->codes[j->first_fail], j->msgs[j->first_fail],
+    j->o.error_callback(j, j->codes[j->first_fail],
+                        mproc__async_msg(j, j->first_fail),
                         j->o.ctx);
   }
 }
@@ -195,12 +206,19 @@ static int task_done_locked(mproc_async *j, size_t i, int code,
     free(msg);
     return 0;
   }
+  if (msg && !j->msgs && !(j->msgs = calloc(j->n, sizeof *j->msgs))) {
+    free(msg); /* out of memory: the code alone tells */
+    msg = NULL;
+  }
   j->tstate[i] = T_DONE;
   j->codes[i] = code;
   j->vals[i] = v;
-  j->msgs[i] = msg;
+  if (msg)
+    j->msgs[i] = msg;
   j->pids[i] = pid;
-  j->order[j->norder++] = i;
+  if (j->order)
+    j->order[j->norder] = i;
+  j->norder++;
   j->done++;
   if (code && (j->first_fail == (size_t)-1 || i < j->first_fail))
     j->first_fail = i;
@@ -208,10 +226,10 @@ static int task_done_locked(mproc_async *j, size_t i, int code,
     return 0;
   if (j->kind == J_MAP) {
     size_t k;
-    mproc_value *l = mproc_list();
+    mproc_value *l = mproc__seq_new(MPROC_T_LIST, j->n); /* room for all */
     for (k = 0; l && k < j->n; k++) {
       mproc_value *item = j->vals[k] ? j->vals[k] : mproc_none();
-      if (mproc_list_append(l, item) != 0) {
+      if (mproc__seq_push(l, item) != 0) {
         /* append steals even on failure: the slot is gone */
         j->vals[k] = NULL;
         mproc_value_free(l);
@@ -227,7 +245,17 @@ static int task_done_locked(mproc_async *j, size_t i, int code,
   return 1;
 }
 
-static void complete_job(mproc_pool *p, mproc_async *j);
+static void complete_job(mproc_pool *p, mproc_async *j, int holds);
+
+/*
+ * Whether a finished task (not the call) can end someone's wait: only
+ * imap's next waits for single tasks; every other wait is for the whole
+ * call (complete_job wakes those).  A wake-up per chunk would cost the
+ * waiter a futex round trip for nothing.
+ */
+static int partial_waiters(const mproc_async *j) {
+  return j->kind == J_IMAP || j->kind == J_IMAP_UNORDERED;
+}
 
 /*
  * Finish task i outside the mutex: record, callbacks, then (for the last
@@ -240,41 +268,66 @@ static void finish_task(mproc_pool *p, mproc_async *j, size_t i, int code,
   LOCK(p);
   fin = task_done_locked(j, i, code, v, msg, pid);
   done = j->done;
-  apr_thread_cond_broadcast(p->cv);
+  if (partial_waiters(j))
+    apr_thread_cond_broadcast(p->cv);
   UNLOCK(p);
   if (j->o.progress || fin)
     run_callbacks(j, fin, done);
   if (fin)
-    complete_job(p, j);
+    complete_job(p, j, 0);
 }
 
-/* The last task is done and the callbacks ran: ready, done callbacks, and
- * the engine's reference goes. */
-static void complete_job(mproc_pool *p, mproc_async *j) {
-  {
-    donecb *d, *nx;
-    LOCK(p);
-    j->ready = 1;
-    d = j->dcbs;
-    j->dcbs = NULL;
+/*
+ * The last task is done and the callbacks ran: ready, done callbacks, and
+ * the engine's reference goes, with the caller's `holds` extra references
+ * (job_hold), in the same lock hold when there are no done callbacks.  The
+ * waiters are woken after the unlock (so a woken waiter does not block on
+ * the mutex the handler still holds); a reference to the pool's core keeps
+ * the condition variable alive for that broadcast.
+ */
+static void complete_job(mproc_pool *p, mproc_async *j, int holds) {
+  donecb *d, *nx;
+  int last = 0, wake;
+  LOCK(p);
+  j->ready = 1;
+  /* Only when someone waits for it (10 000 apply_async whose results are
+   * taken later cost no wake-up each). */
+  wake = j->waiting || p->gwaiters || partial_waiters(j);
+  d = j->dcbs;
+  j->dcbs = NULL;
+  if (!d) {
+    j->refs -= 1 + holds;
+    last = j->refs == 0;
+  }
+  mproc__add32(&p->prefs, 1);
+  UNLOCK(p);
+  if (wake)
     apr_thread_cond_broadcast(p->cv);
-    UNLOCK(p);
+  if (d) {
     for (; d; d = nx) {
       nx = d->next;
       d->fn(j, d->ctx);
       free(d);
     }
-    job_release(j);
+    for (; holds >= 0; holds--)
+      job_release(j);
+  } else if (last) {
+    job_destroy(j);
+    pool_decref(p);
   }
+  pool_decref(p);
 }
 
 static size_t chunk_task(const chunk *c, size_t k) {
   return c->idx ? c->idx[k] : c->first + k;
 }
 
+static void unbatch(mproc_pool *p, chunk *c, int front);
+
 static void chunk_free(chunk *c) {
   if (c) {
     free(c->idx);
+    free(c->mem);
     free(c);
   }
 }
@@ -283,6 +336,13 @@ static void chunk_free(chunk *c) {
 static void fail_chunk(mproc_pool *p, chunk *c, int code, const char *msg) {
   mproc_async *j = c->job;
   size_t k;
+  if (c->mem) {
+    for (k = 0; k < c->n; k++)
+      if (c->mem[k])
+        fail_chunk(p, c->mem[k], code, msg);
+    chunk_free(c);
+    return;
+  }
   job_hold(j);
   for (k = 0; k < c->n; k++) {
     size_t i = chunk_task(c, k);
@@ -389,7 +449,6 @@ static int spawn_worker(mproc_pool *p, worker *w) {
   /* Without an initializer it can take a chunk at once (its READY still
    * comes, first in its pipe). */
   w->ready = !p->opts.initializer;
-  p->starts++;
   LOCK(p);
   p->pids[w - p->wk] = w->pid;
   UNLOCK(p);
@@ -479,6 +538,41 @@ static void worker_died(mproc_pool *p, worker *w) {
     w->fl[s] = NULL;
     if (!c)
       continue;
+    if (c->mem) {
+      /* A batch: the running task fails, the others run again. */
+      chunk *bad = NULL;
+      if (run == c->id && task >= 1 && task <= c->n) {
+        bad = c->mem[task - 1];
+        c->mem[task - 1] = NULL;
+      }
+      if (bad) {
+        int code = w->kill_code ? w->kill_code : MPROC_EWORKERDIED;
+        if (code == MPROC_ETIMEDOUT)
+          snprintf(msg, sizeof msg,
+                   "task 0 timed out: worker %ld killed after the time "
+                   "limit of %g s",
+                   w->pid, bad->job->time_limit);
+        else if (code == MPROC_ECLOSED)
+          snprintf(msg, sizeof msg, "task 0 cancelled: worker %ld killed",
+                   w->pid);
+        else if (p->opts.memory_limit)
+          snprintf(msg, sizeof msg,
+                   "worker %ld died (%s) while running task 0 (memory "
+                   "limit %zu bytes)",
+                   w->pid, how, p->opts.memory_limit);
+        else
+          snprintf(msg, sizeof msg,
+                   "worker %ld died (%s) while running task 0", w->pid, how);
+      }
+      unbatch(p, c, 1);
+      if (bad) {
+        finish_task(p, bad->job, 0,
+                    w->kill_code ? w->kill_code : MPROC_EWORKERDIED, NULL,
+                    dupstr(msg), w->pid);
+        chunk_free(bad);
+      }
+      continue;
+    }
     if (run == c->id && task >= 1 && task <= c->n) {
       size_t bad = chunk_task(c, (size_t)task - 1);
       int code = w->kill_code ? w->kill_code : MPROC_EWORKERDIED;
@@ -563,7 +657,10 @@ static int encode_chunk(chunk *c, mproc__buf *b) {
   if (mproc__buf_reserve(b, 48 + ml) != 0)
     return MPROC_ENOMEM;
   put32(b, M_CHUNK);
-  put32(b, (uint32_t)c->slot);
+  /* bit 8: the worker stamps each task's start (a time limit is set) */
+  put32(b, (uint32_t)c->slot |
+               (j->time_limit > 0 || soft > 0 ? 0x100u : 0u) |
+               (c->mem ? 0x200u : 0u));
   put64(b, c->id);
   put32(b, (uint32_t)c->n);
   put32(b, (uint32_t)ml);
@@ -571,10 +668,11 @@ static int encode_chunk(chunk *c, mproc__buf *b) {
   mproc__buf_append(b, &soft, 8);
   mproc__buf_append(b, j->module, ml);
   for (k = 0; k < c->n; k++) {
-    size_t i = chunk_task(c, k);
-    size_t len = j->argoff[i + 1] - j->argoff[i];
+    mproc_async *jk = c->mem ? c->mem[k]->job : j;
+    size_t i = c->mem ? 0 : chunk_task(c, k);
+    size_t len = jk->argoff[i + 1] - jk->argoff[i];
     put64(b, len);
-    if (mproc__buf_append(b, j->args.p + j->argoff[i], len) != 0)
+    if (mproc__buf_append(b, jk->args.p + jk->argoff[i], len) != 0)
       return MPROC_ENOMEM;
   }
   return 0;
@@ -583,6 +681,13 @@ static int encode_chunk(chunk *c, mproc__buf *b) {
 static void cancel_chunk(mproc_pool *p, chunk *c) {
   mproc_async *j = c->job;
   size_t k;
+  if (c->mem) {
+    for (k = 0; k < c->n; k++)
+      if (c->mem[k])
+        cancel_chunk(p, c->mem[k]);
+    chunk_free(c);
+    return;
+  }
   job_hold(j);
   for (k = 0; k < c->n; k++) {
     size_t t = chunk_task(c, k);
@@ -604,13 +709,112 @@ static chunk *skip_cancelled(mproc_pool *p) {
 
 #define SMALL_CHUNK 16384
 
+/* A batch's members go back to the queue (front or back, in order); a
+ * member settled already (cancelled, taken back) is NULL. */
+static void unbatch(mproc_pool *p, chunk *c, int front) {
+  size_t k;
+  for (k = 0; k < c->n; k++) {
+    chunk *m = c->mem[front ? c->n - 1 - k : k];
+    if (!m)
+      continue; /* settled already (cancelled, taken back) */
+    m->slot = 0;
+    if (front)
+      pend_push_front(p, m);
+    else
+      pend_push_back(p, m);
+  }
+  chunk_free(c);
+}
+
+/* A single-task chunk of an apply or a submit that may share a message. */
+static int batchable(const mproc_pool *p, const chunk *c) {
+  return c->n == 1 && !c->idx && !c->mem && !c->job->h_cancel &&
+         (c->job->kind == J_APPLY || c->job->kind == J_FUTURE) &&
+         p->opts.maxtasksperchild == 0;
+}
+
+/*
+ * Several queued apply/submit tasks of the same function and limits go
+ * to a worker in one message (a batch), up to BATCH_MAX and `cap` (the
+ * worker's share of the queue), so one send and one reply serve many.
+ * Each task keeps its own claim word, so cancel still stops any task of
+ * the batch that has not started.  Replaces the queue's head.
+ */
+static void make_batch(mproc_pool *p, size_t cap) {
+  chunk *h = p->pend_head, *c, *b;
+  size_t n = 0;
+  if (!h || !batchable(p, h) || cap < 2)
+    return;
+  for (c = h; c && n < BATCH_MAX && n < cap && batchable(p, c) &&
+              c->job->offset == h->job->offset &&
+              c->job->time_limit == h->job->time_limit &&
+              c->job->soft_limit == h->job->soft_limit &&
+              strcmp(c->job->module, h->job->module) == 0;
+       c = c->next)
+    n++;
+  if (n < 2)
+    return;
+  b = calloc(1, sizeof *b);
+  if (b)
+    b->mem = malloc(n * sizeof *b->mem);
+  if (!b || !b->mem) {
+    free(b);
+    return; /* out of memory: one by one */
+  }
+  b->job = h->job;
+  b->n = n;
+  for (n = 0; n < b->n; n++)
+    b->mem[n] = pend_pop(p);
+  pend_push_front(p, b);
+}
+
+/*
+ * Take back the tasks of batch c (in worker w, slot s) that have not
+ * started, with the same compare-and-swap as the worker's claim: those
+ * whose call is cancelled (or all of them: `all`) are cancelled; with
+ * `steal`, up to `steal` of them (from the end) go back to the queue for
+ * an idle worker.  A task taken back is NULL in the batch; its reply from
+ * the worker ("task cancelled") is dropped.
+ */
+static int batch_take_back(mproc_pool *p, worker *w, int s, chunk *c,
+                           int all, size_t steal) {
+  size_t k, taken = 0;
+  uint64_t run = mproc__ld64(&w->w[W_RUN]), task = mproc__ld64(&w->w[W_TASK]);
+  for (k = c->n; k-- > 0;) {
+    chunk *m = c->mem[k];
+    uint64_t want = (c->id << 2) | SL_SENT;
+    int cancel;
+    if (!m)
+      continue;
+    cancel = all || m->job->h_cancel;
+    if (!cancel && taken >= steal)
+      continue;
+    if (mproc__cas64(&w->w[W_MEM0 + s * BATCH_MAX + k], &want,
+                     (c->id << 2) | SL_CANCELLED)) {
+      c->mem[k] = NULL;
+      if (cancel) {
+        cancel_chunk(p, m);
+      } else {
+        m->slot = 0;
+        pend_push_back(p, m);
+        taken++;
+      }
+    } else if (cancel && !all && m->job->cancel_kill && !w->kill_code &&
+               run == c->id && task == k + 1) {
+      w->kill_code = MPROC_ECLOSED;
+      mproc_process_kill(w->proc);
+    }
+  }
+  return (int)taken;
+}
+
 /*
  * An idle worker and nothing queued: take back a chunk that waits behind
  * a running one in a busy worker (the same compare-and-swap as cancel),
  * so a long task never holds up a short one while a worker idles.
  */
 static void steal_for_idle(mproc_pool *p) {
-  int i, s, idle = 0;
+  int i, s, idle = 0, busy = 0;
   for (i = 0; i < p->nw; i++) {
     worker *w = &p->wk[i];
     idle += w->live && w->ready && !w->retiring && !w->fl[0] && !w->fl[1];
@@ -629,13 +833,50 @@ static void steal_for_idle(mproc_pool *p) {
       if (mproc__cas64(&w->w[W_SLOT0 + s], &want,
                        (c->id << 2) | SL_CANCELLED)) {
         w->fl[s] = NULL;
-        c->slot = 0;
-        pend_push_back(p, c);
+        if (c->mem) {
+          unbatch(p, c, 0);
+        } else {
+          c->slot = 0;
+          pend_push_back(p, c);
+        }
         idle--;
         break;
       }
     }
   }
+  /* Still idle: half (rounded up) of a busy worker's batch tasks not
+   * started. */
+  for (i = 0; i < p->nw; i++)
+    busy += p->wk[i].live && (p->wk[i].fl[0] || p->wk[i].fl[1]);
+  for (i = 0; i < p->nw && idle > 0 && busy > 0; i++) {
+    worker *w = &p->wk[i];
+    if (!w->live || w->kill_code)
+      continue;
+    for (s = 0; s < 2 && idle > 0; s++) {
+      chunk *c = w->fl[s];
+      size_t k, left = 0;
+      if (!c || !c->mem)
+        continue;
+      for (k = 0; k < c->n; k++)
+        left += c->mem[k] && (mproc__ld64(&w->w[W_MEM0 + s * BATCH_MAX + k]) &
+                              3) == SL_SENT;
+      if (left >= 1 && batch_take_back(p, w, s, c, 0, (left + 1) / 2) > 0)
+        idle--;
+    }
+  }
+}
+
+/* A batch's size: the queued batchable tasks shared among the workers
+ * that can take work (so a batch never takes another worker's share). */
+static size_t batch_cap(mproc_pool *p) {
+  size_t queued = 0, takers = 0, lim = (size_t)BATCH_MAX * (size_t)p->nw;
+  chunk *c;
+  int i;
+  for (c = p->pend_head; c && queued < lim && batchable(p, c); c = c->next)
+    queued++;
+  for (i = 0; i < p->nw; i++)
+    takers += p->wk[i].live && p->wk[i].ready && !p->wk[i].retiring;
+  return takers ? queued / takers : 0;
 }
 
 /* Send chunks: first to idle workers, then a second one to busy workers
@@ -656,17 +897,30 @@ static void dispatch(mproc_pool *p, mproc__buf *b) {
         if (!w->live || !w->ready || w->retiring || busy != pass)
           continue;
         slot = w->fl[0] ? 1 : 0;
+        make_batch(p, batch_cap(p));
+        c = p->pend_head;
         c->id = ++p->next_id;
         c->slot = slot;
-        if (encode_chunk(c, b) != 0)
-          return;
-        if (busy && b->len > SMALL_CHUNK)
+        rc = encode_chunk(c, b);
+        if (rc != 0 || (busy && b->len > SMALL_CHUNK)) {
+          if (c->mem)
+            unbatch(p, pend_pop(p), 1);
+          if (rc != 0)
+            return;
           continue; /* only into an idle worker */
+        }
         pend_pop(p);
         mproc__st64_release(&w->w[W_SLOT0 + slot], (c->id << 2) | SL_SENT);
         w->fl[slot] = c;
-        for (k = 0; k < c->n; k++)
-          c->job->tstate[chunk_task(c, k)] = T_SENT;
+        for (k = 0; k < c->n; k++) {
+          if (c->mem) {
+            mproc__st64_release(&w->w[W_MEM0 + slot * BATCH_MAX + k],
+                                (c->id << 2) | SL_SENT);
+            c->mem[k]->job->tstate[0] = T_SENT;
+          } else {
+            c->job->tstate[chunk_task(c, k)] = T_SENT;
+          }
+        }
         rc = mproc_conn_send_bytes(w->conn, b->p, b->len);
         if (rc) {
           /* It died: its EOF or sentinel settles its chunks. */
@@ -714,7 +968,9 @@ static uint64_t get64(rd *r) {
 
 /* A chunk's results: parsed first, then recorded under one lock hold
  * with one wake-up (not one per task). */
-static void handle_results(mproc_pool *p, worker *w, rd *r) {
+#define SMALL_N 16
+
+static void handle_results(mproc_pool *p, worker *w, rd *r, int aslist) {
   uint32_t n = get32(r), k;
   uint64_t id = get64(r);
   chunk *c = NULL;
@@ -723,6 +979,9 @@ static void handle_results(mproc_pool *p, worker *w, rd *r) {
   int *codes;
   mproc_value **vals;
   char **msgs;
+  int s_codes[SMALL_N];
+  mproc_value *s_vals[SMALL_N];
+  char *s_msgs[SMALL_N];
   size_t done;
   for (s = 0; s < 2; s++)
     if (w->fl[s] && w->fl[s]->id == id) {
@@ -731,14 +990,26 @@ static void handle_results(mproc_pool *p, worker *w, rd *r) {
       break;
     }
   if (!c || n != c->n) {
-    if (c)
+    if (c && c->mem)
+      unbatch(p, c, 1);
+    else if (c)
       pend_push_front(p, c);
     return;
   }
   j = c->job;
-  codes = calloc(n, sizeof *codes);
-  vals = calloc(n, sizeof *vals);
-  msgs = calloc(n, sizeof *msgs);
+  if (n <= SMALL_N) {
+    /* an apply's or a small chunk's results: no allocation */
+    memset(s_codes, 0, sizeof s_codes);
+    memset(s_vals, 0, sizeof s_vals);
+    memset(s_msgs, 0, sizeof s_msgs);
+    codes = s_codes;
+    vals = s_vals;
+    msgs = s_msgs;
+  } else {
+    codes = calloc(n, sizeof *codes);
+    vals = calloc(n, sizeof *vals);
+    msgs = calloc(n, sizeof *msgs);
+  }
   if (!codes || !vals || !msgs) {
     free(codes);
     free(vals);
@@ -746,7 +1017,31 @@ static void handle_results(mproc_pool *p, worker *w, rd *r) {
     fail_chunk(p, c, MPROC_ENOMEM, "out of memory reading results");
     return;
   }
-  for (k = 0; k < n && !r->bad; k++) {
+  if (aslist) {
+    /* One encoded list of n results (all succeeded): one decode, its
+     * ints and floats made in slabs, the items moved out of it. */
+    uint64_t len = get64(r);
+    mproc_value *l = NULL;
+    if (r->bad || (uint64_t)(r->end - r->p) < len ||
+        mproc_decode(r->p, (size_t)len, &l) != 0 ||
+        mproc_value_type(l) != MPROC_T_LIST || l->u.list.n != n) {
+      mproc_value_free(l);
+      r->bad = 1;
+    } else {
+      for (k = 0; k < n; k++) {
+        mproc_value *v = l->u.list.items[k];
+        l->u.list.items[k] = NULL;
+        if (v->type == MPROC_T_NONE)
+          mproc_value_free(v);
+        else
+          vals[k] = v;
+      }
+      l->u.list.n = 0;
+      mproc_value_free(l);
+      r->p += len;
+    }
+  }
+  for (k = 0; k < n && !r->bad && !aslist; k++) {
     int32_t code = (int32_t)get32(r);
     uint64_t len;
     get32(r);
@@ -756,7 +1051,9 @@ static void handle_results(mproc_pool *p, worker *w, rd *r) {
       break;
     }
     if (code == 0) {
-      int rc = mproc_decode(r->p, (size_t)len, &vals[k]);
+      int rc = mproc__decode_lone_int(r->p, (size_t)len, &vals[k])
+                   ? 0
+                   : mproc_decode(r->p, (size_t)len, &vals[k]);
       if (rc) {
         codes[k] = rc;
         msgs[k] = fmtstr("task failed in worker %ld: result: %s", w->pid,
@@ -772,38 +1069,65 @@ static void handle_results(mproc_pool *p, worker *w, rd *r) {
     }
     r->p += len;
   }
+  if (!r->bad && c->mem) {
+    /* A batch: each task finishes its own call; a task taken back (stolen
+     * or cancelled before it started) is NULL here or already done. */
+    for (k = 0; k < n; k++) {
+      chunk *m = c->mem[k];
+      if (!m) {
+        mproc_value_free(vals[k]);
+        free(msgs[k]);
+        continue;
+      }
+      finish_task(p, m->job, 0, codes[k], vals[k], msgs[k], w->pid);
+      chunk_free(m);
+    }
+    if (codes != s_codes) {
+      free(codes);
+      free(vals);
+      free(msgs);
+    }
+    chunk_free(c);
+    return;
+  }
   if (r->bad) {
     /* A garbled message: fail the whole chunk. */
     for (k = 0; k < n; k++) {
       mproc_value_free(vals[k]);
       free(msgs[k]);
     }
-    free(codes);
-    free(vals);
-    free(msgs);
+    if (codes != s_codes) {
+      free(codes);
+      free(vals);
+      free(msgs);
+    }
     fail_chunk(p, c, MPROC_EBADMSG, "malformed result message from a worker");
     return;
   }
-  job_hold(j);
   LOCK(p);
+  j->refs++; /* held while its callbacks run */
   done = j->done;
   for (k = 0; k < n; k++)
     fin |= task_done_locked(j, chunk_task(c, k), codes[k], vals[k], msgs[k],
                             w->pid);
-  apr_thread_cond_broadcast(p->cv);
+  if (partial_waiters(j))
+    apr_thread_cond_broadcast(p->cv);
   UNLOCK(p);
   if (j->o.progress)
     for (k = 0; k < n; k++)
       run_callbacks(j, 0, done + k + 1);
+  if (codes != s_codes) {
+    free(codes);
+    free(vals);
+    free(msgs);
+  }
+  chunk_free(c);
   if (fin) {
     result_callbacks(j);
-    complete_job(p, j);
+    complete_job(p, j, 1); /* drops the hold too */
+  } else {
+    job_release(j);
   }
-  free(codes);
-  free(vals);
-  free(msgs);
-  chunk_free(c);
-  job_release(j);
 }
 
 /* Read one message from w; 1 when it has gone (EOF or garbage). */
@@ -834,7 +1158,10 @@ static int read_worker(mproc_pool *p, worker *w) {
     break;
   }
   case M_RESULTS:
-    handle_results(p, w, &r);
+    handle_results(p, w, &r, 0);
+    break;
+  case M_RESLIST:
+    handle_results(p, w, &r, 1);
     break;
   default:
     r.bad = 1;
@@ -927,6 +1254,10 @@ static void do_cancels(mproc_pool *p, mproc_async **list, size_t n) {
     for (s = 0; s < 2; s++) {
       uint64_t want;
       c = w->fl[s];
+      if (c && c->mem) {
+        batch_take_back(p, w, s, c, 0, 0); /* its cancelled tasks */
+        continue;
+      }
       if (!c || !c->job->h_cancel)
         continue;
       want = (c->id << 2) | SL_SENT;
@@ -963,6 +1294,10 @@ static void do_cancel_all(mproc_pool *p) {
     for (s = 0; s < 2; s++) {
       uint64_t want;
       c = w->fl[s];
+      if (c && c->mem) {
+        batch_take_back(p, w, s, c, 1, 0); /* every task not started */
+        continue;
+      }
       if (!c)
         continue;
       want = (c->id << 2) | SL_SENT;
@@ -1082,8 +1417,8 @@ static int handler_main(void *arg) {
     if (!p->broken && (state == P_RUN || pending_or_inflight(p)))
       for (i = 0; i < p->nw && !p->broken; i++)
         if (!p->wk[i].live && p->starts < 2 * p->nw) {
+          p->starts++;
           if (spawn_worker(p, &p->wk[i]) != 0) {
-            p->starts++;
             char why[300];
             snprintf(why, sizeof why, "worker start failed: %s",
                      mproc_last_error());
@@ -1123,13 +1458,14 @@ static int handler_main(void *arg) {
       if (!ready[i])
         continue;
       if (who[i] < 0) {
-        while (mproc_conn_poll(p->wake_r, 0) == 1) {
+        /* ready: read one, then any more (one poll fewer per wake) */
+        do {
           void *bb = NULL;
           size_t bn = 0;
           if (mproc_conn_recv_bytes(p->wake_r, &bb, &bn) != 0)
             break;
           mproc_free(bb);
-        }
+        } while (mproc_conn_poll(p->wake_r, 0) == 1);
         continue;
       }
       w = &p->wk[who[i]];
@@ -1137,16 +1473,12 @@ static int handler_main(void *arg) {
         continue;
       if ((i & 1) == 1) {
         /* its connection */
+        /* One message: more are seen by the next wait, after this
+         * worker got its next chunk (no poll per message). */
         if (read_worker(p, w)) {
           worker_died(p, w);
           continue;
         }
-        /* the rest of what it sent, without blocking */
-        while (w->live && mproc_conn_poll(w->conn, 0) == 1)
-          if (read_worker(p, w)) {
-            worker_died(p, w);
-            break;
-          }
       } else {
         /* its sentinel: read what it sent before it ended */
         while (mproc_conn_poll(w->conn, 0) == 1)
@@ -1216,6 +1548,59 @@ static int handler_main(void *arg) {
 
 /* ---- the pool ------------------------------------------------------------------------ */
 
+/*
+ * The first workers start at the same time: each start is a spawn plus a
+ * handshake with the new process (most of it waiting for the child), so
+ * workers 1.. start on short-lived threads while this thread starts
+ * worker 0.  The first error is returned (the caller frees what started).
+ */
+typedef struct spawn_job {
+  mproc_pool *p;
+  int i, rc;
+  mproc_thread *th;
+  char err[300];
+} spawn_job;
+
+static int spawn_thread(void *arg) {
+  spawn_job *s = arg;
+  s->rc = spawn_worker(s->p, &s->p->wk[s->i]);
+  if (s->rc)
+    snprintf(s->err, sizeof s->err, "%s", mproc_last_error());
+  return 0;
+}
+
+static int spawn_first(mproc_pool *p) {
+  spawn_job *js = calloc((size_t)p->nw, sizeof *js);
+  int i, rc;
+  if (!js) {
+    for (i = 0; i < p->nw; i++)
+      if ((rc = spawn_worker(p, &p->wk[i])) != 0)
+        return rc;
+    p->starts = p->nw;
+    return 0;
+  }
+  for (i = 1; i < p->nw; i++) {
+    js[i].p = p;
+    js[i].i = i;
+    if (mproc_thread_start(&js[i].th, spawn_thread, &js[i]) != 0)
+      js[i].th = NULL; /* started below, on this thread */
+  }
+  rc = spawn_worker(p, &p->wk[0]);
+  for (i = 1; i < p->nw; i++) {
+    if (js[i].th)
+      mproc_thread_join(js[i].th, NULL);
+    else
+      spawn_thread(&js[i]);
+    if (js[i].rc && !rc) {
+      rc = js[i].rc;
+      mproc__err(rc, "%s", js[i].err);
+    }
+  }
+  free(js);
+  p->starts = p->nw;
+  return rc;
+}
+
 int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
   mproc_pool *p;
   mproc_pool_opts o = MPROC_POOL_OPTS_INIT;
@@ -1278,9 +1663,8 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
   if ((rc = mproc_pipe(&p->wake_r, &p->wake_w, 0)) != 0)
     goto fail;
   /* The first workers start here, so a start failure is reported now. */
-  for (i = 0; i < p->nw; i++)
-    if ((rc = spawn_worker(p, &p->wk[i])) != 0)
-      goto fail;
+  if ((rc = spawn_first(p)) != 0)
+    goto fail;
   if ((rc = mproc_thread_start(&p->th, handler_main, p)) != 0)
     goto fail;
   mproc__runtime_lock();
@@ -1320,6 +1704,7 @@ int mproc__pool_submit(mproc_pool *p, int kind, mproc_task_fn fn,
   char module[1024];
   uint64_t offset;
   const char *what = kind == J_APPLY ? "apply" : "map";
+  int wake;
   if (out)
     *out = NULL;
   if (!p || !fn || !arg || !out)
@@ -1406,8 +1791,13 @@ int mproc__pool_submit(mproc_pool *p, int kind, mproc_task_fn fn,
   else
     p->sub_head = j;
   p->sub_tail = j;
-  wake_locked(p);
+  /* The wake-up byte goes after the unlock, so the handler it wakes does
+   * not block on the mutex this thread still holds. */
+  wake = !p->wake_pending;
+  p->wake_pending = 1;
   UNLOCK(p);
+  if (wake)
+    mproc_conn_send_bytes(p->wake_w, "", 0);
   *out = j;
   return 0;
 fail:
@@ -1569,7 +1959,7 @@ int mproc_pool_pids(mproc_pool *p, long *pids, size_t cap) {
 
 /* ---- AsyncResult ------------------------------------------------------------------- */
 
-int mproc__pool_cv_wait(mproc_pool *p, double deadline) {
+static int cv_wait(mproc_pool *p, double deadline) {
   if (deadline < 0) {
     apr_thread_cond_wait(p->cv, p->mu);
     return 0;
@@ -1583,11 +1973,23 @@ int mproc__pool_cv_wait(mproc_pool *p, double deadline) {
   }
 }
 
+/* A wait for any call (futures' wait, as_completed): counted, so that
+ * complete_job wakes waiters only when someone may want that call. */
+int mproc__pool_cv_wait(mproc_pool *p, double deadline) {
+  int rc;
+  p->gwaiters++;
+  rc = cv_wait(p, deadline);
+  p->gwaiters--;
+  return rc;
+}
+
 int mproc__wait_ready_locked(mproc_async *r, double deadline) {
-  while (!r->ready)
-    if (mproc__pool_cv_wait(r->pool, deadline))
-      return MPROC_ETIMEDOUT;
-  return 0;
+  int rc = 0;
+  r->waiting++; /* complete_job wakes us */
+  while (!r->ready && rc == 0)
+    rc = cv_wait(r->pool, deadline);
+  r->waiting--;
+  return r->ready ? 0 : MPROC_ETIMEDOUT;
 }
 
 int mproc_async_wait(mproc_async *r, double timeout) {
@@ -1607,7 +2009,8 @@ int mproc_async_wait(mproc_async *r, double timeout) {
 static int result_error(mproc_async *r) {
   size_t i = r->first_fail;
   return mproc__err(r->codes[i], "%s",
-                    r->msgs[i] ? r->msgs[i] : mproc_strerror(r->codes[i]));
+                    mproc__async_msg(r, i) ? mproc__async_msg(r, i)
+                                            : mproc_strerror(r->codes[i]));
 }
 
 int mproc_async_get(mproc_async *r, double timeout, const mproc_value **out) {
@@ -1682,7 +2085,7 @@ int mproc_async_task(mproc_async *r, size_t i, const mproc_value **value,
   if (value)
     *value = r->vals[i];
   if (message)
-    *message = r->msgs[i];
+    *message = mproc__async_msg(r, i);
   if (pid)
     *pid = r->pids[i];
   UNLOCK(r->pool);
@@ -1792,7 +2195,8 @@ int mproc_async_next(mproc_async *r, double timeout, mproc_value **out) {
   *out = r->vals[i];
   r->vals[i] = NULL;
   if (code) {
-    rc = mproc__err(code, "%s", r->msgs[i] ? r->msgs[i] : mproc_strerror(code));
+    rc = mproc__err(code, "%s", mproc__async_msg(r, i) ? mproc__async_msg(r, i)
+                                      : mproc_strerror(code));
     UNLOCK(p);
     return rc;
   }

@@ -22,7 +22,9 @@ enum {
   W_TASK = 1,  /* index + 1 in that chunk of the running task (0: none) */
   W_START = 2, /* its start, monotonic clock in ns */
   W_SLOT0 = 3, /* two slot words: (chunk id << 2) | SL_* */
-  W_NWORDS = 5
+  W_MEM0 = 5,  /* a batch's claim words, BATCH_MAX per slot: (id << 2) | SL_* */
+  BATCH_MAX = 16,
+  W_NWORDS = 5 + 2 * BATCH_MAX
 };
 enum { SL_SENT = 1, SL_STARTED = 2, SL_CANCELLED = 3 };
 
@@ -31,14 +33,19 @@ enum {
   M_CHUNK = 0x4b4e4843u,   /* parent -> worker: a chunk of tasks */
   M_READY = 0x59444552u,   /* worker -> parent: initializer done */
   M_INITFAIL = 0x4c494146u,/* worker -> parent: initializer failed */
-  M_RESULTS = 0x53544c52u  /* worker -> parent: a chunk's results */
+  M_RESULTS = 0x53544c52u, /* worker -> parent: a chunk's results */
+  M_RESLIST = 0x5453494cu  /* worker -> parent: a chunk's results, one list */
 };
 /*
- * M_CHUNK:   u32 type, u32 slot, u64 id, u32 n, u32 modlen, u64 offset,
+ * M_CHUNK:   u32 type, u32 slot (| 0x100: a time limit is set, the
+ *            worker stamps W_START per task; | 0x200: a batch, each task
+ *            claimed on its own word W_MEM0 + slot * BATCH_MAX + k), u64 id, u32 n, u32 modlen, u64 offset,
  *            f64 soft limit (0: none), module bytes, then n x
  *            (u64 len, encoded argument).
  * M_RESULTS: u32 type, u32 n, u64 id, then n x (i32 code, u32 0, u64 len,
  *            encoded value when code is 0, else the message's text).
+ * M_RESLIST: u32 type, u32 n, u64 id, u64 len, the n results encoded as
+ *            one list (every task succeeded; the worker's choice).
  * M_INITFAIL: u32 type, i32 code, message text.  M_READY: u32 type.
  */
 
@@ -49,6 +56,9 @@ struct chunk {
   mproc_async *job;
   size_t first, n;  /* tasks first .. first+n-1, unless idx */
   size_t *idx;      /* the tasks' indices (a re-dispatched chunk) */
+  /* A batch: n single-task chunks of apply/submit calls with the same
+   * function and limits, sent as one message; task k is mem[k]'s. */
+  struct chunk **mem;
   uint64_t id;
   int slot;
   chunk *next;
@@ -73,6 +83,7 @@ struct mproc_async {
   size_t done;
   size_t first_fail; /* (size_t)-1: none */
   int ready;
+  int waiting; /* threads in mproc__wait_ready_locked on it */
   mproc_value *list; /* map kinds: the results, built when ready */
   mproc_call_opts o;
   double time_limit, soft_limit;
@@ -122,6 +133,7 @@ struct mproc_pool {
   /* under mu */
   int state;
   int wake_pending;
+  int gwaiters; /* threads in mproc__pool_cv_wait (any call may end it) */
   int handler_done;
   int joined;
   int broken;
@@ -172,6 +184,10 @@ int mproc__wait_ready_locked(mproc_async *r, double deadline);
 int mproc__pool_cv_wait(mproc_pool *p, double deadline);
 /* Ask the handler to cancel every queued task (shutdown). */
 void mproc__pool_cancel_all(mproc_pool *p);
+/* Task i's message (NULL: none; msgs is made at the first one). */
+static inline const char *mproc__async_msg(const mproc_async *r, size_t i) {
+  return r->msgs ? r->msgs[i] : NULL;
+}
 /* Sync helpers: wait, then take the value (or list) out of r and free r. */
 int mproc__async_take(mproc_async *r, mproc_value **out);
 

@@ -66,7 +66,7 @@ int mproc_future_exception(mproc_future *f, double timeout,
   if ((rc = wait_done(f, timeout, "mproc_future_exception")) != 0)
     return rc;
   if (message)
-    *message = f->msgs[0];
+    *message = mproc__async_msg(f, 0);
   return f->codes[0];
 }
 

@@ -95,27 +95,70 @@ static void put_fail(mproc__buf *out, int code, const char *msg) {
   mproc__buf_append(out, msg, n);
 }
 
+/* One result into the per-task results (res freed); an unencodable
+ * result fails its task alone. */
+static void put_ok(mproc__buf *out, mproc_value *res) {
+  size_t at = out->len;
+  mproc_value *none = NULL;
+  int trc;
+  put32(out, 0);
+  put32(out, 0);
+  put64(out, 0);
+  if (!res)
+    res = none = mproc_none();
+  trc = mproc__encode(res, out, NULL);
+  if (trc) {
+    char why[400];
+    snprintf(why, sizeof why, "the result cannot be sent: %s",
+             mproc_last_error());
+    out->len = at;
+    put_fail(out, trc, why);
+  } else {
+    uint64_t vlen = out->len - at - 16;
+    memcpy(out->p + at + 8, &vlen, 8);
+  }
+  mproc_value_free(res);
+}
+
+/* The results gathered in list l go out per task after all (a task
+ * failed, or the list cannot be encoded); l is freed. */
+static void flush_list(mproc__buf *out, mproc_value *l) {
+  size_t k;
+  for (k = 0; k < l->u.list.n; k++) {
+    mproc_value *v = l->u.list.items[k];
+    l->u.list.items[k] = NULL;
+    put_ok(out, v->type == MPROC_T_NONE ? (mproc_value_free(v), NULL) : v);
+  }
+  l->u.list.n = 0;
+  mproc_value_free(l);
+}
+
 /* Run one chunk; its results into out. 1: skipped (cancelled). */
 static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
                      size_t len, mproc__buf *out, char *cache_mod,
                      uint64_t *cache_off, void **cache_fn, int *nomem) {
   rd r;
-  uint32_t slot, n, ml, k;
+  uint32_t slot, n, ml, k, timed, batch;
   uint64_t id, offset, want;
   double soft;
   char module[1024];
   mproc_task_fn fn = NULL;
+  mproc_value *rl = NULL;
   int rc;
   r.p = msg;
   r.end = msg + len;
   r.bad = 0;
   get32(&r); /* M_CHUNK */
   slot = get32(&r);
+  timed = (slot >> 8) & 1; /* a time limit: stamp each task's start */
+  batch = (slot >> 9) & 1;  /* claim each task on its own word */
+  slot &= 0xff;
   id = get64(&r);
   n = get32(&r);
   ml = get32(&r);
   offset = get64(&r);
-  if (r.bad || r.end - r.p < 8 || slot > 1 || ml >= sizeof module)
+  if (r.bad || r.end - r.p < 8 || slot > 1 || ml >= sizeof module ||
+      (batch && n > BATCH_MAX))
     return -1;
   memcpy(&soft, r.p, 8);
   r.p += 8;
@@ -144,26 +187,52 @@ static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
   put32(out, M_RESULTS);
   put32(out, n);
   put64(out, id);
+  /* A chunk of several tasks gathers its results in one list, sent as one
+   * encoded value (M_RESLIST: one encode here, one decode on the fast path
+   * in the parent), until a task fails. */
+  rl = n > 1 && rc == 0 ? mproc__seq_new(MPROC_T_LIST, n) : NULL;
   mproc__st64_release(&w[W_RUN], id);
   for (k = 0; k < n; k++) {
     uint64_t alen = get64(&r);
     mproc_value *arg = NULL, *res = NULL;
     int trc;
-    if (r.bad || (uint64_t)(r.end - r.p) < alen)
+    if (r.bad || (uint64_t)(r.end - r.p) < alen) {
+      mproc_value_free(rl);
       return -1;
+    }
+    if (batch) {
+      /* a task of a batch cancelled before it started never runs */
+      uint64_t wm = (id << 2) | SL_SENT;
+      if (!mproc__cas64(&w[W_MEM0 + slot * BATCH_MAX + k], &wm,
+                        (id << 2) | SL_STARTED)) {
+        if (rl) {
+          flush_list(out, rl);
+          rl = NULL;
+        }
+        put_fail(out, MPROC_ECLOSED, "task cancelled");
+        r.p += alen;
+        continue;
+      }
+    }
     if (rc) {
       put_fail(out, rc, "the task function cannot be found in the worker");
       r.p += alen;
       continue;
     }
-    trc = mproc_decode(r.p, (size_t)alen, &arg);
+    trc = mproc__decode_lone_int(r.p, (size_t)alen, &arg)
+              ? 0
+              : mproc_decode(r.p, (size_t)alen, &arg);
     r.p += alen;
     if (trc) {
+      if (rl) {
+        flush_list(out, rl);
+        rl = NULL;
+      }
       put_fail(out, trc, mproc_last_error());
       continue;
     }
     clear_error();
-    {
+    if (timed) {
       double start = mproc__plat_monotonic();
       mproc__st64_relaxed(&w[W_START], (uint64_t)(start * 1e9));
       soft_deadline = soft > 0 ? start + soft : 0;
@@ -176,30 +245,37 @@ static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
     if (trc < 0) {
       if (trc == MPROC_ENOMEM)
         *nomem = 1;
+      if (rl) {
+        flush_list(out, rl);
+        rl = NULL;
+      }
       put_fail(out, trc, fail_text(trc));
       mproc_value_free(res);
       continue;
     }
-    {
-      size_t at = out->len;
-      mproc_value *none = NULL;
-      put32(out, 0);
-      put32(out, 0);
-      put64(out, 0);
-      if (!res)
-        res = none = mproc_none();
-      trc = mproc__encode(res, out, NULL);
-      if (trc) {
-        char why[400];
-        snprintf(why, sizeof why, "the result cannot be sent: %s",
-                 mproc_last_error());
-        out->len = at;
-        put_fail(out, trc, why);
-      } else {
-        uint64_t vlen = out->len - at - 16;
-        memcpy(out->p + at + 8, &vlen, 8);
-      }
-      mproc_value_free(res);
+    if (rl) {
+      if (mproc__seq_push(rl, res ? res : mproc_none()) == 0)
+        continue;
+      /* out of memory (the item went with the failed push): per task */
+      flush_list(out, rl);
+      rl = NULL;
+      put_fail(out, MPROC_ENOMEM, "out of memory gathering the results");
+      continue;
+    }
+    put_ok(out, res);
+  }
+  if (rl) {
+    size_t at = out->len;
+    uint32_t t = M_RESLIST;
+    put64(out, 0);
+    if (mproc__encode(rl, out, NULL) == 0) {
+      uint64_t vlen = out->len - at - 8;
+      memcpy(out->p + at, &vlen, 8);
+      memcpy(out->p, &t, 4);
+      mproc_value_free(rl);
+    } else {
+      out->len = at;
+      flush_list(out, rl); /* an unencodable result fails its task alone */
     }
   }
   mproc__st64_release(&w[W_RUN], 0);
