@@ -826,6 +826,45 @@ START_TEST(server_killed_blocked_get) {
 }
 END_TEST
 
+/* A started manager on TCP loopback (both OSes): a client killed mid-call
+ * over TCP is seen by the server (its get takes nothing: the server polls
+ * the socket), and a killed server fails a blocked get with EEOF. */
+START_TEST(tcp_manager_faults) {
+  mproc_manager_opts o = MPROC_MANAGER_OPTS_INIT;
+  mproc_manager *m = NULL;
+  mproc_proxy *q = NULL;
+  mproc_conn *r = NULL, *w = NULL;
+  mproc_value *v = NULL;
+  mproc_process *p;
+  o.address = "127.0.0.1:0";
+  ck_mproc_ok(mproc_manager_start(&m, &o));
+  ck_assert_msg(strncmp(mproc_manager_address(m), "127.0.0.1:", 10) == 0 &&
+                    strcmp(mproc_manager_address(m), "127.0.0.1:0") != 0,
+                "address %s", mproc_manager_address(m));
+  ck_mproc_ok(mproc_manager_queue(m, 0, &q));
+  ck_mproc_ok(mproc_pipe(&r, &w, 0));
+  p = start(child_blocked_get, mproc_build("[OC]", mproc_proxy_ref(q), w));
+  ck_mproc_ok(mproc_conn_recv(r, &v));
+  mproc_value_free(v);
+  mproc_sleep(0.2); /* let its get reach the server */
+  ck_mproc_ok(mproc_process_kill(p));
+  ck_exit(p, -9);
+  call_is(q, "put", mproc_build("[s]", "mine"), "None");
+  call_is(q, "get", mproc_build("[bi]", 1, 30), "'mine'");
+  p = start(child_blocked_get, mproc_build("[OC]", mproc_proxy_ref(q), w));
+  ck_mproc_ok(mproc_conn_recv(r, &v));
+  mproc_value_free(v);
+  mproc_sleep(0.2);
+  ck_mproc_ok(mproc_process_kill(mproc__manager_process(m)));
+  ck_exit(p, EXIT_FOR(MPROC_EEOF));
+  call_fails(q, "qsize", NULL, MPROC_EEOF, NULL);
+  mproc_proxy_free(q);
+  mproc_conn_free(r);
+  mproc_conn_free(w);
+  mproc_manager_free(m);
+}
+END_TEST
+
 /* ---- a server in this process, remote use ------------------------------------------ */
 
 static int serve_thread(void *arg) {
@@ -868,11 +907,10 @@ START_TEST(server_in_process_tcp) {
   o.authkey = "abracadabra";
   o.authkey_len = 11;
   rc = mproc_server_new(&s, &o);
-  if (rc == MPROC_ENOTSUP) { /* Windows: TCP not done yet, a named pipe */
-    o.address = NULL;
-    rc = mproc_server_new(&s, &o);
-  }
-  ck_mproc_ok(rc);
+  ck_mproc_ok(rc); /* TCP on both OSes */
+  ck_assert_msg(strncmp(mproc_server_address(s), "127.0.0.1:", 10) == 0 &&
+                    strcmp(mproc_server_address(s), "127.0.0.1:0") != 0,
+                "address %s", mproc_server_address(s));
   ck_mproc_ok(mproc_server_publish(s, "get_queue", "Queue", NULL));
   ck_mproc(mproc_server_publish(s, "list", "Queue", NULL), MPROC_EEXIST);
   ck_mproc_ok(mproc_thread_start(&t, serve_thread, s));
@@ -1168,6 +1206,7 @@ Suite *mproc_suite_manager(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("remote");
   tcase_add_test(tc, server_in_process_tcp);
+  tcase_add_test(tc, tcp_manager_faults);
   tcase_add_test(tc, registered_type);
   suite_add_tcase(s, tc);
   return s;
