@@ -513,6 +513,22 @@ START_TEST(connection_cap) {
 }
 END_TEST
 
+/* A local manager's connections keep message boundaries where the OS can
+ * (Linux: SOCK_SEQPACKET, as a Pipe): conn.c then takes a small request
+ * or reply with one recv, not two (header, body). */
+START_TEST(local_transport_records) {
+  mproc_manager *m = start_mgr();
+  mproc__handle h = raw_connect(m);
+#ifdef _WIN32
+  ck_assert_int_eq(mproc__plat_stream_records(h), 0); /* byte-mode pipe */
+#else
+  ck_assert_int_eq(mproc__plat_stream_records(h), 1);
+#endif
+  mproc__plat_close(h);
+  mproc_manager_free(m);
+}
+END_TEST
+
 START_TEST(garbage_after_auth) {
   static const char *const junk[] = {"\x01\x02\x03", "\xD9\xD9\xF7\xFF",
                                      "\xD9\xD9\xF7\x84\x02\x01\xF6\x01",
@@ -1206,6 +1222,7 @@ Suite *mproc_suite_manager(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("remote");
   tcase_add_test(tc, server_in_process_tcp);
+  tcase_add_test(tc, local_transport_records);
   tcase_add_test(tc, tcp_manager_faults);
   tcase_add_test(tc, registered_type);
   suite_add_tcase(s, tc);
