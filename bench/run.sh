@@ -284,7 +284,8 @@ show(("manager workload", "unit", "mproc", "raw rtt", "python", "mproc/raw",
 if table:
     print("raw rtt: a client and a server process doing 16-byte request/"
           "response over an AF_UNIX stream socket (the manager's transport). "
-          "Rates are the best of 3 windows.")
+          "mproc and raw rates: the best of 10 interleaved windows each; "
+          "Python: the best of 3.")
     for line in open(sys.argv[1]):
         if line.startswith("RESULT mgr_soak"):
             print("Soak: " + " ".join(line.split()[3:]))
