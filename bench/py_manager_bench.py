@@ -6,15 +6,19 @@ import time
 
 
 def rate(name, fn, secs):
-    n, t0 = 0, time.perf_counter()
-    while True:
-        for _ in range(256):
-            fn(n)
-            n += 1
-        t = time.perf_counter() - t0
-        if t >= secs:
-            break
-    print(f"RESULT {name} python {n / t:.0f} ops/s", flush=True)
+    """The best of 3 windows of secs/3 (as manager_bench.c)."""
+    best, n = 0.0, 0
+    for _ in range(3):
+        n0, t0 = n, time.perf_counter()
+        while True:
+            for _ in range(256):
+                fn(n)
+                n += 1
+            t = time.perf_counter() - t0
+            if t >= secs / 3:
+                break
+        best = max(best, (n - n0) / t)
+    print(f"RESULT {name} python {best:.0f} ops/s", flush=True)
 
 
 def main():

@@ -8,7 +8,8 @@
 #   bench/run.sh --secs 0.5      shorter measurements
 #   bench/run.sh --no-build      reuse the build directory
 #   bench/run.sh --only rtt,bw   some workloads (spawn, rtt, bw, lock, event,
-#                                queue, codec, pool; sync = lock,event)
+#                                queue, codec, pool, manager; sync = lock,event)
+#   bench/run.sh --soak N        the manager soak's cycles (default 10000)
 #   bench/run.sh --build DIR     build directory (default build/bench)
 #   bench/run.sh --pin MODE      CPUs of the sync and queue workloads'
 #                                processes: split (default), same, none
@@ -26,7 +27,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
 build="$repo/build/bench"
 secs=2
-only="spawn,rtt,bw,lock,event,queue,codec,pool"
+only="spawn,rtt,bw,lock,event,queue,codec,pool,manager"
+soak=10000
 pin=split
 do_build=1
 while [[ $# -gt 0 ]]; do
@@ -36,7 +38,8 @@ while [[ $# -gt 0 ]]; do
     --no-build) do_build=0; shift ;;
     --build) build="$(realpath -m "$2")"; shift 2 ;;
     --pin) pin="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --soak) soak="$2"; shift 2 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -46,7 +49,7 @@ if [[ $do_build == 1 ]]; then
   cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release \
     -DMPROC_BUILD_TESTS=OFF -DMPROC_BUILD_EXAMPLES=OFF >"$build.configure.log" 2>&1 ||
     { cat "$build.configure.log"; exit 1; }
-  cmake --build "$build" -j 2 --target mproc_bench bench_tiny pool_bench >"$build.build.log" 2>&1 ||
+  cmake --build "$build" -j 2 --target mproc_bench bench_tiny pool_bench manager_bench >"$build.build.log" 2>&1 ||
     { cat "$build.build.log"; exit 1; }
 fi
 
@@ -59,6 +62,11 @@ if [[ ",$only," == *,pool,* ]]; then
   echo "== Pool (mproc, raw 2-worker pipe pool; Python Pool/ProcessPoolExecutor) =="
   "$build/bench/pool_bench" | tee -a "$results"
   python3 "$here/py_pool_bench.py" | tee -a "$results"
+fi
+if [[ ",$only," == *,manager,* ]]; then
+  echo "== Manager (mproc, raw AF_UNIX request/response; Python's Manager) =="
+  "$build/bench/manager_bench" --secs "$secs" --soak "$soak" | tee -a "$results"
+  python3 "$here/py_manager_bench.py" --secs "$secs" | tee -a "$results"
 fi
 echo "== Python side (multiprocessing, spawn context) =="
 python3 "$here/py_bench.py" --secs "$secs" --only "$only" --pin "$pin" |
@@ -239,6 +247,48 @@ if table:
           "(no 2->2 row); raw pipe: one write/read per item (2->2: one pipe "
           "shared by all four processes); burst: put all with nobody "
           "reading (the buffer grows), then get all.")
+    print()
+
+# Manager: start is a time (lower is better); the calls are rates from
+# this process to the server process (higher is better).  Targets: start
+# <= 5 ms; dict ops >= 0.75x the raw AF_UNIX round trip and >= 70 k/s.
+mgr_rows = [
+    ("manager start (until ready)", "mgr_start", None),
+    ("list.append", "mgr_list_append", None),
+    ("dict set", "mgr_dict_set", 0.75),
+    ("dict get", "mgr_dict_get", 0.75),
+    ("Lock acquire+release (2 calls)", "mgr_lock", None),
+]
+rtt = val(("mgr_rtt", "raw"))
+table = []
+for label, w, target in mgr_rows:
+    m, p = val((w, "mproc")), val((w, "python"))
+    if m is None and p is None:
+        continue
+    unit = res.get((w, "mproc"), res.get((w, "python"), (0, "")))[1]
+    t = ""
+    if w == "mgr_start" and m is not None:
+        t = "<=5 ms %s" % ok(m, "le", 5.0)
+        mp = "%.3f" % (m / p) if p else "-"
+    else:
+        mp = "%.1f" % (m / p) if m is not None and p else "-"
+    mr = "%.2f" % (m / rtt) if m is not None and rtt and w != "mgr_start" \
+        else "-"
+    if target and m is not None and rtt:
+        t = ">=%.2fx raw, >=70k %s" % (target, ok(min(m / rtt / target,
+                                                      m / 70000), "ge", 1))
+    table.append((label, unit, fmt(m), fmt(rtt) if w != "mgr_start" else "-",
+                  fmt(p), mr, mp, t))
+show(("manager workload", "unit", "mproc", "raw rtt", "python", "mproc/raw",
+      "mproc/python", "target"), table)
+if table:
+    print("raw rtt: a client and a server process doing 16-byte request/"
+          "response over an AF_UNIX stream socket (the manager's transport). "
+          "mproc and raw rates: the best of 10 interleaved windows each; "
+          "Python: the best of 3.")
+    for line in open(sys.argv[1]):
+        if line.startswith("RESULT mgr_soak"):
+            print("Soak: " + " ".join(line.split()[3:]))
     print()
 
 # Codec: one process, no I/O; times (lower is better).  decode_keys: keys

@@ -9,8 +9,17 @@
  * ends a blocked accept), listener_free, connect (CreateFileW, waiting while
  * every instance is busy).
  *
- * The handles are overlapped, as a Pipe's (stream.c reads and writes them).
+ * The pipe handles are overlapped, as a Pipe's (stream.c reads and writes
+ * them).  A TCP socket travels as a tagged stream handle (SOCKET | 1, see
+ * w32_int.h): stream.c and wait.c send it to the socket functions at the
+ * end of this file (blocking recv/send, select, closesocket), since
+ * PeekNamedPipe and zero-byte ReadFile do not work on sockets (not under
+ * wine either).  Winsock is started once (WSAStartup); sockets are made
+ * non-inheritable; "host:port" listens on what host names - loopback for
+ * "127.0.0.1" or "localhost", all interfaces only for an empty host.
  */
+#include <winsock2.h>
+#include <ws2tcpip.h>
 #include <windows.h>
 #include <sddl.h>
 #include <stdio.h>
@@ -22,10 +31,154 @@
 
 #define BUFSZ 65536
 
+#ifndef WSA_FLAG_NO_HANDLE_INHERIT
+#define WSA_FLAG_NO_HANDLE_INHERIT 0x80
+#endif
+
+/* ---- Winsock: startup, sockets as tagged stream handles ------------------ */
+
+static INIT_ONCE wsa_once = INIT_ONCE_STATIC_INIT;
+static int wsa_rc;
+
+static BOOL CALLBACK wsa_start(PINIT_ONCE o, PVOID p, PVOID *c) {
+  WSADATA d;
+  int e = WSAStartup(MAKEWORD(2, 2), &d);
+  (void)o;
+  (void)p;
+  (void)c;
+  wsa_rc = e ? mproc__err_os(MPROC_EOS, e, "WSAStartup") : 0;
+  return TRUE;
+}
+
+static int wsa(void) {
+  InitOnceExecuteOnce(&wsa_once, wsa_start, NULL, NULL);
+  return wsa_rc ? mproc__err(wsa_rc, "Winsock could not start") : 0;
+}
+
+static int sock_fail(int code, const char *what, const char *addr) {
+  int e = WSAGetLastError();
+  if (e == WSAECONNRESET || e == WSAECONNABORTED || e == WSAESHUTDOWN ||
+      e == WSAECONNREFUSED || e == WSAENOTCONN)
+    code = MPROC_EEOF;
+  return mproc__err_os(code, e, "%s %s", what, addr ? addr : "");
+}
+
+/* s, made private to this process, as a tagged stream handle. */
+static int sock_wrap(SOCKET s, int nodelay, mproc__handle *h) {
+  if (((uintptr_t)s & 3) != 0) { /* a handle is a multiple of 4 */
+    closesocket(s);
+    return mproc__err(MPROC_EOS, "socket: unexpected handle value");
+  }
+  SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0);
+  if (nodelay) {
+    BOOL one = TRUE;
+    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
+  }
+  *h = (mproc__handle)((uintptr_t)s | MPROC__W32_SOCKTAG);
+  return 0;
+}
+
+static SOCKET sock_of(mproc__handle h) {
+  return (SOCKET)((uintptr_t)h & ~(uintptr_t)3);
+}
+
+static SOCKET new_socket(int family) {
+  return WSASocketW(family, SOCK_STREAM, IPPROTO_TCP, NULL, 0,
+                    WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+}
+
+int mproc__w32_sock_read(mproc__handle h, void *buf, size_t len,
+                         size_t *got) {
+  int want = len > (1u << 30) ? (1 << 30) : (int)len, n;
+  *got = 0;
+  if (len == 0)
+    return mproc__err(MPROC_EINVAL, "recv: zero-length read");
+  n = recv(sock_of(h), (char *)buf, want, 0);
+  if (n == 0)
+    return mproc__err(MPROC_EEOF, "recv: the peer closed the connection");
+  if (n == SOCKET_ERROR)
+    return sock_fail(MPROC_EOS, "recv", NULL);
+  *got = (size_t)n;
+  return 0;
+}
+
+int mproc__w32_sock_write(mproc__handle h, const void *buf, size_t len) {
+  const char *p = (const char *)buf;
+  while (len > 0) {
+    int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
+    int n = send(sock_of(h), p, chunk, 0);
+    if (n == SOCKET_ERROR)
+      return sock_fail(MPROC_EOS, "send", NULL);
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+int mproc__w32_sock_close(mproc__handle h) {
+  if (closesocket(sock_of(h)) != 0)
+    return sock_fail(MPROC_EOS, "closesocket", NULL);
+  return 0;
+}
+
+int mproc__w32_sock_wait(const mproc__waititem *items, size_t n, DWORD ms,
+                         int *ready) {
+  fd_set rd;
+  struct timeval tv, *ptv = NULL;
+  size_t i;
+  int r, count = 0;
+  if (n > FD_SETSIZE)
+    return mproc__err(MPROC_EINVAL, "wait: more than %d sockets",
+                      (int)FD_SETSIZE);
+  FD_ZERO(&rd);
+  for (i = 0; i < n; i++)
+    FD_SET(sock_of(items[i].h), &rd);
+  if (ms != INFINITE) {
+    tv.tv_sec = (long)(ms / 1000);
+    tv.tv_usec = (long)(ms % 1000) * 1000;
+    ptv = &tv;
+  }
+  r = select(0, &rd, NULL, NULL, ptv);
+  if (r == SOCKET_ERROR)
+    return sock_fail(MPROC_EOS, "select", NULL);
+  for (i = 0; i < n; i++) {
+    ready[i] = r > 0 && FD_ISSET(sock_of(items[i].h), &rd);
+    count += ready[i];
+  }
+  return count;
+}
+
+/* "host:port" -> host, port; 0 if addr is not of that form. */
+static int split_tcp(const char *addr, char *host, size_t cap, char *port,
+                     size_t pcap) {
+  const char *colon;
+  if (!addr || strncmp(addr, "\\\\.\\pipe\\", 9) == 0 ||
+      !(colon = strrchr(addr, ':')))
+    return 0;
+  if ((size_t)(colon - addr) >= cap || strlen(colon + 1) >= pcap ||
+      !colon[1])
+    return 0;
+  memcpy(host, addr, (size_t)(colon - addr));
+  host[colon - addr] = 0;
+  strcpy(port, colon + 1);
+  if (host[0] == '[') { /* [::1]:port */
+    size_t k = strlen(host);
+    if (k < 2 || host[k - 1] != ']')
+      return 0;
+    memmove(host, host + 1, k - 2);
+    host[k - 2] = 0;
+  }
+  return 1;
+}
+
+/* ---- the listener ---------------------------------------------------------- */
+
 struct mproc__listener {
+  SOCKET sock;  /* TCP, or INVALID_SOCKET for a pipe name */
   wchar_t *name;
   HANDLE next;  /* the instance waiting for the next client */
   HANDLE stop;  /* manual-reset: listener_stop */
+  volatile LONG stopped;
   SECURITY_ATTRIBUTES sa;
   PSECURITY_DESCRIPTOR sd;
 };
@@ -40,16 +193,81 @@ static HANDLE new_instance(mproc__listener *l, int first) {
       PIPE_UNLIMITED_INSTANCES, BUFSZ, BUFSZ, 0, &l->sa);
 }
 
+static int listen_tcp(const char *want, const char *host, const char *port,
+                      char *addr, size_t cap, mproc__listener **out) {
+  struct addrinfo hints, *res = NULL, *ai;
+  mproc__listener *l;
+  SOCKET s = INVALID_SOCKET;
+  char buf[160];
+  int rc, e = 0;
+  if ((rc = wsa()) != 0)
+    return rc;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_TCP;
+  hints.ai_flags = AI_PASSIVE;
+  /* "" is all interfaces only when the user writes it. */
+  rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+  if (rc != 0)
+    return mproc__err_os(MPROC_EINVAL, rc, "getaddrinfo(%s)", want);
+  for (ai = res; ai; ai = ai->ai_next) {
+    BOOL one = TRUE;
+    s = new_socket(ai->ai_family);
+    if (s == INVALID_SOCKET) {
+      e = WSAGetLastError();
+      continue;
+    }
+    /* Nobody else may bind the same port while we listen. */
+    setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&one,
+               sizeof one);
+    if (bind(s, ai->ai_addr, (int)ai->ai_addrlen) == 0 &&
+        listen(s, SOMAXCONN) == 0)
+      break;
+    e = WSAGetLastError();
+    closesocket(s);
+    s = INVALID_SOCKET;
+  }
+  freeaddrinfo(res);
+  if (s == INVALID_SOCKET)
+    return mproc__err_os(MPROC_EOS, e, "listen on %s", want);
+  SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0);
+  snprintf(buf, sizeof buf, "%s", want);
+  if (strcmp(port, "0") == 0) { /* say which port the OS chose */
+    struct sockaddr_storage ss;
+    int n = sizeof ss;
+    char h[100], p[16];
+    if (getsockname(s, (struct sockaddr *)&ss, &n) == 0 &&
+        getnameinfo((struct sockaddr *)&ss, n, h, sizeof h, p, sizeof p,
+                    NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+      snprintf(buf, sizeof buf, strchr(h, ':') ? "[%s]:%s" : "%s:%s", h, p);
+  }
+  l = calloc(1, sizeof *l);
+  if (!l || strlen(buf) >= cap) {
+    closesocket(s);
+    free(l);
+    return l ? mproc__err(MPROC_EINVAL, "listen: address too long")
+             : mproc__err(MPROC_ENOMEM, "listener");
+  }
+  l->sock = s;
+  l->next = INVALID_HANDLE_VALUE;
+  strcpy(addr, buf);
+  *out = l;
+  return 0;
+}
+
 int mproc__plat_listen(const char *want, char *addr, size_t cap,
                        mproc__listener **out) {
   mproc__listener *l;
-  char name8[160];
+  char name8[160], port[16];
   int rc;
   *out = NULL;
+  if (want && split_tcp(want, name8, sizeof name8, port, sizeof port))
+    return listen_tcp(want, name8, port, addr, cap, out);
   if (want && strncmp(want, "\\\\.\\pipe\\", 9) != 0)
-    return mproc__err(MPROC_ENOTSUP,
-                      "listen on %s: only \\\\.\\pipe\\ names on Windows "
-                      "for now",
+    return mproc__err(MPROC_EINVAL,
+                      "listen on %s: not a \\\\.\\pipe\\ name nor "
+                      "host:port",
                       want);
   if (want) {
     if (strlen(want) >= sizeof name8)
@@ -67,6 +285,7 @@ int mproc__plat_listen(const char *want, char *addr, size_t cap,
   l = calloc(1, sizeof *l);
   if (!l)
     return mproc__err(MPROC_ENOMEM, "listener");
+  l->sock = INVALID_SOCKET;
   l->next = INVALID_HANDLE_VALUE;
   if ((rc = mproc__w32_wide(name8, &l->name)) != 0) {
     free(l);
@@ -95,11 +314,51 @@ int mproc__plat_listen(const char *want, char *addr, size_t cap,
   return 0;
 }
 
+/* select() in short slices so that listener_stop is seen promptly. */
+static int accept_tcp(mproc__listener *l, mproc__handle *h) {
+  for (;;) {
+    fd_set rd;
+    struct timeval tv;
+    SOCKET c;
+    int r;
+    if (l->stopped)
+      return mproc__err(MPROC_ECLOSED, "accept: the listener is stopped");
+    FD_ZERO(&rd);
+    FD_SET(l->sock, &rd);
+    tv.tv_sec = 0;
+    tv.tv_usec = 50000;
+    r = select(0, &rd, NULL, NULL, &tv);
+    if (r == SOCKET_ERROR)
+      return sock_fail(MPROC_EOS, "select (accept)", NULL);
+    if (r == 0)
+      continue;
+    c = accept(l->sock, NULL, NULL);
+    if (c == INVALID_SOCKET) {
+      int e = WSAGetLastError();
+      if (e == WSAECONNRESET || e == WSAEWOULDBLOCK || e == WSAEINTR)
+        continue;
+      if (e == WSAEMFILE || e == WSAENOBUFS) {
+        Sleep(50); /* out of sockets: back off */
+        continue;
+      }
+      return mproc__err_os(MPROC_EOS, e, "accept");
+    }
+    if (l->stopped) {
+      closesocket(c);
+      continue;
+    }
+    return sock_wrap(c, 1, h);
+  }
+}
+
 int mproc__plat_accept(mproc__listener *l, mproc__handle *h) {
   OVERLAPPED ov;
-  HANDLE ev = CreateEventW(NULL, TRUE, FALSE, NULL), got;
+  HANDLE ev, got;
   DWORD e, n;
   int rc = 0;
+  if (l->sock != INVALID_SOCKET)
+    return accept_tcp(l, h);
+  ev = CreateEventW(NULL, TRUE, FALSE, NULL);
   if (!ev)
     return mproc__w32_fail(MPROC_EOS, GetLastError(), "CreateEvent");
   for (;;) {
@@ -156,11 +415,17 @@ int mproc__plat_accept(mproc__listener *l, mproc__handle *h) {
   return rc;
 }
 
-void mproc__plat_listener_stop(mproc__listener *l) { SetEvent(l->stop); }
+void mproc__plat_listener_stop(mproc__listener *l) {
+  l->stopped = 1;
+  if (l->stop)
+    SetEvent(l->stop);
+}
 
 void mproc__plat_listener_free(mproc__listener *l) {
   if (!l)
     return;
+  if (l->sock != INVALID_SOCKET)
+    closesocket(l->sock);
   if (l->next != INVALID_HANDLE_VALUE)
     CloseHandle(l->next);
   if (l->stop)
@@ -171,15 +436,51 @@ void mproc__plat_listener_free(mproc__listener *l) {
   free(l);
 }
 
+static int connect_tcp(const char *addr, const char *host, const char *port,
+                       mproc__handle *h) {
+  struct addrinfo hints, *res = NULL, *ai;
+  SOCKET s = INVALID_SOCKET;
+  int rc, e = 0;
+  if ((rc = wsa()) != 0)
+    return rc;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_TCP;
+  rc = getaddrinfo(host, port, &hints, &res);
+  if (rc != 0)
+    return mproc__err_os(MPROC_EINVAL, rc, "getaddrinfo(%s)", addr);
+  for (ai = res; ai; ai = ai->ai_next) {
+    s = new_socket(ai->ai_family);
+    if (s == INVALID_SOCKET) {
+      e = WSAGetLastError();
+      continue;
+    }
+    if (connect(s, ai->ai_addr, (int)ai->ai_addrlen) == 0)
+      break;
+    e = WSAGetLastError();
+    closesocket(s);
+    s = INVALID_SOCKET;
+  }
+  freeaddrinfo(res);
+  if (s == INVALID_SOCKET)
+    return mproc__err_os(e == WSAECONNREFUSED ? MPROC_EEOF : MPROC_EOS, e,
+                         "connect to %s", addr);
+  return sock_wrap(s, 1, h);
+}
+
 int mproc__plat_connect(const char *addr, double timeout, mproc__handle *h) {
   double deadline = timeout < 0 ? -1 : mproc__plat_monotonic() + timeout;
   wchar_t *name;
   HANDLE fh;
+  char host[128], port[16];
   int rc;
+  if (split_tcp(addr, host, sizeof host, port, sizeof port))
+    return connect_tcp(addr, host, port, h);
   if (strncmp(addr, "\\\\.\\pipe\\", 9) != 0)
-    return mproc__err(MPROC_ENOTSUP,
-                      "connect to %s: only \\\\.\\pipe\\ names on Windows "
-                      "for now",
+    return mproc__err(MPROC_EINVAL,
+                      "connect to %s: not a \\\\.\\pipe\\ name nor "
+                      "host:port",
                       addr);
   if ((rc = mproc__w32_wide(addr, &name)) != 0)
     return rc;

@@ -15,7 +15,8 @@
  * ends are private (no inheritable security attributes).  A peer that has
  * gone (every copy of its end closed, or its process ended) reads as
  * ERROR_BROKEN_PIPE and writes as ERROR_NO_DATA / ERROR_BROKEN_PIPE: both
- * MPROC_EEOF.
+ * MPROC_EEOF.  A tagged socket handle (the Manager's TCP connections,
+ * w32_int.h) goes to listen.c's socket functions instead.
  */
 #include "w32_int.h"
 
@@ -142,6 +143,8 @@ int mproc__plat_stream_read(mproc__handle h, void *buf, size_t len,
     return mproc__plat_errrec()->code;
   if (len == 0)
     return mproc__err(MPROC_EINVAL, "ReadFile: zero-length read");
+  if (MPROC__W32_IS_SOCK(h))
+    return mproc__w32_sock_read(h, buf, len, got);
   for (;;) {
     OVERLAPPED ov;
     DWORD n = 0;
@@ -193,6 +196,8 @@ int mproc__plat_stream_write(mproc__handle h, const void *buf, size_t len) {
     return mproc__err(MPROC_ECLOSED, "WriteFile: no handle");
   if (len == 0)
     return 0;
+  if (MPROC__W32_IS_SOCK(h))
+    return mproc__w32_sock_write(h, buf, len);
   ev = mproc__w32_io_event();
   if (!ev)
     return mproc__plat_errrec()->code;
@@ -207,6 +212,10 @@ int mproc__plat_stream_write2(mproc__handle h, const void *a, size_t na,
     return mproc__err(MPROC_ECLOSED, "WriteFile: no handle");
   if (na + nb == 0)
     return 0;
+  if (MPROC__W32_IS_SOCK(h) && na + nb > WRITE2_COPY) {
+    rc = mproc__w32_sock_write(h, a, na);
+    return rc ? rc : mproc__w32_sock_write(h, b, nb);
+  }
   ev = mproc__w32_io_event();
   if (!ev)
     return mproc__plat_errrec()->code;
@@ -216,6 +225,8 @@ int mproc__plat_stream_write2(mproc__handle h, const void *a, size_t na,
       memcpy(one, a, na);
     if (nb)
       memcpy(one + na, b, nb);
+    if (MPROC__W32_IS_SOCK(h))
+      return mproc__w32_sock_write(h, one, na + nb);
     return write_all(MPROC__W32_H(h), ev, one, na + nb);
   }
   /* The library holds the connection's lock: two writes are one message. */
@@ -239,6 +250,8 @@ int mproc__plat_stream_read_record(mproc__handle h, void *buf, size_t len,
 int mproc__plat_close(mproc__handle h) {
   if (h == MPROC__NOHANDLE)
     return 0;
+  if (MPROC__W32_IS_SOCK(h))
+    return mproc__w32_sock_close(h);
   if (!CloseHandle(MPROC__W32_H(h)))
     return mproc__w32_fail(MPROC_EOS, GetLastError(), "CloseHandle");
   return 0;

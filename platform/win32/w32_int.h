@@ -30,6 +30,22 @@
 #define MPROC__W32_M(h) ((mproc__handle)(h))
 
 /*
+ * A TCP socket (the Manager's "host:port", listen.c) travels as a stream
+ * handle with its low bit set (kernel handles are multiples of 4; NOHANDLE,
+ * all bits set, is not one).  stream.c and wait.c hand such handles to
+ * these (listen.c): blocking recv / send, closesocket, and select() over n
+ * socket items (ms may be INFINITE; fills ready[], returns how many).
+ */
+#define MPROC__W32_SOCKTAG 1
+#define MPROC__W32_IS_SOCK(h)                                                 \
+  ((h) != MPROC__NOHANDLE && ((uintptr_t)(h) & 3) == MPROC__W32_SOCKTAG)
+int mproc__w32_sock_read(mproc__handle h, void *buf, size_t len, size_t *got);
+int mproc__w32_sock_write(mproc__handle h, const void *buf, size_t len);
+int mproc__w32_sock_close(mproc__handle h);
+int mproc__w32_sock_wait(const mproc__waititem *items, size_t n, DWORD ms,
+                         int *ready);
+
+/*
  * The MPROC_E* code for a Win32 error: a vanished pipe peer is MPROC_EEOF,
  * lack of memory MPROC_ENOMEM, an invalid handle MPROC_ECLOSED; any other
  * error gives fallback (usually MPROC_EOS).

@@ -15,6 +15,8 @@
  * not pend (it completes at once although nothing can be read), and when
  * the events and process handles together exceed MAXIMUM_WAIT_OBJECTS, the
  * wait falls back to polling with a short backoff (1 ms growing to 10 ms).
+ * Sockets (tagged handles, w32_int.h) are watched with select(): alone,
+ * one select() with the timeout; mixed with pipes or processes, by polling.
  */
 #include "w32_int.h"
 
@@ -35,7 +37,11 @@ static int check(const mproc__waititem *items, size_t n, int *ready) {
     if (items[i].h == MPROC__NOHANDLE)
       return mproc__err(MPROC_ECLOSED, "wait item %lu: no handle",
                         (unsigned long)i);
-    if (items[i].kind == MPROC__W_STREAM) {
+    if (items[i].kind == MPROC__W_STREAM && MPROC__W32_IS_SOCK(items[i].h)) {
+      int rc = mproc__w32_sock_wait(&items[i], 1, 0, &ready[i]);
+      if (rc < 0)
+        return rc;
+    } else if (items[i].kind == MPROC__W_STREAM) {
       DWORD avail = 0;
       if (PeekNamedPipe(h, NULL, 0, NULL, &avail, NULL)) {
         ready[i] = avail > 0;
@@ -97,7 +103,7 @@ int mproc__plat_wait(const mproc__waititem *items, size_t n, double timeout,
   HANDLE ev[MAXIMUM_WAIT_OBJECTS];
   double deadline = 0;
   DWORD backoff = POLL_MIN_MS;
-  size_t i, nstreams = 0, nprocs = 0;
+  size_t i, nstreams = 0, nprocs = 0, nsocks = 0;
   int count, poll_only;
   static char zero_buf[1];
 
@@ -115,7 +121,13 @@ int mproc__plat_wait(const mproc__waititem *items, size_t n, double timeout,
       nstreams++;
     else
       nprocs++;
+    if (items[i].kind == MPROC__W_STREAM && MPROC__W32_IS_SOCK(items[i].h))
+      nsocks++;
   }
+  if (nsocks == n && n <= 64) /* sockets only: select() waits for them */
+    return mproc__w32_sock_wait(items, n, timeout == 0 ? 0
+                                          : ms_left(timeout, deadline),
+                                ready);
   /* Too many objects for one WaitForMultipleObjects: poll them all. */
   poll_only = nstreams + nprocs > MAXIMUM_WAIT_OBJECTS;
   if (!poll_only && nstreams > 0) {
@@ -141,6 +153,10 @@ int mproc__plat_wait(const mproc__waititem *items, size_t n, double timeout,
         HANDLE h = MPROC__W32_H(items[i].h);
         if (items[i].kind != MPROC__W_STREAM) {
           objs[nobj++] = h;
+          continue;
+        }
+        if (MPROC__W32_IS_SOCK(items[i].h)) {
+          must_poll = 1; /* no zero-byte read on a socket: poll it */
           continue;
         }
         memset(&ar[na].ov, 0, sizeof ar[na].ov);
