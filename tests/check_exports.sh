@@ -1,6 +1,6 @@
 #!/bin/sh
 # check_exports.sh LIB HEADER - the exported symbol list of the shared
-# library (nm -D --defined-only, functions) against the functions HEADER
+# library (ELF: nm -D --defined-only; a .dll: its export table) against the functions HEADER
 # declares with MPROC_API: nothing missing, nothing extra.  Also fails when
 # a column-0 prototype in HEADER lacks MPROC_API (the annotation rule of
 # docs/design.md, "Packaging").  Prints PASS or the differences.
@@ -18,8 +18,14 @@ if [ -s "$tmp/bare" ]; then
 fi
 grep -E '^MPROC_API ' "$header" |
   sed -E 's/^([^(]*[ *])(mproc_[a-z0-9_]+)\(.*/\2/' | sort -u >"$tmp/header"
-nm -D --defined-only "$lib" | awk '$2 ~ /^[A-Za-z]$/ {print $3}' |
-  sed 's/@.*//' | sort -u >"$tmp/lib"
+case "$lib" in
+  *.dll) # a PE DLL: the names of its export table (mingw-w64 objdump)
+    "${OBJDUMP:-x86_64-w64-mingw32-objdump}" -p "$lib" |
+      sed -n '/\[Ordinal\/Name Pointer\] Table/,/^$/p' |
+      grep -E '^[[:space:]]*\[ *[0-9]+\] ' | awk '{print $NF}' | sort -u >"$tmp/lib" ;;
+  *) nm -D --defined-only "$lib" | awk '$2 ~ /^[A-Za-z]$/ {print $3}' |
+      sed 's/@.*//' | sort -u >"$tmp/lib" ;;
+esac
 [ -s "$tmp/header" ] || { echo "FAIL: no MPROC_API declarations in $header"; exit 1; }
 missing="$(comm -23 "$tmp/header" "$tmp/lib")"
 extra="$(comm -13 "$tmp/header" "$tmp/lib")"
