@@ -23,7 +23,12 @@ if(NOT WIN32)
   # one. Every child re-executes the program, so every shared library is
   # loaded again per spawn: static APR (+ uuid) takes ~150 us off each start
   # (docs/bench.md).
-  option(MPROC_STATIC_APR "Link APR statically where an archive exists" ON)
+  # A shared mproc links the shared APR (the archive is not PIC).
+  if(BUILD_SHARED_LIBS)
+    option(MPROC_STATIC_APR "Link APR statically where an archive exists" OFF)
+  else()
+    option(MPROC_STATIC_APR "Link APR statically where an archive exists" ON)
+  endif()
   if(MPROC_STATIC_APR)
     find_library(APR_LIBRARY NAMES libapr-1.a apr-1
                  HINTS ${PC_APR_LIBDIRS} ${APR_ROOT} ENV APR_ROOT

@@ -7,8 +7,16 @@
 #   MPROC_FUZZ_SECONDS=10 scripts/test.sh    shorter fuzzing
 #
 # Legs: gcc   Linux GCC Debug build + ctest
+#       shared  the same with -DBUILD_SHARED_LIBS=ON (libmproc.so.0), its
+#             exported symbols checked against mproc.h, + the consumer test
+#       consumer  mproc installed (static and shared) to a scratch prefix
+#             that is then moved, and tests/consumer built against it by
+#             CMake find_package, pkg-config, pkg-config --static; the
+#             .deb packages (cpack) checked with dpkg -c and used extracted
 #       clang Linux Clang, ASan + UBSan + LeakSanitizer, + ctest
-#       mingw mingw-w64 cross build, ctest under wine
+#       mingw mingw-w64 cross build, ctest under wine; the consumer by
+#             find_package under wine, static and with mproc.dll (its
+#             exports checked against mproc.h)
 #       msvc  MSVC-dialect syntax check (scripts/msvc-check.sh)
 #       fuzz  libFuzzer runs of fuzz_decode and fuzz_manager (half each)
 # Every selected leg runs even when an earlier one fails; the last line is
@@ -19,7 +27,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
 cd "$repo"
 
-legs="${MPROC_LEGS:-gcc clang mingw msvc fuzz}"
+legs="${MPROC_LEGS:-gcc shared consumer clang mingw msvc fuzz}"
 fuzz_seconds="${MPROC_FUZZ_SECONDS:-60}"
 jobs=2
 build="$repo/build"
@@ -72,6 +80,120 @@ leg_gcc() {
   run_ctest "$build/gcc"
 }
 
+leg_shared() {
+  configure_build "$build/shared" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Debug \
+    -DBUILD_SHARED_LIBS=ON
+  run_ctest "$build/shared"
+}
+
+# Run a built consumer (tests/consumer): it must print its PASS line.
+run_consumer() {
+  local how="$1"; shift
+  local out rc=0
+  out="$("$@" 2>&1)" || rc=$?
+  if [[ $rc != 0 || "$out" != *"consumer: PASS sum=14"* ]]; then
+    note "consumer ($how) FAILED, exit $rc:"; printf '%s\n' "$out" | sed 's/^/    /'
+    return 1
+  fi
+  note "consumer ($how): ${out##*$'\n'}"
+}
+
+# Build only the library, install it to a stage and move the stage to its
+# final place: a relocated install must still work (pkg-config's
+# ${pcfiledir}, CMake's relative package files).
+install_moved() {
+  local name="$1" dest="$2"; shift 2
+  configure_build "$build/consumer-$name" -DCMAKE_BUILD_TYPE=Release \
+    -DMPROC_BUILD_TESTS=OFF -DMPROC_BUILD_EXAMPLES=OFF -DMPROC_BUILD_BENCH=OFF "$@"
+  rm -rf "$dest" "$dest.stage"
+  logged "$logs/$leg.install-$name.log" cmake --install "$build/consumer-$name" --prefix "$dest.stage"
+  mv "$dest.stage" "$dest"
+}
+
+leg_consumer() {
+  local root="$build/consumer-root" src="$repo/tests/consumer" pc flags
+  install_moved static "$root/static" -DCMAKE_C_COMPILER=gcc
+  install_moved shared "$root/shared" -DCMAKE_C_COMPILER=gcc -DBUILD_SHARED_LIBS=ON \
+    -DCMAKE_INSTALL_PREFIX=/usr
+  [[ -f "$root/shared/include/mproc.h" ]] || { note "no include/mproc.h in the install"; return 1; }
+  [[ $(grep -c '/include"' "$root/static/"lib*/cmake/mproc/mprocTargets.cmake) == 1 ]] ||
+    { note "mprocTargets.cmake does not name the include directory exactly once"; return 1; }
+
+  # CMake find_package, static then shared.
+  for kind in static shared; do
+    logged "$logs/$leg.cmake-$kind.log" cmake -S "$src" -B "$build/consumer-cmake-$kind" \
+      -DCMAKE_PREFIX_PATH="$root/$kind" -DCMAKE_BUILD_TYPE=Release
+    logged "$logs/$leg.cmake-$kind.build.log" cmake --build "$build/consumer-cmake-$kind"
+    run_consumer "find_package, $kind" "$build/consumer-cmake-$kind/consumer"
+  done
+  ldd "$build/consumer-cmake-shared/consumer" | grep -q "$root/shared/.*libmproc.so.0" ||
+    { note "the find_package shared consumer does not load the installed libmproc.so.0"; return 1; }
+
+  # pkg-config, shared: Libs alone link; Cflags carry no dependency's flags.
+  pc="$(dirname "$(find "$root/shared" -name mproc.pc)")"
+  flags="$(PKG_CONFIG_PATH="$pc" pkg-config --cflags mproc)"
+  if ! [[ "$flags" =~ ^-I([^[:space:]]+)[[:space:]]*$ ]] ||
+     [[ "$(realpath "${BASH_REMATCH[1]}")" != "$(realpath "$root/shared/include")" ]]; then
+    note "pkg-config --cflags mproc gives '$flags', want only -I<the install's include>"; return 1
+  fi
+  # shellcheck disable=SC2046
+  logged "$logs/$leg.pc-shared.log" gcc -std=c11 -Wall -Wextra -Werror "$src/main.c" \
+    -o "$build/consumer-pc-shared" $(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs mproc) \
+    -Wl,-rpath,"$(PKG_CONFIG_PATH="$pc" pkg-config --variable=libdir mproc)"
+  run_consumer "pkg-config, shared" "$build/consumer-pc-shared"
+  ldd "$build/consumer-pc-shared" | grep -q libmproc.so.0 ||
+    { note "the pkg-config shared consumer does not load libmproc.so.0"; return 1; }
+
+  # pkg-config --static against the static install: Libs.private suffice.
+  pc="$(dirname "$(find "$root/static" -name mproc.pc)")"
+  # shellcheck disable=SC2046
+  logged "$logs/$leg.pc-static.log" gcc -std=c11 -Wall -Wextra -Werror "$src/main.c" \
+    -o "$build/consumer-pc-static" $(PKG_CONFIG_PATH="$pc" pkg-config --static --cflags --libs mproc)
+  run_consumer "pkg-config --static" "$build/consumer-pc-static"
+  if ldd "$build/consumer-pc-static" | grep -q libmproc; then
+    note "the --static consumer loads a libmproc shared library"; return 1
+  fi
+
+  # The .deb (cmake/package.cmake): libmproc0 and libmproc-dev from the
+  # shared build, their contents checked, extracted into a scratch root and
+  # used by the consumer (pkg-config and find_package).
+  local debs="$build/consumer-debs" droot="$root/deb" run dev list
+  rm -rf "$debs" "$droot"
+  logged "$logs/$leg.cpack.log" cpack --config "$build/consumer-shared/CPackConfig.cmake" \
+    -G DEB -B "$debs"
+  run="$(ls "$debs"/libmproc0_*.deb)"
+  dev="$(ls "$debs"/libmproc-dev_*.deb)"
+  list="$(dpkg -c "$run")"
+  for want in '/libmproc\.so\.0 -> libmproc\.so\.0\.' '/libmproc\.so\.0\.[0-9.]*$'; do
+    grep -Eq "$want" <<<"$list" || { note "libmproc0 lacks $want"; return 1; }
+  done
+  if grep -Eq 'mproc\.h|\.pc$|cmake|libmproc\.so -> ' <<<"$list"; then
+    note "libmproc0 holds development files"; return 1
+  fi
+  list="$(dpkg -c "$dev")"
+  for want in '/usr/include/mproc\.h$' '/libmproc\.so -> libmproc\.so\.0$' '/pkgconfig/mproc\.pc$' \
+              '/cmake/mproc/mprocConfig\.cmake$'; do
+    grep -Eq "$want" <<<"$list" || { note "libmproc-dev lacks $want"; return 1; }
+  done
+  [[ "$(dpkg -f "$dev" Depends)" == "libmproc0 (= "* ]] ||
+    { note "libmproc-dev does not depend on its libmproc0"; return 1; }
+  note "debs: $(basename "$run") ($(dpkg -f "$run" Depends)), $(basename "$dev")"
+  dpkg -x "$run" "$droot"
+  dpkg -x "$dev" "$droot"
+  pc="$(dirname "$(find "$droot" -name mproc.pc)")"
+  # shellcheck disable=SC2046
+  logged "$logs/$leg.deb-pc.log" gcc -std=c11 -Wall -Wextra -Werror "$src/main.c" \
+    -o "$build/consumer-deb-pc" $(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs mproc) \
+    -Wl,-rpath,"$(PKG_CONFIG_PATH="$pc" pkg-config --variable=libdir mproc)"
+  run_consumer "pkg-config, from the .deb" "$build/consumer-deb-pc"
+  ldd "$build/consumer-deb-pc" | grep -q "$droot/.*libmproc.so.0" ||
+    { note "the .deb consumer does not load the extracted libmproc.so.0"; return 1; }
+  logged "$logs/$leg.deb-cmake.log" cmake -S "$src" -B "$build/consumer-deb-cmake" \
+    -DCMAKE_PREFIX_PATH="$droot/usr" -DCMAKE_BUILD_TYPE=Release
+  logged "$logs/$leg.deb-cmake.build.log" cmake --build "$build/consumer-deb-cmake"
+  run_consumer "find_package, from the .deb" "$build/consumer-deb-cmake/consumer"
+}
+
 leg_clang() {
   # Stop at the first report, with a stack; leaks count as failures.
   export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:print_summary=1"
@@ -91,6 +213,36 @@ leg_mingw() {
     -DCMAKE_TOOLCHAIN_FILE="$repo/cmake/mingw-w64-x86_64.cmake" \
     -DMPROC_DEPS_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Debug
   run_ctest "$build/mingw"
+  # The consumer test's CMake way on Windows: install, move, find_package.
+  local root="$build/consumer-root/mingw"
+  rm -rf "$root" "$root.stage"
+  logged "$logs/$leg.install.log" cmake --install "$build/mingw" --prefix "$root.stage"
+  mv "$root.stage" "$root"
+  logged "$logs/$leg.consumer.log" cmake -S "$repo/tests/consumer" -B "$build/consumer-mingw" \
+    -DCMAKE_TOOLCHAIN_FILE="$repo/cmake/mingw-w64-x86_64.cmake" \
+    -DMPROC_DEPS_PREFIX="$prefix" -Dmproc_DIR="$root/lib/cmake/mproc"
+  logged "$logs/$leg.consumer.build.log" cmake --build "$build/consumer-mingw"
+  run_consumer "find_package, mingw under wine" "$MPROC_WINE" "$build/consumer-mingw/consumer.exe"
+  # The DLL: mproc.dll exports exactly mproc.h's MPROC_API functions, and
+  # the consumer runs with it (copied beside the .exe, as an app ships it).
+  local dll="$build/consumer-root/mingw-dll"
+  configure_build "$build/mingw-dll" \
+    -DCMAKE_TOOLCHAIN_FILE="$repo/cmake/mingw-w64-x86_64.cmake" \
+    -DMPROC_DEPS_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON \
+    -DMPROC_BUILD_TESTS=OFF -DMPROC_BUILD_EXAMPLES=OFF -DMPROC_BUILD_BENCH=OFF
+  logged "$logs/$leg.dll-exports.log" sh "$repo/tests/check_exports.sh" \
+    "$build/mingw-dll/mproc.dll" "$repo/lib/include/mproc.h"
+  note "$(cat "$logs/$leg.dll-exports.log")"
+  rm -rf "$dll"
+  logged "$logs/$leg.dll-install.log" cmake --install "$build/mingw-dll" --prefix "$dll"
+  [[ -f "$dll/bin/mproc.dll" && -f "$dll/lib/libmproc.dll.a" ]] ||
+    { note "the DLL install lacks bin/mproc.dll or lib/libmproc.dll.a"; return 1; }
+  logged "$logs/$leg.dll-consumer.log" cmake -S "$repo/tests/consumer" -B "$build/consumer-mingw-dll" \
+    -DCMAKE_TOOLCHAIN_FILE="$repo/cmake/mingw-w64-x86_64.cmake" \
+    -DMPROC_DEPS_PREFIX="$prefix" -Dmproc_DIR="$dll/lib/cmake/mproc"
+  logged "$logs/$leg.dll-consumer.build.log" cmake --build "$build/consumer-mingw-dll"
+  cp "$dll/bin/mproc.dll" "$build/consumer-mingw-dll/"
+  run_consumer "find_package, mproc.dll under wine" "$MPROC_WINE" "$build/consumer-mingw-dll/consumer.exe"
 }
 
 leg_msvc() {
@@ -147,7 +299,7 @@ declare -A result seconds
 order=()
 for leg in $legs; do
   if ! declare -F "leg_$leg" >/dev/null; then
-    echo "test.sh: unknown leg '$leg' (known: gcc clang mingw msvc fuzz)"
+    echo "test.sh: unknown leg '$leg' (known: gcc shared consumer clang mingw msvc fuzz)"
     result[$leg]=FAIL; seconds[$leg]=0; order+=("$leg")
     continue
   fi

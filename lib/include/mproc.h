@@ -33,6 +33,28 @@ extern "C" {
 #define MPROC_VERSION_MINOR 1
 #define MPROC_VERSION_PATCH 0
 
+/*
+ * MPROC_API marks every public function.  Static build: MPROC_STATIC is
+ * defined (the CMake target and pkg-config's Cflags define it for users)
+ * and the mark is empty.  Shared build: the DLL exports (MPROC_BUILDING,
+ * set while building it) and its users import on Windows; elsewhere the
+ * mark makes the symbol visible, the library being built with
+ * -fvisibility=hidden.
+ */
+#if defined(MPROC_STATIC)
+#define MPROC_API
+#elif defined(_WIN32)
+#if defined(MPROC_BUILDING)
+#define MPROC_API __declspec(dllexport)
+#else
+#define MPROC_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__) || defined(__clang__)
+#define MPROC_API __attribute__((visibility("default")))
+#else
+#define MPROC_API
+#endif
+
 /** Block without a time limit. */
 #define MPROC_FOREVER (-1.0)
 
@@ -88,16 +110,16 @@ enum {
 };
 
 /** The message for an error code ("success" for 0, "unknown error" else). */
-const char *mproc_strerror(int code);
+MPROC_API const char *mproc_strerror(int code);
 /** The symbolic name of an error code, e.g. "MPROC_EEOF". */
-const char *mproc_errname(int code);
+MPROC_API const char *mproc_errname(int code);
 /**
  * Detail of the calling thread's most recent failure, e.g.
  * "mproc_conn_recv: the peer closed the connection".  Never NULL.
  */
-const char *mproc_last_error(void);
+MPROC_API const char *mproc_last_error(void);
 /** The OS error (errno / GetLastError()) of that failure, or 0. */
-long mproc_last_oserror(void);
+MPROC_API long mproc_last_oserror(void);
 
 /* ------------------------------------------------------------------------ */
 /* Start-up                                                                 */
@@ -108,18 +130,18 @@ long mproc_last_oserror(void);
  * once.  In a child spawned by mproc it reads the bootstrap message, runs
  * the target and exits with its return value: it never returns there.
  */
-int mproc_init(int argc, char **argv);
+MPROC_API int mproc_init(int argc, char **argv);
 
 /** Number of logical CPUs (at least 1). */
-int mproc_cpu_count(void);
+MPROC_API int mproc_cpu_count(void);
 
 /** Sleep for seconds (Python's time.sleep; C has no portable one). */
-void mproc_sleep(double seconds);
+MPROC_API void mproc_sleep(double seconds);
 /** Seconds on a monotonic clock (Python's time.monotonic). */
-double mproc_monotonic(void);
+MPROC_API double mproc_monotonic(void);
 
 /** Release free-able memory; optional, used by leak checkers. */
-void mproc_free(void *p);
+MPROC_API void mproc_free(void *p);
 
 /* ------------------------------------------------------------------------ */
 /* Values: None, bool, int, float, str, bytes, list, dict, tuple, set, ...   */
@@ -148,22 +170,22 @@ typedef enum mproc_type {
  * is missing; the functions that take a value treat NULL as that failure,
  * so construction can be nested: mproc_list_append(l, mproc_int(42)).
  */
-mproc_value *mproc_none(void);
-mproc_value *mproc_bool(int b);
-mproc_value *mproc_int(int64_t i);
-mproc_value *mproc_float(double d);
+MPROC_API mproc_value *mproc_none(void);
+MPROC_API mproc_value *mproc_bool(int b);
+MPROC_API mproc_value *mproc_int(int64_t i);
+MPROC_API mproc_value *mproc_float(double d);
 /** A str from NUL-terminated UTF-8 (copied).  NULL if not valid UTF-8. */
-mproc_value *mproc_str(const char *utf8);
-mproc_value *mproc_strn(const char *utf8, size_t n);
-mproc_value *mproc_bytes(const void *p, size_t n);
-mproc_value *mproc_list(void);
-mproc_value *mproc_dict(void);
+MPROC_API mproc_value *mproc_str(const char *utf8);
+MPROC_API mproc_value *mproc_strn(const char *utf8, size_t n);
+MPROC_API mproc_value *mproc_bytes(const void *p, size_t n);
+MPROC_API mproc_value *mproc_list(void);
+MPROC_API mproc_value *mproc_dict(void);
 /** An empty tuple to fill with mproc_tuple_append (or mproc_build "(...)"). */
-mproc_value *mproc_tuple(void);
+MPROC_API mproc_value *mproc_tuple(void);
 /** An empty set (Python's set()). */
-mproc_value *mproc_set(void);
+MPROC_API mproc_value *mproc_set(void);
 /** A reference to a Connection; the value does not own it. */
-mproc_value *mproc_conn_ref(mproc_conn *c);
+MPROC_API mproc_value *mproc_conn_ref(mproc_conn *c);
 
 /**
  * Build a value from a format, like Python's Py_BuildValue:
@@ -174,78 +196,78 @@ mproc_value *mproc_conn_ref(mproc_conn *c);
  *   optional spacing)   <...> set
  * Example: mproc_build("[sis]", "spam", 42, "egg").  NULL on failure.
  */
-mproc_value *mproc_build(const char *fmt, ...);
+MPROC_API mproc_value *mproc_build(const char *fmt, ...);
 
-void mproc_value_free(mproc_value *v);
-mproc_value *mproc_value_copy(const mproc_value *v);
-mproc_type mproc_value_type(const mproc_value *v);
+MPROC_API void mproc_value_free(mproc_value *v);
+MPROC_API mproc_value *mproc_value_copy(const mproc_value *v);
+MPROC_API mproc_type mproc_value_type(const mproc_value *v);
 /** Python's == for values (1 == 1.0, lists and dicts by content, sets in
  *  any order; a tuple never equals a list).  None, True, False, small ints
  *  and empty str/bytes/tuple are shared: never compare values by pointer. */
-int mproc_value_equal(const mproc_value *a, const mproc_value *b);
+MPROC_API int mproc_value_equal(const mproc_value *a, const mproc_value *b);
 
-int mproc_value_get_bool(const mproc_value *v, int *out);
-int mproc_value_get_int(const mproc_value *v, int64_t *out);
+MPROC_API int mproc_value_get_bool(const mproc_value *v, int *out);
+MPROC_API int mproc_value_get_int(const mproc_value *v, int64_t *out);
 /** Accepts int and float. */
-int mproc_value_get_float(const mproc_value *v, double *out);
+MPROC_API int mproc_value_get_float(const mproc_value *v, double *out);
 /** The UTF-8 text of a str (NUL-terminated; *n may be NULL). */
-int mproc_value_get_str(const mproc_value *v, const char **s, size_t *n);
-int mproc_value_get_bytes(const mproc_value *v, const void **p, size_t *n);
-int mproc_value_get_conn(const mproc_value *v, mproc_conn **out);
+MPROC_API int mproc_value_get_str(const mproc_value *v, const char **s, size_t *n);
+MPROC_API int mproc_value_get_bytes(const mproc_value *v, const void **p, size_t *n);
+MPROC_API int mproc_value_get_conn(const mproc_value *v, mproc_conn **out);
 /** Shorthand: the text of a str, or NULL. */
-const char *mproc_value_str(const mproc_value *v);
+MPROC_API const char *mproc_value_str(const mproc_value *v);
 
 /** Append, stealing item. */
-int mproc_list_append(mproc_value *list, mproc_value *item);
-size_t mproc_list_len(const mproc_value *list);
+MPROC_API int mproc_list_append(mproc_value *list, mproc_value *item);
+MPROC_API size_t mproc_list_len(const mproc_value *list);
 /** Borrowed element, NULL when out of range or not a list. */
-mproc_value *mproc_list_get(const mproc_value *list, size_t i);
+MPROC_API mproc_value *mproc_list_get(const mproc_value *list, size_t i);
 /** Replace element i, stealing item. */
-int mproc_list_set(mproc_value *list, size_t i, mproc_value *item);
+MPROC_API int mproc_list_set(mproc_value *list, size_t i, mproc_value *item);
 
 /** Insert or replace; steals key and val.  Keys must be hashable, as in
  *  Python: scalars and tuples of hashables; a list, dict or set key gives
  *  MPROC_ETYPE "unhashable type: 'list'".  A tuple key can no longer grow. */
-int mproc_dict_set(mproc_value *dict, mproc_value *key, mproc_value *val);
-int mproc_dict_set_str(mproc_value *dict, const char *key, mproc_value *val);
+MPROC_API int mproc_dict_set(mproc_value *dict, mproc_value *key, mproc_value *val);
+MPROC_API int mproc_dict_set_str(mproc_value *dict, const char *key, mproc_value *val);
 /** Borrowed value for key, NULL if absent. */
-mproc_value *mproc_dict_get(const mproc_value *dict, const mproc_value *key);
-mproc_value *mproc_dict_get_str(const mproc_value *dict, const char *key);
-size_t mproc_dict_len(const mproc_value *dict);
+MPROC_API mproc_value *mproc_dict_get(const mproc_value *dict, const mproc_value *key);
+MPROC_API mproc_value *mproc_dict_get_str(const mproc_value *dict, const char *key);
+MPROC_API size_t mproc_dict_len(const mproc_value *dict);
 /** The i-th item in insertion order (borrowed). */
-int mproc_dict_item(const mproc_value *dict, size_t i, mproc_value **key,
+MPROC_API int mproc_dict_item(const mproc_value *dict, size_t i, mproc_value **key,
                     mproc_value **val);
 
 /** Append to a tuple being built, stealing item.  MPROC_EINVAL once the
  *  tuple is a dict key or set member (then it is immutable). */
-int mproc_tuple_append(mproc_value *tuple, mproc_value *item);
-size_t mproc_tuple_len(const mproc_value *tuple);
+MPROC_API int mproc_tuple_append(mproc_value *tuple, mproc_value *item);
+MPROC_API size_t mproc_tuple_len(const mproc_value *tuple);
 /** Borrowed element, NULL when out of range or not a tuple. */
-mproc_value *mproc_tuple_get(const mproc_value *tuple, size_t i);
+MPROC_API mproc_value *mproc_tuple_get(const mproc_value *tuple, size_t i);
 
 /** Add item (stolen); an equal member already there stays and item is
  *  freed.  Members must be hashable (see mproc_dict_set). */
-int mproc_set_add(mproc_value *set, mproc_value *item);
+MPROC_API int mproc_set_add(mproc_value *set, mproc_value *item);
 /** 1 if an equal member is in the set, 0 if not, or a negative error. */
-int mproc_set_contains(const mproc_value *set, const mproc_value *item);
-size_t mproc_set_len(const mproc_value *set);
+MPROC_API int mproc_set_contains(const mproc_value *set, const mproc_value *item);
+MPROC_API size_t mproc_set_len(const mproc_value *set);
 /** The i-th member in insertion order (borrowed), NULL when out of range.
  *  (Python orders a set by hash; mproc keeps insertion order.) */
-mproc_value *mproc_set_item(const mproc_value *set, size_t i);
+MPROC_API mproc_value *mproc_set_item(const mproc_value *set, size_t i);
 
 /** Python's repr(), e.g. "{'name': 'Bob', 'spam': 42}".  Free with
  *  mproc_free. */
-int mproc_repr(const mproc_value *v, char **out);
+MPROC_API int mproc_repr(const mproc_value *v, char **out);
 /** Python's str(): like repr but a str is its text. */
-int mproc_str_of(const mproc_value *v, char **out);
+MPROC_API int mproc_str_of(const mproc_value *v, char **out);
 
 /**
  * Serialise a value that holds no OS objects (those give MPROC_EINHERIT).
  * *buf is freed with mproc_free.
  */
-int mproc_encode(const mproc_value *v, void **buf, size_t *len);
+MPROC_API int mproc_encode(const mproc_value *v, void **buf, size_t *len);
 /** Parse what mproc_encode made; malformed input gives MPROC_EBADMSG. */
-int mproc_decode(const void *buf, size_t len, mproc_value **out);
+MPROC_API int mproc_decode(const void *buf, size_t len, mproc_value **out);
 
 /* ------------------------------------------------------------------------ */
 /* Connections (Pipe)                                                       */
@@ -255,14 +277,14 @@ int mproc_decode(const void *buf, size_t len, mproc_value **out);
  * Python's Pipe(duplex).  Duplex: both ends send and receive.  Simplex:
  * *a only receives and *b only sends (as Python's conn1, conn2).
  */
-int mproc_pipe(mproc_conn **a, mproc_conn **b, int duplex);
+MPROC_API int mproc_pipe(mproc_conn **a, mproc_conn **b, int duplex);
 
 /** Send a value (a list, dict, ...) as one message. */
-int mproc_conn_send(mproc_conn *c, const mproc_value *v);
+MPROC_API int mproc_conn_send(mproc_conn *c, const mproc_value *v);
 /** Receive one value; MPROC_EEOF when the peer has gone. */
-int mproc_conn_recv(mproc_conn *c, mproc_value **out);
+MPROC_API int mproc_conn_recv(mproc_conn *c, mproc_value **out);
 /** Send n bytes as one message (buf may be NULL when n is 0). */
-int mproc_conn_send_bytes(mproc_conn *c, const void *buf, size_t n);
+MPROC_API int mproc_conn_send_bytes(mproc_conn *c, const void *buf, size_t n);
 /** Python's None for the size and length arguments below. */
 #define MPROC_NOSIZE (-1)
 /**
@@ -272,10 +294,10 @@ int mproc_conn_send_bytes(mproc_conn *c, const void *buf, size_t n);
  * "size is negative" (any other negative size), "buffer length < offset +
  * size".
  */
-int mproc_conn_send_bytes_range(mproc_conn *c, const void *buf, size_t buflen,
+MPROC_API int mproc_conn_send_bytes_range(mproc_conn *c, const void *buf, size_t buflen,
                                 int64_t offset, int64_t size);
 /** Receive one message into a new buffer (free with mproc_free). */
-int mproc_conn_recv_bytes(mproc_conn *c, void **buf, size_t *n);
+MPROC_API int mproc_conn_recv_bytes(mproc_conn *c, void **buf, size_t *n);
 /**
  * Python's recv_bytes(maxlength) (MPROC_NOSIZE: no limit; another negative
  * value is MPROC_EINVAL "negative maxlength").  A longer message is
@@ -283,13 +305,13 @@ int mproc_conn_recv_bytes(mproc_conn *c, void **buf, size_t *n);
  * and this end stops receiving: a duplex end becomes write-only, a
  * receive-only end is closed.
  */
-int mproc_conn_recv_bytes_max(mproc_conn *c, void **buf, size_t *n,
+MPROC_API int mproc_conn_recv_bytes_max(mproc_conn *c, void **buf, size_t *n,
                               int64_t maxlength);
 /**
  * Receive one message into buf.  If it does not fit, returns
  * MPROC_EBUFSIZE, sets *n to the size needed and keeps the message.
  */
-int mproc_conn_recv_bytes_into(mproc_conn *c, void *buf, size_t cap,
+MPROC_API int mproc_conn_recv_bytes_into(mproc_conn *c, void *buf, size_t cap,
                                size_t *n);
 /**
  * Python's recv_bytes_into(buf, offset): the message goes to buf + offset
@@ -299,22 +321,22 @@ int mproc_conn_recv_bytes_into(mproc_conn *c, void *buf, size_t cap,
  * kept for the next receive (Python raises BufferTooShort carrying the
  * consumed message; C has no exception to carry it in).
  */
-int mproc_conn_recv_bytes_into_at(mproc_conn *c, void *buf, size_t cap,
+MPROC_API int mproc_conn_recv_bytes_into_at(mproc_conn *c, void *buf, size_t cap,
                                   int64_t offset, size_t *n);
 /**
  * 1 if a message (or EOF) can be read now, 0 if not within timeout
  * (MPROC_FOREVER blocks; another negative timeout polls; NaN is
  * MPROC_EINVAL).
  */
-int mproc_conn_poll(mproc_conn *c, double timeout);
-int mproc_conn_readable(const mproc_conn *c);
-int mproc_conn_writable(const mproc_conn *c);
-int mproc_conn_closed(const mproc_conn *c);
+MPROC_API int mproc_conn_poll(mproc_conn *c, double timeout);
+MPROC_API int mproc_conn_readable(const mproc_conn *c);
+MPROC_API int mproc_conn_writable(const mproc_conn *c);
+MPROC_API int mproc_conn_closed(const mproc_conn *c);
 /** Close the OS handle; later calls give MPROC_ECLOSED.  Closing a closed
  *  connection does nothing and returns 0 (Python). */
-int mproc_conn_close(mproc_conn *c);
+MPROC_API int mproc_conn_close(mproc_conn *c);
 /** Close (if open) and release. */
-void mproc_conn_free(mproc_conn *c);
+MPROC_API void mproc_conn_free(mproc_conn *c);
 
 /* ------------------------------------------------------------------------ */
 /* Processes                                                                */
@@ -340,30 +362,30 @@ typedef struct mproc_process_opts {
  * Python's Process(target=f, args=...).  args (a list, may be NULL) is
  * stolen; it may hold Connections, which reach the child at start.
  */
-int mproc_process_new(mproc_process **p, mproc_target target,
+MPROC_API int mproc_process_new(mproc_process **p, mproc_target target,
                       mproc_value *args, const mproc_process_opts *opts);
 /** The struct style: the size bytes at self travel to the child. */
-int mproc_process_new_struct(mproc_process **p, mproc_run run,
+MPROC_API int mproc_process_new_struct(mproc_process **p, mproc_run run,
                              const void *self, size_t size, mproc_value *args,
                              const mproc_process_opts *opts);
-int mproc_process_start(mproc_process *p);
+MPROC_API int mproc_process_start(mproc_process *p);
 /**
  * 0 once the process has exited, MPROC_ETIMEDOUT if not within timeout
  * (MPROC_FOREVER blocks; another negative value polls, as in Python; NaN
  * is MPROC_EINVAL).
  */
-int mproc_process_join(mproc_process *p, double timeout);
+MPROC_API int mproc_process_join(mproc_process *p, double timeout);
 /** 1 alive, 0 not (or not started), negative on error. */
-int mproc_process_is_alive(mproc_process *p);
+MPROC_API int mproc_process_is_alive(mproc_process *p);
 /** SIGTERM / TerminateProcess: exitcode reads -15 on both OSes. */
-int mproc_process_terminate(mproc_process *p);
+MPROC_API int mproc_process_terminate(mproc_process *p);
 /** SIGKILL / TerminateProcess: exitcode reads -9 on both OSes. */
-int mproc_process_kill(mproc_process *p);
+MPROC_API int mproc_process_kill(mproc_process *p);
 /** Release OS resources; MPROC_ERUNNING if still running; 0 (nothing to
  * do) if already closed, as in Python. */
-int mproc_process_close(mproc_process *p);
+MPROC_API int mproc_process_close(mproc_process *p);
 /** Release; a running process is detached (still joined at exit). */
-void mproc_process_free(mproc_process *p);
+MPROC_API void mproc_process_free(mproc_process *p);
 
 /**
  * The exit code: the target's return value, or -N if a signal N ended it
@@ -371,42 +393,42 @@ void mproc_process_free(mproc_process *p);
  * start, MPROC_ERUNNING while it runs - and for mproc_current_process(),
  * which is running (Python's exitcode is None for both).
  */
-int mproc_process_exitcode(mproc_process *p, int *code);
+MPROC_API int mproc_process_exitcode(mproc_process *p, int *code);
 /** The OS pid, or 0 before start. */
-long mproc_process_pid(const mproc_process *p);
-const char *mproc_process_name(const mproc_process *p);
-int mproc_process_set_name(mproc_process *p, const char *name);
-int mproc_process_daemon(const mproc_process *p);
+MPROC_API long mproc_process_pid(const mproc_process *p);
+MPROC_API const char *mproc_process_name(const mproc_process *p);
+MPROC_API int mproc_process_set_name(mproc_process *p, const char *name);
+MPROC_API int mproc_process_daemon(const mproc_process *p);
 /** MPROC_ESTARTED after start (Python's "process has already started"). */
-int mproc_process_set_daemon(mproc_process *p, int daemon);
+MPROC_API int mproc_process_set_daemon(mproc_process *p, int daemon);
 
 /** The calling process ("MainProcess" in the program the user started). */
-mproc_process *mproc_current_process(void);
+MPROC_API mproc_process *mproc_current_process(void);
 /** The parent (NULL in the main process).  Only is_alive, join, pid and
  *  name apply to it. */
-mproc_process *mproc_parent_process(void);
+MPROC_API mproc_process *mproc_parent_process(void);
 /**
  * Children started by this process that are still running; finished ones
  * are reaped.  Fills up to cap pointers (borrowed) and returns the count
  * of all of them (which may exceed cap), or an error.
  */
-int mproc_active_children(mproc_process **out, size_t cap);
+MPROC_API int mproc_active_children(mproc_process **out, size_t cap);
 
 /* ------------------------------------------------------------------------ */
 /* Waiting on several objects (multiprocessing.connection.wait)             */
 /* ------------------------------------------------------------------------ */
 
 typedef struct mproc_waitable mproc_waitable;
-mproc_waitable *mproc_conn_waitable(mproc_conn *c);
+MPROC_API mproc_waitable *mproc_conn_waitable(mproc_conn *c);
 /** A process's sentinel: ready once it has ended. */
-mproc_waitable *mproc_process_sentinel(mproc_process *p);
+MPROC_API mproc_waitable *mproc_process_sentinel(mproc_process *p);
 /**
  * Wait until at least one of objs is ready (a Connection has a message or
  * EOF; a process has ended) or timeout passes (MPROC_FOREVER blocks;
  * another negative timeout polls; NaN is MPROC_EINVAL).  ready[i] is set
  * to 1 or 0.  Returns the number ready (0 on timeout) or an error.
  */
-int mproc_wait(mproc_waitable *const *objs, size_t n, double timeout,
+MPROC_API int mproc_wait(mproc_waitable *const *objs, size_t n, double timeout,
                int *ready);
 
 /* ------------------------------------------------------------------------ */
@@ -440,78 +462,78 @@ typedef struct mproc_cond mproc_cond;
 typedef struct mproc_barrier mproc_barrier;
 
 /** Python's Lock(): any process or thread may release it. */
-int mproc_lock_new(mproc_lock **l);
+MPROC_API int mproc_lock_new(mproc_lock **l);
 /** Python's RLock(): recursive; only the owning thread releases it. */
-int mproc_rlock_new(mproc_lock **l);
+MPROC_API int mproc_rlock_new(mproc_lock **l);
 /**
  * 0 acquired; MPROC_ETIMEDOUT not within timeout; MPROC_EOWNERDEAD
  * acquired from a process that died holding it.  A Lock is not recursive:
  * the owner acquiring again waits (as in Python).
  */
-int mproc_lock_acquire(mproc_lock *l, double timeout);
+MPROC_API int mproc_lock_acquire(mproc_lock *l, double timeout);
 /**
  * Lock: MPROC_EINVAL "semaphore or lock released too many times" if it is
  * not locked.  RLock: MPROC_ENOTOWNER unless the calling thread owns it.
  */
-int mproc_lock_release(mproc_lock *l);
+MPROC_API int mproc_lock_release(mproc_lock *l);
 /** 1 for an RLock, 0 for a Lock. */
-int mproc_lock_is_recursive(const mproc_lock *l);
+MPROC_API int mproc_lock_is_recursive(const mproc_lock *l);
 /** 1 if the calling thread holds l (Python's _is_mine()). */
-int mproc_lock_is_mine(const mproc_lock *l);
+MPROC_API int mproc_lock_is_mine(const mproc_lock *l);
 /** Another reference: the object is released by the last mproc_lock_free. */
-mproc_lock *mproc_lock_incref(mproc_lock *l);
-void mproc_lock_free(mproc_lock *l);
+MPROC_API mproc_lock *mproc_lock_incref(mproc_lock *l);
+MPROC_API void mproc_lock_free(mproc_lock *l);
 
 /** Python's Semaphore(value): MPROC_EINVAL if value < 0. */
-int mproc_sem_new(mproc_sem **s, int value);
+MPROC_API int mproc_sem_new(mproc_sem **s, int value);
 /** Python's BoundedSemaphore(value): releasing above value is an error. */
-int mproc_bsem_new(mproc_sem **s, int value);
-int mproc_sem_acquire(mproc_sem *s, double timeout);
+MPROC_API int mproc_bsem_new(mproc_sem **s, int value);
+MPROC_API int mproc_sem_acquire(mproc_sem *s, double timeout);
 /** BoundedSemaphore at its value: MPROC_EINVAL "semaphore or lock
  *  released too many times". */
-int mproc_sem_release(mproc_sem *s);
+MPROC_API int mproc_sem_release(mproc_sem *s);
 /** The current value (works on every OS).  A release beyond 2^31-1 is
  *  MPROC_EINVAL. */
-int mproc_sem_get_value(const mproc_sem *s);
-mproc_sem *mproc_sem_incref(mproc_sem *s);
-void mproc_sem_free(mproc_sem *s);
+MPROC_API int mproc_sem_get_value(const mproc_sem *s);
+MPROC_API mproc_sem *mproc_sem_incref(mproc_sem *s);
+MPROC_API void mproc_sem_free(mproc_sem *s);
 
-int mproc_event_new(mproc_event **e);
-int mproc_event_set(mproc_event *e);
-int mproc_event_clear(mproc_event *e);
+MPROC_API int mproc_event_new(mproc_event **e);
+MPROC_API int mproc_event_set(mproc_event *e);
+MPROC_API int mproc_event_clear(mproc_event *e);
 /** 1 if set, 0 if not. */
-int mproc_event_is_set(const mproc_event *e);
+MPROC_API int mproc_event_is_set(const mproc_event *e);
 /** 0 once the flag is set, MPROC_ETIMEDOUT if not within timeout. */
-int mproc_event_wait(mproc_event *e, double timeout);
-mproc_event *mproc_event_incref(mproc_event *e);
-void mproc_event_free(mproc_event *e);
+MPROC_API int mproc_event_wait(mproc_event *e, double timeout);
+MPROC_API mproc_event *mproc_event_incref(mproc_event *e);
+MPROC_API void mproc_event_free(mproc_event *e);
 
 /**
  * Python's Condition(lock): lock is a Lock or RLock (the Condition keeps a
  * reference), or NULL for a new RLock of its own (Python's default).
  */
-int mproc_cond_new(mproc_cond **c, mproc_lock *lock);
+MPROC_API int mproc_cond_new(mproc_cond **c, mproc_lock *lock);
 /** The Condition's lock (borrowed). */
-mproc_lock *mproc_cond_lock(mproc_cond *c);
+MPROC_API mproc_lock *mproc_cond_lock(mproc_cond *c);
 /** Shorthands for mproc_lock_acquire/release on the Condition's lock. */
-int mproc_cond_acquire(mproc_cond *c, double timeout);
-int mproc_cond_release(mproc_cond *c);
+MPROC_API int mproc_cond_acquire(mproc_cond *c, double timeout);
+MPROC_API int mproc_cond_release(mproc_cond *c);
 /**
  * Release the lock (all levels of an RLock), sleep until notified or
  * timeout, take the lock back (always, also on timeout).  0 notified,
  * MPROC_ETIMEDOUT, MPROC_ENOTOWNER if the caller does not hold the lock,
  * MPROC_EOWNERDEAD if taking it back found its holder dead.
  */
-int mproc_cond_wait(mproc_cond *c, double timeout);
+MPROC_API int mproc_cond_wait(mproc_cond *c, double timeout);
 /** Python's wait_for: wait until pred(ctx) is non-zero.  0 when it is,
  *  MPROC_ETIMEDOUT when it still is not at the timeout. */
-int mproc_cond_wait_for(mproc_cond *c, int (*pred)(void *ctx), void *ctx,
+MPROC_API int mproc_cond_wait_for(mproc_cond *c, int (*pred)(void *ctx), void *ctx,
                         double timeout);
 /** Wake up to n waiters (caller holds the lock, else MPROC_ENOTOWNER). */
-int mproc_cond_notify(mproc_cond *c, unsigned n);
-int mproc_cond_notify_all(mproc_cond *c);
-mproc_cond *mproc_cond_incref(mproc_cond *c);
-void mproc_cond_free(mproc_cond *c);
+MPROC_API int mproc_cond_notify(mproc_cond *c, unsigned n);
+MPROC_API int mproc_cond_notify_all(mproc_cond *c);
+MPROC_API mproc_cond *mproc_cond_incref(mproc_cond *c);
+MPROC_API void mproc_cond_free(mproc_cond *c);
 
 /**
  * A Barrier's action runs in the last process to arrive, before the others
@@ -531,23 +553,23 @@ typedef int (*mproc_barrier_action)(void);
  * breaks the barrier at once).  MPROC_EINVAL if parties < 1, or timeout is
  * NaN or MPROC_DEFAULT_TIMEOUT.
  */
-int mproc_barrier_new(mproc_barrier **b, int parties,
+MPROC_API int mproc_barrier_new(mproc_barrier **b, int parties,
                       mproc_barrier_action action, double timeout);
 /**
  * Wait for all parties.  Returns the arrival index 0 .. parties-1, or
  * MPROC_EBROKEN (the barrier was, or became, broken: abort, a timeout of
  * any waiter, a failed action, a reset while waiting).
  */
-int mproc_barrier_wait(mproc_barrier *b, double timeout);
+MPROC_API int mproc_barrier_wait(mproc_barrier *b, double timeout);
 /** Break the barrier: current and future waiters get MPROC_EBROKEN. */
-int mproc_barrier_abort(mproc_barrier *b);
+MPROC_API int mproc_barrier_abort(mproc_barrier *b);
 /** Back to the empty state; current waiters get MPROC_EBROKEN. */
-int mproc_barrier_reset(mproc_barrier *b);
-int mproc_barrier_broken(mproc_barrier *b);
-int mproc_barrier_n_waiting(mproc_barrier *b);
-int mproc_barrier_parties(const mproc_barrier *b);
-mproc_barrier *mproc_barrier_incref(mproc_barrier *b);
-void mproc_barrier_free(mproc_barrier *b);
+MPROC_API int mproc_barrier_reset(mproc_barrier *b);
+MPROC_API int mproc_barrier_broken(mproc_barrier *b);
+MPROC_API int mproc_barrier_n_waiting(mproc_barrier *b);
+MPROC_API int mproc_barrier_parties(const mproc_barrier *b);
+MPROC_API mproc_barrier *mproc_barrier_incref(mproc_barrier *b);
+MPROC_API void mproc_barrier_free(mproc_barrier *b);
 
 /* ------------------------------------------------------------------------ */
 /* Shared memory: Value, Array, RawValue, RawArray, SharedMemory             */
@@ -564,23 +586,23 @@ void mproc_barrier_free(mproc_barrier *b);
  * (Python's default) and any other Lock/RLock is used (and referenced).
  */
 typedef struct mproc_shared mproc_shared;
-int mproc_shared_value(mproc_shared **v, char typecode, const void *init,
+MPROC_API int mproc_shared_value(mproc_shared **v, char typecode, const void *init,
                        mproc_lock *lock);
-int mproc_shared_rawvalue(mproc_shared **v, char typecode, const void *init);
-int mproc_shared_array(mproc_shared **a, char typecode, size_t length,
+MPROC_API int mproc_shared_rawvalue(mproc_shared **v, char typecode, const void *init);
+MPROC_API int mproc_shared_array(mproc_shared **a, char typecode, size_t length,
                        const void *init, mproc_lock *lock);
-int mproc_shared_rawarray(mproc_shared **a, char typecode, size_t length,
+MPROC_API int mproc_shared_rawarray(mproc_shared **a, char typecode, size_t length,
                           const void *init);
 /** The items, shared with every process: `int *n = mproc_shared_data(v)`. */
-void *mproc_shared_data(mproc_shared *s);
-size_t mproc_shared_len(const mproc_shared *s);
-size_t mproc_shared_itemsize(const mproc_shared *s);
-char mproc_shared_typecode(const mproc_shared *s);
+MPROC_API void *mproc_shared_data(mproc_shared *s);
+MPROC_API size_t mproc_shared_len(const mproc_shared *s);
+MPROC_API size_t mproc_shared_itemsize(const mproc_shared *s);
+MPROC_API char mproc_shared_typecode(const mproc_shared *s);
 /** The lock (borrowed), NULL for a Raw one (Python's get_lock()). */
-mproc_lock *mproc_shared_get_lock(mproc_shared *s);
+MPROC_API mproc_lock *mproc_shared_get_lock(mproc_shared *s);
 /** acquire/release of that lock; MPROC_EINVAL for a Raw one. */
-int mproc_shared_acquire(mproc_shared *s, double timeout);
-int mproc_shared_release(mproc_shared *s);
+MPROC_API int mproc_shared_acquire(mproc_shared *s, double timeout);
+MPROC_API int mproc_shared_release(mproc_shared *s);
 /**
  * Item i converted from / to int64, uint64 or double (no locking).
  * MPROC_ERANGE for a bad index, or an item the output cannot hold (get_int
@@ -591,14 +613,14 @@ int mproc_shared_release(mproc_shared *s);
  * 'd': Python's TypeError).  An integer into 'f' or 'd' is fine, as in
  * Python, and get_float reads any typecode.
  */
-int mproc_shared_get_int(mproc_shared *s, size_t i, int64_t *out);
-int mproc_shared_set_int(mproc_shared *s, size_t i, int64_t val);
-int mproc_shared_get_uint(mproc_shared *s, size_t i, uint64_t *out);
-int mproc_shared_set_uint(mproc_shared *s, size_t i, uint64_t val);
-int mproc_shared_get_float(mproc_shared *s, size_t i, double *out);
-int mproc_shared_set_float(mproc_shared *s, size_t i, double val);
-mproc_shared *mproc_shared_incref(mproc_shared *s);
-void mproc_shared_free(mproc_shared *s);
+MPROC_API int mproc_shared_get_int(mproc_shared *s, size_t i, int64_t *out);
+MPROC_API int mproc_shared_set_int(mproc_shared *s, size_t i, int64_t val);
+MPROC_API int mproc_shared_get_uint(mproc_shared *s, size_t i, uint64_t *out);
+MPROC_API int mproc_shared_set_uint(mproc_shared *s, size_t i, uint64_t val);
+MPROC_API int mproc_shared_get_float(mproc_shared *s, size_t i, double *out);
+MPROC_API int mproc_shared_set_float(mproc_shared *s, size_t i, double val);
+MPROC_API mproc_shared *mproc_shared_incref(mproc_shared *s);
+MPROC_API void mproc_shared_free(mproc_shared *s);
 
 /**
  * Python's shared_memory.SharedMemory(name, create, size): a block any
@@ -609,35 +631,35 @@ void mproc_shared_free(mproc_shared *s);
  * tracker, as CPython); on Windows a name lives while a handle to it does.
  */
 typedef struct mproc_shm mproc_shm;
-int mproc_shm_new(mproc_shm **m, const char *name, int create, size_t size);
+MPROC_API int mproc_shm_new(mproc_shm **m, const char *name, int create, size_t size);
 /** The bytes (NULL after close). */
-void *mproc_shm_buf(mproc_shm *m);
-size_t mproc_shm_size(const mproc_shm *m);
-const char *mproc_shm_name(const mproc_shm *m);
+MPROC_API void *mproc_shm_buf(mproc_shm *m);
+MPROC_API size_t mproc_shm_size(const mproc_shm *m);
+MPROC_API const char *mproc_shm_name(const mproc_shm *m);
 /** Unmap and close this process's access; the block stays. */
-int mproc_shm_close(mproc_shm *m);
+MPROC_API int mproc_shm_close(mproc_shm *m);
 /** Remove the name (POSIX); the block goes when its last user closes. */
-int mproc_shm_unlink(mproc_shm *m);
-mproc_shm *mproc_shm_incref(mproc_shm *m);
+MPROC_API int mproc_shm_unlink(mproc_shm *m);
+MPROC_API mproc_shm *mproc_shm_incref(mproc_shm *m);
 /** Close (if open) and release; does not unlink. */
-void mproc_shm_free(mproc_shm *m);
+MPROC_API void mproc_shm_free(mproc_shm *m);
 
 /* References for process arguments (the value does not own the object)
  * and the typed getters for the child. */
-mproc_value *mproc_lock_ref(mproc_lock *l);
-mproc_value *mproc_sem_ref(mproc_sem *s);
-mproc_value *mproc_event_ref(mproc_event *e);
-mproc_value *mproc_cond_ref(mproc_cond *c);
-mproc_value *mproc_barrier_ref(mproc_barrier *b);
-mproc_value *mproc_shared_ref(mproc_shared *s);
-mproc_value *mproc_shm_ref(mproc_shm *m);
-int mproc_value_get_lock(const mproc_value *v, mproc_lock **out);
-int mproc_value_get_sem(const mproc_value *v, mproc_sem **out);
-int mproc_value_get_event(const mproc_value *v, mproc_event **out);
-int mproc_value_get_cond(const mproc_value *v, mproc_cond **out);
-int mproc_value_get_barrier(const mproc_value *v, mproc_barrier **out);
-int mproc_value_get_shared(const mproc_value *v, mproc_shared **out);
-int mproc_value_get_shm(const mproc_value *v, mproc_shm **out);
+MPROC_API mproc_value *mproc_lock_ref(mproc_lock *l);
+MPROC_API mproc_value *mproc_sem_ref(mproc_sem *s);
+MPROC_API mproc_value *mproc_event_ref(mproc_event *e);
+MPROC_API mproc_value *mproc_cond_ref(mproc_cond *c);
+MPROC_API mproc_value *mproc_barrier_ref(mproc_barrier *b);
+MPROC_API mproc_value *mproc_shared_ref(mproc_shared *s);
+MPROC_API mproc_value *mproc_shm_ref(mproc_shm *m);
+MPROC_API int mproc_value_get_lock(const mproc_value *v, mproc_lock **out);
+MPROC_API int mproc_value_get_sem(const mproc_value *v, mproc_sem **out);
+MPROC_API int mproc_value_get_event(const mproc_value *v, mproc_event **out);
+MPROC_API int mproc_value_get_cond(const mproc_value *v, mproc_cond **out);
+MPROC_API int mproc_value_get_barrier(const mproc_value *v, mproc_barrier **out);
+MPROC_API int mproc_value_get_shared(const mproc_value *v, mproc_shared **out);
+MPROC_API int mproc_value_get_shm(const mproc_value *v, mproc_shm **out);
 
 /* ------------------------------------------------------------------------ */
 /* Queues: Queue, SimpleQueue, JoinableQueue                                */
@@ -666,9 +688,9 @@ int mproc_value_get_shm(const mproc_value *v, mproc_shm **out);
  */
 typedef struct mproc_queue mproc_queue;
 /** Python's Queue(maxsize): maxsize <= 0 is unbounded; at most 2^31-1. */
-int mproc_queue_new(mproc_queue **q, long maxsize);
-int mproc_simplequeue_new(mproc_queue **q);
-int mproc_joinablequeue_new(mproc_queue **q, long maxsize);
+MPROC_API int mproc_queue_new(mproc_queue **q, long maxsize);
+MPROC_API int mproc_simplequeue_new(mproc_queue **q);
+MPROC_API int mproc_joinablequeue_new(mproc_queue **q, long maxsize);
 /** The kinds of queue, for mproc_queue_new_opts. */
 enum { MPROC_QUEUE_PLAIN, MPROC_QUEUE_SIMPLE, MPROC_QUEUE_JOINABLE };
 typedef struct mproc_queue_opts {
@@ -681,32 +703,32 @@ typedef struct mproc_queue_opts {
 } mproc_queue_opts;
 #define MPROC_QUEUE_OPTS_INIT {0, 0, 0}
 /** A queue of that kind (MPROC_QUEUE_*); opts NULL: the defaults. */
-int mproc_queue_new_opts(mproc_queue **q, int kind,
+MPROC_API int mproc_queue_new_opts(mproc_queue **q, int kind,
                          const mproc_queue_opts *opts);
 /** Put a copy of v (a value holding no OS objects). */
-int mproc_queue_put(mproc_queue *q, const mproc_value *v, double timeout);
-int mproc_queue_get(mproc_queue *q, mproc_value **out, double timeout);
-int mproc_queue_put_nowait(mproc_queue *q, const mproc_value *v);
-int mproc_queue_get_nowait(mproc_queue *q, mproc_value **out);
-int mproc_queue_put_bytes(mproc_queue *q, const void *p, size_t n,
+MPROC_API int mproc_queue_put(mproc_queue *q, const mproc_value *v, double timeout);
+MPROC_API int mproc_queue_get(mproc_queue *q, mproc_value **out, double timeout);
+MPROC_API int mproc_queue_put_nowait(mproc_queue *q, const mproc_value *v);
+MPROC_API int mproc_queue_get_nowait(mproc_queue *q, mproc_value **out);
+MPROC_API int mproc_queue_put_bytes(mproc_queue *q, const void *p, size_t n,
                           double timeout);
 /** *p is freed with mproc_free. */
-int mproc_queue_get_bytes(mproc_queue *q, void **p, size_t *n,
+MPROC_API int mproc_queue_get_bytes(mproc_queue *q, void **p, size_t *n,
                           double timeout);
 /** The exact number of items in the queue (on every OS). */
-long mproc_queue_qsize(mproc_queue *q);
-int mproc_queue_empty(mproc_queue *q);
-int mproc_queue_full(mproc_queue *q);
+MPROC_API long mproc_queue_qsize(mproc_queue *q);
+MPROC_API int mproc_queue_empty(mproc_queue *q);
+MPROC_API int mproc_queue_full(mproc_queue *q);
 /** No more puts, from any process; readers drain, then get MPROC_EEOF. */
-int mproc_queue_close(mproc_queue *q);
+MPROC_API int mproc_queue_close(mproc_queue *q);
 /** JoinableQueue: one item done (MPROC_EINVAL if called too often). */
-int mproc_queue_task_done(mproc_queue *q);
+MPROC_API int mproc_queue_task_done(mproc_queue *q);
 /** JoinableQueue: wait until every item put has been task_done. */
-int mproc_queue_join(mproc_queue *q, double timeout);
-mproc_queue *mproc_queue_incref(mproc_queue *q);
-void mproc_queue_free(mproc_queue *q);
-mproc_value *mproc_queue_ref(mproc_queue *q);
-int mproc_value_get_queue(const mproc_value *v, mproc_queue **out);
+MPROC_API int mproc_queue_join(mproc_queue *q, double timeout);
+MPROC_API mproc_queue *mproc_queue_incref(mproc_queue *q);
+MPROC_API void mproc_queue_free(mproc_queue *q);
+MPROC_API mproc_value *mproc_queue_ref(mproc_queue *q);
+MPROC_API int mproc_value_get_queue(const mproc_value *v, mproc_queue **out);
 
 /* ------------------------------------------------------------------------ */
 /* Pool and futures (Python's multiprocessing.Pool, concurrent.futures)     */
@@ -736,9 +758,9 @@ typedef int (*mproc_task_fn)(const mproc_value *arg, mproc_value **result);
 typedef int (*mproc_pool_init_fn)(const mproc_value *initargs);
 
 /** In a task or initializer: record a message for code, return code. */
-int mproc_fail(int code, const char *fmt, ...);
+MPROC_API int mproc_fail(int code, const char *fmt, ...);
 /** In a task: 1 once the soft time limit of the running task has passed. */
-int mproc_task_expired(void);
+MPROC_API int mproc_task_expired(void);
 
 typedef struct mproc_pool mproc_pool;
 /** Python's AsyncResult (also the iterator of imap). */
@@ -774,11 +796,11 @@ typedef struct mproc_call_opts {
 } mproc_call_opts;
 #define MPROC_CALL_OPTS_INIT {0, NULL, NULL, NULL, NULL, 0.0, 0.0}
 
-int mproc_pool_new(mproc_pool **pool, const mproc_pool_opts *opts);
+MPROC_API int mproc_pool_new(mproc_pool **pool, const mproc_pool_opts *opts);
 /** Python's apply: *result is the task's value (caller frees). */
-int mproc_pool_apply(mproc_pool *pool, mproc_task_fn fn,
+MPROC_API int mproc_pool_apply(mproc_pool *pool, mproc_task_fn fn,
                      const mproc_value *arg, mproc_value **result);
-int mproc_pool_apply_async(mproc_pool *pool, mproc_task_fn fn,
+MPROC_API int mproc_pool_apply_async(mproc_pool *pool, mproc_task_fn fn,
                            const mproc_value *arg,
                            const mproc_call_opts *opts, mproc_async **r);
 /**
@@ -786,17 +808,17 @@ int mproc_pool_apply_async(mproc_pool *pool, mproc_task_fn fn,
  * order (caller frees).  A failed task gives its code (the first failed
  * one's); the others still ran, and mproc_async_task tells each one.
  */
-int mproc_pool_map(mproc_pool *pool, mproc_task_fn fn,
+MPROC_API int mproc_pool_map(mproc_pool *pool, mproc_task_fn fn,
                    const mproc_value *list, size_t chunksize,
                    mproc_value **results);
-int mproc_pool_map_async(mproc_pool *pool, mproc_task_fn fn,
+MPROC_API int mproc_pool_map_async(mproc_pool *pool, mproc_task_fn fn,
                          const mproc_value *list, const mproc_call_opts *opts,
                          mproc_async **r);
 /** starmap: each item is a list of arguments, given as the task's arg. */
-int mproc_pool_starmap(mproc_pool *pool, mproc_task_fn fn,
+MPROC_API int mproc_pool_starmap(mproc_pool *pool, mproc_task_fn fn,
                        const mproc_value *list, size_t chunksize,
                        mproc_value **results);
-int mproc_pool_starmap_async(mproc_pool *pool, mproc_task_fn fn,
+MPROC_API int mproc_pool_starmap_async(mproc_pool *pool, mproc_task_fn fn,
                              const mproc_value *list,
                              const mproc_call_opts *opts, mproc_async **r);
 /**
@@ -804,10 +826,10 @@ int mproc_pool_starmap_async(mproc_pool *pool, mproc_task_fn fn,
  * tasks run at once and mproc_async_next gives the results as they come
  * (in order / in completion order) while later tasks still run.
  */
-int mproc_pool_imap(mproc_pool *pool, mproc_task_fn fn,
+MPROC_API int mproc_pool_imap(mproc_pool *pool, mproc_task_fn fn,
                     const mproc_value *list, size_t chunksize,
                     mproc_async **it);
-int mproc_pool_imap_unordered(mproc_pool *pool, mproc_task_fn fn,
+MPROC_API int mproc_pool_imap_unordered(mproc_pool *pool, mproc_task_fn fn,
                               const mproc_value *list, size_t chunksize,
                               mproc_async **it);
 /**
@@ -815,49 +837,49 @@ int mproc_pool_imap_unordered(mproc_pool *pool, mproc_task_fn fn,
  * if it failed (the iterator moves on, as Python's next() raising),
  * MPROC_ETIMEDOUT, or MPROC_EEOF once all were given (StopIteration).
  */
-int mproc_async_next(mproc_async *it, double timeout, mproc_value **out);
+MPROC_API int mproc_async_next(mproc_async *it, double timeout, mproc_value **out);
 /** No more submissions (MPROC_ECLOSED); workers exit when all is done. */
-int mproc_pool_close(mproc_pool *pool);
+MPROC_API int mproc_pool_close(mproc_pool *pool);
 /** Fail every unfinished task (MPROC_ECLOSED) and stop the workers. */
-int mproc_pool_terminate(mproc_pool *pool);
+MPROC_API int mproc_pool_terminate(mproc_pool *pool);
 /** Wait for the workers to exit: MPROC_EINVAL unless closed/terminated. */
-int mproc_pool_join(mproc_pool *pool, double timeout);
+MPROC_API int mproc_pool_join(mproc_pool *pool, double timeout);
 /** Terminate (if needed), join and release.  Results stay usable.  In a
  *  callback (the pool's result thread) it only terminates; join there is
  *  MPROC_EINVAL. */
-void mproc_pool_free(mproc_pool *pool);
+MPROC_API void mproc_pool_free(mproc_pool *pool);
 /** The pids of the current workers (up to cap); returns their number. */
-int mproc_pool_pids(mproc_pool *pool, long *pids, size_t cap);
+MPROC_API int mproc_pool_pids(mproc_pool *pool, long *pids, size_t cap);
 
 /** 0 when ready, MPROC_ETIMEDOUT if not within timeout. */
-int mproc_async_wait(mproc_async *r, double timeout);
+MPROC_API int mproc_async_wait(mproc_async *r, double timeout);
 /**
  * Wait, then: 0 and *out (borrowed, valid until mproc_async_free; may be
  * NULL) the value (apply) or list (map); or the failed task's code with
  * its message in mproc_last_error() (for a map *out is still the list,
  * failed items None).
  */
-int mproc_async_get(mproc_async *r, double timeout, const mproc_value **out);
-int mproc_async_ready(mproc_async *r);
+MPROC_API int mproc_async_get(mproc_async *r, double timeout, const mproc_value **out);
+MPROC_API int mproc_async_ready(mproc_async *r);
 /** 1 if every task succeeded, 0 if not, MPROC_EINVAL if not ready. */
-int mproc_async_successful(mproc_async *r);
+MPROC_API int mproc_async_successful(mproc_async *r);
 /**
  * Task i of the call: its code (0 success, MPROC_EINVAL if not finished)
  * and, each if not NULL, its value, message and worker pid (borrowed).
  */
-int mproc_async_task(mproc_async *r, size_t i, const mproc_value **value,
+MPROC_API int mproc_async_task(mproc_async *r, size_t i, const mproc_value **value,
                      const char **message, long *pid);
 /** How many tasks are finished, of how many. */
-int mproc_async_progress(mproc_async *r, size_t *done, size_t *total);
+MPROC_API int mproc_async_progress(mproc_async *r, size_t *done, size_t *total);
 /**
  * Queued tasks never run and fail with MPROC_ECLOSED ("cancelled"); with
  * kill_running the workers running its tasks are killed (and replaced),
  * those tasks fail the same way; else they finish.  Returns how many
  * tasks were cancelled.
  */
-int mproc_async_cancel(mproc_async *r, int kill_running);
+MPROC_API int mproc_async_cancel(mproc_async *r, int kill_running);
 /** Release (an unfinished call still completes; callbacks still run). */
-void mproc_async_free(mproc_async *r);
+MPROC_API void mproc_async_free(mproc_async *r);
 
 /*
  * The concurrent.futures face, on the same pool (a pool is the executor:
@@ -867,34 +889,34 @@ void mproc_async_free(mproc_async *r);
  */
 typedef struct mproc_async mproc_future;
 /** Python's executor.submit(fn, arg). */
-int mproc_pool_submit(mproc_pool *pool, mproc_task_fn fn,
+MPROC_API int mproc_pool_submit(mproc_pool *pool, mproc_task_fn fn,
                       const mproc_value *arg, mproc_future **f);
 /**
  * Python's shutdown(wait, cancel_futures): no more submissions; with
  * cancel_futures every future not started is cancelled; with wait, waits
  * for the running ones and the workers' exit.
  */
-int mproc_pool_shutdown(mproc_pool *pool, int wait, int cancel_futures);
+MPROC_API int mproc_pool_shutdown(mproc_pool *pool, int wait, int cancel_futures);
 /** result(timeout): 0 and *out (borrowed), the task's code (its message in
  *  mproc_last_error()), MPROC_ETIMEDOUT, or MPROC_ECLOSED if cancelled. */
-int mproc_future_result(mproc_future *f, double timeout,
+MPROC_API int mproc_future_result(mproc_future *f, double timeout,
                         const mproc_value **out);
 /** exception(timeout): 0 if it succeeded, else as result (message, may be
  *  NULL, borrowed). */
-int mproc_future_exception(mproc_future *f, double timeout,
+MPROC_API int mproc_future_exception(mproc_future *f, double timeout,
                            const char **message);
-int mproc_future_done(mproc_future *f);
+MPROC_API int mproc_future_done(mproc_future *f);
 /** 1 once the task has gone to a worker and is not done. */
-int mproc_future_running(mproc_future *f);
+MPROC_API int mproc_future_running(mproc_future *f);
 /** 1 if cancelled now (it will never run), 0 if running or done. */
-int mproc_future_cancel(mproc_future *f);
-int mproc_future_cancelled(mproc_future *f);
+MPROC_API int mproc_future_cancel(mproc_future *f);
+MPROC_API int mproc_future_cancelled(mproc_future *f);
 /** fn(f, ctx) once f is done: at once in the caller if it is, else on the
  *  pool's result thread. */
-int mproc_future_add_done_callback(mproc_future *f,
+MPROC_API int mproc_future_add_done_callback(mproc_future *f,
                                    void (*fn)(mproc_future *f, void *ctx),
                                    void *ctx);
-void mproc_future_free(mproc_future *f);
+MPROC_API void mproc_future_free(mproc_future *f);
 
 enum {
   MPROC_FIRST_COMPLETED = 1,
@@ -905,17 +927,17 @@ enum {
  * Python's wait(fs, timeout, return_when): done[i] is set to 1/0; returns
  * how many are done (the condition may not hold at the timeout).
  */
-int mproc_futures_wait(mproc_future *const *fs, size_t n, double timeout,
+MPROC_API int mproc_futures_wait(mproc_future *const *fs, size_t n, double timeout,
                        int return_when, int *done);
 /** Python's as_completed(fs, timeout) as an iterator. */
 typedef struct mproc_completed mproc_completed;
-int mproc_as_completed(mproc_completed **it, mproc_future *const *fs,
+MPROC_API int mproc_as_completed(mproc_completed **it, mproc_future *const *fs,
                        size_t n, double timeout);
 /** The next future to complete (its index in *index if not NULL):
  *  0, MPROC_EEOF when all were given, MPROC_ETIMEDOUT at the timeout. */
-int mproc_completed_next(mproc_completed *it, mproc_future **f,
+MPROC_API int mproc_completed_next(mproc_completed *it, mproc_future **f,
                          size_t *index);
-void mproc_completed_free(mproc_completed *it);
+MPROC_API void mproc_completed_free(mproc_completed *it);
 
 /* ------------------------------------------------------------------------ */
 /* Manager                                                                  */
@@ -958,30 +980,30 @@ typedef struct mproc_manager_opts {
 
 /** Python's Manager() / SyncManager.start(): a server process, ready to
  *  serve when this returns; it dies with this process (even when killed). */
-int mproc_manager_start(mproc_manager **m, const mproc_manager_opts *opts);
+MPROC_API int mproc_manager_start(mproc_manager **m, const mproc_manager_opts *opts);
 /** Python's BaseManager(address, authkey).connect(): a manager served by
  *  another process.  authkey NULL: this process's. */
-int mproc_manager_connect(mproc_manager **m, const char *address,
+MPROC_API int mproc_manager_connect(mproc_manager **m, const char *address,
                           const void *authkey, size_t authkey_len);
 /** The address clients connect to. */
-const char *mproc_manager_address(const mproc_manager *m);
+MPROC_API const char *mproc_manager_address(const mproc_manager *m);
 /** Stop a started server (its objects go); a connected one just lets go.
  *  Proxies of a stopped server fail with MPROC_EEOF.  Freeing shuts down. */
-int mproc_manager_shutdown(mproc_manager *m);
-void mproc_manager_free(mproc_manager *m);
+MPROC_API int mproc_manager_shutdown(mproc_manager *m);
+MPROC_API void mproc_manager_free(mproc_manager *m);
 /** The number of objects the server holds (tests, leak checks). */
-int mproc_manager_object_count(mproc_manager *m);
+MPROC_API int mproc_manager_object_count(mproc_manager *m);
 
 /** Python's SyncManager.list(seq) / dict(d) / Namespace().  init (stolen,
  *  may be NULL) is a list / dict to start from. */
-int mproc_manager_list(mproc_manager *m, mproc_value *init, mproc_proxy **out);
-int mproc_manager_dict(mproc_manager *m, mproc_value *init, mproc_proxy **out);
-int mproc_manager_namespace(mproc_manager *m, mproc_proxy **out);
+MPROC_API int mproc_manager_list(mproc_manager *m, mproc_value *init, mproc_proxy **out);
+MPROC_API int mproc_manager_dict(mproc_manager *m, mproc_value *init, mproc_proxy **out);
+MPROC_API int mproc_manager_namespace(mproc_manager *m, mproc_proxy **out);
 /** Value(typecode, value) and Array(typecode, list) (the typecodes of
  *  mproc_shared_value); init is stolen, NULL for zero. */
-int mproc_manager_value(mproc_manager *m, char typecode, mproc_value *init,
+MPROC_API int mproc_manager_value(mproc_manager *m, char typecode, mproc_value *init,
                         mproc_proxy **out);
-int mproc_manager_array(mproc_manager *m, char typecode, mproc_value *init,
+MPROC_API int mproc_manager_array(mproc_manager *m, char typecode, mproc_value *init,
                         mproc_proxy **out);
 /**
  * Python's SyncManager.Queue(maxsize), JoinableQueue, Lock, RLock,
@@ -999,20 +1021,20 @@ int mproc_manager_array(mproc_manager *m, char typecode, mproc_value *init,
  * the lock held.  A blocked call returns MPROC_EEOF at once if the
  * server dies.
  */
-int mproc_manager_queue(mproc_manager *m, long maxsize, mproc_proxy **out);
-int mproc_manager_joinablequeue(mproc_manager *m, long maxsize,
+MPROC_API int mproc_manager_queue(mproc_manager *m, long maxsize, mproc_proxy **out);
+MPROC_API int mproc_manager_joinablequeue(mproc_manager *m, long maxsize,
                                 mproc_proxy **out);
-int mproc_manager_lock(mproc_manager *m, mproc_proxy **out);
-int mproc_manager_rlock(mproc_manager *m, mproc_proxy **out);
-int mproc_manager_semaphore(mproc_manager *m, int value, mproc_proxy **out);
-int mproc_manager_bsemaphore(mproc_manager *m, int value, mproc_proxy **out);
-int mproc_manager_event(mproc_manager *m, mproc_proxy **out);
-int mproc_manager_condition(mproc_manager *m, mproc_proxy **out);
-int mproc_manager_barrier(mproc_manager *m, int parties, double timeout,
+MPROC_API int mproc_manager_lock(mproc_manager *m, mproc_proxy **out);
+MPROC_API int mproc_manager_rlock(mproc_manager *m, mproc_proxy **out);
+MPROC_API int mproc_manager_semaphore(mproc_manager *m, int value, mproc_proxy **out);
+MPROC_API int mproc_manager_bsemaphore(mproc_manager *m, int value, mproc_proxy **out);
+MPROC_API int mproc_manager_event(mproc_manager *m, mproc_proxy **out);
+MPROC_API int mproc_manager_condition(mproc_manager *m, mproc_proxy **out);
+MPROC_API int mproc_manager_barrier(mproc_manager *m, int parties, double timeout,
                           mproc_proxy **out);
 /** Any registered type by its type id; args (stolen, NULL for none) are
  *  the constructor's positional arguments. */
-int mproc_manager_create(mproc_manager *m, const char *typeid,
+MPROC_API int mproc_manager_create(mproc_manager *m, const char *typeid,
                          mproc_value *args, mproc_proxy **out);
 
 /**
@@ -1026,7 +1048,7 @@ int mproc_manager_create(mproc_manager *m, const char *typeid,
  * MPROC_ENOTSUP for a method the type does not expose; MPROC_EEOF when the
  * server has gone.
  */
-int mproc_proxy_call(mproc_proxy *p, const char *method, mproc_value *args,
+MPROC_API int mproc_proxy_call(mproc_proxy *p, const char *method, mproc_value *args,
                      mproc_value **result);
 /**
  * Python's BaseManager.register('get_queue', callable=...): the name a
@@ -1034,7 +1056,7 @@ int mproc_proxy_call(mproc_proxy *p, const char *method, mproc_value *args,
  * object, for any client; args (stolen, NULL for none) are ignored by a
  * published object.
  */
-int mproc_manager_get(mproc_manager *m, const char *name, mproc_value *args,
+MPROC_API int mproc_manager_get(mproc_manager *m, const char *name, mproc_value *args,
                       mproc_proxy **out);
 
 /**
@@ -1043,21 +1065,21 @@ int mproc_manager_get(mproc_manager *m, const char *name, mproc_value *args,
  * remote clients.  Objects it publishes under a name live as long as it.
  */
 typedef struct mproc_server mproc_server;
-int mproc_server_new(mproc_server **s, const mproc_manager_opts *opts);
-const char *mproc_server_address(const mproc_server *s);
+MPROC_API int mproc_server_new(mproc_server **s, const mproc_manager_opts *opts);
+MPROC_API const char *mproc_server_address(const mproc_server *s);
 /** A new object of typeid (args stolen, NULL for none) that clients reach
  *  by name with mproc_manager_get. */
-int mproc_server_publish(mproc_server *s, const char *name,
+MPROC_API int mproc_server_publish(mproc_server *s, const char *name,
                          const char *typeid, mproc_value *args);
 /** Call a method of a published object from the server program itself
  *  (it may block, e.g. a Queue get, while other clients are served). */
-int mproc_server_call(mproc_server *s, const char *name, const char *method,
+MPROC_API int mproc_server_call(mproc_server *s, const char *name, const char *method,
                       mproc_value *args, mproc_value **result);
 /** Serve until mproc_server_stop (from another thread). */
-int mproc_server_serve_forever(mproc_server *s);
-void mproc_server_stop(mproc_server *s);
+MPROC_API int mproc_server_serve_forever(mproc_server *s);
+MPROC_API void mproc_server_stop(mproc_server *s);
 /** Free a stopped server (with its objects). */
-void mproc_server_free(mproc_server *s);
+MPROC_API void mproc_server_free(mproc_server *s);
 
 /**
  * Python's BaseManager.register(typeid, callable, exposed): a type whose
@@ -1078,22 +1100,22 @@ typedef struct mproc_manager_type {
   void (*free)(void *state);
   const char *const *exposed;
 } mproc_manager_type;
-int mproc_manager_register(const mproc_manager_type *t);
+MPROC_API int mproc_manager_register(const mproc_manager_type *t);
 
 /** Python's str(proxy): the referent's repr, e.g. "[100, 300, 101]". */
-int mproc_proxy_str(mproc_proxy *p, char **out);
+MPROC_API int mproc_proxy_str(mproc_proxy *p, char **out);
 /** Python's repr(proxy): "<ListProxy object, typeid 'list' at 0x...>". */
-int mproc_proxy_repr(const mproc_proxy *p, char **out);
+MPROC_API int mproc_proxy_repr(const mproc_proxy *p, char **out);
 /** Python's len(proxy). */
-int mproc_proxy_len(mproc_proxy *p, size_t *n);
+MPROC_API int mproc_proxy_len(mproc_proxy *p, size_t *n);
 /** The type id ("list", "dict", "Namespace", ...). */
-const char *mproc_proxy_typeid(const mproc_proxy *p);
-mproc_proxy *mproc_proxy_incref(mproc_proxy *p);
-void mproc_proxy_free(mproc_proxy *p);
+MPROC_API const char *mproc_proxy_typeid(const mproc_proxy *p);
+MPROC_API mproc_proxy *mproc_proxy_incref(mproc_proxy *p);
+MPROC_API void mproc_proxy_free(mproc_proxy *p);
 /** A value referring to p, to send anywhere (the value does not own p). */
-mproc_value *mproc_proxy_ref(mproc_proxy *p);
+MPROC_API mproc_value *mproc_proxy_ref(mproc_proxy *p);
 /** The proxy a received value holds (borrowed; incref to keep it). */
-int mproc_value_get_proxy(const mproc_value *v, mproc_proxy **out);
+MPROC_API int mproc_value_get_proxy(const mproc_value *v, mproc_proxy **out);
 
 /* ------------------------------------------------------------------------ */
 /* Threads (for programs that mix threads and processes, as Python's)       */
@@ -1101,12 +1123,12 @@ int mproc_value_get_proxy(const mproc_value *v, mproc_proxy **out);
 
 typedef struct mproc_thread mproc_thread;
 /** Start fn(arg) in a new thread of this process. */
-int mproc_thread_start(mproc_thread **t, int (*fn)(void *arg), void *arg);
+MPROC_API int mproc_thread_start(mproc_thread **t, int (*fn)(void *arg), void *arg);
 /** Wait for the thread to end, store fn's return value (if result is not
  *  NULL) and release t. */
-int mproc_thread_join(mproc_thread *t, int *result);
+MPROC_API int mproc_thread_join(mproc_thread *t, int *result);
 /** The calling thread's OS id (never 0). */
-unsigned long mproc_thread_ident(void);
+MPROC_API unsigned long mproc_thread_ident(void);
 
 #ifdef __cplusplus
 }
