@@ -62,9 +62,10 @@ enum { P_PLOCK, P_CLOCK, P_TAIL, P_HEAD, P_UNFINISHED, NPARKS };
 #define CHUNK_HDR 8
 #define SLICE 0.05
 /* The longest a put below the cap waits for a busy consumer lock to grow
- * the ring, whatever its own timeout (1 s: an item copied out of a ring
- * takes well under that unless its consumer is descheduled or stopped). */
-#define GROW_GRACE 1.0
+ * the ring, whatever its own timeout (a consumer copies an item out in
+ * far less, but one woken and not yet scheduled on a loaded machine may
+ * hold it for long: 50 ms and 1 s both failed put_nowait under CI load). */
+#define GROW_GRACE 5.0
 /* Polls of the other side's position before sleeping (~10-40 us): a
  * consumer that keeps up then never costs the producer a system call. */
 #define SPINS 1000
