@@ -61,11 +61,11 @@ enum { P_PLOCK, P_CLOCK, P_TAIL, P_HEAD, P_UNFINISHED, NPARKS };
 #define MAXBYTES_LIMIT (((uint64_t)1 << 35) - RING_UNIT)
 #define CHUNK_HDR 8
 #define SLICE 0.05
-/* The longest a put below the cap waits for a busy consumer lock to grow
- * the ring, whatever its own timeout (a consumer copies an item out in
- * far less, but one woken and not yet scheduled on a loaded machine may
- * hold it for long: 50 ms and 1 s both failed put_nowait under CI load). */
-#define GROW_GRACE 5.0
+/* The longest a put below the cap waits, whatever its own timeout, for a
+ * consumer that holds a lock the put needs: its own lock mid-item (to grow
+ * the ring) or the producer lock (to shrink a drained ring).  Far longer
+ * than either takes, unless the consumer is descheduled or stopped. */
+#define GROW_GRACE 1.0
 /* Polls of the other side's position before sleeping (~10-40 us): a
  * consumer that keeps up then never costs the producer a system call. */
 #define SPINS 1000
@@ -127,6 +127,8 @@ typedef struct qctl {
       uint32_t psleep, csleep, jsleep;
       uint32_t closed;
       uint32_t unfinished;
+      uint32_t shrinking; /* a consumer holds (or tries) the producer lock
+                             to shrink a drained ring */
     } v;
     unsigned char pad[64];
   } rare;
@@ -529,6 +531,16 @@ static int lock_producers(mproc_queue *q, double deadline) {
   int rc = mproc__lk_acquire(&c->prod.v.lock, park(q, P_PLOCK),
                              deadline < 0 ? MPROC_FOREVER
                                           : mproc__left(deadline));
+  if (rc == MPROC_ETIMEDOUT && mproc__ld32(&c->rare.v.shrinking)) {
+    /* A consumer shrinking a drained ring holds it for a moment: a put
+     * below the cap, put_nowait included, waits that out (short tries
+     * while the flag stays up, at most GROW_GRACE). */
+    double grace = mproc__deadline(GROW_GRACE);
+    do
+      rc = mproc__lk_acquire(&c->prod.v.lock, park(q, P_PLOCK), 0.002);
+    while (rc == MPROC_ETIMEDOUT && mproc__ld32(&c->rare.v.shrinking) &&
+           mproc__left(grace) > 0);
+  }
   if (rc == MPROC_ETIMEDOUT)
     return MPROC_EFULL;
   if (rc != 0 && rc != MPROC_EOWNERDEAD)
@@ -810,9 +822,14 @@ static void shrink(mproc_queue *q) {
   int rc;
   if (size / SHRINK_AT < first || c->cons.v.tail_cache != head)
     return;
+  /* Up before the try and until the release, so a put that finds the
+   * lock taken knows to wait (lock_producers). */
+  mproc__st32(&c->rare.v.shrinking, 1);
   rc = mproc__lk_acquire(&c->prod.v.lock, park(q, P_PLOCK), 0);
-  if (rc != 0 && rc != MPROC_EOWNERDEAD)
+  if (rc != 0 && rc != MPROC_EOWNERDEAD) {
+    mproc__st32(&c->rare.v.shrinking, 0);
     return; /* a producer is at work: not empty for long */
+  }
   /* From a dead producer: what it counted or left half streamed is
    * settled by the next producer, as after any lock_producers. */
   if (!c->prod.v.partial && mproc__ld64(&c->pub.v.tail) == head) {
@@ -827,6 +844,7 @@ static void shrink(mproc_queue *q) {
       mproc__queue_grow_hook(4);
   }
   mproc__lk_release(&c->prod.v.lock, park(q, P_PLOCK));
+  mproc__st32(&c->rare.v.shrinking, 0);
 }
 
 static int lock_consumers(mproc_queue *q, double deadline) {
