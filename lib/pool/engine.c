@@ -642,12 +642,6 @@ static void worker_died(mproc_pool *p, worker *w) {
 
 /* ---- dispatch (handler thread) --------------------------------------------------- */
 
-static void put32(mproc__buf *b, uint32_t v) {
-  mproc__buf_append(b, &v, 4);
-}
-static void put64(mproc__buf *b, uint64_t v) {
-  mproc__buf_append(b, &v, 8);
-}
 
 static int encode_chunk(chunk *c, mproc__buf *b) {
   mproc_async *j = c->job;
@@ -656,22 +650,22 @@ static int encode_chunk(chunk *c, mproc__buf *b) {
   b->len = 0;
   if (mproc__buf_reserve(b, 48 + ml) != 0)
     return MPROC_ENOMEM;
-  put32(b, M_CHUNK);
+  mproc__put32(b, M_CHUNK);
   /* bit 8: the worker stamps each task's start (a time limit is set) */
-  put32(b, (uint32_t)c->slot |
+  mproc__put32(b, (uint32_t)c->slot |
                (j->time_limit > 0 || soft > 0 ? 0x100u : 0u) |
                (c->mem ? 0x200u : 0u));
-  put64(b, c->id);
-  put32(b, (uint32_t)c->n);
-  put32(b, (uint32_t)ml);
-  put64(b, j->offset);
+  mproc__put64(b, c->id);
+  mproc__put32(b, (uint32_t)c->n);
+  mproc__put32(b, (uint32_t)ml);
+  mproc__put64(b, j->offset);
   mproc__buf_append(b, &soft, 8);
   mproc__buf_append(b, j->module, ml);
   for (k = 0; k < c->n; k++) {
     mproc_async *jk = c->mem ? c->mem[k]->job : j;
     size_t i = c->mem ? 0 : chunk_task(c, k);
     size_t len = jk->argoff[i + 1] - jk->argoff[i];
-    put64(b, len);
+    mproc__put64(b, len);
     if (mproc__buf_append(b, jk->args.p + jk->argoff[i], len) != 0)
       return MPROC_ENOMEM;
   }
@@ -940,39 +934,16 @@ static void dispatch(mproc_pool *p, mproc__buf *b) {
 
 /* ---- results (handler thread) -------------------------------------------------------- */
 
-typedef struct rd {
-  const unsigned char *p, *end;
-  int bad;
-} rd;
 
-static uint32_t get32(rd *r) {
-  uint32_t v = 0;
-  if (r->end - r->p < 4) {
-    r->bad = 1;
-    return 0;
-  }
-  memcpy(&v, r->p, 4);
-  r->p += 4;
-  return v;
-}
-static uint64_t get64(rd *r) {
-  uint64_t v = 0;
-  if (r->end - r->p < 8) {
-    r->bad = 1;
-    return 0;
-  }
-  memcpy(&v, r->p, 8);
-  r->p += 8;
-  return v;
-}
 
 /* A chunk's results: parsed first, then recorded under one lock hold
  * with one wake-up (not one per task). */
 #define SMALL_N 16
 
-static void handle_results(mproc_pool *p, worker *w, rd *r, int aslist) {
-  uint32_t n = get32(r), k;
-  uint64_t id = get64(r);
+static void handle_results(mproc_pool *p, worker *w, mproc__rd *r,
+                           int aslist) {
+  uint32_t n = mproc__get32(r), k;
+  uint64_t id = mproc__get64(r);
   chunk *c = NULL;
   mproc_async *j;
   int s, fin = 0;
@@ -1020,7 +991,7 @@ static void handle_results(mproc_pool *p, worker *w, rd *r, int aslist) {
   if (aslist) {
     /* One encoded list of n results (all succeeded): one decode, its
      * ints and floats made in slabs, the items moved out of it. */
-    uint64_t len = get64(r);
+    uint64_t len = mproc__get64(r);
     mproc_value *l = NULL;
     if (r->bad || (uint64_t)(r->end - r->p) < len ||
         mproc_decode(r->p, (size_t)len, &l) != 0 ||
@@ -1042,10 +1013,10 @@ static void handle_results(mproc_pool *p, worker *w, rd *r, int aslist) {
     }
   }
   for (k = 0; k < n && !r->bad && !aslist; k++) {
-    int32_t code = (int32_t)get32(r);
+    int32_t code = (int32_t)mproc__get32(r);
     uint64_t len;
-    get32(r);
-    len = get64(r);
+    mproc__get32(r);
+    len = mproc__get64(r);
     if (r->bad || (uint64_t)(r->end - r->p) < len) {
       r->bad = 1;
       break;
@@ -1134,14 +1105,14 @@ static void handle_results(mproc_pool *p, worker *w, rd *r, int aslist) {
 static int read_worker(mproc_pool *p, worker *w) {
   void *buf = NULL;
   size_t n = 0;
-  rd r;
+  mproc__rd r;
   int rc = mproc_conn_recv_bytes(w->conn, &buf, &n);
   if (rc)
     return 1;
   r.p = buf;
   r.end = r.p + n;
   r.bad = 0;
-  switch (get32(&r)) {
+  switch (mproc__get32(&r)) {
   case M_READY:
     w->ready = 1;
     w->said_ready = 1;
@@ -1149,7 +1120,7 @@ static int read_worker(mproc_pool *p, worker *w) {
     p->starts = 0;
     break;
   case M_INITFAIL: {
-    int32_t code = (int32_t)get32(&r);
+    int32_t code = (int32_t)mproc__get32(&r);
     w->initfail = 1;
     free(w->initmsg);
     w->initmsg = fmtstr("initializer failed in worker %ld: %s: %.*s", w->pid,

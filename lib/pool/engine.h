@@ -14,6 +14,8 @@
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 
+#include <string.h>
+
 #include "mproc_int.h"
 
 /* ---- the worker's progress block: a RawArray of 'Q' words ---------------- */
@@ -190,5 +192,39 @@ static inline const char *mproc__async_msg(const mproc_async *r, size_t i) {
 }
 /* Sync helpers: wait, then take the value (or list) out of r and free r. */
 int mproc__async_take(mproc_async *r, mproc_value **out);
+
+/* ---- the wire's words (native byte order: both ends are this binary) -- */
+
+static inline void mproc__put32(mproc__buf *b, uint32_t v) {
+  mproc__buf_append(b, &v, 4);
+}
+static inline void mproc__put64(mproc__buf *b, uint64_t v) {
+  mproc__buf_append(b, &v, 8);
+}
+/* A reader over a received message: bad is set (and 0 read) past its end. */
+typedef struct mproc__rd {
+  const unsigned char *p, *end;
+  int bad;
+} mproc__rd;
+static inline uint32_t mproc__get32(mproc__rd *r) {
+  uint32_t v = 0;
+  if (r->end - r->p < 4) {
+    r->bad = 1;
+    return 0;
+  }
+  memcpy(&v, r->p, 4);
+  r->p += 4;
+  return v;
+}
+static inline uint64_t mproc__get64(mproc__rd *r) {
+  uint64_t v = 0;
+  if (r->end - r->p < 8) {
+    r->bad = 1;
+    return 0;
+  }
+  memcpy(&v, r->p, 8);
+  r->p += 8;
+  return v;
+}
 
 #endif

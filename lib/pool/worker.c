@@ -58,40 +58,14 @@ static const char *fail_text(int code) {
   return mproc_strerror(code);
 }
 
-static void put32(mproc__buf *b, uint32_t v) { mproc__buf_append(b, &v, 4); }
-static void put64(mproc__buf *b, uint64_t v) { mproc__buf_append(b, &v, 8); }
 
-typedef struct rd {
-  const unsigned char *p, *end;
-  int bad;
-} rd;
-static uint32_t get32(rd *r) {
-  uint32_t v = 0;
-  if (r->end - r->p < 4) {
-    r->bad = 1;
-    return 0;
-  }
-  memcpy(&v, r->p, 4);
-  r->p += 4;
-  return v;
-}
-static uint64_t get64(rd *r) {
-  uint64_t v = 0;
-  if (r->end - r->p < 8) {
-    r->bad = 1;
-    return 0;
-  }
-  memcpy(&v, r->p, 8);
-  r->p += 8;
-  return v;
-}
 
 /* One failed task into the results. */
 static void put_fail(mproc__buf *out, int code, const char *msg) {
   size_t n = strlen(msg);
-  put32(out, (uint32_t)code);
-  put32(out, 0);
-  put64(out, n);
+  mproc__put32(out, (uint32_t)code);
+  mproc__put32(out, 0);
+  mproc__put64(out, n);
   mproc__buf_append(out, msg, n);
 }
 
@@ -101,9 +75,9 @@ static void put_ok(mproc__buf *out, mproc_value *res) {
   size_t at = out->len;
   mproc_value *none = NULL;
   int trc;
-  put32(out, 0);
-  put32(out, 0);
-  put64(out, 0);
+  mproc__put32(out, 0);
+  mproc__put32(out, 0);
+  mproc__put64(out, 0);
   if (!res)
     res = none = mproc_none();
   trc = mproc__encode(res, out, NULL);
@@ -137,7 +111,7 @@ static void flush_list(mproc__buf *out, mproc_value *l) {
 static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
                      size_t len, mproc__buf *out, char *cache_mod,
                      uint64_t *cache_off, void **cache_fn, int *nomem) {
-  rd r;
+  mproc__rd r;
   uint32_t slot, n, ml, k, timed, batch;
   uint64_t id, offset, want;
   double soft;
@@ -148,15 +122,15 @@ static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
   r.p = msg;
   r.end = msg + len;
   r.bad = 0;
-  get32(&r); /* M_CHUNK */
-  slot = get32(&r);
+  mproc__get32(&r); /* M_CHUNK */
+  slot = mproc__get32(&r);
   timed = (slot >> 8) & 1; /* a time limit: stamp each task's start */
   batch = (slot >> 9) & 1;  /* claim each task on its own word */
   slot &= 0xff;
-  id = get64(&r);
-  n = get32(&r);
-  ml = get32(&r);
-  offset = get64(&r);
+  id = mproc__get64(&r);
+  n = mproc__get32(&r);
+  ml = mproc__get32(&r);
+  offset = mproc__get64(&r);
   if (r.bad || r.end - r.p < 8 || slot > 1 || ml >= sizeof module ||
       (batch && n > BATCH_MAX))
     return -1;
@@ -184,16 +158,16 @@ static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
     }
   }
   out->len = 0;
-  put32(out, M_RESULTS);
-  put32(out, n);
-  put64(out, id);
+  mproc__put32(out, M_RESULTS);
+  mproc__put32(out, n);
+  mproc__put64(out, id);
   /* A chunk of several tasks gathers its results in one list, sent as one
    * encoded value (M_RESLIST: one encode here, one decode on the fast path
    * in the parent), until a task fails. */
   rl = n > 1 && rc == 0 ? mproc__seq_new(MPROC_T_LIST, n) : NULL;
   mproc__st64_release(&w[W_RUN], id);
   for (k = 0; k < n; k++) {
-    uint64_t alen = get64(&r);
+    uint64_t alen = mproc__get64(&r);
     mproc_value *arg = NULL, *res = NULL;
     int trc;
     if (r.bad || (uint64_t)(r.end - r.p) < alen) {
@@ -267,7 +241,7 @@ static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
   if (rl) {
     size_t at = out->len;
     uint32_t t = M_RESLIST;
-    put64(out, 0);
+    mproc__put64(out, 0);
     if (mproc__encode(rl, out, NULL) == 0) {
       uint64_t vlen = out->len - at - 8;
       memcpy(out->p + at, &vlen, 8);
@@ -320,8 +294,8 @@ int mproc__pool_worker_main(mproc_value *args) {
     }
     if (rc) {
       const char *t = fail_text(rc);
-      put32(&out, M_INITFAIL);
-      put32(&out, (uint32_t)rc);
+      mproc__put32(&out, M_INITFAIL);
+      mproc__put32(&out, (uint32_t)rc);
       mproc__buf_append(&out, t, strlen(t));
       mproc_conn_send_bytes(conn, out.p, out.len);
       mproc__buf_free(&out);
