@@ -45,14 +45,14 @@ fi
 # libsodium are system headers too, so -pedantic judges only mproc's code.
 # The definitions are those the CMake targets carry for static
 # APR/libcbor/libsodium.
-# MPROC_BUILDING: the sources as the DLL build sees them (dllexport marks).
+# MPROC_API: the sources as the DLL build sees them (dllexport marks).
 flags=(--target=x86_64-pc-windows-msvc -fsyntax-only
        -fms-extensions -fms-compatibility -std=c11
        -pedantic -Wall -Wvla -Werror -ferror-limit=8
        -nostdinc -isystem "$clang_inc" -isystem "$mingw_inc"
        -isystem "$prefix/include"
        -include "$repo/cmake/msvc-shim.h"
-       -D_WIN32_WINNT=0x0A00 -DMPROC_BUILDING -DAPR_DECLARE_STATIC -DCBOR_STATIC_DEFINE
+       -D_WIN32_WINNT=0x0A00 "-DMPROC_API=__declspec(dllexport)" -DAPR_DECLARE_STATIC -DCBOR_STATIC_DEFINE
        -DSODIUM_STATIC
        -I lib/include -I lib -I platform)
 

@@ -34,24 +34,14 @@ extern "C" {
 #define MPROC_VERSION_PATCH 0
 
 /*
- * MPROC_API marks every public function.  Static build: MPROC_STATIC is
- * defined (the CMake target and pkg-config's Cflags define it for users)
- * and the mark is empty.  Shared build: the DLL exports (MPROC_BUILDING,
- * set while building it) and its users import on Windows; elsewhere the
- * mark makes the symbol visible, the library being built with
- * -fvisibility=hidden.
+ * MPROC_API marks every public function.  The build system defines it
+ * (CMake, for the library and the users of its target): empty for the
+ * static library (the default here), the DLL's export mark while building
+ * mproc.dll and its import mark for its users, visibility("default") for
+ * libmproc.so (built with -fvisibility=hidden).  A user of mproc.dll who
+ * leaves it undefined still links: functions need no import mark.
  */
-#if defined(MPROC_STATIC)
-#define MPROC_API
-#elif defined(_WIN32)
-#if defined(MPROC_BUILDING)
-#define MPROC_API __declspec(dllexport)
-#else
-#define MPROC_API __declspec(dllimport)
-#endif
-#elif defined(__GNUC__) || defined(__clang__)
-#define MPROC_API __attribute__((visibility("default")))
-#else
+#ifndef MPROC_API
 #define MPROC_API
 #endif
 
