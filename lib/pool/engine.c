@@ -36,6 +36,10 @@
 /* ---- small helpers ----------------------------------------------------------- */
 
 
+/* Wait on the pool's condition variable until deadline (< 0: forever),
+ * mutex held: 0 after a wake-up, MPROC_ETIMEDOUT once it has passed. */
+static int cv_wait(mproc_pool *p, double deadline);
+
 static char *dupstr(const char *s) {
   size_t n = strlen(s) + 1;
   char *d = malloc(n);
@@ -1822,16 +1826,9 @@ int mproc_pool_join(mproc_pool *p, double timeout) {
                                     "callback (the pool's result thread)");
   }
   while (!p->handler_done) {
-    if (deadline < 0)
-      apr_thread_cond_wait(p->cv, p->mu);
-    else {
-      double left = mproc__left(deadline);
-      if (left <= 0) {
-        UNLOCK(p);
-        return mproc__err(MPROC_ETIMEDOUT, "mproc_pool_join");
-      }
-      apr_thread_cond_timedwait(p->cv, p->mu,
-                                (apr_interval_time_t)(left * 1e6) + 1);
+    if (cv_wait(p, deadline) == MPROC_ETIMEDOUT) {
+      UNLOCK(p);
+      return mproc__err(MPROC_ETIMEDOUT, "mproc_pool_join");
     }
   }
   if (!p->joined) {
@@ -2148,16 +2145,9 @@ int mproc_async_next(mproc_async *r, double timeout, mproc_value **out) {
     if (r->kind == J_IMAP ? r->tstate[r->next_i] == T_DONE
                           : r->norder > r->next_i)
       break;
-    if (deadline < 0)
-      apr_thread_cond_wait(p->cv, p->mu);
-    else {
-      double left = mproc__left(deadline);
-      if (left <= 0) {
-        UNLOCK(p);
-        return mproc__err(MPROC_ETIMEDOUT, "mproc_async_next");
-      }
-      apr_thread_cond_timedwait(p->cv, p->mu,
-                                (apr_interval_time_t)(left * 1e6) + 1);
+    if (cv_wait(p, deadline) == MPROC_ETIMEDOUT) {
+      UNLOCK(p);
+      return mproc__err(MPROC_ETIMEDOUT, "mproc_async_next");
     }
   }
   i = r->kind == J_IMAP ? r->next_i : r->order[r->next_i];
