@@ -319,27 +319,38 @@ int mproc__plat_memory_limit(size_t bytes);
 /* ---- listening endpoints (the Manager; posix|win32/listen.c) ------------ */
 
 /*
- * A server endpoint that accepts stream connections.  Addresses are UTF-8
- * strings: POSIX "/path" (AF_UNIX SOCK_STREAM), Win32 "\\.\pipe\name"
- * (an overlapped byte-mode named pipe, owner-only DACL, remote clients
- * rejected), and "host:port" (TCP; POSIX only for now).  NULL asks for a
- * private local address: POSIX a socket in a new 0700 directory under
- * $TMPDIR (or /tmp), Win32 a pipe of random name with an owner-only DACL.
- * The address actually used is written to addr (cap bytes).  Accepted and
+ * A server endpoint that accepts stream connections.  Local addresses are
+ * UTF-8 strings: POSIX "/path" (AF_UNIX), Win32 "\\.\pipe\name" (an
+ * overlapped byte-mode named pipe, owner-only DACL, remote clients
+ * rejected).  NULL asks for a private local address: POSIX a socket in a
+ * new 0700 directory under $TMPDIR (or /tmp), Win32 a pipe of random name
+ * with an owner-only DACL.  The address actually used is written to addr
+ * (cap bytes).  TCP endpoints get the host and port already parsed
+ * (lib/manager/address.c reads "host:port" for both OSes).  Accepted and
  * connected handles are stream handles as a Pipe's (conn.c wraps them):
  * blocking on POSIX, overlapped on Win32; both private to the process.
  */
 typedef struct mproc__listener mproc__listener;
-int mproc__plat_listen(const char *want, char *addr, size_t cap,
-                       mproc__listener **out);
+int mproc__plat_listen_local(const char *want, char *addr, size_t cap,
+                             mproc__listener **out);
+/* TCP on host ("" every interface) and port (0: the OS picks); the bound
+ * numeric host and port are written to bound (hcap bytes) and *bport. */
+int mproc__plat_listen_tcp(const char *host, unsigned port, char *bound,
+                           size_t hcap, unsigned *bport,
+                           mproc__listener **out);
 /* Block until a client connects. MPROC_ECLOSED once listener_stop ran. */
 int mproc__plat_accept(mproc__listener *l, mproc__handle *h);
 /* Make a blocked or later accept return MPROC_ECLOSED (any thread). */
 void mproc__plat_listener_stop(mproc__listener *l);
 /* Close and free (removes a private socket and its directory). */
 void mproc__plat_listener_free(mproc__listener *l);
-/* Connect to a listening address within timeout seconds (< 0: forever). */
-int mproc__plat_connect(const char *addr, double timeout, mproc__handle *h);
+/* Connect to a listening address within timeout seconds (< 0: forever):
+ * MPROC_EEOF when nobody listens, MPROC_ETIMEDOUT when nobody answers in
+ * time.  The TCP one says addr (the user's words) in its messages. */
+int mproc__plat_connect_local(const char *addr, double timeout,
+                              mproc__handle *h);
+int mproc__plat_connect_tcp(const char *addr, const char *host,
+                            unsigned port, double timeout, mproc__handle *h);
 
 /* ---- tests only: list this process's open handles ----------------------- */
 

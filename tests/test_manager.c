@@ -13,10 +13,15 @@
 #include "manager/mgr_int.h"
 
 #ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
 #include <windows.h>
 #include <psapi.h>
 #else
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #endif
 
@@ -481,7 +486,7 @@ static mproc_manager *start_with(const char *key, double hs, size_t maxmsg,
 
 static mproc__handle raw_connect(mproc_manager *m) {
   mproc__handle h = MPROC__NOHANDLE;
-  ck_mproc_ok(mproc__plat_connect(mproc_manager_address(m), 10, &h));
+  ck_mproc_ok(mproc__mgr_connect(mproc_manager_address(m), 10, &h));
   return h;
 }
 
@@ -1009,21 +1014,24 @@ static int child_remote_put(mproc_value *args) {
   return 0;
 }
 
-START_TEST(server_in_process_tcp) {
+/* A server on want ("host:0") in this process, a child puts through it. */
+static void serve_one_put(const char *want) {
   mproc_manager_opts o = MPROC_MANAGER_OPTS_INIT;
   mproc_server *s = NULL;
   mproc_thread *t = NULL;
   mproc_value *v = NULL;
   mproc_process *p;
   char *r = NULL;
+  size_t n = strlen(want) - 1; /* the address up to the port's "0" */
   int rc;
-  o.address = "127.0.0.1:0"; /* any free port, loopback only */
+  o.address = want;
   o.authkey = "abracadabra";
   o.authkey_len = 11;
   rc = mproc_server_new(&s, &o);
   ck_mproc_ok(rc); /* TCP on both OSes */
-  ck_assert_msg(strncmp(mproc_server_address(s), "127.0.0.1:", 10) == 0 &&
-                    strcmp(mproc_server_address(s), "127.0.0.1:0") != 0,
+  ck_assert_msg(strncmp(mproc_server_address(s), want, n) == 0 &&
+                    strcmp(mproc_server_address(s), want) != 0 &&
+                    atoi(mproc_server_address(s) + n) > 0,
                 "address %s", mproc_server_address(s));
   ck_mproc_ok(mproc_server_publish(s, "get_queue", "Queue", NULL));
   ck_mproc(mproc_server_publish(s, "list", "Queue", NULL), MPROC_EEXIST);
@@ -1041,6 +1049,147 @@ START_TEST(server_in_process_tcp) {
   mproc_server_stop(s);
   ck_mproc_ok(mproc_thread_join(t, NULL));
   mproc_server_free(s);
+}
+
+START_TEST(server_in_process_tcp) {
+  serve_one_put("127.0.0.1:0"); /* any free port, loopback only */
+}
+END_TEST
+
+/* An IPv6 literal in brackets: the server says "[::1]:port" and a child
+ * reaches it with that address. */
+START_TEST(server_in_process_tcp6) { serve_one_put("[::1]:0"); }
+END_TEST
+
+/* "host:port" is read once for both OSes (address.c): the forms that
+ * parse, and the malformed ones refused with MPROC_EINVAL and the rule. */
+START_TEST(address_parsing) {
+  static const struct {
+    const char *in;
+    int tcp;
+    const char *host;
+    unsigned port;
+  } good[] = {{"127.0.0.1:0", 1, "127.0.0.1", 0},
+              {"[::1]:5000", 1, "::1", 5000},
+              {"[fe80::1%lo]:9", 1, "fe80::1%lo", 9},
+              {":80", 1, "", 80},
+              {"[]:7", 1, "", 7},
+              {"localhost:65535", 1, "localhost", 65535},
+              {"/tmp/mproc-x/manager", 0, "", 0},
+              {"\\\\.\\pipe\\mproc:1", 0, "", 0},
+              {"./relative:1", 0, "", 0},
+              {"name", 0, "", 0}};
+  static const struct {
+    const char *in, *words;
+  } bad[] = {{"127.0.0.1:", "no port"},
+             {"127.0.0.1:x", "0..65535"},
+             {"127.0.0.1:65536", "0..65535"},
+             {"127.0.0.1:123456", "0..65535"},
+             {"host:-1", "0..65535"},
+             {"host: 80", "0..65535"},
+             {"::1:80", "brackets"},
+             {"[::1]80", "must follow"},
+             {"[::1:80", "no ']'"}};
+  mproc__mgr_addr a;
+  mproc_manager *m = NULL;
+  mproc_manager_opts o = MPROC_MANAGER_OPTS_INIT;
+  mproc__handle h;
+  size_t i;
+  for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+    ck_mproc_ok(mproc__mgr_addr_parse(good[i].in, &a));
+    ck_assert_msg(a.tcp == good[i].tcp, "%s: tcp %d", good[i].in, a.tcp);
+    ck_assert_str_eq(a.host, good[i].host);
+    ck_assert_uint_eq(a.port, good[i].port);
+  }
+  ck_mproc_ok(mproc__mgr_addr_parse(NULL, &a));
+  ck_assert_int_eq(a.tcp, 0);
+  for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    ck_mproc(mproc__mgr_addr_parse(bad[i].in, &a), MPROC_EINVAL);
+    ck_assert_msg(strstr(mproc_last_error(), bad[i].words) &&
+                      strstr(mproc_last_error(), bad[i].in),
+                  "%s: '%s' lacks '%s'", bad[i].in, mproc_last_error(),
+                  bad[i].words);
+  }
+  /* Through the public functions: refused at once with the rule. */
+  o.address = "::1:0";
+  ck_mproc(mproc_manager_start(&m, &o), MPROC_EINVAL);
+  ck_assert_ptr_null(m);
+  ck_assert(strstr(mproc_last_error(), "brackets"));
+  ck_mproc(mproc_manager_connect(&m, "127.0.0.1:99999", "k", 1),
+           MPROC_EINVAL);
+  ck_assert(strstr(mproc_last_error(), "0..65535"));
+  ck_mproc(mproc_manager_connect(&m, ":5000", "k", 1), MPROC_EINVAL);
+  ck_assert(strstr(mproc_last_error(), "no host"));
+  ck_mproc(mproc__mgr_connect("127.0.0.1:0", 1, &h), MPROC_EINVAL);
+  ck_assert(strstr(mproc_last_error(), "only for listening"));
+}
+END_TEST
+
+/* A TCP listener with a backlog of 1 that never accepts: once its queue
+ * is full the OS drops further SYNs (Linux, and wine on it), so a connect
+ * there hangs as to a host that does not answer.  Returns its port. */
+#ifdef _WIN32
+typedef SOCKET raw_sock;
+#define RAW_NONE INVALID_SOCKET
+#define raw_close closesocket
+#else
+typedef int raw_sock;
+#define RAW_NONE (-1)
+#define raw_close close
+#endif
+static raw_sock full_backlog_listener(unsigned *port) {
+  struct sockaddr_in sa;
+  raw_sock s;
+#ifdef _WIN32
+  int n = sizeof sa;
+  WSADATA d;
+  WSAStartup(MAKEWORD(2, 2), &d);
+#else
+  socklen_t n = sizeof sa;
+#endif
+  s = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert(s != RAW_NONE);
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ck_assert(bind(s, (struct sockaddr *)&sa, sizeof sa) == 0);
+  ck_assert(listen(s, 1) == 0);
+  ck_assert(getsockname(s, (struct sockaddr *)&sa, &n) == 0);
+  *port = ntohs(sa.sin_port);
+  return s;
+}
+
+/* A TCP connect keeps the caller's timeout: to a listener that never
+ * answers it fails with MPROC_ETIMEDOUT after about the timeout, not the
+ * OS's minutes (it used to block there, on both OSes). */
+START_TEST(tcp_connect_timeout) {
+  unsigned port = 0;
+  raw_sock s = full_backlog_listener(&port);
+  mproc__handle held[64];
+  char addr[64];
+  int n = 0, rc = 0;
+  double took = 0;
+  snprintf(addr, sizeof addr, "127.0.0.1:%u", port);
+  while (n < 64) {
+    double t0 = now();
+    rc = mproc__mgr_connect(addr, 0.5, &held[n]);
+    took = now() - t0;
+    if (rc)
+      break;
+    n++;
+  }
+#ifdef _WIN32
+  /* Windows itself refuses at once (RST) when the backlog is full. */
+  if (rc == MPROC_EEOF)
+    rc = MPROC_ETIMEDOUT;
+#endif
+  ck_assert_msg(rc == MPROC_ETIMEDOUT, "after %d connections: %s (%s)", n,
+                mproc_errname(rc), mproc_last_error());
+  ck_assert_msg(took < 20, "the 0.5 s connect took %.1f s", took);
+  ck_assert_msg(n >= 1 && n < 64, "%d connections before the timeout", n);
+  while (n > 0)
+    mproc__plat_close(held[--n]);
+  raw_close(s);
 }
 END_TEST
 
@@ -1127,7 +1276,7 @@ static int server_gone(const char *addr) {
   double deadline = now() + 60;
   while (now() < deadline) {
     mproc__handle h;
-    if (mproc__plat_connect(addr, 1, &h) != 0)
+    if (mproc__mgr_connect(addr, 1, &h) != 0)
       return 1;
     mproc__plat_close(h);
     mproc_sleep(0.05);
@@ -1321,6 +1470,9 @@ Suite *mproc_suite_manager(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("remote");
   tcase_add_test(tc, server_in_process_tcp);
+  tcase_add_test(tc, server_in_process_tcp6);
+  tcase_add_test(tc, address_parsing);
+  tcase_add_test(tc, tcp_connect_timeout);
   tcase_add_test(tc, local_transport_records);
   tcase_add_test(tc, tcp_manager_faults);
   tcase_add_test(tc, registered_type);

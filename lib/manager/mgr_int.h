@@ -25,6 +25,23 @@ int mproc__auth_client(mproc__handle h, const unsigned char *key,
                        size_t keylen, double deadline,
                        const unsigned char *session);
 
+/* ---- addresses (address.c) ------------------------------------------------ */
+
+/* addr parsed: tcp 0 for a local endpoint (or NULL), else host and port.
+ * MPROC_EINVAL with a clear message for a malformed "host:port". */
+typedef struct mproc__mgr_addr {
+  int tcp;
+  char host[128];
+  unsigned port;
+} mproc__mgr_addr;
+int mproc__mgr_addr_parse(const char *addr, mproc__mgr_addr *a);
+/* Listen on want (NULL: private local); the address used into addr. */
+int mproc__mgr_listen(const char *want, char *addr, size_t cap,
+                      mproc__listener **out);
+/* Connect to addr within timeout seconds (< 0: forever): MPROC_EEOF when
+ * nobody listens there, MPROC_ETIMEDOUT when nobody answers in time. */
+int mproc__mgr_connect(const char *addr, double timeout, mproc__handle *h);
+
 /* ---- protocol -------------------------------------------------------------- */
 
 /* Request: [op, id, name, args, tid] (tid: the caller's thread, which

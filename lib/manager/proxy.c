@@ -139,7 +139,7 @@ static int conn_open(mclient *cl, mproc_conn **out) {
   keylen = cl->process_key ? 32 : cl->keylen;
   memcpy(key, cl->process_key ? mproc__authkey() : cl->key, keylen);
   apr_thread_mutex_unlock(g_mu);
-  rc = mproc__plat_connect(cl->addr, CONNECT_TIMEOUT, &h);
+  rc = mproc__mgr_connect(cl->addr, CONNECT_TIMEOUT, &h);
   if (rc) {
     sodium_memzero(key, sizeof key);
     if (rc == MPROC_EEOF)
@@ -572,6 +572,11 @@ int mproc_manager_start(mproc_manager **out, const mproc_manager_opts *opts) {
     o = *opts;
   if ((rc = registry()) != 0)
     return rc;
+  if (o.address) { /* a malformed address fails here, not in the server */
+    mproc__mgr_addr a;
+    if ((rc = mproc__mgr_addr_parse(o.address, &a)) != 0)
+      return rc;
+  }
   key = o.authkey ? o.authkey : (const void *)mproc__authkey();
   keylen = o.authkey ? o.authkey_len : 32;
   if (!(m = calloc(1, sizeof *m)))
@@ -694,7 +699,7 @@ int mproc_manager_shutdown(mproc_manager *m) {
   /* Wake the accept loop: one connection attempt after the stop. */
   {
     mproc__handle h;
-    if (mproc__plat_connect(m->cl->addr, 1.0, &h) == 0)
+    if (mproc__mgr_connect(m->cl->addr, 1.0, &h) == 0)
       mproc__plat_close(h);
   }
   /* Drop our idle connections: their threads end with them. */

@@ -718,7 +718,7 @@ int mproc__mserver_new(const char *want, const void *key, size_t keylen,
     free(s);
     return mproc__err(MPROC_ENOMEM, "manager mutex");
   }
-  rc = mproc__plat_listen(want, s->addr, sizeof s->addr, &s->lst);
+  rc = mproc__mgr_listen(want, s->addr, sizeof s->addr, &s->lst);
   if (rc) {
     apr_pool_destroy(s->pool);
     free(s);

@@ -1,12 +1,14 @@
 /*
- * posix/listen.c - the Manager's listening endpoints: AF_UNIX SOCK_STREAM
- * sockets (a private one in a new 0700 directory by default) and TCP
- * "host:port" for remote use.
+ * posix/listen.c - the Manager's listening endpoints: AF_UNIX sockets (a
+ * private one in a new 0700 directory by default) and TCP for remote use
+ * (host and port come parsed from lib/manager/address.c).
  *
- * Map: listen (private directory, bind, listen), accept (accept4 with
- * close-on-exec; a stop flag + shutdown() ends a blocked accept),
+ * Map: listen_local (private directory, bind, listen), listen_tcp,
+ * accept (close-on-exec; a stop flag + shutdown() ends a blocked accept),
  * listener_free (close, unlink the socket, remove the private directory),
- * connect (AF_UNIX or TCP, with a timeout while the server is busy).
+ * connect_local (waits while the server's backlog is full), connect_tcp
+ * (non-blocking connect + poll under the caller's deadline: a host that
+ * never answers is MPROC_ETIMEDOUT, not the kernel's two minutes).
  *
  * The handles are plain blocking sockets with no SIGPIPE (writes use
  * MSG_NOSIGNAL in stream.c), as a Pipe's.  Local ones are SOCK_SEQPACKET
@@ -24,6 +26,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,28 +80,6 @@ static int new_local_socket(void) {
   return new_socket(AF_UNIX);
 }
 
-/* "host:port" -> host, port; 0 if addr is not of that form. */
-static int split_tcp(const char *addr, char *host, size_t cap, char *port,
-                     size_t pcap) {
-  const char *colon;
-  if (!addr || addr[0] == '/' || !(colon = strrchr(addr, ':')))
-    return 0;
-  if ((size_t)(colon - addr) >= cap || strlen(colon + 1) >= pcap ||
-      !colon[1])
-    return 0;
-  memcpy(host, addr, (size_t)(colon - addr));
-  host[colon - addr] = 0;
-  strcpy(port, colon + 1);
-  if (host[0] == '[') { /* [::1]:port */
-    size_t n = strlen(host);
-    if (n < 2 || host[n - 1] != ']')
-      return 0;
-    memmove(host, host + 1, n - 2);
-    host[n - 2] = 0;
-  }
-  return 1;
-}
-
 static int unix_addr(const char *path, struct sockaddr_un *sa) {
   memset(sa, 0, sizeof *sa);
   sa->sun_family = AF_UNIX;
@@ -108,97 +89,100 @@ static int unix_addr(const char *path, struct sockaddr_un *sa) {
   return 0;
 }
 
-static int listen_tcp(const char *host, const char *port, mproc__listener *l) {
+int mproc__plat_listen_tcp(const char *host, unsigned port, char *bound,
+                           size_t hcap, unsigned *bport,
+                           mproc__listener **out) {
   struct addrinfo hints, *res = NULL, *ai;
-  int rc, e = 0;
+  mproc__listener *l;
+  struct sockaddr_storage ss;
+  socklen_t n = sizeof ss;
+  char p[16], h[100], ps[16];
+  int rc, e = 0, fd = -1;
+  *out = NULL;
+  snprintf(p, sizeof p, "%u", port);
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE;
   /* "" is all interfaces only when the user writes it; there is no
    * default that listens beyond loopback. */
-  rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+  rc = getaddrinfo(host[0] ? host : NULL, p, &hints, &res);
   if (rc != 0)
-    return mproc__err(MPROC_EINVAL, "getaddrinfo(%s:%s): %s", host, port,
+    return mproc__err(MPROC_EINVAL, "listen on %s:%s: %s", host, p,
                       gai_strerror(rc));
   for (ai = res; ai; ai = ai->ai_next) {
     int one = 1;
-    l->fd = new_socket(ai->ai_family);
-    if (l->fd < 0) {
+    fd = new_socket(ai->ai_family);
+    if (fd < 0) {
       e = errno;
       continue;
     }
-    setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(l->fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-        listen(l->fd, 128) == 0)
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 128) == 0)
       break;
     e = errno;
-    close(l->fd);
-    l->fd = -1;
+    close(fd);
+    fd = -1;
   }
   freeaddrinfo(res);
-  if (l->fd < 0)
-    return mproc__err_os(MPROC_EOS, e, "listen on %s:%s", host, port);
-  if (strcmp(port, "0") == 0) { /* say which port the OS chose */
-    struct sockaddr_storage ss;
-    socklen_t n = sizeof ss;
-    char h[100], p[16];
-    if (getsockname(l->fd, (struct sockaddr *)&ss, &n) == 0 &&
-        getnameinfo((struct sockaddr *)&ss, n, h, sizeof h, p, sizeof p,
-                    NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-      snprintf(l->addr, sizeof l->addr, strchr(h, ':') ? "[%s]:%s" : "%s:%s",
-               h, p);
+  if (fd < 0)
+    return mproc__err_os(MPROC_EOS, e, "listen on %s:%s", host, p);
+  if (getsockname(fd, (struct sockaddr *)&ss, &n) != 0 ||
+      getnameinfo((struct sockaddr *)&ss, n, h, sizeof h, ps, sizeof ps,
+                  NI_NUMERICHOST | NI_NUMERICSERV) != 0 ||
+      strlen(h) >= hcap) {
+    close(fd);
+    return mproc__err(MPROC_EOS, "listen on %s:%s: no bound address", host,
+                      p);
   }
+  if (!(l = calloc(1, sizeof *l))) {
+    close(fd);
+    return mproc__err(MPROC_ENOMEM, "listener");
+  }
+  l->fd = fd;
+  strcpy(bound, h);
+  *bport = (unsigned)strtoul(ps, NULL, 10);
+  *out = l;
   return 0;
 }
 
-int mproc__plat_listen(const char *want, char *addr, size_t cap,
-                       mproc__listener **out) {
+int mproc__plat_listen_local(const char *want, char *addr, size_t cap,
+                             mproc__listener **out) {
   mproc__listener *l = calloc(1, sizeof *l);
-  char host[128], port[16];
   struct sockaddr_un sa;
   int rc;
   *out = NULL;
   if (!l)
     return mproc__err(MPROC_ENOMEM, "listener");
   l->fd = -1;
-  if (want && split_tcp(want, host, sizeof host, port, sizeof port)) {
-    snprintf(l->addr, sizeof l->addr, "%s", want);
-    rc = listen_tcp(host, port, l);
-    if (rc) {
+  if (!want) {
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !tmp[0] || strlen(tmp) > 100)
+      tmp = "/tmp";
+    snprintf(l->dir, sizeof l->dir, "%s/mproc-XXXXXX", tmp);
+    if (!mkdtemp(l->dir)) { /* mkdtemp makes it 0700 */
+      rc = mproc__err_os(MPROC_EOS, errno, "mkdtemp(%s)", l->dir);
       free(l);
       return rc;
     }
+    chmod(l->dir, 0700);
+    memcpy(l->addr, l->dir, strlen(l->dir));
+    strcpy(l->addr + strlen(l->dir), "/manager");
   } else {
-    if (!want) {
-      const char *tmp = getenv("TMPDIR");
-      if (!tmp || !tmp[0] || strlen(tmp) > 100)
-        tmp = "/tmp";
-      snprintf(l->dir, sizeof l->dir, "%s/mproc-XXXXXX", tmp);
-      if (!mkdtemp(l->dir)) { /* mkdtemp makes it 0700 */
-        rc = mproc__err_os(MPROC_EOS, errno, "mkdtemp(%s)", l->dir);
-        free(l);
-        return rc;
-      }
-      chmod(l->dir, 0700);
-      memcpy(l->addr, l->dir, strlen(l->dir));
-      strcpy(l->addr + strlen(l->dir), "/manager");
-    } else {
-      snprintf(l->addr, sizeof l->addr, "%s", want);
-    }
-    if ((rc = unix_addr(l->addr, &sa)) != 0) {
-      mproc__plat_listener_free(l);
-      return rc;
-    }
-    l->fd = new_local_socket();
-    if (l->fd < 0 || bind(l->fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        listen(l->fd, 128) != 0) {
-      rc = mproc__err_os(MPROC_EOS, errno, "listen on %s", l->addr);
-      mproc__plat_listener_free(l);
-      return rc;
-    }
-    l->unix_path = 1;
+    snprintf(l->addr, sizeof l->addr, "%s", want);
   }
+  if ((rc = unix_addr(l->addr, &sa)) != 0) {
+    mproc__plat_listener_free(l);
+    return rc;
+  }
+  l->fd = new_local_socket();
+  if (l->fd < 0 || bind(l->fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+      listen(l->fd, 128) != 0) {
+    rc = mproc__err_os(MPROC_EOS, errno, "listen on %s", l->addr);
+    mproc__plat_listener_free(l);
+    return rc;
+  }
+  l->unix_path = 1;
   if (strlen(l->addr) >= cap) {
     mproc__plat_listener_free(l);
     return mproc__err(MPROC_EINVAL, "listen: address too long");
@@ -262,68 +246,116 @@ void mproc__plat_listener_free(mproc__listener *l) {
   free(l);
 }
 
-int mproc__plat_connect(const char *addr, double timeout, mproc__handle *h) {
-  char host[128], port[16];
-  double deadline = timeout < 0 ? -1 : mproc__plat_monotonic() + timeout;
-  int fd = -1, e = 0;
-  if (split_tcp(addr, host, sizeof host, port, sizeof port)) {
-    struct addrinfo hints, *res = NULL, *ai;
-    int rc;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    rc = getaddrinfo(host, port, &hints, &res);
-    if (rc != 0)
-      return mproc__err(MPROC_EINVAL, "getaddrinfo(%s): %s", addr,
-                        gai_strerror(rc));
-    for (ai = res; ai; ai = ai->ai_next) {
-      fd = new_socket(ai->ai_family);
-      if (fd < 0) {
-        e = errno;
-        continue;
-      }
-      if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-        break;
-      e = errno;
-      close(fd);
-      fd = -1;
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
-      return mproc__err_os(e == ECONNREFUSED ? MPROC_EEOF : MPROC_EOS, e,
-                           "connect to %s", addr);
-    {
-      int one = 1;
-      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
-  } else {
-    struct sockaddr_un sa;
-    int rc = unix_addr(addr, &sa);
-    if (rc)
-      return rc;
-    int stream = 0;
+/* Connect fd to sa by deadline (monotonic, < 0 none): 0, or errno. */
+static int connect_by(int fd, const struct sockaddr *sa, socklen_t len,
+                      double deadline) {
+  int fl = fcntl(fd, F_GETFL), e = 0;
+  socklen_t elen = sizeof e;
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+    return errno;
+  if (connect(fd, sa, len) != 0) {
+    if (errno != EINPROGRESS && errno != EINTR)
+      return errno;
     for (;;) {
-      fd = stream ? new_socket(AF_UNIX) : new_local_socket();
-      if (fd < 0)
-        return mproc__err_os(MPROC_EOS, errno, "socket");
-      if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+      struct pollfd p;
+      int ms = -1, r;
+      if (deadline >= 0) {
+        double left = deadline - mproc__plat_monotonic();
+        if (left <= 0)
+          return ETIMEDOUT;
+        ms = (int)(left * 1000) + 1;
+      }
+      p.fd = fd;
+      p.events = POLLOUT;
+      p.revents = 0;
+      r = poll(&p, 1, ms);
+      if (r < 0 && errno != EINTR)
+        return errno;
+      if (r > 0)
         break;
-      e = errno;
-      close(fd);
-      fd = -1;
-      if (e == EPROTOTYPE && !stream) { /* a SOCK_STREAM server */
-        stream = 1;
-        continue;
-      }
-      /* A full backlog says EAGAIN: the server is busy, not gone. */
-      if (e == EAGAIN && (deadline < 0 || mproc__plat_monotonic() < deadline)) {
-        mproc__plat_sleep(0.005);
-        continue;
-      }
-      return mproc__err_os(e == ECONNREFUSED || e == ENOENT ? MPROC_EEOF
-                                                            : MPROC_EOS,
-                           e, "connect to %s", addr);
     }
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) != 0)
+      return errno;
+    if (e)
+      return e;
+  }
+  if (fcntl(fd, F_SETFL, fl) != 0) /* blocking again, as the rest expects */
+    return errno;
+  return 0;
+}
+
+int mproc__plat_connect_tcp(const char *addr, const char *host,
+                            unsigned port, double timeout, mproc__handle *h) {
+  double deadline = timeout < 0 ? -1 : mproc__plat_monotonic() + timeout;
+  struct addrinfo hints, *res = NULL, *ai;
+  char p[16];
+  int fd = -1, e = 0, rc, one = 1;
+  snprintf(p, sizeof p, "%u", port);
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  rc = getaddrinfo(host, p, &hints, &res);
+  if (rc != 0)
+    return mproc__err(MPROC_EINVAL, "connect to %s: %s", addr,
+                      gai_strerror(rc));
+  for (ai = res; ai; ai = ai->ai_next) {
+    fd = new_socket(ai->ai_family);
+    if (fd < 0) {
+      e = errno;
+      continue;
+    }
+    if ((e = connect_by(fd, ai->ai_addr, ai->ai_addrlen, deadline)) == 0)
+      break;
+    close(fd);
+    fd = -1;
+    if (e == ETIMEDOUT)
+      break; /* the time is spent: no next address */
+  }
+  freeaddrinfo(res);
+  if (fd < 0 && e == ETIMEDOUT)
+    return mproc__err(MPROC_ETIMEDOUT, "connect to %s: no answer within %g s",
+                      addr, timeout);
+  if (fd < 0)
+    return mproc__err_os(e == ECONNREFUSED ? MPROC_EEOF : MPROC_EOS, e,
+                         "connect to %s", addr);
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  *h = fd;
+  return 0;
+}
+
+int mproc__plat_connect_local(const char *addr, double timeout,
+                              mproc__handle *h) {
+  double deadline = timeout < 0 ? -1 : mproc__plat_monotonic() + timeout;
+  struct sockaddr_un sa;
+  int fd = -1, e = 0, stream = 0;
+  int rc = unix_addr(addr, &sa);
+  if (rc)
+    return rc;
+  for (;;) {
+    fd = stream ? new_socket(AF_UNIX) : new_local_socket();
+    if (fd < 0)
+      return mproc__err_os(MPROC_EOS, errno, "socket");
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+      break;
+    e = errno;
+    close(fd);
+    fd = -1;
+    if (e == EPROTOTYPE && !stream) { /* a SOCK_STREAM server */
+      stream = 1;
+      continue;
+    }
+    /* A full backlog says EAGAIN: the server is busy, not gone. */
+    if (e == EAGAIN && (deadline < 0 || mproc__plat_monotonic() < deadline)) {
+      mproc__plat_sleep(0.005);
+      continue;
+    }
+    if (e == EAGAIN)
+      return mproc__err(MPROC_ETIMEDOUT,
+                        "connect to %s: the server stayed busy for %g s", addr,
+                        timeout);
+    return mproc__err_os(e == ECONNREFUSED || e == ENOENT ? MPROC_EEOF
+                                                          : MPROC_EOS,
+                         e, "connect to %s", addr);
   }
   *h = fd;
   return 0;

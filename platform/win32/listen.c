@@ -1,13 +1,17 @@
 /*
  * win32/listen.c - the Manager's listening endpoints: overlapped byte-mode
  * named pipes "\\.\pipe\name" with an owner-only DACL that reject remote
- * clients.  (TCP "host:port" is POSIX-only for now: MPROC_ENOTSUP here.)
+ * clients, and TCP sockets (host and port come parsed from
+ * lib/manager/address.c).
  *
- * Map: listen (make the first instance, FILE_FLAG_FIRST_PIPE_INSTANCE so
+ * Map: Winsock (startup, sockets as tagged stream handles), listen_tcp,
+ * listen_local (make the first instance, FILE_FLAG_FIRST_PIPE_INSTANCE so
  * nobody else can own the name), accept (overlapped ConnectNamedPipe on the
  * waiting instance, then a fresh instance for the next client; a stop event
- * ends a blocked accept), listener_free, connect (CreateFileW, waiting while
- * every instance is busy).
+ * ends a blocked accept; TCP: select in slices), listener_free,
+ * connect_tcp (non-blocking connect + select under the caller's deadline:
+ * a host that never answers is MPROC_ETIMEDOUT), connect_local
+ * (CreateFileW, waiting while every instance is busy).
  *
  * The pipe handles are overlapped, as a Pipe's (stream.c reads and writes
  * them).  A TCP socket travels as a tagged stream handle (SOCKET | 1, see
@@ -148,29 +152,6 @@ int mproc__w32_sock_wait(const mproc__waititem *items, size_t n, DWORD ms,
   return count;
 }
 
-/* "host:port" -> host, port; 0 if addr is not of that form. */
-static int split_tcp(const char *addr, char *host, size_t cap, char *port,
-                     size_t pcap) {
-  const char *colon;
-  if (!addr || strncmp(addr, "\\\\.\\pipe\\", 9) == 0 ||
-      !(colon = strrchr(addr, ':')))
-    return 0;
-  if ((size_t)(colon - addr) >= cap || strlen(colon + 1) >= pcap ||
-      !colon[1])
-    return 0;
-  memcpy(host, addr, (size_t)(colon - addr));
-  host[colon - addr] = 0;
-  strcpy(port, colon + 1);
-  if (host[0] == '[') { /* [::1]:port */
-    size_t k = strlen(host);
-    if (k < 2 || host[k - 1] != ']')
-      return 0;
-    memmove(host, host + 1, k - 2);
-    host[k - 2] = 0;
-  }
-  return 1;
-}
-
 /* ---- the listener ---------------------------------------------------------- */
 
 struct mproc__listener {
@@ -193,24 +174,28 @@ static HANDLE new_instance(mproc__listener *l, int first) {
       PIPE_UNLIMITED_INSTANCES, BUFSZ, BUFSZ, 0, &l->sa);
 }
 
-static int listen_tcp(const char *want, const char *host, const char *port,
-                      char *addr, size_t cap, mproc__listener **out) {
+int mproc__plat_listen_tcp(const char *host, unsigned port, char *bound,
+                           size_t hcap, unsigned *bport,
+                           mproc__listener **out) {
   struct addrinfo hints, *res = NULL, *ai;
+  struct sockaddr_storage ss;
   mproc__listener *l;
   SOCKET s = INVALID_SOCKET;
-  char buf[160];
-  int rc, e = 0;
+  int rc, e = 0, n = sizeof ss;
+  char p[16], h[100], ps[16];
+  *out = NULL;
   if ((rc = wsa()) != 0)
     return rc;
+  snprintf(p, sizeof p, "%u", port);
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_protocol = IPPROTO_TCP;
   hints.ai_flags = AI_PASSIVE;
   /* "" is all interfaces only when the user writes it. */
-  rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+  rc = getaddrinfo(host[0] ? host : NULL, p, &hints, &res);
   if (rc != 0)
-    return mproc__err_os(MPROC_EINVAL, rc, "getaddrinfo(%s)", want);
+    return mproc__err_os(MPROC_EINVAL, rc, "listen on %s:%s", host, p);
   for (ai = res; ai; ai = ai->ai_next) {
     BOOL one = TRUE;
     s = new_socket(ai->ai_family);
@@ -230,40 +215,34 @@ static int listen_tcp(const char *want, const char *host, const char *port,
   }
   freeaddrinfo(res);
   if (s == INVALID_SOCKET)
-    return mproc__err_os(MPROC_EOS, e, "listen on %s", want);
+    return mproc__err_os(MPROC_EOS, e, "listen on %s:%s", host, p);
   SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0);
-  snprintf(buf, sizeof buf, "%s", want);
-  if (strcmp(port, "0") == 0) { /* say which port the OS chose */
-    struct sockaddr_storage ss;
-    int n = sizeof ss;
-    char h[100], p[16];
-    if (getsockname(s, (struct sockaddr *)&ss, &n) == 0 &&
-        getnameinfo((struct sockaddr *)&ss, n, h, sizeof h, p, sizeof p,
-                    NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-      snprintf(buf, sizeof buf, strchr(h, ':') ? "[%s]:%s" : "%s:%s", h, p);
-  }
-  l = calloc(1, sizeof *l);
-  if (!l || strlen(buf) >= cap) {
+  if (getsockname(s, (struct sockaddr *)&ss, &n) != 0 ||
+      getnameinfo((struct sockaddr *)&ss, n, h, sizeof h, ps, sizeof ps,
+                  NI_NUMERICHOST | NI_NUMERICSERV) != 0 ||
+      strlen(h) >= hcap) {
     closesocket(s);
-    free(l);
-    return l ? mproc__err(MPROC_EINVAL, "listen: address too long")
-             : mproc__err(MPROC_ENOMEM, "listener");
+    return mproc__err(MPROC_EOS, "listen on %s:%s: no bound address", host,
+                      p);
+  }
+  if (!(l = calloc(1, sizeof *l))) {
+    closesocket(s);
+    return mproc__err(MPROC_ENOMEM, "listener");
   }
   l->sock = s;
   l->next = INVALID_HANDLE_VALUE;
-  strcpy(addr, buf);
+  strcpy(bound, h);
+  *bport = (unsigned)strtoul(ps, NULL, 10);
   *out = l;
   return 0;
 }
 
-int mproc__plat_listen(const char *want, char *addr, size_t cap,
-                       mproc__listener **out) {
+int mproc__plat_listen_local(const char *want, char *addr, size_t cap,
+                             mproc__listener **out) {
   mproc__listener *l;
-  char name8[160], port[16];
+  char name8[160];
   int rc;
   *out = NULL;
-  if (want && split_tcp(want, name8, sizeof name8, port, sizeof port))
-    return listen_tcp(want, name8, port, addr, cap, out);
   if (want && strncmp(want, "\\\\.\\pipe\\", 9) != 0)
     return mproc__err(MPROC_EINVAL,
                       "listen on %s: not a \\\\.\\pipe\\ name nor "
@@ -436,47 +415,100 @@ void mproc__plat_listener_free(mproc__listener *l) {
   free(l);
 }
 
-static int connect_tcp(const char *addr, const char *host, const char *port,
-                       mproc__handle *h) {
+/* Connect s to sa by deadline (monotonic, < 0 none): 0 or a WSA error. */
+static int connect_by(SOCKET s, const struct sockaddr *sa, int len,
+                      double deadline) {
+  u_long on = 1, off = 0;
+  int e = 0, elen = sizeof e;
+  if (ioctlsocket(s, FIONBIO, &on) != 0)
+    return WSAGetLastError();
+  if (connect(s, sa, len) != 0) {
+    e = WSAGetLastError();
+    if (e != WSAEWOULDBLOCK && e != WSAEINPROGRESS)
+      return e;
+    for (;;) {
+      fd_set wr, ex;
+      struct timeval tv, *ptv = NULL;
+      int r;
+      if (deadline >= 0) {
+        double left = deadline - mproc__plat_monotonic();
+        if (left <= 0)
+          return WSAETIMEDOUT;
+        if (left > 1.0)
+          left = 1.0; /* re-check the clock every second */
+        tv.tv_sec = (long)left;
+        tv.tv_usec = (long)((left - (double)tv.tv_sec) * 1e6) + 1;
+        ptv = &tv;
+      }
+      FD_ZERO(&wr);
+      FD_ZERO(&ex);
+      FD_SET(s, &wr);
+      FD_SET(s, &ex); /* a failed connect is reported here */
+      r = select(0, NULL, &wr, &ex, ptv);
+      if (r == SOCKET_ERROR)
+        return WSAGetLastError();
+      if (r > 0)
+        break;
+    }
+    e = 0;
+    if (getsockopt(s, SOL_SOCKET, SO_ERROR, (char *)&e, &elen) != 0)
+      return WSAGetLastError();
+    if (e)
+      return e;
+  }
+  if (ioctlsocket(s, FIONBIO, &off) != 0) /* blocking again */
+    return WSAGetLastError();
+  return 0;
+}
+
+int mproc__plat_connect_tcp(const char *addr, const char *host,
+                            unsigned port, double timeout, mproc__handle *h) {
+  double deadline = timeout < 0 ? -1 : mproc__plat_monotonic() + timeout;
   struct addrinfo hints, *res = NULL, *ai;
   SOCKET s = INVALID_SOCKET;
+  char p[16];
   int rc, e = 0;
   if ((rc = wsa()) != 0)
     return rc;
+  snprintf(p, sizeof p, "%u", port);
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_protocol = IPPROTO_TCP;
-  rc = getaddrinfo(host, port, &hints, &res);
+  rc = getaddrinfo(host, p, &hints, &res);
   if (rc != 0)
-    return mproc__err_os(MPROC_EINVAL, rc, "getaddrinfo(%s)", addr);
+    return mproc__err_os(MPROC_EINVAL, rc, "connect to %s", addr);
   for (ai = res; ai; ai = ai->ai_next) {
     s = new_socket(ai->ai_family);
     if (s == INVALID_SOCKET) {
       e = WSAGetLastError();
       continue;
     }
-    if (connect(s, ai->ai_addr, (int)ai->ai_addrlen) == 0)
+    if ((e = connect_by(s, ai->ai_addr, (int)ai->ai_addrlen, deadline)) == 0)
       break;
-    e = WSAGetLastError();
     closesocket(s);
     s = INVALID_SOCKET;
+    if (e == WSAETIMEDOUT && deadline >= 0 &&
+        mproc__plat_monotonic() >= deadline)
+      break; /* the time is spent: no next address */
   }
   freeaddrinfo(res);
+  if (s == INVALID_SOCKET && e == WSAETIMEDOUT && deadline >= 0 &&
+      mproc__plat_monotonic() >= deadline)
+    return mproc__err(MPROC_ETIMEDOUT, "connect to %s: no answer within %g s",
+                      addr, timeout);
   if (s == INVALID_SOCKET)
     return mproc__err_os(e == WSAECONNREFUSED ? MPROC_EEOF : MPROC_EOS, e,
                          "connect to %s", addr);
   return sock_wrap(s, 1, h);
 }
 
-int mproc__plat_connect(const char *addr, double timeout, mproc__handle *h) {
+int mproc__plat_connect_local(const char *addr, double timeout,
+                              mproc__handle *h) {
   double deadline = timeout < 0 ? -1 : mproc__plat_monotonic() + timeout;
   wchar_t *name;
   HANDLE fh;
-  char host[128], port[16];
   int rc;
-  if (split_tcp(addr, host, sizeof host, port, sizeof port))
-    return connect_tcp(addr, host, port, h);
   if (strncmp(addr, "\\\\.\\pipe\\", 9) != 0)
     return mproc__err(MPROC_EINVAL,
                       "connect to %s: not a \\\\.\\pipe\\ name nor "
