@@ -9,6 +9,8 @@
  * Raw clients (tests of the limits) use the internal connect and
  * handshake functions and conn.c's framing, as a hostile program would.
  */
+#include <stdio.h>
+
 #include "children.h"
 #include "manager/mgr_int.h"
 
@@ -20,7 +22,6 @@
 #else
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #endif
@@ -538,6 +539,18 @@ START_TEST(wrong_authkey_refused) {
                                     "right key", 9));
   ck_mproc_ok(mproc_manager_list(c, NULL, &l));
   str_is(l, "[]");
+  /* A wrong key is refused also while this process holds authenticated
+   * connections to the address (it used to take an idle one and pass);
+   * the right key's connections go on working. */
+  {
+    mproc_manager *c2 = NULL;
+    ck_mproc(mproc_manager_connect(&c2, mproc_manager_address(m),
+                                   "wrong key", 9),
+             MPROC_EAUTH);
+    ck_assert_ptr_null(c2);
+  }
+  call_is(l, "append", mproc_build("[i]", 1), "None");
+  str_is(l, "[1]");
   mproc_proxy_free(l);
   mproc_manager_free(c);
   mproc_manager_free(m);
@@ -933,6 +946,13 @@ START_TEST(server_killed_blocked_get) {
   /* The child's blocked get fails with EEOF (it would hang in Python). */
   ck_exit(p, EXIT_FOR(MPROC_EEOF));
   call_fails(q, "qsize", NULL, MPROC_EEOF, NULL);
+  /* A connect now fails too (it used to pass on an idle connection). */
+  {
+    mproc_manager *c = NULL;
+    ck_mproc(mproc_manager_connect(&c, mproc_manager_address(m), NULL, 0),
+             MPROC_EEOF);
+    ck_assert_ptr_null(c);
+  }
   mproc_proxy_free(q);
   mproc_conn_free(r);
   mproc_conn_free(w);

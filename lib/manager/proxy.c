@@ -662,9 +662,14 @@ int mproc_manager_connect(mproc_manager **out, const char *address,
       apr_thread_mutex_unlock(g_mu);
       rc = client_get(address, authkey, authkey_len, &m->cl);
     }
-    /* Python's connect() checks the server is there and knows the key. */
-    if (rc == 0 && (rc = conn_take(m->cl, &c)) == 0)
+    /* Python's connect() checks the server is there and knows the key:
+     * on a new connection (an idle one may be from before the server
+     * died, or have been made with another key). */
+    if (rc == 0 && (rc = conn_take(m->cl, &c)) == 0) {
       conn_give(m->cl, c);
+      if ((rc = conn_open(m->cl, &c)) == 0)
+        conn_give(m->cl, c);
+    }
     if (rc && old) {
       apr_thread_mutex_lock(g_mu);
       memcpy(old->key, key, keylen);
