@@ -92,6 +92,8 @@ ensure_packages() {
 native=(build-essential cmake pkg-config libapr1-dev check libcbor-dev
         libsodium-dev clang python3 shellcheck)
 ensure_packages "${native[@]}"
+# iproute2's `ip`: the two-namespace Manager test (scripts/netns.sh).
+ensure_packages iproute2
 # Debian 12 splits clang's runtime libraries (ASan, UBSan, libFuzzer) into
 # libclang-rt-N-dev; older releases ship them in libclang-common-N-dev.
 clang_major="$(clang -dumpversion | cut -d. -f1)"

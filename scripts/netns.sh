@@ -45,13 +45,12 @@ case "$cmd" in
       echo "netns.sh: no 'ip' command (iproute2 is not installed)" >&2
       exit 77
     fi
-    if [ "$(id -u)" != 0 ]; then
-      echo "netns.sh: not root (network namespaces need CAP_NET_ADMIN)" >&2
-      exit 77
-    fi
     probe="mproc-probe$$"
     if ! err="$(ip netns add "$probe" 2>&1)"; then
-      echo "netns.sh: cannot make a network namespace: $err" >&2
+      who="uid $(id -u)"
+      [ "$(id -u)" = 0 ] || who="not root: $who"
+      echo "netns.sh: cannot make a network namespace ($who; it needs" \
+        "CAP_NET_ADMIN and CAP_SYS_ADMIN): $err" >&2
       exit 77
     fi
     ip netns del "$probe" 2>/dev/null || true
@@ -96,7 +95,7 @@ case "$cmd" in
     ;;
   reap)
     prefix="${1:-mproc-t}"
-    ip netns list | sed -n "s/^\\($prefix[0-9][0-9]*\\)-[ab]\\b.*/\\1/p" |
+    ip netns list | sed -n "s/^\\(${prefix}[0-9][0-9]*\\)-[ab]\\b.*/\\1/p" |
       sort -u | while read -r n; do
         pid="${n#"$prefix"}"
         if ! kill -0 "$pid" 2>/dev/null; then
