@@ -350,6 +350,20 @@ START_TEST(nested_proxies) {
   mproc_value_free(got);
   call_is(d, "clear", NULL, "None");
   ck_assert_int_eq(mproc_manager_object_count(m), 1);
+  /* A proxy of another server (another address) is refused with a reply
+   * that says so, and the connection goes on (it used to be closed, which
+   * the client took for a server that had gone). */
+  {
+    mproc_manager *m2 = start_mgr();
+    mproc_proxy *l2 = NULL;
+    ck_mproc_ok(mproc_manager_list(m2, NULL, &l2));
+    call_fails(d, "__setitem__",
+               mproc_build("[sO]", "x", mproc_proxy_ref(l2)), MPROC_EINVAL,
+               "not this server's");
+    call_is(d, "__len__", NULL, "0");
+    mproc_proxy_free(l2);
+    mproc_manager_free(m2);
+  }
   mproc_proxy_free(d);
   ck_assert_int_eq(mproc_manager_object_count(m), 0);
   mproc_manager_free(m);

@@ -284,8 +284,11 @@ int mproc__proxy_make(const char *addr, const char *typeid, uint64_t id,
     /* A server stores only its own proxies: one naming another address
      * would make it connect wherever a client says. */
     free(p);
-    return mproc__err(MPROC_EBADMSG, "manager: a proxy of another manager "
-                                     "cannot be stored here");
+    return mproc__err(MPROC_EINVAL,
+                      "manager: a proxy naming %s is not this server's (a "
+                      "server stores only its own proxies: connect with "
+                      "the address it reports)",
+                      addr);
   }
   if (mproc__mserver_is_local(addr)) {
     p->local = 1;

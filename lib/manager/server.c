@@ -587,6 +587,13 @@ int mproc__mserver_serve_conn(mproc__mserver *s, mproc_conn *c,
       break; /* EOF, too big (nothing allocated), or broken framing */
     rc = mproc__decode(buf, n, &req, NULL);
     mproc_free(buf);
+    if (rc == MPROC_EINVAL || rc == MPROC_EKEY) {
+      /* A well-formed message with a proxy this server cannot take (of
+       * another address, or to an object that is gone): say so. */
+      if ((rc = reply(c, rc, NULL)) != 0)
+        break;
+      continue;
+    }
     if (rc == 0 && (rc = parse(req, &op, &id, &name, &args, &tid)) != 0)
       mproc__err(rc, "manager: a request of the wrong shape");
     if (rc) {
