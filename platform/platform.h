@@ -331,11 +331,19 @@ int mproc__plat_memory_limit(size_t bytes);
  * blocking on POSIX, overlapped on Win32; both private to the process.
  */
 typedef struct mproc__listener mproc__listener;
+/* TCP keepalive for every TCP connection (both ends): a peer that vanishes
+ * without closing (host down, network cut) is found after about idle +
+ * interval * count seconds of silence (also as TCP_USER_TIMEOUT where the
+ * OS has it); idle 0: off. */
+typedef struct mproc__keepalive {
+  int idle, interval, count;
+} mproc__keepalive;
 int mproc__plat_listen_local(const char *want, char *addr, size_t cap,
                              mproc__listener **out);
 /* TCP on host ("" every interface) and port (0: the OS picks); the bound
  * numeric host and port are written to bound (hcap bytes) and *bport. */
-int mproc__plat_listen_tcp(const char *host, unsigned port, char *bound,
+int mproc__plat_listen_tcp(const char *host, unsigned port,
+                           const mproc__keepalive *ka, char *bound,
                            size_t hcap, unsigned *bport,
                            mproc__listener **out);
 /* Block until a client connects. MPROC_ECLOSED once listener_stop ran. */
@@ -350,7 +358,8 @@ void mproc__plat_listener_free(mproc__listener *l);
 int mproc__plat_connect_local(const char *addr, double timeout,
                               mproc__handle *h);
 int mproc__plat_connect_tcp(const char *addr, const char *host,
-                            unsigned port, double timeout, mproc__handle *h);
+                            unsigned port, const mproc__keepalive *ka,
+                            double timeout, mproc__handle *h);
 
 /* ---- tests only: list this process's open handles ----------------------- */
 

@@ -38,20 +38,32 @@ trap 'exit 1' INT TERM HUP
 sh "$netns" reap mproc-t
 sh "$netns" up "$name" || { echo "FAILED: netns.sh up $name"; exit 1; }
 out="${TMPDIR:-/tmp}/$name.server.log"
-sh "$netns" exec "$name" a "$peer" server "$addr" "$key" >"$out" 2>&1 &
-server=$!
-rc=0
-sh "$netns" exec "$name" b "$peer" client "$addr" "$key" || rc=$?
-sleep 0.2
-echo "---- server output ----"
-cat "$out"
-rm -f "$out"
-if [ "$rc" != 0 ]; then
-  echo "FAILED: the client exited with $rc"
-  exit 1
-fi
+
+# Run: a server in NAME-a, netns_peer MODE in NAME-b; the server's output
+# is shown after the client's.
+run() {
+  mode="$1"
+  sh "$netns" exec "$name" a "$peer" server "$addr" "$key" >"$out" 2>&1 &
+  server=$!
+  rc=0
+  sh "$netns" exec "$name" b "$peer" "$mode" "$addr" "$key" || rc=$?
+  sleep 0.2
+  echo "---- server output ($mode) ----"
+  cat "$out"
+  rm -f "$out"
+  if [ "$rc" != 0 ]; then
+    echo "FAILED: netns_peer $mode exited with $rc"
+    exit 1
+  fi
+}
+
+# 1. Use, wrong key, the server killed (the client kills it).
+run client
 if kill -0 "$server" 2>/dev/null; then
   echo "FAILED: the server still runs after the client killed it"
   exit 1
 fi
+# 2. The network cut under a blocked call (short keepalive: 1 s idle,
+#    1 s between 2 probes), on both ends.
+MPROC_TCP_KEEPALIVE=1,1,2 run partition
 echo "PASS: manager across two network namespaces"

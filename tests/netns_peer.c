@@ -16,6 +16,14 @@
  *                                while a child is blocked in a get: the
  *                                get, a call and a new connect fail with
  *                                MPROC_EEOF (no hang)
+ *   netns_peer partition ADDR KEY   (a fresh server; MPROC_TCP_KEEPALIVE
+ *                                short) holding the published "lock",
+ *                                with a child blocked in a get, this
+ *                                namespace's veth goes down: keepalive
+ *                                fails the get with MPROC_EEOF; the link
+ *                                back, a new process gets the lock with
+ *                                MPROC_EOWNERDEAD (the server ended the
+ *                                vanished client's session)
  *
  * The client prints a line per step and "netns client: PASS" at the end;
  * any failed check prints why and exits 1.
@@ -87,6 +95,7 @@ static int serve(const char *addr, const char *key) {
   if ((rc = mproc_server_new(&s, &o)) != 0 ||
       (rc = mproc_server_publish(s, "queue", "Queue", NULL)) != 0 ||
       (rc = mproc_server_publish(s, "info", "dict", NULL)) != 0 ||
+      (rc = mproc_server_publish(s, "lock", "Lock", NULL)) != 0 ||
       (rc = mproc_server_call(s, "info", "__setitem__",
                               mproc_build("[si]", "pid", (int64_t)getpid()),
                               NULL)) != 0) {
@@ -177,6 +186,27 @@ static int child_blocked_get(mproc_value *args) {
   rc = mproc_proxy_call(arg_proxy(args, 2), "get", NULL, &r);
   mproc_value_free(r);
   return exit_for(rc ? rc : 100);
+}
+
+/* Child: [addr, key]: the published lock, whose holder vanished, is
+ * taken with MPROC_EOWNERDEAD (exit 0), within 60 s. */
+static int child_lock_orphaned(mproc_value *args) {
+  mproc_manager *m = NULL;
+  mproc_proxy *lk = NULL;
+  int i, rc = MPROC_EEOF;
+  for (i = 0; i < 100 && rc == MPROC_EEOF; i++) { /* the link comes back */
+    if ((rc = child_connect(args, &m)) == MPROC_EEOF)
+      mproc_sleep(0.1);
+  }
+  if (rc || (rc = mproc_manager_get(m, "lock", NULL, &lk)) != 0)
+    return exit_for(rc);
+  rc = mproc_proxy_call(lk, "acquire", mproc_build("[bi]", 1, 60), NULL);
+  if (rc != MPROC_EOWNERDEAD)
+    return 80 + exit_for(rc) % 20; /* not the vanished owner's lock */
+  mproc_proxy_call(lk, "release", NULL, NULL);
+  mproc_proxy_free(lk);
+  mproc_manager_free(m);
+  return 0;
 }
 
 /* Connect with key, waiting up to 30 s for the server to come up. */
@@ -334,6 +364,57 @@ static int client(const char *addr, const char *key) {
   return 0;
 }
 
+static int partition(const char *addr, const char *key) {
+  mproc_manager *m = NULL;
+  mproc_proxy *q = NULL, *lk = NULL;
+  mproc_process *p;
+  mproc_conn *pr = NULL, *pw = NULL;
+  mproc_value *r = NULL;
+  double t0;
+  int code = -1;
+  OK(connect_wait(addr, key, &m));
+  OK(mproc_manager_get(m, "queue", NULL, &q));
+  OK(mproc_manager_get(m, "lock", NULL, &lk));
+  call_is(lk, "acquire", NULL, "True");
+  OK(mproc_pipe(&pr, &pw, 0));
+  OK(mproc_process_new(&p, child_blocked_get,
+                       mproc_build("[ssOC]", addr, key, mproc_proxy_ref(q),
+                                   pw),
+                       NULL));
+  OK(mproc_process_start(p));
+  OK(mproc_conn_recv(pr, &r));
+  mproc_value_free(r);
+  mproc_sleep(0.3);
+  step("holding the lock, a child blocked in queue.get()");
+  EXPECT(system("ip link set dev mproc-b down") == 0, "link down");
+  t0 = mproc_monotonic();
+  OK(mproc_process_join(p, 30));
+  OK(mproc_process_exitcode(p, &code));
+  EXPECT(code == -MPROC_EEOF,
+         "the get cut off ended with exit %d, wanted %d (MPROC_EEOF)", code,
+         -MPROC_EEOF);
+  printf("netns client: the network cut: the blocked get failed with "
+         "MPROC_EEOF %.1f s later (keepalive %s)\n",
+         mproc_monotonic() - t0, getenv("MPROC_TCP_KEEPALIVE"));
+  mproc_process_free(p);
+  EXPECT(system("ip link set dev mproc-b up") == 0, "link up");
+  /* The server saw this vanished client's connections fail too. */
+  OK(mproc_process_new(&p, child_lock_orphaned,
+                       mproc_build("[ss]", addr, key), NULL));
+  OK(mproc_process_start(p));
+  OK(mproc_process_join(p, 90));
+  OK(mproc_process_exitcode(p, &code));
+  EXPECT(code == 0, "the lock of the vanished client: child exit %d", code);
+  step("the link back: a new client takes the lock with MPROC_EOWNERDEAD");
+  mproc_proxy_free(q);
+  mproc_proxy_free(lk);
+  mproc_conn_free(pr);
+  mproc_conn_free(pw);
+  mproc_manager_free(m);
+  printf("netns client: partition PASS\n");
+  return 0;
+}
+
 int main(int argc, char **argv) {
   int rc = mproc_init(argc, argv);
   if (rc) {
@@ -344,6 +425,8 @@ int main(int argc, char **argv) {
     return serve(argv[2], argv[3]);
   if (argc == 4 && !strcmp(argv[1], "client"))
     return client(argv[2], argv[3]);
-  fprintf(stderr, "usage: netns_peer server|client ADDR KEY\n");
+  if (argc == 4 && !strcmp(argv[1], "partition"))
+    return partition(argv[2], argv[3]);
+  fprintf(stderr, "usage: netns_peer server|client|partition ADDR KEY\n");
   return 2;
 }

@@ -17,6 +17,7 @@
  * MPROC_EINVAL with the address and the rule in the message.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mgr_int.h"
@@ -67,19 +68,41 @@ int mproc__mgr_addr_parse(const char *addr, mproc__mgr_addr *a) {
   return 0;
 }
 
+/* The keepalive: the defaults, or MPROC_TCP_KEEPALIVE's numbers. */
+static void keepalive(mproc__keepalive *ka) {
+  const char *env = getenv("MPROC_TCP_KEEPALIVE");
+  long v[3] = {10, 5, 3};
+  int i;
+  for (i = 0; env && *env && i < 3; i++) {
+    char *end;
+    long x = strtol(env, &end, 10);
+    if (end == env || x < 0 || x > 86400)
+      break;
+    v[i] = x;
+    if (*end != ',')
+      break;
+    env = end + 1;
+  }
+  ka->idle = (int)v[0]; /* 0: off */
+  ka->interval = v[1] > 0 ? (int)v[1] : 1;
+  ka->count = v[2] > 0 ? (int)v[2] : 1;
+}
+
 int mproc__mgr_listen(const char *want, char *addr, size_t cap,
                       mproc__listener **out) {
   mproc__mgr_addr a;
   char bound[128];
   unsigned port = 0;
+  mproc__keepalive ka;
   int rc = mproc__mgr_addr_parse(want, &a);
   *out = NULL;
   if (rc)
     return rc;
   if (!a.tcp)
     return mproc__plat_listen_local(want, addr, cap, out);
-  rc = mproc__plat_listen_tcp(a.host, a.port, bound, sizeof bound, &port,
-                              out);
+  keepalive(&ka);
+  rc = mproc__plat_listen_tcp(a.host, a.port, &ka, bound, sizeof bound,
+                              &port, out);
   if (rc)
     return rc;
   /* Port 0: say which port the OS chose, with the numeric host. */
@@ -98,6 +121,7 @@ int mproc__mgr_listen(const char *want, char *addr, size_t cap,
 
 int mproc__mgr_connect(const char *addr, double timeout, mproc__handle *h) {
   mproc__mgr_addr a;
+  mproc__keepalive ka;
   int rc = mproc__mgr_addr_parse(addr, &a);
   if (rc)
     return rc;
@@ -110,5 +134,6 @@ int mproc__mgr_connect(const char *addr, double timeout, mproc__handle *h) {
                      "listening on every interface)");
   if (a.port == 0)
     return bad(addr, "port 0 is only for listening");
-  return mproc__plat_connect_tcp(addr, a.host, a.port, timeout, h);
+  keepalive(&ka);
+  return mproc__plat_connect_tcp(addr, a.host, a.port, &ka, timeout, h);
 }

@@ -39,6 +39,7 @@
 
 struct mproc__listener {
   int fd;
+  mproc__keepalive ka; /* for accepted TCP connections */
   volatile int stopped;
   int unix_path; /* addr is a socket file to unlink */
   char addr[240];
@@ -80,6 +81,31 @@ static int new_local_socket(void) {
   return new_socket(AF_UNIX);
 }
 
+/* A TCP connection: no Nagle delay; keepalive (platform.h). */
+static void tcp_tune(int fd, const mproc__keepalive *ka) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (!ka || ka->idle <= 0)
+    return;
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+#ifdef TCP_KEEPIDLE
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &ka->idle, sizeof ka->idle);
+#endif
+#ifdef TCP_KEEPINTVL
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &ka->interval,
+             sizeof ka->interval);
+#endif
+#ifdef TCP_KEEPCNT
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &ka->count, sizeof ka->count);
+#endif
+#ifdef TCP_USER_TIMEOUT /* unacknowledged data: the same bound */
+  {
+    unsigned ms = (unsigned)(ka->idle + ka->interval * ka->count) * 1000u;
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
+  }
+#endif
+}
+
 static int unix_addr(const char *path, struct sockaddr_un *sa) {
   memset(sa, 0, sizeof *sa);
   sa->sun_family = AF_UNIX;
@@ -89,7 +115,8 @@ static int unix_addr(const char *path, struct sockaddr_un *sa) {
   return 0;
 }
 
-int mproc__plat_listen_tcp(const char *host, unsigned port, char *bound,
+int mproc__plat_listen_tcp(const char *host, unsigned port,
+                           const mproc__keepalive *ka, char *bound,
                            size_t hcap, unsigned *bport,
                            mproc__listener **out) {
   struct addrinfo hints, *res = NULL, *ai;
@@ -140,6 +167,7 @@ int mproc__plat_listen_tcp(const char *host, unsigned port, char *bound,
     return mproc__err(MPROC_ENOMEM, "listener");
   }
   l->fd = fd;
+  l->ka = *ka;
   strcpy(bound, h);
   *bport = (unsigned)strtoul(ps, NULL, 10);
   *out = l;
@@ -210,10 +238,8 @@ int mproc__plat_accept(mproc__listener *l, mproc__handle *h) {
         setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
       }
 #endif
-      if (!l->unix_path) {
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      }
+      if (!l->unix_path)
+        tcp_tune(fd, &l->ka);
       *h = fd;
       return 0;
     }
@@ -285,11 +311,12 @@ static int connect_by(int fd, const struct sockaddr *sa, socklen_t len,
 }
 
 int mproc__plat_connect_tcp(const char *addr, const char *host,
-                            unsigned port, double timeout, mproc__handle *h) {
+                            unsigned port, const mproc__keepalive *ka,
+                            double timeout, mproc__handle *h) {
   double deadline = timeout < 0 ? -1 : mproc__plat_monotonic() + timeout;
   struct addrinfo hints, *res = NULL, *ai;
   char p[16];
-  int fd = -1, e = 0, rc, one = 1;
+  int fd = -1, e = 0, rc;
   snprintf(p, sizeof p, "%u", port);
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_UNSPEC;
@@ -318,7 +345,7 @@ int mproc__plat_connect_tcp(const char *addr, const char *host,
   if (fd < 0)
     return mproc__err_os(e == ECONNREFUSED ? MPROC_EEOF : MPROC_EOS, e,
                          "connect to %s", addr);
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  tcp_tune(fd, ka);
   *h = fd;
   return 0;
 }

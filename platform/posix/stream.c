@@ -97,6 +97,8 @@ int mproc__plat_stream_records(mproc__handle h) {
 static int io_error(int e, const char *what) {
   if (e == EPIPE || e == ECONNRESET || e == ENOTCONN)
     return mproc__err_os(MPROC_EEOF, e, "%s: the peer has gone", what);
+  if (e == ETIMEDOUT || e == EHOSTUNREACH || e == ENETUNREACH) /* TCP */
+    return mproc__err_os(MPROC_EEOF, e, "%s: the peer's host has gone", what);
   if (e == EBADF)
     return mproc__err_os(MPROC_ECLOSED, e, "%s", what);
   if (e == ENOMEM || e == ENOBUFS)

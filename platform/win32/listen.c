@@ -24,6 +24,7 @@
  */
 #include <winsock2.h>
 #include <ws2tcpip.h>
+#include <mstcpip.h>
 #include <windows.h>
 #include <sddl.h>
 #include <stdio.h>
@@ -62,21 +63,38 @@ static int wsa(void) {
 static int sock_fail(int code, const char *what, const char *addr) {
   int e = WSAGetLastError();
   if (e == WSAECONNRESET || e == WSAECONNABORTED || e == WSAESHUTDOWN ||
-      e == WSAECONNREFUSED || e == WSAENOTCONN)
-    code = MPROC_EEOF;
+      e == WSAECONNREFUSED || e == WSAENOTCONN || e == WSAENETRESET ||
+      e == WSAETIMEDOUT || e == WSAEHOSTUNREACH || e == WSAENETUNREACH)
+    code = MPROC_EEOF; /* the peer (or its host) has gone */
   return mproc__err_os(code, e, "%s %s", what, addr ? addr : "");
 }
 
-/* s, made private to this process, as a tagged stream handle. */
-static int sock_wrap(SOCKET s, int nodelay, mproc__handle *h) {
+/* s, made private to this process, as a tagged stream handle; a TCP
+ * connection (ka not NULL): no Nagle delay, keepalive (platform.h; the
+ * probe count is Windows' own, 10, where TCP_KEEPCNT is unknown). */
+static int sock_wrap(SOCKET s, const mproc__keepalive *ka, mproc__handle *h) {
   if (((uintptr_t)s & 3) != 0) { /* a handle is a multiple of 4 */
     closesocket(s);
     return mproc__err(MPROC_EOS, "socket: unexpected handle value");
   }
   SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0);
-  if (nodelay) {
+  if (ka) {
     BOOL one = TRUE;
     setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
+  }
+  if (ka && ka->idle > 0) {
+    struct tcp_keepalive kv;
+    DWORD n = 0;
+    kv.onoff = 1;
+    kv.keepalivetime = (ULONG)ka->idle * 1000u;
+    kv.keepaliveinterval = (ULONG)ka->interval * 1000u;
+    WSAIoctl(s, SIO_KEEPALIVE_VALS, &kv, sizeof kv, NULL, 0, &n, NULL, NULL);
+#ifdef TCP_KEEPCNT
+    {
+      DWORD cnt = (DWORD)ka->count;
+      setsockopt(s, IPPROTO_TCP, TCP_KEEPCNT, (const char *)&cnt, sizeof cnt);
+    }
+#endif
   }
   *h = (mproc__handle)((uintptr_t)s | MPROC__W32_SOCKTAG);
   return 0;
@@ -156,6 +174,7 @@ int mproc__w32_sock_wait(const mproc__waititem *items, size_t n, DWORD ms,
 
 struct mproc__listener {
   SOCKET sock;  /* TCP, or INVALID_SOCKET for a pipe name */
+  mproc__keepalive ka; /* for accepted TCP connections */
   wchar_t *name;
   HANDLE next;  /* the instance waiting for the next client */
   HANDLE stop;  /* manual-reset: listener_stop */
@@ -174,7 +193,8 @@ static HANDLE new_instance(mproc__listener *l, int first) {
       PIPE_UNLIMITED_INSTANCES, BUFSZ, BUFSZ, 0, &l->sa);
 }
 
-int mproc__plat_listen_tcp(const char *host, unsigned port, char *bound,
+int mproc__plat_listen_tcp(const char *host, unsigned port,
+                           const mproc__keepalive *ka, char *bound,
                            size_t hcap, unsigned *bport,
                            mproc__listener **out) {
   struct addrinfo hints, *res = NULL, *ai;
@@ -230,6 +250,7 @@ int mproc__plat_listen_tcp(const char *host, unsigned port, char *bound,
     return mproc__err(MPROC_ENOMEM, "listener");
   }
   l->sock = s;
+  l->ka = *ka;
   l->next = INVALID_HANDLE_VALUE;
   strcpy(bound, h);
   *bport = (unsigned)strtoul(ps, NULL, 10);
@@ -326,7 +347,7 @@ static int accept_tcp(mproc__listener *l, mproc__handle *h) {
       closesocket(c);
       continue;
     }
-    return sock_wrap(c, 1, h);
+    return sock_wrap(c, &l->ka, h);
   }
 }
 
@@ -462,7 +483,8 @@ static int connect_by(SOCKET s, const struct sockaddr *sa, int len,
 }
 
 int mproc__plat_connect_tcp(const char *addr, const char *host,
-                            unsigned port, double timeout, mproc__handle *h) {
+                            unsigned port, const mproc__keepalive *ka,
+                            double timeout, mproc__handle *h) {
   double deadline = timeout < 0 ? -1 : mproc__plat_monotonic() + timeout;
   struct addrinfo hints, *res = NULL, *ai;
   SOCKET s = INVALID_SOCKET;
@@ -500,7 +522,7 @@ int mproc__plat_connect_tcp(const char *addr, const char *host,
   if (s == INVALID_SOCKET)
     return mproc__err_os(e == WSAECONNREFUSED ? MPROC_EEOF : MPROC_EOS, e,
                          "connect to %s", addr);
-  return sock_wrap(s, 1, h);
+  return sock_wrap(s, ka, h);
 }
 
 int mproc__plat_connect_local(const char *addr, double timeout,
