@@ -8,7 +8,8 @@
 #   scripts/netns.sh up NAME          make NAME-a (10.77.0.1/30 on veth
 #                                     mproc-a) and NAME-b (10.77.0.2/30 on
 #                                     mproc-b), loopback up in both
-#   scripts/netns.sh down NAME        remove both (the veth goes with them)
+#   scripts/netns.sh down NAME        end the processes left in them, remove
+#                                     both (the veth goes with them)
 #   scripts/netns.sh exec NAME a|b CMD...   run CMD in NAME-a or NAME-b
 #   scripts/netns.sh reap [PREFIX]    remove stale pairs PREFIX<pid>-a/-b
 #                                     whose <pid> no longer runs
@@ -26,7 +27,7 @@ ADDR_A=10.77.0.1
 ADDR_B=10.77.0.2
 
 usage() {
-  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -80,6 +81,8 @@ case "$cmd" in
     rc=0
     for s in a b; do
       if ip netns list | grep -q "^$1-$s\\b"; then
+        # A process left inside would live on cut off from everything.
+        ip netns pids "$1-$s" | xargs -r kill -9 2>/dev/null || true
         ip netns del "$1-$s" || rc=1
       fi
     done
@@ -99,8 +102,7 @@ case "$cmd" in
       sort -u | while read -r n; do
         pid="${n#"$prefix"}"
         if ! kill -0 "$pid" 2>/dev/null; then
-          ip netns del "$n-a" 2>/dev/null || true
-          ip netns del "$n-b" 2>/dev/null || true
+          sh "$0" down "$n" 2>/dev/null || true
           echo "netns.sh: removed the stale pair $n" >&2
         fi
       done
