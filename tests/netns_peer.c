@@ -185,6 +185,7 @@ static int child_blocked_get(mproc_value *args) {
   mproc_value_free(ready);
   rc = mproc_proxy_call(arg_proxy(args, 2), "get", NULL, &r);
   mproc_value_free(r);
+  mproc_manager_free(m);
   return exit_for(rc ? rc : 100);
 }
 
