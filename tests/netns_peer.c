@@ -9,8 +9,10 @@
  *   netns_peer client ADDR KEY   from the other namespace: a wrong key is
  *                                refused (MPROC_EAUTH); with the right one
  *                                list, dict (holding the list), Namespace,
- *                                Value, Array, Queue, Lock, Event,
- *                                Semaphore, Barrier are used, also by three
+ *                                Array, JoinableQueue, RLock,
+ *                                BoundedSemaphore, Condition are used, and
+ *                                Value, Queue, Lock, Event, Semaphore,
+ *                                Barrier also by three
  *                                child processes that get the proxies as
  *                                arguments; then the server is killed
  *                                while a child is blocked in a get: the
@@ -225,6 +227,7 @@ static int connect_wait(const char *addr, const char *key, mproc_manager **m) {
 static int client(const char *addr, const char *key) {
   mproc_manager *m = NULL, *c2 = NULL;
   mproc_proxy *info, *q, *l, *d, *l2, *ns, *v, *a, *lk, *ev, *b, *sem;
+  mproc_proxy *jq, *rl, *bs, *cv;
   mproc_process *kids[3], *blocked;
   mproc_value *r = NULL;
   int64_t pid = 0, got[3] = {0, 0, 0}, x;
@@ -281,6 +284,29 @@ static int client(const char *addr, const char *key) {
   call_is(a, "__setitem__", mproc_build("[ii]", 0, 9), "None");
   str_is(a, "array('i', [9, 2, 3])");
   step("Namespace, Array");
+
+  OK(mproc_manager_joinablequeue(m, 0, &jq));
+  call_is(jq, "put", mproc_build("[s]", "job"), "None");
+  call_is(jq, "get", NULL, "'job'");
+  call_is(jq, "task_done", NULL, "None");
+  call_is(jq, "join", NULL, "None");
+  OK(mproc_manager_rlock(m, &rl));
+  call_is(rl, "acquire", NULL, "True");
+  call_is(rl, "acquire", NULL, "True");
+  call_is(rl, "release", NULL, "None");
+  call_is(rl, "release", NULL, "None");
+  OK(mproc_manager_bsemaphore(m, 1, &bs));
+  call_is(bs, "acquire", NULL, "True");
+  call_is(bs, "release", NULL, "None");
+  rc = mproc_proxy_call(bs, "release", NULL, NULL);
+  EXPECT(rc == MPROC_EINVAL, "BoundedSemaphore over-release gave %s",
+         mproc_errname(rc));
+  OK(mproc_manager_condition(m, &cv));
+  call_is(cv, "acquire", NULL, "True");
+  call_is(cv, "wait", mproc_build("[f]", 0.05), "False");
+  call_is(cv, "notify_all", NULL, "None");
+  call_is(cv, "release", NULL, "None");
+  step("JoinableQueue, RLock, BoundedSemaphore, Condition");
 
   OK(mproc_manager_value(m, 'i', mproc_int(0), &v));
   OK(mproc_manager_lock(m, &lk));
@@ -358,6 +384,10 @@ static int client(const char *addr, const char *key) {
   mproc_proxy_free(ev);
   mproc_proxy_free(b);
   mproc_proxy_free(sem);
+  mproc_proxy_free(jq);
+  mproc_proxy_free(rl);
+  mproc_proxy_free(bs);
+  mproc_proxy_free(cv);
   mproc_conn_free(pr);
   mproc_conn_free(pw);
   mproc_manager_free(m);
