@@ -92,6 +92,9 @@ ensure_packages() {
 native=(build-essential cmake pkg-config libapr1-dev check libcbor-dev
         libsodium-dev clang python3 shellcheck)
 ensure_packages "${native[@]}"
+# doxygen builds the API reference (docs/Doxyfile; the docs leg of
+# scripts/test.sh).
+ensure_packages doxygen
 # Debian 12 splits clang's runtime libraries (ASan, UBSan, libFuzzer) into
 # libclang-rt-N-dev; older releases ship them in libclang-common-N-dev.
 clang_major="$(clang -dumpversion | cut -d. -f1)"

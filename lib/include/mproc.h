@@ -1,4 +1,5 @@
-/*
+/**
+ * \file mproc.h
  * mproc.h - Python's multiprocessing for C, on Linux and Windows.
  *
  * One header, one API, one behaviour on both operating systems.  Children
