@@ -100,16 +100,33 @@ enum {
   MPROC__ELAST = -34
 };
 
-/** The message for an error code ("success" for 0, "unknown error" else). */
+/**
+ * The message for an error code, e.g. "timed out" for MPROC_ETIMEDOUT.
+ * @param code an MPROC_E* code, or 0.
+ * @return a static string: "success" for 0, "unknown error" for a code
+ *         that is not in MPROC_ERRNO_MAP.  Never NULL.
+ */
 MPROC_API const char *mproc_strerror(int code);
-/** The symbolic name of an error code, e.g. "MPROC_EEOF". */
+/**
+ * The symbolic name of an error code, e.g. "MPROC_EEOF".
+ * @param code an MPROC_E* code, or 0.
+ * @return a static string ("MPROC_OK" for 0; "MPROC_E?" for a code that
+ *         is not in MPROC_ERRNO_MAP).  Never NULL.
+ */
 MPROC_API const char *mproc_errname(int code);
 /**
  * Detail of the calling thread's most recent failure, e.g.
- * "mproc_conn_recv: the peer closed the connection".  Never NULL.
+ * "mproc_conn_recv: the peer closed the connection".  Successful calls do
+ * not clear it: read it right after a call returned a negative code.
+ * @return the message, valid until the thread's next failing mproc call;
+ *         "no error" if nothing failed yet.  Never NULL.
  */
 MPROC_API const char *mproc_last_error(void);
-/** The OS error (errno / GetLastError()) of that failure, or 0. */
+/**
+ * The OS error behind the calling thread's most recent failure.
+ * @return errno (POSIX) or GetLastError() (Windows) of that failure, or 0
+ *         when it did not come from the OS.
+ */
 MPROC_API long mproc_last_oserror(void);
 
 /* ------------------------------------------------------------------------ */
@@ -117,21 +134,44 @@ MPROC_API long mproc_last_oserror(void);
 /* ------------------------------------------------------------------------ */
 
 /**
- * Call first in main().  In the program the user started it returns 0 at
- * once.  In a child spawned by mproc it reads the bootstrap message, runs
- * the target and exits with its return value: it never returns there.
+ * Start-up: call first in main(), before any other mproc call.  In the
+ * program the user started it returns 0 at once.  In a child spawned by
+ * mproc it reads the bootstrap message, runs the target and exits with its
+ * return value: it never returns there (a child that cannot bootstrap exits
+ * with code 70 and one line on stderr; its parent's mproc_process_start()
+ * returns MPROC_ESPAWN).
+ * @param argc main()'s argc.
+ * @param argv main()'s argv.
+ * @return 0; MPROC_ENOMEM or MPROC_EOS if the runtime could not be set up.
+ *         Such a failure is final: every later mproc call that needs the
+ *         runtime returns the same code with the same reason.
  */
 MPROC_API int mproc_init(int argc, char **argv);
 
-/** Number of logical CPUs (at least 1). */
+/**
+ * The number of logical CPUs (Python's os.cpu_count()).
+ * @return the count, at least 1.
+ */
 MPROC_API int mproc_cpu_count(void);
 
-/** Sleep for seconds (Python's time.sleep; C has no portable one). */
+/**
+ * Sleep for seconds (Python's time.sleep; C has no portable one).
+ * @param seconds how long; 0 or negative returns at once.
+ */
 MPROC_API void mproc_sleep(double seconds);
-/** Seconds on a monotonic clock (Python's time.monotonic). */
+/**
+ * Seconds on a monotonic clock (Python's time.monotonic): only differences
+ * between two readings mean something.
+ * @return the clock's reading in seconds.
+ */
 MPROC_API double mproc_monotonic(void);
 
-/** Release free-able memory; optional, used by leak checkers. */
+/**
+ * Free memory that mproc allocated for the caller: the text of mproc_repr,
+ * mproc_str_of, mproc_proxy_str and mproc_proxy_repr, the buffers of
+ * mproc_encode, mproc_conn_recv_bytes(_max) and mproc_queue_get_bytes.
+ * @param p the pointer; NULL does nothing.
+ */
 MPROC_API void mproc_free(void *p);
 
 /* ------------------------------------------------------------------------ */
@@ -161,103 +201,368 @@ typedef enum mproc_type {
  * is missing; the functions that take a value treat NULL as that failure,
  * so construction can be nested: mproc_list_append(l, mproc_int(42)).
  */
+/**
+ * Python's None.
+ * @return the shared None value (never NULL; freeing it does nothing).
+ */
 MPROC_API mproc_value *mproc_none(void);
+/**
+ * Python's True or False.
+ * @param b non-zero for True.
+ * @return the shared True or False value (never NULL).
+ */
 MPROC_API mproc_value *mproc_bool(int b);
+/**
+ * A Python int (64-bit in mproc).
+ * @param i the number.
+ * @return a new value (small ints are shared), or NULL with MPROC_ENOMEM
+ *         recorded.
+ */
 MPROC_API mproc_value *mproc_int(int64_t i);
+/**
+ * A Python float.
+ * @param d the number (NaN and infinities are kept).
+ * @return a new value, or NULL with MPROC_ENOMEM recorded.
+ */
 MPROC_API mproc_value *mproc_float(double d);
-/** A str from NUL-terminated UTF-8 (copied).  NULL if not valid UTF-8. */
+/**
+ * A str from NUL-terminated UTF-8 (copied).
+ * @param utf8 the text.
+ * @return a new value, or NULL with MPROC_EINVAL recorded (utf8 is NULL or
+ *         not valid UTF-8) or MPROC_ENOMEM.
+ */
 MPROC_API mproc_value *mproc_str(const char *utf8);
+/**
+ * A str from n bytes of UTF-8 (copied; may contain NUL bytes).
+ * @param utf8 the text (may be NULL only when n is 0).
+ * @param n its length in bytes.
+ * @return a new value, or NULL with MPROC_EINVAL recorded ("invalid UTF-8
+ *         at byte N of a string", or utf8 NULL) or MPROC_ENOMEM.
+ */
 MPROC_API mproc_value *mproc_strn(const char *utf8, size_t n);
+/**
+ * A bytes value (copied).
+ * @param p the bytes (may be NULL only when n is 0).
+ * @param n how many.
+ * @return a new value, or NULL with MPROC_EINVAL (p NULL) or MPROC_ENOMEM
+ *         recorded.
+ */
 MPROC_API mproc_value *mproc_bytes(const void *p, size_t n);
+/**
+ * An empty list, to fill with mproc_list_append.
+ * @return a new value, or NULL with MPROC_ENOMEM recorded.
+ */
 MPROC_API mproc_value *mproc_list(void);
+/**
+ * An empty dict, to fill with mproc_dict_set / mproc_dict_set_str.
+ * @return a new value, or NULL with MPROC_ENOMEM recorded.
+ */
 MPROC_API mproc_value *mproc_dict(void);
-/** An empty tuple to fill with mproc_tuple_append (or mproc_build "(...)"). */
+/**
+ * An empty tuple to fill with mproc_tuple_append (or mproc_build "(...)").
+ * @return a new value, or NULL with MPROC_ENOMEM recorded.
+ */
 MPROC_API mproc_value *mproc_tuple(void);
-/** An empty set (Python's set()). */
+/**
+ * An empty set (Python's set()), to fill with mproc_set_add.
+ * @return a new value, or NULL with MPROC_ENOMEM recorded.
+ */
 MPROC_API mproc_value *mproc_set(void);
-/** A reference to a Connection; the value does not own it. */
+/**
+ * A value referring to a Connection, to pass it to a child in the process
+ * arguments.  The value does not own the connection.
+ * @param c the connection.
+ * @return a new value, or NULL with MPROC_EINVAL (c NULL) or MPROC_ENOMEM
+ *         recorded.
+ */
 MPROC_API mproc_value *mproc_conn_ref(mproc_conn *c);
 
 /**
  * Build a value from a format, like Python's Py_BuildValue:
+ * <pre>
  *   n None   b bool(int)   i int(int)   l int(long)   L int(int64_t)
  *   f float(double)   s str(const char *)   y bytes(const void *, size_t)
  *   C Connection(mproc_conn *)   O a value (mproc_value *, stolen)
  *   [...] list   (...) tuple   {k:v, ...} dict (the ':' and ',' are
  *   optional spacing)   <...> set
- * Example: mproc_build("[sis]", "spam", 42, "egg").  NULL on failure.
+ * </pre>
+ * Example: mproc_build("[sis]", "spam", 42, "egg").
+ * @param fmt the format.
+ * @param ... one argument per code of fmt (two for y).
+ * @return a new value, or NULL: MPROC_EINVAL recorded for a NULL or bad
+ *         format, a NULL 'O' argument or invalid UTF-8 ('s' NULL gives
+ *         None);
+ *         MPROC_ETYPE for an unhashable dict key or set member;
+ *         MPROC_ENOMEM.  'O' arguments are freed on failure too.
  */
 MPROC_API mproc_value *mproc_build(const char *fmt, ...);
 
+/**
+ * Free a value and everything it holds (OS objects it refers to are not
+ * freed: a value does not own them).
+ * @param v the value; NULL and the shared values do nothing.
+ */
 MPROC_API void mproc_value_free(mproc_value *v);
+/**
+ * A deep copy (immutable shared values are returned as they are).
+ * @param v the value.
+ * @return the copy, or NULL with MPROC_ENOMEM recorded (or MPROC_EINVAL if
+ *         v is NULL or corrupt).
+ */
 MPROC_API mproc_value *mproc_value_copy(const mproc_value *v);
+/**
+ * The type of a value.
+ * @param v the value.
+ * @return its mproc_type; MPROC_T_NONE for NULL.
+ */
 MPROC_API mproc_type mproc_value_type(const mproc_value *v);
-/** Python's == for values (1 == 1.0, lists and dicts by content, sets in
- *  any order; a tuple never equals a list).  None, True, False, small ints
- *  and empty str/bytes/tuple are shared: never compare values by pointer. */
+/**
+ * Python's == for values (1 == 1.0, lists and dicts by content, sets in
+ * any order; a tuple never equals a list; NaN != NaN).  None, True, False,
+ * small ints and empty str/bytes/tuple are shared: never compare values by
+ * pointer.
+ * @param a a value.
+ * @param b another.
+ * @return 1 if equal, 0 if not (or either is NULL).
+ */
 MPROC_API int mproc_value_equal(const mproc_value *a, const mproc_value *b);
 
+/**
+ * Read a bool.
+ * @param v the value.
+ * @param out where the flag (0 or 1) goes.
+ * @return 0; MPROC_ETYPE "expected bool, got int" for another type;
+ *         MPROC_EINVAL if out is NULL or v is NULL (or the failure code a
+ *         NULL from a constructor recorded).
+ */
 MPROC_API int mproc_value_get_bool(const mproc_value *v, int *out);
+/**
+ * Read an int.
+ * @param v the value.
+ * @param out where the number goes.
+ * @return 0; MPROC_ETYPE "expected int, got ..." for another type (a bool
+ *         too); MPROC_EINVAL if v or out is NULL.
+ */
 MPROC_API int mproc_value_get_int(const mproc_value *v, int64_t *out);
-/** Accepts int and float. */
+/**
+ * Read a float; an int is accepted and converted.
+ * @param v the value.
+ * @param out where the number goes.
+ * @return 0; MPROC_ETYPE "expected float, got ..." for another type;
+ *         MPROC_EINVAL if v or out is NULL.
+ */
 MPROC_API int mproc_value_get_float(const mproc_value *v, double *out);
-/** The UTF-8 text of a str (NUL-terminated; *n may be NULL). */
+/**
+ * The UTF-8 text of a str (borrowed, NUL-terminated, valid while v lives).
+ * @param v the value.
+ * @param s where the text pointer goes.
+ * @param n where its length in bytes goes (may be NULL).
+ * @return 0; MPROC_ETYPE "expected str, got ..."; MPROC_EINVAL if v or s
+ *         is NULL.
+ */
 MPROC_API int mproc_value_get_str(const mproc_value *v, const char **s, size_t *n);
+/**
+ * The bytes of a bytes value (borrowed, valid while v lives).
+ * @param v the value.
+ * @param p where the pointer goes.
+ * @param n where the length goes (may be NULL).
+ * @return 0; MPROC_ETYPE "expected bytes, got ..."; MPROC_EINVAL if v or p
+ *         is NULL.
+ */
 MPROC_API int mproc_value_get_bytes(const mproc_value *v, const void **p, size_t *n);
+/**
+ * The Connection a value refers to (in a child: the inherited end).
+ * Borrowed: it lives until the target returns.
+ * @param v the value (from mproc_conn_ref, received as an argument).
+ * @param out where the connection goes.
+ * @return 0; MPROC_ETYPE "expected Connection, got ..."; MPROC_EINVAL if v
+ *         or out is NULL.
+ */
 MPROC_API int mproc_value_get_conn(const mproc_value *v, mproc_conn **out);
-/** Shorthand: the text of a str, or NULL. */
+/**
+ * Shorthand: the text of a str.
+ * @param v the value.
+ * @return the text (borrowed), or NULL if v is not a str.
+ */
 MPROC_API const char *mproc_value_str(const mproc_value *v);
 
-/** Append, stealing item. */
+/**
+ * Append to a list, stealing item.
+ * @param list the list.
+ * @param item the item (stolen, also on failure; NULL is the failure a
+ *        constructor recorded, returned here).
+ * @return 0; MPROC_ETYPE if list is not a list; MPROC_EINVAL if list or
+ *         item is NULL or item is list itself; MPROC_ENOMEM.
+ */
 MPROC_API int mproc_list_append(mproc_value *list, mproc_value *item);
+/**
+ * The length of a list.
+ * @param list the list.
+ * @return its length; 0 if it is NULL or not a list.
+ */
 MPROC_API size_t mproc_list_len(const mproc_value *list);
-/** Borrowed element, NULL when out of range or not a list. */
+/**
+ * Element i of a list.
+ * @param list the list.
+ * @param i the index.
+ * @return the element (borrowed), NULL when out of range or not a list.
+ */
 MPROC_API mproc_value *mproc_list_get(const mproc_value *list, size_t i);
-/** Replace element i, stealing item. */
+/**
+ * Replace element i, stealing item (the old element is freed).
+ * @param list the list.
+ * @param i the index.
+ * @param item the new element (stolen, also on failure).
+ * @return 0; MPROC_ERANGE "list index N out of range (len M)";
+ *         MPROC_ETYPE if list is not a list; MPROC_EINVAL if list or item
+ *         is NULL.
+ */
 MPROC_API int mproc_list_set(mproc_value *list, size_t i, mproc_value *item);
 
-/** Insert or replace; steals key and val.  Keys must be hashable, as in
- *  Python: scalars and tuples of hashables; a list, dict or set key gives
- *  MPROC_ETYPE "unhashable type: 'list'".  A tuple key can no longer grow. */
+/**
+ * Insert or replace; steals key and val.  Keys must be hashable, as in
+ * Python: scalars and tuples of hashables; a list, dict or set key gives
+ * MPROC_ETYPE "unhashable type: 'list'".  A tuple key can no longer grow.
+ * @param dict the dict.
+ * @param key the key (stolen, also on failure).
+ * @param val the value (stolen, also on failure).
+ * @return 0; MPROC_ETYPE (not a dict, or an unhashable key); MPROC_EINVAL
+ *         (a NULL argument, or a value that is the dict itself);
+ *         MPROC_ENOMEM.
+ */
 MPROC_API int mproc_dict_set(mproc_value *dict, mproc_value *key, mproc_value *val);
+/**
+ * mproc_dict_set with a str key.
+ * @param dict the dict.
+ * @param key the key's text (copied).
+ * @param val the value (stolen, also on failure).
+ * @return as mproc_dict_set; MPROC_EINVAL also if key is NULL or not valid
+ *         UTF-8.
+ */
 MPROC_API int mproc_dict_set_str(mproc_value *dict, const char *key, mproc_value *val);
-/** Borrowed value for key, NULL if absent. */
+/**
+ * The value for a key.
+ * @param dict the dict.
+ * @param key the key (borrowed).
+ * @return the value (borrowed), NULL if absent, or if dict is not a dict.
+ */
 MPROC_API mproc_value *mproc_dict_get(const mproc_value *dict, const mproc_value *key);
+/**
+ * The value for a str key.
+ * @param dict the dict.
+ * @param key the key's text.
+ * @return the value (borrowed), NULL if absent.
+ */
 MPROC_API mproc_value *mproc_dict_get_str(const mproc_value *dict, const char *key);
+/**
+ * The number of items of a dict.
+ * @param dict the dict.
+ * @return the count; 0 if NULL or not a dict.
+ */
 MPROC_API size_t mproc_dict_len(const mproc_value *dict);
-/** The i-th item in insertion order (borrowed). */
+/**
+ * The i-th item in insertion order (borrowed).
+ * @param dict the dict.
+ * @param i the index.
+ * @param key where the key goes (may be NULL).
+ * @param val where the value goes (may be NULL).
+ * @return 0; MPROC_ERANGE "dict item N out of range (len M)"; MPROC_ETYPE
+ *         if dict is not a dict; MPROC_EINVAL if it is NULL.
+ */
 MPROC_API int mproc_dict_item(const mproc_value *dict, size_t i, mproc_value **key,
                     mproc_value **val);
 
-/** Append to a tuple being built, stealing item.  MPROC_EINVAL once the
- *  tuple is a dict key or set member (then it is immutable). */
+/**
+ * Append to a tuple being built, stealing item.
+ * @param tuple the tuple.
+ * @param item the item (stolen, also on failure).
+ * @return 0; MPROC_EINVAL once the tuple is a dict key or set member (then
+ *         it is immutable), or for a NULL argument; MPROC_ETYPE if tuple is
+ *         not a tuple; MPROC_ENOMEM.
+ */
 MPROC_API int mproc_tuple_append(mproc_value *tuple, mproc_value *item);
+/**
+ * The length of a tuple.
+ * @param tuple the tuple.
+ * @return its length; 0 if NULL or not a tuple.
+ */
 MPROC_API size_t mproc_tuple_len(const mproc_value *tuple);
-/** Borrowed element, NULL when out of range or not a tuple. */
+/**
+ * Element i of a tuple.
+ * @param tuple the tuple.
+ * @param i the index.
+ * @return the element (borrowed), NULL when out of range or not a tuple.
+ */
 MPROC_API mproc_value *mproc_tuple_get(const mproc_value *tuple, size_t i);
 
-/** Add item (stolen); an equal member already there stays and item is
- *  freed.  Members must be hashable (see mproc_dict_set). */
+/**
+ * Add item (stolen); an equal member already there stays and item is
+ * freed.  Members must be hashable (see mproc_dict_set).
+ * @param set the set.
+ * @param item the member (stolen, also on failure).
+ * @return 0; MPROC_ETYPE (not a set, or an unhashable item); MPROC_EINVAL
+ *         for a NULL argument; MPROC_ENOMEM.
+ */
 MPROC_API int mproc_set_add(mproc_value *set, mproc_value *item);
-/** 1 if an equal member is in the set, 0 if not, or a negative error. */
+/**
+ * Python's "item in set".
+ * @param set the set.
+ * @param item the item (borrowed).
+ * @return 1 if an equal member is in the set, 0 if not; MPROC_ETYPE if set
+ *         is not a set or item is unhashable; MPROC_EINVAL for NULL.
+ */
 MPROC_API int mproc_set_contains(const mproc_value *set, const mproc_value *item);
+/**
+ * The number of members of a set.
+ * @param set the set.
+ * @return the count; 0 if NULL or not a set.
+ */
 MPROC_API size_t mproc_set_len(const mproc_value *set);
-/** The i-th member in insertion order (borrowed), NULL when out of range.
- *  (Python orders a set by hash; mproc keeps insertion order.) */
+/**
+ * The i-th member in insertion order (Python orders a set by hash; mproc
+ * keeps insertion order).
+ * @param set the set.
+ * @param i the index.
+ * @return the member (borrowed), NULL when out of range or not a set.
+ */
 MPROC_API mproc_value *mproc_set_item(const mproc_value *set, size_t i);
 
-/** Python's repr(), e.g. "{'name': 'Bob', 'spam': 42}".  Free with
- *  mproc_free. */
+/**
+ * Python's repr(), e.g. "{'name': 'Bob', 'spam': 42}".
+ * @param v the value.
+ * @param out where the new text goes (free it with mproc_free).
+ * @return 0; MPROC_EINVAL if v or out is NULL, or v is nested too deep;
+ *         MPROC_ENOMEM.
+ */
 MPROC_API int mproc_repr(const mproc_value *v, char **out);
-/** Python's str(): like repr but a str is its text. */
+/**
+ * Python's str(): like mproc_repr but a str is its text.
+ * @param v the value.
+ * @param out where the new text goes (free it with mproc_free).
+ * @return as mproc_repr.
+ */
 MPROC_API int mproc_str_of(const mproc_value *v, char **out);
 
 /**
- * Serialise a value that holds no OS objects (those give MPROC_EINHERIT).
- * *buf is freed with mproc_free.
+ * Serialise a value with mproc's codec (what travels in a Pipe or Queue).
+ * @param v the value; it must hold no OS objects.
+ * @param buf where the new buffer goes (free it with mproc_free).
+ * @param len where its length goes.
+ * @return 0; MPROC_EINHERIT for a value holding an OS object (a
+ *         Connection, Lock, Queue, ...: they travel only as process
+ *         arguments); MPROC_EENCODE for a value nested too deep;
+ *         MPROC_EINVAL for a NULL argument; MPROC_ENOMEM.
  */
 MPROC_API int mproc_encode(const mproc_value *v, void **buf, size_t *len);
-/** Parse what mproc_encode made; malformed input gives MPROC_EBADMSG. */
+/**
+ * Parse what mproc_encode made.
+ * @param buf the bytes.
+ * @param len their length.
+ * @param out where the new value goes.
+ * @return 0; MPROC_EBADMSG for malformed input (where, and why, in
+ *         mproc_last_error()); MPROC_EINVAL for a NULL argument;
+ *         MPROC_ENOMEM.
+ */
 MPROC_API int mproc_decode(const void *buf, size_t len, mproc_value **out);
 
 /* ------------------------------------------------------------------------ */
