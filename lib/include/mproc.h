@@ -572,66 +572,164 @@ MPROC_API int mproc_decode(const void *buf, size_t len, mproc_value **out);
 /**
  * Python's Pipe(duplex).  Duplex: both ends send and receive.  Simplex:
  * *a only receives and *b only sends (as Python's conn1, conn2).
+ * @param a where the first end goes.
+ * @param b where the second end goes.
+ * @param duplex non-zero for a duplex pipe.
+ * @return 0; MPROC_EINVAL if a or b is NULL; MPROC_EMFILE / MPROC_EOS if
+ *         the OS has no more handles; MPROC_ENOMEM.
  */
 MPROC_API int mproc_pipe(mproc_conn **a, mproc_conn **b, int duplex);
 
-/** Send a value (a list, dict, ...) as one message. */
+/**
+ * Send a value (a list, dict, ...) as one message (Python's send(obj)).
+ * @param c the connection.
+ * @param v the value (borrowed; encoded with mproc's codec).
+ * @return 0; MPROC_EEOF if the peer has gone (closed, or its process
+ *         died); MPROC_EINHERIT if v holds an OS object (a Connection,
+ *         Lock, Queue, ...); MPROC_EENCODE if v is nested too deep;
+ *         MPROC_ECLOSED after mproc_conn_close; MPROC_EACCESS on the
+ *         receive-only end of a simplex pipe; MPROC_EINVAL if c or v is
+ *         NULL; MPROC_EOS.
+ */
 MPROC_API int mproc_conn_send(mproc_conn *c, const mproc_value *v);
-/** Receive one value; MPROC_EEOF when the peer has gone. */
+/**
+ * Receive one value (Python's recv()); blocks until a message comes.
+ * @param c the connection.
+ * @param out where the new value goes (the caller frees it).
+ * @return 0; MPROC_EEOF when the peer has gone and nothing is left to
+ *         read; MPROC_EBADMSG for a malformed message (one that is not a
+ *         value, or a broken stream: then the connection is closed);
+ *         MPROC_ETOOBIG for a message header over 2^46 bytes (the
+ *         connection is closed); MPROC_ECLOSED; MPROC_EACCESS on the
+ *         send-only end; MPROC_EINVAL if c or out is NULL; MPROC_ENOMEM.
+ */
 MPROC_API int mproc_conn_recv(mproc_conn *c, mproc_value **out);
-/** Send n bytes as one message (buf may be NULL when n is 0). */
+/**
+ * Send n bytes as one message (Python's send_bytes(buf)).
+ * @param c the connection.
+ * @param buf the bytes (may be NULL when n is 0).
+ * @param n how many.
+ * @return 0; MPROC_EEOF if the peer has gone; MPROC_ECLOSED;
+ *         MPROC_EACCESS on the receive-only end; MPROC_EINVAL if c is NULL
+ *         or buf is NULL with n > 0; MPROC_EOS.
+ */
 MPROC_API int mproc_conn_send_bytes(mproc_conn *c, const void *buf, size_t n);
-/** Python's None for the size and length arguments below. */
+/**
+ * Python's None for the size and length arguments of
+ * mproc_conn_send_bytes_range and mproc_conn_recv_bytes_max.
+ */
 #define MPROC_NOSIZE (-1)
 /**
  * Python's send_bytes(buf, offset, size): send size bytes of buf (buflen
- * bytes long) from offset; size MPROC_NOSIZE sends the rest.  MPROC_EINVAL
- * with Python's words: "offset is negative", "buffer length < offset",
- * "size is negative" (any other negative size), "buffer length < offset +
- * size".
+ * bytes long) from offset; size MPROC_NOSIZE sends the rest.
+ * @param c the connection.
+ * @param buf the buffer.
+ * @param buflen its length.
+ * @param offset where to start.
+ * @param size how many bytes, or MPROC_NOSIZE.
+ * @return 0; MPROC_EINVAL with Python's words: "offset is negative",
+ *         "buffer length < offset", "size is negative" (any other negative
+ *         size), "buffer length < offset + size", or a NULL buffer; then as
+ *         mproc_conn_send_bytes.
  */
 MPROC_API int mproc_conn_send_bytes_range(mproc_conn *c, const void *buf, size_t buflen,
                                 int64_t offset, int64_t size);
-/** Receive one message into a new buffer (free with mproc_free). */
+/**
+ * Receive one message into a new buffer (Python's recv_bytes()).
+ * @param c the connection.
+ * @param buf where the buffer goes (free it with mproc_free; NULL for an
+ *        empty message is possible: check n).
+ * @param n where its length goes.
+ * @return 0; MPROC_EEOF when the peer has gone and nothing is left;
+ *         MPROC_ETOOBIG / MPROC_EBADMSG for a broken stream (the
+ *         connection is closed); MPROC_ECLOSED; MPROC_EACCESS on the
+ *         send-only end; MPROC_EINVAL for a NULL argument; MPROC_ENOMEM.
+ */
 MPROC_API int mproc_conn_recv_bytes(mproc_conn *c, void **buf, size_t *n);
 /**
- * Python's recv_bytes(maxlength) (MPROC_NOSIZE: no limit; another negative
- * value is MPROC_EINVAL "negative maxlength").  A longer message is
- * MPROC_ETOOBIG "bad message length" and, as in Python, it stays unread
- * and this end stops receiving: a duplex end becomes write-only, a
- * receive-only end is closed.
+ * Python's recv_bytes(maxlength).  A longer message is MPROC_ETOOBIG "bad
+ * message length" and, as in Python, it stays unread and this end stops
+ * receiving: a duplex end becomes write-only, a receive-only end is
+ * closed.
+ * @param c the connection.
+ * @param buf where the buffer goes (free it with mproc_free).
+ * @param n where its length goes.
+ * @param maxlength the longest message accepted; MPROC_NOSIZE: no limit.
+ * @return 0; MPROC_ETOOBIG as above; MPROC_EINVAL "negative maxlength"
+ *         (any other negative value) or a NULL argument; otherwise as
+ *         mproc_conn_recv_bytes.
  */
 MPROC_API int mproc_conn_recv_bytes_max(mproc_conn *c, void **buf, size_t *n,
                               int64_t maxlength);
 /**
- * Receive one message into buf.  If it does not fit, returns
- * MPROC_EBUFSIZE, sets *n to the size needed and keeps the message.
+ * Receive one message into buf (Python's recv_bytes_into(buf)).  If it
+ * does not fit, returns MPROC_EBUFSIZE, sets *n to the size needed and
+ * keeps the message for the next receive.
+ * @param c the connection.
+ * @param buf the buffer.
+ * @param cap its size.
+ * @param n where the message's length goes.
+ * @return 0; MPROC_EBUFSIZE as above; MPROC_EINVAL for a NULL argument;
+ *         otherwise as mproc_conn_recv_bytes.
  */
 MPROC_API int mproc_conn_recv_bytes_into(mproc_conn *c, void *buf, size_t cap,
                                size_t *n);
 /**
  * Python's recv_bytes_into(buf, offset): the message goes to buf + offset
- * (cap is the whole buffer's size); *n is its length.  MPROC_EINVAL
- * "negative offset" / "offset too large" (offset > cap).  If it does not
- * fit in cap - offset: MPROC_EBUFSIZE, *n the length, and the message is
- * kept for the next receive (Python raises BufferTooShort carrying the
- * consumed message; C has no exception to carry it in).
+ * (cap is the whole buffer's size); *n is its length.  If it does not fit
+ * in cap - offset: MPROC_EBUFSIZE, *n the length, and the message is kept
+ * for the next receive (Python raises BufferTooShort carrying the consumed
+ * message; C has no exception to carry it in).
+ * @param c the connection.
+ * @param buf the buffer.
+ * @param cap the whole buffer's size.
+ * @param offset where in buf the message goes.
+ * @param n where the message's length goes.
+ * @return 0; MPROC_EBUFSIZE as above; MPROC_EINVAL "negative offset" /
+ *         "offset too large" (offset > cap) or a NULL argument; otherwise
+ *         as mproc_conn_recv_bytes.
  */
 MPROC_API int mproc_conn_recv_bytes_into_at(mproc_conn *c, void *buf, size_t cap,
                                   int64_t offset, size_t *n);
 /**
- * 1 if a message (or EOF) can be read now, 0 if not within timeout
- * (MPROC_FOREVER blocks; another negative timeout polls; NaN is
- * MPROC_EINVAL).
+ * Python's poll(timeout): whether a message (or EOF) can be read now.
+ * @param c the connection.
+ * @param timeout seconds; MPROC_FOREVER blocks; another negative value
+ *        polls.
+ * @return 1 if readable, 0 if not within timeout; MPROC_EINVAL for a NULL
+ *         connection or a NaN timeout; MPROC_ECLOSED; MPROC_EACCESS on the
+ *         send-only end; MPROC_EOS.
  */
 MPROC_API int mproc_conn_poll(mproc_conn *c, double timeout);
+/**
+ * Python's readable.
+ * @param c the connection.
+ * @return 1 if this end receives, 0 if not (or c is NULL).
+ */
 MPROC_API int mproc_conn_readable(const mproc_conn *c);
+/**
+ * Python's writable.
+ * @param c the connection.
+ * @return 1 if this end sends, 0 if not (or c is NULL).
+ */
 MPROC_API int mproc_conn_writable(const mproc_conn *c);
+/**
+ * Python's closed.
+ * @param c the connection.
+ * @return 1 if closed (or c is NULL), 0 if open.
+ */
 MPROC_API int mproc_conn_closed(const mproc_conn *c);
-/** Close the OS handle; later calls give MPROC_ECLOSED.  Closing a closed
- *  connection does nothing and returns 0 (Python). */
+/**
+ * Close the OS handle; later calls give MPROC_ECLOSED.  Closing a closed
+ * connection does nothing and returns 0 (Python).
+ * @param c the connection.
+ * @return 0; MPROC_EINVAL if c is NULL; MPROC_EOS if the OS close failed.
+ */
 MPROC_API int mproc_conn_close(mproc_conn *c);
-/** Close (if open) and release. */
+/**
+ * Close (if open) and release.
+ * @param c the connection; NULL does nothing.
+ */
 MPROC_API void mproc_conn_free(mproc_conn *c);
 
 /* ------------------------------------------------------------------------ */
@@ -655,58 +753,176 @@ typedef struct mproc_process_opts {
 #define MPROC_PROCESS_OPTS_INIT {NULL, -1}
 
 /**
- * Python's Process(target=f, args=...).  args (a list, may be NULL) is
- * stolen; it may hold Connections, which reach the child at start.
+ * Python's Process(target=f, args=...): a process object, not yet
+ * started.  args (a list, may be NULL) is stolen; it may hold OS objects
+ * (Connections, Locks, Queues, ...), which reach the child at start.
+ * @param p where the new process goes (NULL on failure).
+ * @param target the function the child runs: a plain function of the
+ *        program (or of a library it loads), found again in the child.
+ * @param args the argument list (stolen, also on failure), or NULL.
+ * @param opts name and daemon flag, or NULL for the defaults.
+ * @return 0; MPROC_EINVAL if p or target is NULL; MPROC_ETYPE if args is
+ *         not a list; MPROC_ENOMEM.
  */
 MPROC_API int mproc_process_new(mproc_process **p, mproc_target target,
                       mproc_value *args, const mproc_process_opts *opts);
-/** The struct style: the size bytes at self travel to the child. */
+/**
+ * The struct style (Python's Process subclass): the size bytes at self
+ * travel to the child, where run(copy, args) runs.
+ * @param p where the new process goes (NULL on failure).
+ * @param run the function the child runs.
+ * @param self the struct (copied at start; pointers in it mean nothing in
+ *        the child).
+ * @param size its size in bytes.
+ * @param args the argument list (stolen, also on failure), or NULL.
+ * @param opts name and daemon flag, or NULL for the defaults.
+ * @return 0; MPROC_EINVAL if p or run is NULL, or self is NULL with
+ *         size > 0; MPROC_ETYPE if args is not a list; MPROC_ENOMEM.
+ */
 MPROC_API int mproc_process_new_struct(mproc_process **p, mproc_run run,
                              const void *self, size_t size, mproc_value *args,
                              const mproc_process_opts *opts);
+/**
+ * Python's start(): re-execute this program as the child and hand it the
+ * target and arguments.  It returns once the child has taken its bootstrap
+ * message, so every failure to start is reported here.
+ * @param p the process.
+ * @return 0; MPROC_ESTARTED if it was started before; MPROC_ENOTINIT if
+ *         main() did not call mproc_init(); MPROC_ENOTSUP in a daemonic
+ *         process (daemons have no children, as in Python); MPROC_ETARGET
+ *         if the target is not a function of a loaded image;
+ *         MPROC_ESPAWN if the child failed to start (crashed, could not
+ *         find its target, forgot mproc_init, stalled past
+ *         MPROC_START_TIMEOUT): the reason is in mproc_last_error();
+ *         MPROC_ECLOSED for a closed process or a closed Connection in
+ *         args; MPROC_EINVAL for NULL, mproc_current_process() or
+ *         mproc_parent_process(); MPROC_EMFILE; MPROC_EOS; MPROC_ENOMEM.
+ */
 MPROC_API int mproc_process_start(mproc_process *p);
 /**
- * 0 once the process has exited, MPROC_ETIMEDOUT if not within timeout
- * (MPROC_FOREVER blocks; another negative value polls, as in Python; NaN
- * is MPROC_EINVAL).
+ * Python's join(timeout): wait for the process to end.
+ * @param p the process (a started child, or mproc_parent_process()).
+ * @param timeout seconds; MPROC_FOREVER blocks; another negative value
+ *        polls, as in Python.
+ * @return 0 once it has exited; MPROC_ETIMEDOUT if not within timeout;
+ *         MPROC_ENOTSTARTED before start; MPROC_ENOTCHILD for
+ *         mproc_current_process(); MPROC_ECLOSED after close;
+ *         MPROC_EINVAL for NULL or a NaN timeout; MPROC_EOS.
  */
 MPROC_API int mproc_process_join(mproc_process *p, double timeout);
-/** 1 alive, 0 not (or not started), negative on error. */
+/**
+ * Python's is_alive() (reaps the child if it has ended).
+ * @param p the process.
+ * @return 1 alive, 0 not (or not started); MPROC_EINVAL for NULL;
+ *         MPROC_ECLOSED after close; MPROC_EOS.
+ */
 MPROC_API int mproc_process_is_alive(mproc_process *p);
-/** SIGTERM / TerminateProcess: exitcode reads -15 on both OSes. */
+/**
+ * Python's terminate(): SIGTERM / TerminateProcess; mproc_process_exitcode
+ * then reads -15 on both OSes.  Does nothing (returns 0) if it has ended.
+ * @param p the process.
+ * @return 0; MPROC_ENOTSTARTED before start; MPROC_ENOTCHILD for the
+ *         current or parent process; MPROC_ECLOSED; MPROC_EINVAL for
+ *         NULL; MPROC_EOS.
+ */
 MPROC_API int mproc_process_terminate(mproc_process *p);
-/** SIGKILL / TerminateProcess: exitcode reads -9 on both OSes. */
+/**
+ * Python's kill(): SIGKILL / TerminateProcess; mproc_process_exitcode then
+ * reads -9 on both OSes.
+ * @param p the process.
+ * @return as mproc_process_terminate.
+ */
 MPROC_API int mproc_process_kill(mproc_process *p);
-/** Release OS resources; MPROC_ERUNNING if still running; 0 (nothing to
- * do) if already closed, as in Python. */
+/**
+ * Python's close(): release the OS resources of an ended process; 0
+ * (nothing to do) if already closed, as in Python.  Afterwards most calls
+ * on p give MPROC_ECLOSED; free it with mproc_process_free.
+ * @param p the process.
+ * @return 0; MPROC_ERUNNING if it is still running; MPROC_ENOTCHILD for
+ *         the current or parent process; MPROC_EINVAL for NULL; MPROC_EOS.
+ */
 MPROC_API int mproc_process_close(mproc_process *p);
-/** Release; a running process is detached (still joined at exit). */
+/**
+ * Release a process object; a running one is detached (it keeps running
+ * and is still joined at exit).  The current and parent process objects
+ * are not freed.
+ * @param p the process; NULL does nothing.
+ */
 MPROC_API void mproc_process_free(mproc_process *p);
 
 /**
- * The exit code: the target's return value, or -N if a signal N ended it
- * (terminate -15, kill -9, a crash -11 ...).  MPROC_ENOTSTARTED before
- * start, MPROC_ERUNNING while it runs - and for mproc_current_process(),
- * which is running (Python's exitcode is None for both).
+ * Python's exitcode: the target's return value, or -N if signal N ended it
+ * (terminate -15, kill -9, a crash -11 ...).
+ * @param p the process.
+ * @param code where the exit code goes.
+ * @return 0; MPROC_ENOTSTARTED before start; MPROC_ERUNNING while it
+ *         runs, and for mproc_current_process(), which is running
+ *         (Python's exitcode is None for both); MPROC_ENOTCHILD for the
+ *         parent process; MPROC_ECLOSED; MPROC_EINVAL if p or code is NULL.
  */
 MPROC_API int mproc_process_exitcode(mproc_process *p, int *code);
-/** The OS pid, or 0 before start. */
+/**
+ * Python's pid.
+ * @param p the process.
+ * @return the OS pid, or 0 before start (or for NULL).
+ */
 MPROC_API long mproc_process_pid(const mproc_process *p);
+/**
+ * Python's name: "Process-N" by default ("Process-N:M" for a grandchild),
+ * "MainProcess" for the program the user started.
+ * @param p the process.
+ * @return the name (borrowed, valid until it is renamed or freed), NULL
+ *         for NULL.
+ */
 MPROC_API const char *mproc_process_name(const mproc_process *p);
+/**
+ * Set Python's name (at any time, as in Python).
+ * @param p the process.
+ * @param name the new name (copied).
+ * @return 0; MPROC_EINVAL if p or name is NULL; MPROC_ECLOSED;
+ *         MPROC_ENOMEM.
+ */
 MPROC_API int mproc_process_set_name(mproc_process *p, const char *name);
+/**
+ * Python's daemon: a daemonic child is terminated when its parent exits,
+ * and cannot have children.
+ * @param p the process.
+ * @return 1 if daemonic, 0 if not (or p is NULL).
+ */
 MPROC_API int mproc_process_daemon(const mproc_process *p);
-/** MPROC_ESTARTED after start (Python's "process has already started"). */
+/**
+ * Set Python's daemon flag, before start.
+ * @param p the process.
+ * @param daemon non-zero for daemonic.
+ * @return 0; MPROC_ESTARTED after start, or for the current or parent
+ *         process (Python's "process has already started"); MPROC_EINVAL
+ *         for NULL; MPROC_ECLOSED.
+ */
 MPROC_API int mproc_process_set_daemon(mproc_process *p, int daemon);
 
-/** The calling process ("MainProcess" in the program the user started). */
+/**
+ * Python's current_process().
+ * @return the calling process ("MainProcess" in the program the user
+ *         started; owned by mproc: mproc_process_free ignores it).  It
+ *         is alive (is_alive gives 1, exitcode MPROC_ERUNNING); join,
+ *         terminate and kill give MPROC_ENOTCHILD.
+ */
 MPROC_API mproc_process *mproc_current_process(void);
-/** The parent (NULL in the main process).  Only is_alive, join, pid and
- *  name apply to it. */
+/**
+ * Python's parent_process().
+ * @return the parent (owned by mproc), or NULL in the main process.  Only
+ *         is_alive, join, pid and name apply to it.
+ */
 MPROC_API mproc_process *mproc_parent_process(void);
 /**
- * Children started by this process that are still running; finished ones
- * are reaped.  Fills up to cap pointers (borrowed) and returns the count
- * of all of them (which may exceed cap), or an error.
+ * Python's active_children(): children started by this process that are
+ * still running; finished ones are reaped (and freed, if their object was
+ * freed while they ran).
+ * @param out where up to cap pointers go (borrowed); may be NULL if cap
+ *        is 0.
+ * @param cap the size of out.
+ * @return the count of all running children (which may exceed cap);
+ *         MPROC_EINVAL if out is NULL with cap > 0.
  */
 MPROC_API int mproc_active_children(mproc_process **out, size_t cap);
 
@@ -715,14 +931,34 @@ MPROC_API int mproc_active_children(mproc_process **out, size_t cap);
 /* ------------------------------------------------------------------------ */
 
 typedef struct mproc_waitable mproc_waitable;
+/**
+ * A Connection as an object for mproc_wait: ready when a message or EOF
+ * can be read.
+ * @param c the connection.
+ * @return the waitable (owned by c, valid while c lives), NULL for NULL.
+ */
 MPROC_API mproc_waitable *mproc_conn_waitable(mproc_conn *c);
-/** A process's sentinel: ready once it has ended. */
+/**
+ * Python's sentinel: a process as an object for mproc_wait, ready once it
+ * has ended.
+ * @param p the process.
+ * @return the waitable (owned by p, valid while p lives), NULL for NULL.
+ */
 MPROC_API mproc_waitable *mproc_process_sentinel(mproc_process *p);
 /**
- * Wait until at least one of objs is ready (a Connection has a message or
- * EOF; a process has ended) or timeout passes (MPROC_FOREVER blocks;
- * another negative timeout polls; NaN is MPROC_EINVAL).  ready[i] is set
- * to 1 or 0.  Returns the number ready (0 on timeout) or an error.
+ * Python's multiprocessing.connection.wait(objects, timeout): wait until
+ * at least one of objs is ready (a Connection has a message or EOF; a
+ * process has ended) or timeout passes.
+ * @param objs the objects (from mproc_conn_waitable and
+ *        mproc_process_sentinel).
+ * @param n how many.
+ * @param timeout seconds; MPROC_FOREVER blocks; another negative value
+ *        polls.
+ * @param ready n flags, each set to 1 (ready) or 0.
+ * @return the number ready (0 on timeout); MPROC_EINVAL for a NULL array
+ *         or object or a NaN timeout; MPROC_ENOTSTARTED for a sentinel of
+ *         a process never started; MPROC_ECLOSED / MPROC_EACCESS for a
+ *         closed or send-only connection; MPROC_ENOMEM; MPROC_EOS.
  */
 MPROC_API int mproc_wait(mproc_waitable *const *objs, size_t n, double timeout,
                int *ready);
