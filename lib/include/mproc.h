@@ -993,78 +993,243 @@ typedef struct mproc_event mproc_event;
 typedef struct mproc_cond mproc_cond;
 typedef struct mproc_barrier mproc_barrier;
 
-/** Python's Lock(): any process or thread may release it. */
+/**
+ * Python's Lock(): not recursive; any process or thread may release it.
+ * It lives in a small unnamed shared block and reaches children as a
+ * process argument (mproc_lock_ref).
+ * @param l where the new lock goes (NULL on failure).
+ * @return 0; MPROC_EINVAL if l is NULL; MPROC_ENOMEM / MPROC_EOS if the
+ *         shared block cannot be made.
+ */
 MPROC_API int mproc_lock_new(mproc_lock **l);
-/** Python's RLock(): recursive; only the owning thread releases it. */
+/**
+ * Python's RLock(): recursive; only the owning thread releases it.
+ * @param l where the new lock goes (NULL on failure).
+ * @return as mproc_lock_new.
+ */
 MPROC_API int mproc_rlock_new(mproc_lock **l);
 /**
- * 0 acquired; MPROC_ETIMEDOUT not within timeout; MPROC_EOWNERDEAD
- * acquired from a process that died holding it.  A Lock is not recursive:
- * the owner acquiring again waits (as in Python).
+ * Python's acquire(block, timeout).  A Lock is not recursive: the owner
+ * acquiring again waits (as in Python); an RLock's owner acquires again at
+ * once.
+ * @param l the lock.
+ * @param timeout seconds; MPROC_FOREVER blocks; 0 or another negative
+ *        value polls.
+ * @return 0 acquired; MPROC_ETIMEDOUT not within timeout;
+ *         MPROC_EOWNERDEAD acquired from a process that died holding it
+ *         (the lock IS held: release it when the data is consistent
+ *         again); MPROC_EINVAL for NULL, a NaN timeout, or an RLock
+ *         acquired 2^32-1 times; MPROC_EOS.
  */
 MPROC_API int mproc_lock_acquire(mproc_lock *l, double timeout);
 /**
- * Lock: MPROC_EINVAL "semaphore or lock released too many times" if it is
- * not locked.  RLock: MPROC_ENOTOWNER unless the calling thread owns it.
+ * Python's release().
+ * @param l the lock.
+ * @return 0; Lock: MPROC_EINVAL "semaphore or lock released too many
+ *         times" if it is not locked; RLock: MPROC_ENOTOWNER unless the
+ *         calling thread owns it; MPROC_EINVAL for NULL; MPROC_EOS.
  */
 MPROC_API int mproc_lock_release(mproc_lock *l);
-/** 1 for an RLock, 0 for a Lock. */
+/**
+ * Whether l is an RLock.
+ * @param l the lock.
+ * @return 1 for an RLock, 0 for a Lock (or NULL).
+ */
 MPROC_API int mproc_lock_is_recursive(const mproc_lock *l);
-/** 1 if the calling thread holds l (Python's _is_mine()). */
+/**
+ * Python's _is_mine(): whether the calling thread holds l.
+ * @param l the lock.
+ * @return 1 if it does, 0 if not (or NULL).
+ */
 MPROC_API int mproc_lock_is_mine(const mproc_lock *l);
-/** Another reference: the object is released by the last mproc_lock_free. */
+/**
+ * Another reference: the object is released by the last mproc_lock_free
+ * (in this process; other processes hold their own).
+ * @param l the lock (NULL is returned as is).
+ * @return l.
+ */
 MPROC_API mproc_lock *mproc_lock_incref(mproc_lock *l);
+/**
+ * Drop a reference; the last one releases the lock's memory in this
+ * process.  Freeing a held lock does not release it for other processes.
+ * @param l the lock; NULL does nothing.
+ */
 MPROC_API void mproc_lock_free(mproc_lock *l);
 
-/** Python's Semaphore(value): MPROC_EINVAL if value < 0. */
+/**
+ * Python's Semaphore(value).
+ * @param s where the new semaphore goes (NULL on failure).
+ * @param value the initial value.
+ * @return 0; MPROC_EINVAL if s is NULL or value < 0 ("semaphore initial
+ *         value must be >= 0"); MPROC_ENOMEM / MPROC_EOS.
+ */
 MPROC_API int mproc_sem_new(mproc_sem **s, int value);
-/** Python's BoundedSemaphore(value): releasing above value is an error. */
+/**
+ * Python's BoundedSemaphore(value): releasing above value is an error.
+ * @param s where the new semaphore goes (NULL on failure).
+ * @param value the initial and largest value.
+ * @return as mproc_sem_new.
+ */
 MPROC_API int mproc_bsem_new(mproc_sem **s, int value);
+/**
+ * Python's acquire(block, timeout): take one unit, waiting for one.
+ * @param s the semaphore.
+ * @param timeout seconds; MPROC_FOREVER blocks; 0 or another negative
+ *        value polls.
+ * @return 0; MPROC_ETIMEDOUT; MPROC_EINVAL for NULL or a NaN timeout;
+ *         MPROC_EOS.
+ */
 MPROC_API int mproc_sem_acquire(mproc_sem *s, double timeout);
-/** BoundedSemaphore at its value: MPROC_EINVAL "semaphore or lock
- *  released too many times". */
+/**
+ * Python's release(): give one unit back, waking one waiter.
+ * @param s the semaphore.
+ * @return 0; MPROC_EINVAL "semaphore or lock released too many times" for
+ *         a BoundedSemaphore at its value, "semaphore value would exceed
+ *         2147483647" beyond 2^31-1, or for NULL; MPROC_EOS.
+ */
 MPROC_API int mproc_sem_release(mproc_sem *s);
-/** The current value (works on every OS).  A release beyond 2^31-1 is
- *  MPROC_EINVAL. */
+/**
+ * Python's get_value() (works on every OS, unlike Python's on macOS).
+ * @param s the semaphore.
+ * @return the current value (>= 0); MPROC_EINVAL for NULL.
+ */
 MPROC_API int mproc_sem_get_value(const mproc_sem *s);
+/**
+ * Another reference (see mproc_lock_incref).
+ * @param s the semaphore (NULL is returned as is).
+ * @return s.
+ */
 MPROC_API mproc_sem *mproc_sem_incref(mproc_sem *s);
+/**
+ * Drop a reference (see mproc_lock_free).
+ * @param s the semaphore; NULL does nothing.
+ */
 MPROC_API void mproc_sem_free(mproc_sem *s);
 
+/**
+ * Python's Event(): a flag, initially clear.
+ * @param e where the new event goes (NULL on failure).
+ * @return 0; MPROC_EINVAL if e is NULL; MPROC_ENOMEM / MPROC_EOS.
+ */
 MPROC_API int mproc_event_new(mproc_event **e);
+/**
+ * Python's set(): set the flag and wake every waiter.
+ * @param e the event.
+ * @return 0; MPROC_EINVAL for NULL; MPROC_EOS.
+ */
 MPROC_API int mproc_event_set(mproc_event *e);
+/**
+ * Python's clear().
+ * @param e the event.
+ * @return 0; MPROC_EINVAL for NULL.
+ */
 MPROC_API int mproc_event_clear(mproc_event *e);
-/** 1 if set, 0 if not. */
+/**
+ * Python's is_set().
+ * @param e the event.
+ * @return 1 if set, 0 if not (or NULL).
+ */
 MPROC_API int mproc_event_is_set(const mproc_event *e);
-/** 0 once the flag is set, MPROC_ETIMEDOUT if not within timeout. */
+/**
+ * Python's wait(timeout), except that the result is a code: 0 once the
+ * flag is set (Python's True), MPROC_ETIMEDOUT (Python's False).
+ * @param e the event.
+ * @param timeout seconds; MPROC_FOREVER blocks; 0 or another negative
+ *        value polls.
+ * @return 0; MPROC_ETIMEDOUT if not set within timeout; MPROC_EINVAL for
+ *         NULL or a NaN timeout; MPROC_EOS.
+ */
 MPROC_API int mproc_event_wait(mproc_event *e, double timeout);
+/**
+ * Another reference (see mproc_lock_incref).
+ * @param e the event (NULL is returned as is).
+ * @return e.
+ */
 MPROC_API mproc_event *mproc_event_incref(mproc_event *e);
+/**
+ * Drop a reference (see mproc_lock_free).
+ * @param e the event; NULL does nothing.
+ */
 MPROC_API void mproc_event_free(mproc_event *e);
 
 /**
  * Python's Condition(lock): lock is a Lock or RLock (the Condition keeps a
  * reference), or NULL for a new RLock of its own (Python's default).
+ * @param c where the new condition goes (NULL on failure).
+ * @param lock the lock, or NULL.
+ * @return 0; MPROC_EINVAL if c is NULL; MPROC_ENOMEM / MPROC_EOS.
  */
 MPROC_API int mproc_cond_new(mproc_cond **c, mproc_lock *lock);
-/** The Condition's lock (borrowed). */
+/**
+ * The Condition's lock.
+ * @param c the condition.
+ * @return the lock (borrowed), NULL for NULL.
+ */
 MPROC_API mproc_lock *mproc_cond_lock(mproc_cond *c);
-/** Shorthands for mproc_lock_acquire/release on the Condition's lock. */
+/**
+ * Shorthand for mproc_lock_acquire on the Condition's lock.
+ * @param c the condition.
+ * @param timeout as for mproc_lock_acquire.
+ * @return as mproc_lock_acquire; MPROC_EINVAL for NULL.
+ */
 MPROC_API int mproc_cond_acquire(mproc_cond *c, double timeout);
+/**
+ * Shorthand for mproc_lock_release on the Condition's lock.
+ * @param c the condition.
+ * @return as mproc_lock_release; MPROC_EINVAL for NULL.
+ */
 MPROC_API int mproc_cond_release(mproc_cond *c);
 /**
- * Release the lock (all levels of an RLock), sleep until notified or
- * timeout, take the lock back (always, also on timeout).  0 notified,
- * MPROC_ETIMEDOUT, MPROC_ENOTOWNER if the caller does not hold the lock,
- * MPROC_EOWNERDEAD if taking it back found its holder dead.
+ * Python's wait(timeout): release the lock (all levels of an RLock), sleep
+ * until notified or timeout, take the lock back (always, also on timeout).
+ * @param c the condition.
+ * @param timeout seconds; MPROC_FOREVER blocks; 0 or another negative
+ *        value polls.
+ * @return 0 notified; MPROC_ETIMEDOUT; MPROC_ENOTOWNER if the caller does
+ *         not hold the lock; MPROC_EOWNERDEAD if taking it back found its
+ *         holder dead (the lock is held); MPROC_ENOMEM if more than 64
+ *         waiters wait on one Condition; MPROC_EINVAL for NULL or a NaN
+ *         timeout; MPROC_EOS.
  */
 MPROC_API int mproc_cond_wait(mproc_cond *c, double timeout);
-/** Python's wait_for: wait until pred(ctx) is non-zero.  0 when it is,
- *  MPROC_ETIMEDOUT when it still is not at the timeout. */
+/**
+ * Python's wait_for(predicate, timeout): wait until pred(ctx) is non-zero
+ * (checked first, then after each wake-up, with the lock held).
+ * @param c the condition (its lock held by the caller).
+ * @param pred the predicate.
+ * @param ctx its argument.
+ * @param timeout seconds for the whole wait; MPROC_FOREVER blocks.
+ * @return 0 when the predicate holds; MPROC_ETIMEDOUT when it still does
+ *         not at the timeout; MPROC_EINVAL if c or pred is NULL or the
+ *         timeout is NaN; otherwise as mproc_cond_wait.
+ */
 MPROC_API int mproc_cond_wait_for(mproc_cond *c, int (*pred)(void *ctx), void *ctx,
                         double timeout);
-/** Wake up to n waiters (caller holds the lock, else MPROC_ENOTOWNER). */
+/**
+ * Python's notify(n): wake up to n waiters, oldest first.
+ * @param c the condition (its lock held by the caller).
+ * @param n how many.
+ * @return 0; MPROC_ENOTOWNER if the caller does not hold the lock;
+ *         MPROC_EINVAL for NULL; MPROC_EOS.
+ */
 MPROC_API int mproc_cond_notify(mproc_cond *c, unsigned n);
+/**
+ * Python's notify_all(): wake every waiter.
+ * @param c the condition (its lock held by the caller).
+ * @return as mproc_cond_notify.
+ */
 MPROC_API int mproc_cond_notify_all(mproc_cond *c);
+/**
+ * Another reference (see mproc_lock_incref).
+ * @param c the condition (NULL is returned as is).
+ * @return c.
+ */
 MPROC_API mproc_cond *mproc_cond_incref(mproc_cond *c);
+/**
+ * Drop a reference (see mproc_lock_free); the last one also drops the
+ * Condition's reference to its lock.
+ * @param c the condition; NULL does nothing.
+ */
 MPROC_API void mproc_cond_free(mproc_cond *c);
 
 /**
@@ -1079,28 +1244,75 @@ typedef int (*mproc_barrier_action)(void);
  */
 #define MPROC_DEFAULT_TIMEOUT (-2.0)
 /**
- * Python's Barrier(parties, action, timeout): action may be NULL; timeout
- * (MPROC_FOREVER or seconds) is the default of mproc_barrier_wait.  A
- * negative default polls, as in Python (a waiter that is not the last
- * breaks the barrier at once).  MPROC_EINVAL if parties < 1, or timeout is
- * NaN or MPROC_DEFAULT_TIMEOUT.
+ * Python's Barrier(parties, action, timeout).  A negative default timeout
+ * polls, as in Python (a waiter that is not the last breaks the barrier at
+ * once).
+ * @param b where the new barrier goes (NULL on failure).
+ * @param parties how many waiters release each other (>= 1).
+ * @param action run by the last to arrive, or NULL.
+ * @param timeout the default of mproc_barrier_wait: MPROC_FOREVER or
+ *        seconds.
+ * @return 0; MPROC_EINVAL if b is NULL, parties < 1, or timeout is NaN or
+ *         MPROC_DEFAULT_TIMEOUT; MPROC_ETARGET if action is not a function
+ *         of a loaded image; MPROC_ENOMEM / MPROC_EOS.
  */
 MPROC_API int mproc_barrier_new(mproc_barrier **b, int parties,
                       mproc_barrier_action action, double timeout);
 /**
- * Wait for all parties.  Returns the arrival index 0 .. parties-1, or
- * MPROC_EBROKEN (the barrier was, or became, broken: abort, a timeout of
- * any waiter, a failed action, a reset while waiting).
+ * Python's wait(timeout): wait for all parties.
+ * @param b the barrier.
+ * @param timeout seconds, MPROC_FOREVER, or MPROC_DEFAULT_TIMEOUT for the
+ *        barrier's own.
+ * @return the arrival index 0 .. parties-1; MPROC_EBROKEN (the barrier
+ *         was, or became, broken: abort, a timeout of any waiter - this
+ *         one's included -, a failed or missing action, a reset while
+ *         waiting); MPROC_ETIMEDOUT if the previous round did not drain in
+ *         time; MPROC_EINVAL for NULL or a NaN timeout; MPROC_EOS.
  */
 MPROC_API int mproc_barrier_wait(mproc_barrier *b, double timeout);
-/** Break the barrier: current and future waiters get MPROC_EBROKEN. */
+/**
+ * Python's abort(): break the barrier; current and future waiters get
+ * MPROC_EBROKEN until a reset.
+ * @param b the barrier.
+ * @return 0; MPROC_EINVAL for NULL; MPROC_EOS.
+ */
 MPROC_API int mproc_barrier_abort(mproc_barrier *b);
-/** Back to the empty state; current waiters get MPROC_EBROKEN. */
+/**
+ * Python's reset(): back to the empty state; current waiters get
+ * MPROC_EBROKEN.
+ * @param b the barrier.
+ * @return 0; MPROC_EINVAL for NULL; MPROC_EOS.
+ */
 MPROC_API int mproc_barrier_reset(mproc_barrier *b);
+/**
+ * Python's broken.
+ * @param b the barrier.
+ * @return 1 if broken, 0 if not; MPROC_EINVAL for NULL; MPROC_EOS.
+ */
 MPROC_API int mproc_barrier_broken(mproc_barrier *b);
+/**
+ * Python's n_waiting.
+ * @param b the barrier.
+ * @return how many wait in the current round; MPROC_EINVAL for NULL;
+ *         MPROC_EOS.
+ */
 MPROC_API int mproc_barrier_n_waiting(mproc_barrier *b);
+/**
+ * Python's parties.
+ * @param b the barrier.
+ * @return the number of parties; MPROC_EINVAL for NULL.
+ */
 MPROC_API int mproc_barrier_parties(const mproc_barrier *b);
+/**
+ * Another reference (see mproc_lock_incref).
+ * @param b the barrier (NULL is returned as is).
+ * @return b.
+ */
 MPROC_API mproc_barrier *mproc_barrier_incref(mproc_barrier *b);
+/**
+ * Drop a reference (see mproc_lock_free).
+ * @param b the barrier; NULL does nothing.
+ */
 MPROC_API void mproc_barrier_free(mproc_barrier *b);
 
 /* ------------------------------------------------------------------------ */
