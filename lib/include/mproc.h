@@ -1187,7 +1187,7 @@ MPROC_API int mproc_cond_release(mproc_cond *c);
  *        value polls.
  * @return 0 notified; MPROC_ETIMEDOUT; MPROC_ENOTOWNER if the caller does
  *         not hold the lock; MPROC_EOWNERDEAD if taking it back found its
- *         holder dead (the lock is held); MPROC_ENOMEM if more than 64
+ *         holder dead (the lock is held); MPROC_ENOMEM if more than 1024
  *         waiters wait on one Condition; MPROC_EINVAL for NULL or a NaN
  *         timeout; MPROC_EOS.
  */
@@ -1330,40 +1330,165 @@ MPROC_API void mproc_barrier_free(mproc_barrier *b);
  * (Python's default) and any other Lock/RLock is used (and referenced).
  */
 typedef struct mproc_shared mproc_shared;
+/**
+ * Python's Value(typecode, init, lock=True): one item of typed shared
+ * memory with a lock.
+ * @param v where the new object goes (NULL on failure).
+ * @param typecode one of b B h H i I l L q Q f d c.
+ * @param init one item of that C type to start from, or NULL for zero.
+ * @param lock NULL for an RLock of its own, or a Lock/RLock to use (it is
+ *        referenced).
+ * @return 0; MPROC_EINVAL if v is NULL or the typecode is unknown;
+ *         MPROC_ENOMEM / MPROC_EOS.
+ */
 MPROC_API int mproc_shared_value(mproc_shared **v, char typecode, const void *init,
                        mproc_lock *lock);
+/**
+ * Python's RawValue(typecode, init): a Value without a lock.
+ * @param v where the new object goes (NULL on failure).
+ * @param typecode one of b B h H i I l L q Q f d c.
+ * @param init one item to start from, or NULL for zero.
+ * @return as mproc_shared_value.
+ */
 MPROC_API int mproc_shared_rawvalue(mproc_shared **v, char typecode, const void *init);
+/**
+ * Python's Array(typecode, length, lock=True).
+ * @param a where the new object goes (NULL on failure).
+ * @param typecode one of b B h H i I l L q Q f d c.
+ * @param length the number of items (0 is allowed).
+ * @param init length items of that C type to start from, or NULL for
+ *        zeros.
+ * @param lock NULL for an RLock of its own, or a Lock/RLock to use.
+ * @return 0; MPROC_EINVAL if a is NULL, the typecode is unknown or length
+ *         is too large for the address space; MPROC_ENOMEM / MPROC_EOS.
+ */
 MPROC_API int mproc_shared_array(mproc_shared **a, char typecode, size_t length,
                        const void *init, mproc_lock *lock);
+/**
+ * Python's RawArray(typecode, length): an Array without a lock.
+ * @param a where the new object goes (NULL on failure).
+ * @param typecode one of b B h H i I l L q Q f d c.
+ * @param length the number of items.
+ * @param init length items to start from, or NULL for zeros.
+ * @return as mproc_shared_array.
+ */
 MPROC_API int mproc_shared_rawarray(mproc_shared **a, char typecode, size_t length,
                           const void *init);
-/** The items, shared with every process: `int *n = mproc_shared_data(v)`. */
+/**
+ * The items, shared with every process: `int *n = mproc_shared_data(v)`.
+ * No locking: take mproc_shared_acquire around read-modify-write.
+ * @param s the object.
+ * @return the first item, NULL for NULL.
+ */
 MPROC_API void *mproc_shared_data(mproc_shared *s);
+/**
+ * The number of items (Python's len(); 1 for a Value).
+ * @param s the object.
+ * @return the count, 0 for NULL.
+ */
 MPROC_API size_t mproc_shared_len(const mproc_shared *s);
+/**
+ * The size of one item in bytes.
+ * @param s the object.
+ * @return the size, 0 for NULL.
+ */
 MPROC_API size_t mproc_shared_itemsize(const mproc_shared *s);
+/**
+ * The typecode given at creation.
+ * @param s the object.
+ * @return the typecode, 0 for NULL.
+ */
 MPROC_API char mproc_shared_typecode(const mproc_shared *s);
-/** The lock (borrowed), NULL for a Raw one (Python's get_lock()). */
+/**
+ * Python's get_lock().
+ * @param s the object.
+ * @return the lock (borrowed), NULL for a Raw one (or NULL).
+ */
 MPROC_API mproc_lock *mproc_shared_get_lock(mproc_shared *s);
-/** acquire/release of that lock; MPROC_EINVAL for a Raw one. */
+/**
+ * Python's get_lock().acquire(timeout) (or "with v:").
+ * @param s the object.
+ * @param timeout as for mproc_lock_acquire.
+ * @return as mproc_lock_acquire; MPROC_EINVAL for a Raw one ("a RawValue
+ *         has no lock") or NULL.
+ */
 MPROC_API int mproc_shared_acquire(mproc_shared *s, double timeout);
+/**
+ * Python's get_lock().release().
+ * @param s the object.
+ * @return as mproc_lock_release; MPROC_EINVAL for a Raw one or NULL.
+ */
 MPROC_API int mproc_shared_release(mproc_shared *s);
 /**
- * Item i converted from / to int64, uint64 or double (no locking).
- * MPROC_ERANGE for a bad index, or an item the output cannot hold (get_int
- * of a 'Q' or 64-bit 'L' above INT64_MAX: use get_uint; get_uint of a
- * negative item); MPROC_EINVAL for a value the typecode cannot hold ('c'
- * is a byte, 0..255, as Python's bytes of length 1); MPROC_ETYPE for a
- * float into or out of an integer typecode (set_float on 'i', get_int on
- * 'd': Python's TypeError).  An integer into 'f' or 'd' is fine, as in
- * Python, and get_float reads any typecode.
+ * Item i as an int64_t (no locking).
+ * @param s the object.
+ * @param i the index.
+ * @param out where the item goes.
+ * @return 0; MPROC_ERANGE for a bad index, or a 'Q' or 64-bit 'L' item
+ *         above INT64_MAX (use mproc_shared_get_uint); MPROC_ETYPE for a
+ *         float typecode 'f' or 'd' (Python's TypeError); MPROC_EINVAL for
+ *         a NULL argument.
  */
 MPROC_API int mproc_shared_get_int(mproc_shared *s, size_t i, int64_t *out);
+/**
+ * Store an int64_t into item i (no locking).
+ * @param s the object.
+ * @param i the index.
+ * @param val the value.
+ * @return 0; MPROC_ERANGE for a bad index; MPROC_EINVAL for a value the
+ *         typecode cannot hold ('c' is a byte, 0..255, as Python's bytes of
+ *         length 1) or NULL.  An integer into 'f' or 'd' is fine, as in
+ *         Python.
+ */
 MPROC_API int mproc_shared_set_int(mproc_shared *s, size_t i, int64_t val);
+/**
+ * Item i as a uint64_t (no locking).
+ * @param s the object.
+ * @param i the index.
+ * @param out where the item goes.
+ * @return 0; MPROC_ERANGE for a bad index or a negative item; MPROC_ETYPE
+ *         for a float typecode; MPROC_EINVAL for a NULL argument.
+ */
 MPROC_API int mproc_shared_get_uint(mproc_shared *s, size_t i, uint64_t *out);
+/**
+ * Store a uint64_t into item i (no locking).
+ * @param s the object.
+ * @param i the index.
+ * @param val the value.
+ * @return 0; MPROC_ERANGE for a bad index; MPROC_EINVAL for a value the
+ *         typecode cannot hold or NULL.
+ */
 MPROC_API int mproc_shared_set_uint(mproc_shared *s, size_t i, uint64_t val);
+/**
+ * Item i as a double; reads any typecode (no locking).
+ * @param s the object.
+ * @param i the index.
+ * @param out where the item goes.
+ * @return 0; MPROC_ERANGE for a bad index; MPROC_EINVAL for a NULL
+ *         argument.
+ */
 MPROC_API int mproc_shared_get_float(mproc_shared *s, size_t i, double *out);
+/**
+ * Store a double into item i of an 'f' or 'd' object (no locking).
+ * @param s the object.
+ * @param i the index.
+ * @param val the value.
+ * @return 0; MPROC_ETYPE for an integer typecode (use
+ *         mproc_shared_set_int; Python's TypeError); MPROC_EINVAL for a
+ *         finite value out of a 'f' item's range, or NULL; MPROC_ERANGE
+ *         for a bad index.
+ */
 MPROC_API int mproc_shared_set_float(mproc_shared *s, size_t i, double val);
+/**
+ * Another reference (see mproc_lock_incref).
+ * @param s the object (NULL is returned as is).
+ * @return s.
+ */
 MPROC_API mproc_shared *mproc_shared_incref(mproc_shared *s);
+/**
+ * Drop a reference (see mproc_lock_free).
+ * @param s the object; NULL does nothing.
+ */
 MPROC_API void mproc_shared_free(mproc_shared *s);
 
 /**
@@ -1375,34 +1500,174 @@ MPROC_API void mproc_shared_free(mproc_shared *s);
  * tracker, as CPython); on Windows a name lives while a handle to it does.
  */
 typedef struct mproc_shm mproc_shm;
+/**
+ * Python's shared_memory.SharedMemory(name, create, size): a block any
+ * process can attach to by name.  On POSIX the creating process tree
+ * unlinks forgotten names when it ends, even when killed (a resource
+ * tracker, as CPython's); on Windows a name lives while a handle to it
+ * does.
+ * @param m where the new object goes (NULL on failure).
+ * @param name 1 to 200 characters of A-Z a-z 0-9 _ . - (a leading '/'
+ *        is ignored); NULL (with create) picks a random "mproc_<hex>".
+ * @param create non-zero to create the block, 0 to attach to it.
+ * @param size the size to create (> 0); ignored when attaching.
+ * @return 0; MPROC_EEXIST if create and the name is taken; MPROC_ENOENT
+ *         if attaching and there is no such block; MPROC_EINVAL for a NULL
+ *         m, a bad name, no name when attaching, or size 0 when creating;
+ *         MPROC_EMFILE / MPROC_EOS; MPROC_ENOMEM.
+ */
 MPROC_API int mproc_shm_new(mproc_shm **m, const char *name, int create, size_t size);
-/** The bytes (NULL after close). */
+/**
+ * Python's buf.
+ * @param m the object.
+ * @return the bytes, NULL after mproc_shm_close (or for NULL).
+ */
 MPROC_API void *mproc_shm_buf(mproc_shm *m);
+/**
+ * Python's size.
+ * @param m the object.
+ * @return the size, 0 for NULL.
+ */
 MPROC_API size_t mproc_shm_size(const mproc_shm *m);
+/**
+ * Python's name (without a leading '/').
+ * @param m the object.
+ * @return the name (borrowed), NULL for NULL.
+ */
 MPROC_API const char *mproc_shm_name(const mproc_shm *m);
-/** Unmap and close this process's access; the block stays. */
+/**
+ * Python's close(): unmap and close this process's access; the block
+ * stays.  Closing twice does nothing.
+ * @param m the object.
+ * @return 0; MPROC_EINVAL for NULL; MPROC_EOS if unmapping failed.
+ */
 MPROC_API int mproc_shm_close(mproc_shm *m);
-/** Remove the name (POSIX); the block goes when its last user closes. */
+/**
+ * Python's unlink(): remove the name (POSIX); the block goes when its last
+ * user closes.  On Windows it does nothing and returns 0.
+ * @param m the object.
+ * @return 0; MPROC_ENOENT if the name is already gone; MPROC_EINVAL for
+ *         NULL; MPROC_EOS.
+ */
 MPROC_API int mproc_shm_unlink(mproc_shm *m);
+/**
+ * Another reference (see mproc_lock_incref).
+ * @param m the object (NULL is returned as is).
+ * @return m.
+ */
 MPROC_API mproc_shm *mproc_shm_incref(mproc_shm *m);
-/** Close (if open) and release; does not unlink. */
+/**
+ * Drop a reference; the last one closes (if open) and releases.  It does
+ * not unlink.
+ * @param m the object; NULL does nothing.
+ */
 MPROC_API void mproc_shm_free(mproc_shm *m);
 
 /* References for process arguments (the value does not own the object)
  * and the typed getters for the child. */
+/**
+ * A value referring to a Lock or RLock, for a process's argument list
+ * (the value does not own the lock).  Sent anywhere else it gives
+ * MPROC_EINHERIT.
+ * @param l the lock.
+ * @return a new value, or NULL with MPROC_EINVAL (l NULL) or MPROC_ENOMEM
+ *         recorded.
+ */
 MPROC_API mproc_value *mproc_lock_ref(mproc_lock *l);
+/**
+ * A value referring to a Semaphore (see mproc_lock_ref).
+ * @param s the semaphore.
+ * @return a new value, or NULL (MPROC_EINVAL / MPROC_ENOMEM recorded).
+ */
 MPROC_API mproc_value *mproc_sem_ref(mproc_sem *s);
+/**
+ * A value referring to an Event (see mproc_lock_ref).
+ * @param e the event.
+ * @return a new value, or NULL (MPROC_EINVAL / MPROC_ENOMEM recorded).
+ */
 MPROC_API mproc_value *mproc_event_ref(mproc_event *e);
+/**
+ * A value referring to a Condition (see mproc_lock_ref); its lock travels
+ * with it.
+ * @param c the condition.
+ * @return a new value, or NULL (MPROC_EINVAL / MPROC_ENOMEM recorded).
+ */
 MPROC_API mproc_value *mproc_cond_ref(mproc_cond *c);
+/**
+ * A value referring to a Barrier (see mproc_lock_ref).
+ * @param b the barrier.
+ * @return a new value, or NULL (MPROC_EINVAL / MPROC_ENOMEM recorded).
+ */
 MPROC_API mproc_value *mproc_barrier_ref(mproc_barrier *b);
+/**
+ * A value referring to a Value or Array (see mproc_lock_ref).
+ * @param s the object.
+ * @return a new value, or NULL (MPROC_EINVAL / MPROC_ENOMEM recorded).
+ */
 MPROC_API mproc_value *mproc_shared_ref(mproc_shared *s);
+/**
+ * A value referring to a SharedMemory (see mproc_lock_ref); an open one
+ * travels (a closed one fails the start with MPROC_ECLOSED).
+ * @param m the object.
+ * @return a new value, or NULL (MPROC_EINVAL / MPROC_ENOMEM recorded).
+ */
 MPROC_API mproc_value *mproc_shm_ref(mproc_shm *m);
+/**
+ * In the child: the Lock or RLock an argument refers to.  Borrowed: it
+ * lives until the target returns (mproc_lock_incref to keep it longer).
+ * @param v the argument.
+ * @param out where the lock goes.
+ * @return 0; MPROC_ETYPE if v is not a value of that kind of object;
+ *         MPROC_EINVAL if v or out is NULL.
+ */
 MPROC_API int mproc_value_get_lock(const mproc_value *v, mproc_lock **out);
+/**
+ * In the child: the Semaphore an argument refers to (see
+ * mproc_value_get_lock).
+ * @param v the argument.
+ * @param out where the semaphore goes.
+ * @return as mproc_value_get_lock.
+ */
 MPROC_API int mproc_value_get_sem(const mproc_value *v, mproc_sem **out);
+/**
+ * In the child: the Event an argument refers to (see
+ * mproc_value_get_lock).
+ * @param v the argument.
+ * @param out where the event goes.
+ * @return as mproc_value_get_lock.
+ */
 MPROC_API int mproc_value_get_event(const mproc_value *v, mproc_event **out);
+/**
+ * In the child: the Condition an argument refers to (see
+ * mproc_value_get_lock).
+ * @param v the argument.
+ * @param out where the condition goes.
+ * @return as mproc_value_get_lock.
+ */
 MPROC_API int mproc_value_get_cond(const mproc_value *v, mproc_cond **out);
+/**
+ * In the child: the Barrier an argument refers to (see
+ * mproc_value_get_lock).
+ * @param v the argument.
+ * @param out where the barrier goes.
+ * @return as mproc_value_get_lock.
+ */
 MPROC_API int mproc_value_get_barrier(const mproc_value *v, mproc_barrier **out);
+/**
+ * In the child: the Value or Array an argument refers to (see
+ * mproc_value_get_lock).
+ * @param v the argument.
+ * @param out where the object goes.
+ * @return as mproc_value_get_lock.
+ */
 MPROC_API int mproc_value_get_shared(const mproc_value *v, mproc_shared **out);
+/**
+ * In the child: the SharedMemory an argument refers to (see
+ * mproc_value_get_lock).
+ * @param v the argument.
+ * @param out where the object goes.
+ * @return as mproc_value_get_lock.
+ */
 MPROC_API int mproc_value_get_shm(const mproc_value *v, mproc_shm **out);
 
 /* ------------------------------------------------------------------------ */
