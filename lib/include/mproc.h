@@ -1696,11 +1696,32 @@ MPROC_API int mproc_value_get_shm(const mproc_value *v, mproc_shm **out);
  * it finishes it.
  */
 typedef struct mproc_queue mproc_queue;
-/** Python's Queue(maxsize): maxsize <= 0 is unbounded; at most 2^31-1. */
+/**
+ * Python's Queue(maxsize).
+ * @param q where the new queue goes (NULL on failure).
+ * @param maxsize the most items it holds; <= 0 is unbounded; at most
+ *        2^31-1.
+ * @return 0; MPROC_EINVAL if q is NULL or maxsize > 2^31-1; MPROC_ENOMEM /
+ *         MPROC_EOS if the shared buffer cannot be made.
+ */
 MPROC_API int mproc_queue_new(mproc_queue **q, long maxsize);
+/**
+ * Python's SimpleQueue(): unbounded; no task_done/join.
+ * @param q where the new queue goes (NULL on failure).
+ * @return as mproc_queue_new.
+ */
 MPROC_API int mproc_simplequeue_new(mproc_queue **q);
+/**
+ * Python's JoinableQueue(maxsize): a Queue with task_done and join.
+ * @param q where the new queue goes (NULL on failure).
+ * @param maxsize as for mproc_queue_new.
+ * @return as mproc_queue_new.
+ */
 MPROC_API int mproc_joinablequeue_new(mproc_queue **q, long maxsize);
-/** The kinds of queue, for mproc_queue_new_opts. */
+/**
+ * The kinds of queue, for mproc_queue_new_opts: Queue, SimpleQueue,
+ * JoinableQueue.
+ */
 enum { MPROC_QUEUE_PLAIN, MPROC_QUEUE_SIMPLE, MPROC_QUEUE_JOINABLE };
 typedef struct mproc_queue_opts {
   long maxsize;    /* items; <= 0: unbounded (SimpleQueue: must be) */
@@ -1711,32 +1732,153 @@ typedef struct mproc_queue_opts {
                       2^35 - 4096 */
 } mproc_queue_opts;
 #define MPROC_QUEUE_OPTS_INIT {0, 0, 0}
-/** A queue of that kind (MPROC_QUEUE_*); opts NULL: the defaults. */
+/**
+ * A queue of that kind with the buffer sizes of opts.
+ * @param q where the new queue goes (NULL on failure).
+ * @param kind MPROC_QUEUE_PLAIN, MPROC_QUEUE_SIMPLE or
+ *        MPROC_QUEUE_JOINABLE.
+ * @param opts the sizes, or NULL for the defaults.
+ * @return 0; MPROC_EINVAL for an unknown kind, a NULL q, maxsize above
+ *         2^31-1 (or any maxsize for a SimpleQueue), bufsize or maxbytes
+ *         above 2^35-4096, or a bufsize above maxbytes; MPROC_ENOMEM /
+ *         MPROC_EOS.
+ */
 MPROC_API int mproc_queue_new_opts(mproc_queue **q, int kind,
                          const mproc_queue_opts *opts);
-/** Put a copy of v (a value holding no OS objects). */
+/**
+ * Python's put(obj, timeout=...): put a copy of v (a value holding no OS
+ * objects).  It returns once the item is in shared memory (there is no
+ * feeder thread).
+ * @param q the queue.
+ * @param v the item (borrowed).
+ * @param timeout seconds to wait for room; MPROC_FOREVER blocks; 0 or
+ *        another negative value does not wait (Python's block=False).
+ * @return 0; MPROC_EFULL when the queue stays full (maxsize items, or
+ *         maxbytes of buffer) for timeout; MPROC_ECLOSED after
+ *         mproc_queue_close; MPROC_EINHERIT if v holds an OS object;
+ *         MPROC_EENCODE if v is nested too deep; MPROC_EINVAL for NULL or
+ *         a NaN timeout; MPROC_ENOMEM / MPROC_EOS.
+ */
 MPROC_API int mproc_queue_put(mproc_queue *q, const mproc_value *v, double timeout);
+/**
+ * Python's get(timeout=...): take the next item.
+ * @param q the queue.
+ * @param out where the new value goes (the caller frees it).
+ * @param timeout seconds to wait for an item; MPROC_FOREVER blocks; 0 or
+ *        another negative value does not wait (Python's block=False).
+ * @return 0; MPROC_EEMPTY when nothing arrives within timeout; MPROC_EEOF
+ *         once the queue is closed and drained; MPROC_EBADMSG for a
+ *         corrupt item; MPROC_EINVAL for NULL or a NaN timeout;
+ *         MPROC_ENOMEM / MPROC_EOS.
+ */
 MPROC_API int mproc_queue_get(mproc_queue *q, mproc_value **out, double timeout);
+/**
+ * Python's put_nowait(obj): mproc_queue_put with timeout 0.
+ * @param q the queue.
+ * @param v the item (borrowed).
+ * @return as mproc_queue_put (MPROC_EFULL at once when full).
+ */
 MPROC_API int mproc_queue_put_nowait(mproc_queue *q, const mproc_value *v);
+/**
+ * Python's get_nowait(): mproc_queue_get with timeout 0.
+ * @param q the queue.
+ * @param out where the new value goes.
+ * @return as mproc_queue_get (MPROC_EEMPTY at once when empty).
+ */
 MPROC_API int mproc_queue_get_nowait(mproc_queue *q, mproc_value **out);
+/**
+ * Put n raw bytes as one item (no codec; any size).
+ * @param q the queue.
+ * @param p the bytes (may be NULL when n is 0).
+ * @param n how many.
+ * @param timeout as for mproc_queue_put.
+ * @return as mproc_queue_put (without the codec's errors).
+ */
 MPROC_API int mproc_queue_put_bytes(mproc_queue *q, const void *p, size_t n,
                           double timeout);
-/** *p is freed with mproc_free. */
+/**
+ * Take the next item as raw bytes.
+ * @param q the queue.
+ * @param p where the new buffer goes (free it with mproc_free).
+ * @param n where its length goes.
+ * @param timeout as for mproc_queue_get.
+ * @return as mproc_queue_get.
+ */
 MPROC_API int mproc_queue_get_bytes(mproc_queue *q, void **p, size_t *n,
                           double timeout);
-/** The exact number of items in the queue (on every OS). */
+/**
+ * Python's qsize(): the exact number of items in the queue (on every OS;
+ * Python's raises NotImplementedError on macOS).
+ * @param q the queue.
+ * @return the count; MPROC_EINVAL for NULL.
+ */
 MPROC_API long mproc_queue_qsize(mproc_queue *q);
+/**
+ * Python's empty().
+ * @param q the queue.
+ * @return 1 if empty, 0 if not; MPROC_EINVAL for NULL.
+ */
 MPROC_API int mproc_queue_empty(mproc_queue *q);
+/**
+ * Python's full().
+ * @param q the queue.
+ * @return 1 if it holds maxsize items, 0 if not (always 0 unbounded);
+ *         MPROC_EINVAL for NULL.
+ */
 MPROC_API int mproc_queue_full(mproc_queue *q);
-/** No more puts, from any process; readers drain, then get MPROC_EEOF. */
+/**
+ * Python's close(), for every process: no more puts (they get
+ * MPROC_ECLOSED); readers drain what is there, then get MPROC_EEOF.
+ * Closing twice does nothing.
+ * @param q the queue.
+ * @return 0; MPROC_EINVAL for NULL; MPROC_EOS.
+ */
 MPROC_API int mproc_queue_close(mproc_queue *q);
-/** JoinableQueue: one item done (MPROC_EINVAL if called too often). */
+/**
+ * JoinableQueue's task_done(): one item taken is done.
+ * @param q the queue.
+ * @return 0; MPROC_EINVAL "task_done() called too many times" or NULL;
+ *         MPROC_ENOTSUP if q is not a JoinableQueue; MPROC_EOS.
+ */
 MPROC_API int mproc_queue_task_done(mproc_queue *q);
-/** JoinableQueue: wait until every item put has been task_done. */
+/**
+ * JoinableQueue's join(): wait until every item put has been task_done.
+ * (Python's has no timeout; MPROC_FOREVER is that.)
+ * @param q the queue.
+ * @param timeout seconds; MPROC_FOREVER blocks; another negative value
+ *        polls.
+ * @return 0; MPROC_ETIMEDOUT; MPROC_ENOTSUP if q is not a JoinableQueue;
+ *         MPROC_EINVAL for NULL or a NaN timeout; MPROC_EOS.
+ */
 MPROC_API int mproc_queue_join(mproc_queue *q, double timeout);
+/**
+ * Another reference (see mproc_lock_incref).
+ * @param q the queue (NULL is returned as is).
+ * @return q.
+ */
 MPROC_API mproc_queue *mproc_queue_incref(mproc_queue *q);
+/**
+ * Drop a reference; the last one unmaps the queue in this process (other
+ * processes keep theirs; freeing does not close it).
+ * @param q the queue; NULL does nothing.
+ */
 MPROC_API void mproc_queue_free(mproc_queue *q);
+/**
+ * A value referring to a queue, for a process's argument list (or a
+ * Pool's initargs); inside a value put anywhere else it gives
+ * MPROC_EINHERIT.
+ * @param q the queue.
+ * @return a new value, or NULL (MPROC_EINVAL / MPROC_ENOMEM recorded).
+ */
 MPROC_API mproc_value *mproc_queue_ref(mproc_queue *q);
+/**
+ * In the child: the queue an argument refers to (borrowed until the
+ * target returns; mproc_queue_incref to keep it).
+ * @param v the argument.
+ * @param out where the queue goes.
+ * @return 0; MPROC_ETYPE if v refers to no queue; MPROC_EINVAL if v or out
+ *         is NULL.
+ */
 MPROC_API int mproc_value_get_queue(const mproc_value *v, mproc_queue **out);
 
 /* ------------------------------------------------------------------------ */
