@@ -1908,9 +1908,21 @@ typedef int (*mproc_task_fn)(const mproc_value *arg, mproc_value **result);
 /** Runs once in each worker with opts.initargs; non-zero fails the start. */
 typedef int (*mproc_pool_init_fn)(const mproc_value *initargs);
 
-/** In a task or initializer: record a message for code, return code. */
+/**
+ * In a task or initializer: record a message for code and return code,
+ * as in `return mproc_fail(MPROC_EINVAL, "bad item %d", x);`.  The caller
+ * of the pool gets that code and "task failed in worker <pid>: <message>".
+ * @param code a negative MPROC_E* code (a code >= 0 becomes MPROC_EINVAL).
+ * @param fmt a printf format for the message, or NULL for none.
+ * @param ... its arguments.
+ * @return the code.
+ */
 MPROC_API int mproc_fail(int code, const char *fmt, ...);
-/** In a task: 1 once the soft time limit of the running task has passed. */
+/**
+ * In a task: whether the soft time limit of the running task (the pool's
+ * or the call's soft_time_limit) has passed; the task may then stop early.
+ * @return 1 once it has passed, 0 if not (or there is none).
+ */
 MPROC_API int mproc_task_expired(void);
 
 typedef struct mproc_pool mproc_pool;
@@ -1947,89 +1959,268 @@ typedef struct mproc_call_opts {
 } mproc_call_opts;
 #define MPROC_CALL_OPTS_INIT {0, NULL, NULL, NULL, NULL, 0.0, 0.0}
 
+/**
+ * Python's Pool(processes, initializer, initargs, maxtasksperchild): start
+ * the workers (this binary re-executed, daemonic).  The first workers
+ * start here, so a start failure is reported here.
+ * @param pool where the new pool goes (NULL on failure).
+ * @param opts the options, or NULL for the defaults.
+ * @return 0; MPROC_EINVAL if pool is NULL, processes or maxtasksperchild
+ *         is negative or a time limit is negative or NaN; MPROC_ETYPE if
+ *         initargs is not a list; MPROC_ESPAWN if a worker could not start
+ *         (the reason in mproc_last_error()); MPROC_ETARGET if the
+ *         initializer is not a function of a loaded image; MPROC_ENOTINIT
+ *         if main() did not call mproc_init(); MPROC_ENOMEM / MPROC_EOS.
+ */
 MPROC_API int mproc_pool_new(mproc_pool **pool, const mproc_pool_opts *opts);
-/** Python's apply: *result is the task's value (caller frees). */
+/**
+ * Python's apply(fn, (arg,)): run fn(arg) in a worker and wait.
+ * @param pool the pool.
+ * @param fn the task.
+ * @param arg its argument (borrowed; encoded at once).
+ * @param result where the task's value goes (the caller frees it; None if
+ *        the task set no result).
+ * @return 0; the task's code if it failed (its message, with the worker's
+ *         pid, in mproc_last_error()): the code it returned,
+ *         MPROC_EWORKERDIED if its worker died, MPROC_ETIMEDOUT past the
+ *         hard time limit, MPROC_ECLOSED if cancelled or the pool was
+ *         terminated; MPROC_EINHERIT if arg holds an OS object (or the
+ *         result did); MPROC_ECLOSED if the pool is closed; MPROC_ESPAWN if
+ *         the pool cannot start workers any more; MPROC_ETARGET if fn is
+ *         not a function of a loaded image; MPROC_EINVAL for a NULL
+ *         argument; MPROC_ENOMEM.
+ */
 MPROC_API int mproc_pool_apply(mproc_pool *pool, mproc_task_fn fn,
                      const mproc_value *arg, mproc_value **result);
+/**
+ * Python's apply_async(fn, (arg,), callback, error_callback): submit and
+ * return at once.
+ * @param pool the pool.
+ * @param fn the task.
+ * @param arg its argument (borrowed; encoded at once).
+ * @param opts callbacks, their ctx and time limits, or NULL.
+ * @param r where the new AsyncResult goes (free it with mproc_async_free).
+ * @return 0; MPROC_ECLOSED if the pool is closed; MPROC_EINHERIT if arg
+ *         holds an OS object; MPROC_ESPAWN if the pool cannot start workers
+ *         any more; MPROC_ETARGET; MPROC_EINVAL for a NULL argument or a
+ *         negative time limit; MPROC_ENOMEM.  The task's own outcome comes
+ *         from mproc_async_get.
+ */
 MPROC_API int mproc_pool_apply_async(mproc_pool *pool, mproc_task_fn fn,
                            const mproc_value *arg,
                            const mproc_call_opts *opts, mproc_async **r);
 /**
- * fn over each item of list, in chunks.  *results: the list of values in
- * order (caller frees).  A failed task gives its code (the first failed
- * one's); the others still ran, and mproc_async_task tells each one.
+ * Python's map(fn, list, chunksize): fn over each item of list, in chunks,
+ * and wait.  A failed task gives its code (the first failed one's); the
+ * others still ran.
+ * @param pool the pool.
+ * @param fn the task.
+ * @param list the items (a list; borrowed).
+ * @param chunksize items per chunk; 0: Python's default.
+ * @param results where the list of values, in order, goes (the caller
+ *        frees it; also set when a task failed, failed items None).
+ * @return 0; a failed task's code; MPROC_ETYPE if list is not a list;
+ *         otherwise as mproc_pool_apply.
  */
 MPROC_API int mproc_pool_map(mproc_pool *pool, mproc_task_fn fn,
                    const mproc_value *list, size_t chunksize,
                    mproc_value **results);
+/**
+ * Python's map_async(fn, list, chunksize, callback, error_callback).
+ * @param pool the pool.
+ * @param fn the task.
+ * @param list the items (a list; borrowed).
+ * @param opts chunksize, callbacks, ctx and time limits, or NULL.
+ * @param r where the new AsyncResult goes (free it with mproc_async_free).
+ * @return 0; MPROC_ETYPE if list is not a list; otherwise as
+ *         mproc_pool_apply_async.
+ */
 MPROC_API int mproc_pool_map_async(mproc_pool *pool, mproc_task_fn fn,
                          const mproc_value *list, const mproc_call_opts *opts,
                          mproc_async **r);
-/** starmap: each item is a list of arguments, given as the task's arg. */
+/**
+ * Python's starmap: each item is a list of arguments, given to fn as its
+ * arg.
+ * @param pool the pool.
+ * @param fn the task.
+ * @param list the items, each a list (borrowed).
+ * @param chunksize items per chunk; 0: Python's default.
+ * @param results where the list of values goes (the caller frees it).
+ * @return as mproc_pool_map; MPROC_ETYPE also if an item is not a list.
+ */
 MPROC_API int mproc_pool_starmap(mproc_pool *pool, mproc_task_fn fn,
                        const mproc_value *list, size_t chunksize,
                        mproc_value **results);
+/**
+ * Python's starmap_async.
+ * @param pool the pool.
+ * @param fn the task.
+ * @param list the items, each a list (borrowed).
+ * @param opts chunksize, callbacks, ctx and time limits, or NULL.
+ * @param r where the new AsyncResult goes (free it with mproc_async_free).
+ * @return as mproc_pool_map_async; MPROC_ETYPE also if an item is not a
+ *         list.
+ */
 MPROC_API int mproc_pool_starmap_async(mproc_pool *pool, mproc_task_fn fn,
                              const mproc_value *list,
                              const mproc_call_opts *opts, mproc_async **r);
 /**
- * Python's imap / imap_unordered (chunksize 0 means 1, as Python): the
- * tasks run at once and mproc_async_next gives the results as they come
- * (in order / in completion order) while later tasks still run.
+ * Python's imap (chunksize 0 means 1, as Python): the tasks run at once
+ * and mproc_async_next gives the results in order while later tasks still
+ * run.
+ * @param pool the pool.
+ * @param fn the task.
+ * @param list the items (a list; borrowed).
+ * @param chunksize items per chunk; 0: 1.
+ * @param it where the iterator goes (free it with mproc_async_free).
+ * @return as mproc_pool_map_async.
  */
 MPROC_API int mproc_pool_imap(mproc_pool *pool, mproc_task_fn fn,
                     const mproc_value *list, size_t chunksize,
                     mproc_async **it);
+/**
+ * Python's imap_unordered: as mproc_pool_imap, the results in completion
+ * order.
+ * @param pool the pool.
+ * @param fn the task.
+ * @param list the items (a list; borrowed).
+ * @param chunksize items per chunk; 0: 1.
+ * @param it where the iterator goes (free it with mproc_async_free).
+ * @return as mproc_pool_map_async.
+ */
 MPROC_API int mproc_pool_imap_unordered(mproc_pool *pool, mproc_task_fn fn,
                               const mproc_value *list, size_t chunksize,
                               mproc_async **it);
 /**
- * The next result of an imap: 0 and *out (the caller's), the task's code
- * if it failed (the iterator moves on, as Python's next() raising),
- * MPROC_ETIMEDOUT, or MPROC_EEOF once all were given (StopIteration).
+ * Python's next(it, timeout) on an imap iterator.
+ * @param it the iterator.
+ * @param timeout seconds; MPROC_FOREVER blocks; another negative value
+ *        polls.
+ * @param out where the value goes (the caller's to free; None if the task
+ *        set none).
+ * @return 0; the task's code if it failed (the iterator moves on, as
+ *         Python's next() raising); MPROC_ETIMEDOUT; MPROC_EEOF once all
+ *         were given (StopIteration); MPROC_EINVAL for NULL, an
+ *         AsyncResult that is not an imap iterator, or a NaN timeout.
  */
 MPROC_API int mproc_async_next(mproc_async *it, double timeout, mproc_value **out);
-/** No more submissions (MPROC_ECLOSED); workers exit when all is done. */
+/**
+ * Python's close(): no more submissions (they get MPROC_ECLOSED); workers
+ * exit when all is done.
+ * @param pool the pool.
+ * @return 0; MPROC_EINVAL for NULL.
+ */
 MPROC_API int mproc_pool_close(mproc_pool *pool);
-/** Fail every unfinished task (MPROC_ECLOSED) and stop the workers. */
+/**
+ * Python's terminate(): fail every unfinished task (MPROC_ECLOSED), stop
+ * the workers and wait for them (from a callback it takes effect when the
+ * callback returns, without waiting).
+ * @param pool the pool.
+ * @return 0; MPROC_EINVAL for NULL.
+ */
 MPROC_API int mproc_pool_terminate(mproc_pool *pool);
-/** Wait for the workers to exit: MPROC_EINVAL unless closed/terminated. */
+/**
+ * Python's join(): wait for the workers to exit.
+ * @param pool the pool (closed or terminated).
+ * @param timeout seconds; MPROC_FOREVER blocks; another negative value
+ *        polls.
+ * @return 0; MPROC_EINVAL unless closed/terminated (Python's "Pool is
+ *         still running"), from a callback, for NULL or a NaN timeout;
+ *         MPROC_ETIMEDOUT.
+ */
 MPROC_API int mproc_pool_join(mproc_pool *pool, double timeout);
-/** Terminate (if needed), join and release.  Results stay usable.  In a
- *  callback (the pool's result thread) it only terminates; join there is
- *  MPROC_EINVAL. */
+/**
+ * Terminate (if needed), join and release the pool.  AsyncResults stay
+ * usable (free them too).  In a callback (the pool's result thread) it
+ * only terminates; the pool is released when that thread ends.
+ * @param pool the pool; NULL does nothing.
+ */
 MPROC_API void mproc_pool_free(mproc_pool *pool);
-/** The pids of the current workers (up to cap); returns their number. */
+/**
+ * The pids of the current workers (they change as workers are replaced).
+ * @param pool the pool.
+ * @param pids where up to cap pids go (may be NULL).
+ * @param cap the size of pids.
+ * @return the number of workers (may exceed cap); MPROC_EINVAL for NULL.
+ */
 MPROC_API int mproc_pool_pids(mproc_pool *pool, long *pids, size_t cap);
 
-/** 0 when ready, MPROC_ETIMEDOUT if not within timeout. */
+/**
+ * Python's AsyncResult.wait(timeout), except that the result is a code.
+ * @param r the AsyncResult.
+ * @param timeout seconds; MPROC_FOREVER blocks; another negative value
+ *        polls.
+ * @return 0 when ready (succeeded or not); MPROC_ETIMEDOUT if not within
+ *         timeout; MPROC_EINVAL for NULL or a NaN timeout.
+ */
 MPROC_API int mproc_async_wait(mproc_async *r, double timeout);
 /**
- * Wait, then: 0 and *out (borrowed, valid until mproc_async_free; may be
- * NULL) the value (apply) or list (map); or the failed task's code with
- * its message in mproc_last_error() (for a map *out is still the list,
- * failed items None).
+ * Python's AsyncResult.get(timeout): wait, then the value (apply) or list
+ * (map), or the failed task's code with its message in
+ * mproc_last_error().
+ * @param r the AsyncResult (not an imap iterator).
+ * @param timeout seconds; MPROC_FOREVER blocks; another negative value
+ *        polls.
+ * @param out where the value goes (borrowed, valid until mproc_async_free;
+ *        may be NULL; for a map it is the list even when a task failed,
+ *        failed items None).
+ * @return 0; the first failed task's code (see mproc_pool_apply);
+ *         MPROC_ETIMEDOUT; MPROC_EINVAL for NULL, an imap iterator or a NaN
+ *         timeout.
  */
 MPROC_API int mproc_async_get(mproc_async *r, double timeout, const mproc_value **out);
+/**
+ * Python's ready().
+ * @param r the AsyncResult.
+ * @return 1 if every task is finished, 0 if not; MPROC_EINVAL for NULL.
+ */
 MPROC_API int mproc_async_ready(mproc_async *r);
-/** 1 if every task succeeded, 0 if not, MPROC_EINVAL if not ready. */
+/**
+ * Python's successful().
+ * @param r the AsyncResult.
+ * @return 1 if every task succeeded, 0 if not; MPROC_EINVAL if not ready
+ *         (Python's ValueError) or NULL.
+ */
 MPROC_API int mproc_async_successful(mproc_async *r);
 /**
- * Task i of the call: its code (0 success, MPROC_EINVAL if not finished)
- * and, each if not NULL, its value, message and worker pid (borrowed).
+ * Task i of the call: its code and, each if not NULL, its value, message
+ * and worker pid (borrowed, valid until mproc_async_free).
+ * @param r the AsyncResult.
+ * @param i the task's index (its item's, for a map).
+ * @param value where its value goes (may be NULL).
+ * @param message where its failure message goes (NULL on success; may be
+ *        NULL).
+ * @param pid where the pid of the worker that ran it goes (may be NULL).
+ * @return the task's code (0 success); MPROC_EINVAL if it is not finished
+ *         or r is NULL; MPROC_ERANGE if i is not a task of the call.
  */
 MPROC_API int mproc_async_task(mproc_async *r, size_t i, const mproc_value **value,
                      const char **message, long *pid);
-/** How many tasks are finished, of how many. */
+/**
+ * How many tasks are finished, of how many.
+ * @param r the AsyncResult.
+ * @param done where the finished count goes (may be NULL).
+ * @param total where the task count goes (may be NULL).
+ * @return 0; MPROC_EINVAL for NULL.
+ */
 MPROC_API int mproc_async_progress(mproc_async *r, size_t *done, size_t *total);
 /**
- * Queued tasks never run and fail with MPROC_ECLOSED ("cancelled"); with
- * kill_running the workers running its tasks are killed (and replaced),
- * those tasks fail the same way; else they finish.  Returns how many
- * tasks were cancelled.
+ * Cancel the call (not in Python's Pool; billiard's): queued tasks never
+ * run and fail with MPROC_ECLOSED ("cancelled"); with kill_running the
+ * workers running its tasks are killed (and replaced), those tasks fail
+ * the same way; else they finish.
+ * @param r the AsyncResult.
+ * @param kill_running non-zero to kill the workers running its tasks.
+ * @return how many tasks were cancelled (0 if it was ready, or when called
+ *         from a callback: then it acts when the callback returns);
+ *         MPROC_EINVAL for NULL; MPROC_ENOMEM.
  */
 MPROC_API int mproc_async_cancel(mproc_async *r, int kill_running);
-/** Release (an unfinished call still completes; callbacks still run). */
+/**
+ * Release an AsyncResult (an unfinished call still completes; callbacks
+ * still run).
+ * @param r the AsyncResult; NULL does nothing.
+ */
 MPROC_API void mproc_async_free(mproc_async *r);
 
 /*
@@ -2039,55 +2230,148 @@ MPROC_API void mproc_async_free(mproc_async *r);
  * as_completed take futures of one pool (MPROC_EINVAL otherwise).
  */
 typedef struct mproc_async mproc_future;
-/** Python's executor.submit(fn, arg). */
+/**
+ * Python's executor.submit(fn, arg): a future of one task.
+ * @param pool the pool.
+ * @param fn the task.
+ * @param arg its argument (borrowed; encoded at once).
+ * @param f where the new future goes (free it with mproc_future_free).
+ * @return as mproc_pool_apply_async (MPROC_ECLOSED after shutdown:
+ *         Python's "cannot schedule new futures after shutdown").
+ */
 MPROC_API int mproc_pool_submit(mproc_pool *pool, mproc_task_fn fn,
                       const mproc_value *arg, mproc_future **f);
 /**
  * Python's shutdown(wait, cancel_futures): no more submissions; with
  * cancel_futures every future not started is cancelled; with wait, waits
  * for the running ones and the workers' exit.
+ * @param pool the pool.
+ * @param wait non-zero to wait.
+ * @param cancel_futures non-zero to cancel the futures not started.
+ * @return 0; MPROC_EINVAL for NULL or from a callback with wait.
  */
 MPROC_API int mproc_pool_shutdown(mproc_pool *pool, int wait, int cancel_futures);
-/** result(timeout): 0 and *out (borrowed), the task's code (its message in
- *  mproc_last_error()), MPROC_ETIMEDOUT, or MPROC_ECLOSED if cancelled. */
+/**
+ * Python's Future.result(timeout).
+ * @param f the future.
+ * @param timeout seconds; MPROC_FOREVER blocks; another negative value
+ *        polls.
+ * @param out where the value goes (borrowed, valid until
+ *        mproc_future_free; may be NULL).
+ * @return 0; the task's code if it failed (its message in
+ *         mproc_last_error()); MPROC_ETIMEDOUT; MPROC_ECLOSED if
+ *         cancelled; MPROC_EINVAL for NULL or a NaN timeout.
+ */
 MPROC_API int mproc_future_result(mproc_future *f, double timeout,
                         const mproc_value **out);
-/** exception(timeout): 0 if it succeeded, else as result (message, may be
- *  NULL, borrowed). */
+/**
+ * Python's Future.exception(timeout): the task's failure, if any.
+ * @param f the future.
+ * @param timeout as for mproc_future_result.
+ * @param message where the failure message goes (borrowed; NULL on
+ *        success; may be NULL).
+ * @return 0 if it succeeded, the task's code if it failed;
+ *         MPROC_ETIMEDOUT; MPROC_ECLOSED if cancelled; MPROC_EINVAL.
+ */
 MPROC_API int mproc_future_exception(mproc_future *f, double timeout,
                            const char **message);
+/**
+ * Python's done(): finished, failed or cancelled.
+ * @param f the future.
+ * @return 1 if done, 0 if not; MPROC_EINVAL for NULL.
+ */
 MPROC_API int mproc_future_done(mproc_future *f);
-/** 1 once the task has gone to a worker and is not done. */
+/**
+ * Python's running().
+ * @param f the future.
+ * @return 1 once the task has gone to a worker and is not done, else 0;
+ *         MPROC_EINVAL for NULL.
+ */
 MPROC_API int mproc_future_running(mproc_future *f);
-/** 1 if cancelled now (it will never run), 0 if running or done. */
+/**
+ * Python's cancel().
+ * @param f the future.
+ * @return 1 if cancelled now (it will never run), 0 if running or done;
+ *         MPROC_EINVAL for NULL; MPROC_ENOMEM.
+ */
 MPROC_API int mproc_future_cancel(mproc_future *f);
+/**
+ * Python's cancelled().
+ * @param f the future.
+ * @return 1 if it was cancelled, 0 if not; MPROC_EINVAL for NULL.
+ */
 MPROC_API int mproc_future_cancelled(mproc_future *f);
-/** fn(f, ctx) once f is done: at once in the caller if it is, else on the
- *  pool's result thread. */
+/**
+ * Python's add_done_callback(fn): fn(f, ctx) once f is done: at once in
+ * the caller if it is, else on the pool's result thread (callbacks run in
+ * the order added).
+ * @param f the future.
+ * @param fn the callback.
+ * @param ctx its argument.
+ * @return 0; MPROC_EINVAL if f or fn is NULL; MPROC_ENOMEM.
+ */
 MPROC_API int mproc_future_add_done_callback(mproc_future *f,
                                    void (*fn)(mproc_future *f, void *ctx),
                                    void *ctx);
+/**
+ * Release a future (see mproc_async_free).
+ * @param f the future; NULL does nothing.
+ */
 MPROC_API void mproc_future_free(mproc_future *f);
 
+/** Python's return_when of concurrent.futures.wait (mproc_futures_wait). */
 enum {
-  MPROC_FIRST_COMPLETED = 1,
-  MPROC_FIRST_EXCEPTION = 2,
-  MPROC_ALL_COMPLETED = 3
+  MPROC_FIRST_COMPLETED = 1, /**< as soon as one future is done */
+  MPROC_FIRST_EXCEPTION = 2, /**< as soon as one fails, or all are done */
+  MPROC_ALL_COMPLETED = 3    /**< when all are done */
 };
 /**
- * Python's wait(fs, timeout, return_when): done[i] is set to 1/0; returns
- * how many are done (the condition may not hold at the timeout).
+ * Python's wait(fs, timeout, return_when).
+ * @param fs the futures, all of one pool.
+ * @param n how many.
+ * @param timeout seconds; MPROC_FOREVER blocks; another negative value
+ *        polls.
+ * @param return_when MPROC_FIRST_COMPLETED, MPROC_FIRST_EXCEPTION or
+ *        MPROC_ALL_COMPLETED.
+ * @param done n flags, each set to 1 (done) or 0.
+ * @return how many are done (the condition may not hold at the timeout:
+ *         that is not an error, as in Python); MPROC_EINVAL for a NULL
+ *         array, future or done, futures of different pools, an unknown
+ *         return_when or a NaN timeout.
  */
 MPROC_API int mproc_futures_wait(mproc_future *const *fs, size_t n, double timeout,
                        int return_when, int *done);
-/** Python's as_completed(fs, timeout) as an iterator. */
+/**
+ * Python's as_completed(fs, timeout) as an iterator.
+ */
 typedef struct mproc_completed mproc_completed;
+/**
+ * Python's as_completed(fs, timeout): an iterator over fs in completion
+ * order; the timeout counts from this call, as in Python.
+ * @param it where the new iterator goes (free it with
+ *        mproc_completed_free).
+ * @param fs the futures, all of one pool (the array is copied).
+ * @param n how many.
+ * @param timeout seconds for the whole iteration; MPROC_FOREVER: none.
+ * @return 0; MPROC_EINVAL for a NULL argument, futures of different pools
+ *         or a NaN timeout; MPROC_ENOMEM.
+ */
 MPROC_API int mproc_as_completed(mproc_completed **it, mproc_future *const *fs,
                        size_t n, double timeout);
-/** The next future to complete (its index in *index if not NULL):
- *  0, MPROC_EEOF when all were given, MPROC_ETIMEDOUT at the timeout. */
+/**
+ * The next future to complete.
+ * @param it the iterator.
+ * @param f where the future goes (borrowed: the caller's own; may be NULL).
+ * @param index where its index in fs goes (may be NULL).
+ * @return 0; MPROC_EEOF when all were given; MPROC_ETIMEDOUT at the
+ *         timeout (Python's TimeoutError); MPROC_EINVAL for NULL.
+ */
 MPROC_API int mproc_completed_next(mproc_completed *it, mproc_future **f,
                          size_t *index);
+/**
+ * Release the iterator (not the futures).
+ * @param it the iterator; NULL does nothing.
+ */
 MPROC_API void mproc_completed_free(mproc_completed *it);
 
 /* ------------------------------------------------------------------------ */
