@@ -2413,31 +2413,114 @@ typedef struct mproc_manager_opts {
 } mproc_manager_opts;
 #define MPROC_MANAGER_OPTS_INIT {NULL, NULL, 0, 5.0, 0, 0}
 
-/** Python's Manager() / SyncManager.start(): a server process, ready to
- *  serve when this returns; it dies with this process (even when killed). */
+/**
+ * Python's Manager() / SyncManager.start(): a server process (daemonic),
+ * ready to serve when this returns; it dies with this process (even when
+ * this one is killed).  Types registered with mproc_manager_register
+ * before this call are served.
+ * @param m where the new manager goes (NULL on failure).
+ * @param opts address, authkey and limits, or NULL for the defaults.
+ * @return 0; MPROC_ESPAWN if the server process could not start or ended
+ *         at start; the server's code (MPROC_EOS, MPROC_EINVAL, ...) if it
+ *         could not listen on the address (e.g. a "host:port" in use);
+ *         MPROC_EINVAL if m is NULL or the authkey is too long;
+ *         MPROC_ENOTINIT; MPROC_ENOMEM.
+ */
 MPROC_API int mproc_manager_start(mproc_manager **m, const mproc_manager_opts *opts);
-/** Python's BaseManager(address, authkey).connect(): a manager served by
- *  another process.  authkey NULL: this process's. */
+/**
+ * Python's BaseManager(address, authkey).connect(): a manager served by
+ * another process.  Like Python's connect() it checks that the server is
+ * there and knows the key.
+ * @param m where the new manager goes (NULL on failure).
+ * @param address the server's address (mproc_manager_address on its side).
+ * @param authkey the key, or NULL for this process's (inherited from the
+ *        parent, as Python's).
+ * @param authkey_len its length.
+ * @return 0; MPROC_EAUTH if the server does not accept the key (or does
+ *         not prove it knows it); MPROC_EEOF if nobody listens there;
+ *         MPROC_ETIMEDOUT if the handshake stalls; MPROC_EINVAL for a NULL
+ *         m or address, or an address or key too long; MPROC_ENOMEM /
+ *         MPROC_EOS.
+ */
 MPROC_API int mproc_manager_connect(mproc_manager **m, const char *address,
                           const void *authkey, size_t authkey_len);
-/** The address clients connect to. */
+/**
+ * The address clients connect to.
+ * @param m the manager.
+ * @return the address (borrowed), NULL for NULL.
+ */
 MPROC_API const char *mproc_manager_address(const mproc_manager *m);
-/** Stop a started server (its objects go); a connected one just lets go.
- *  Proxies of a stopped server fail with MPROC_EEOF.  Freeing shuts down. */
+/**
+ * Python's shutdown(): stop a started server (its objects go; it is
+ * terminated, then killed, if it does not stop within 2 s each); a
+ * connected manager just lets go.  Proxies of a stopped server fail with
+ * MPROC_EEOF; later creations on m with MPROC_ECLOSED.  Shutting down
+ * twice does nothing.
+ * @param m the manager.
+ * @return 0; MPROC_EINVAL for NULL.
+ */
 MPROC_API int mproc_manager_shutdown(mproc_manager *m);
+/**
+ * Shut down (see mproc_manager_shutdown) and release.
+ * @param m the manager; NULL does nothing.
+ */
 MPROC_API void mproc_manager_free(mproc_manager *m);
-/** The number of objects the server holds (tests, leak checks). */
+/**
+ * The number of objects the server holds (tests, leak checks).
+ * @param m the manager.
+ * @return the count; MPROC_EEOF if the server has gone; MPROC_EINVAL for
+ *         NULL.
+ */
 MPROC_API int mproc_manager_object_count(mproc_manager *m);
 
-/** Python's SyncManager.list(seq) / dict(d) / Namespace().  init (stolen,
- *  may be NULL) is a list / dict to start from. */
+/**
+ * Python's SyncManager.list(seq): a list in the server.
+ * @param m the manager.
+ * @param init a list to start from (stolen, also on failure), or NULL.
+ * @param out where the new proxy goes (free it with mproc_proxy_free).
+ * @return 0; MPROC_ECLOSED after shutdown; MPROC_EEOF if the server has
+ *         gone; MPROC_EINHERIT if init holds an OS object (a proxy may be
+ *         inside); the server's MPROC_ETYPE / MPROC_EINVAL for a bad init;
+ *         MPROC_EINVAL if m or out is NULL; MPROC_ENOMEM.
+ */
 MPROC_API int mproc_manager_list(mproc_manager *m, mproc_value *init, mproc_proxy **out);
+/**
+ * Python's SyncManager.dict(d): a dict in the server.
+ * @param m the manager.
+ * @param init a dict to start from (stolen, also on failure), or NULL.
+ * @param out where the new proxy goes.
+ * @return as mproc_manager_list.
+ */
 MPROC_API int mproc_manager_dict(mproc_manager *m, mproc_value *init, mproc_proxy **out);
+/**
+ * Python's SyncManager.Namespace(): attributes by __getattribute__,
+ * __setattr__, __delattr__.
+ * @param m the manager.
+ * @param out where the new proxy goes.
+ * @return as mproc_manager_list.
+ */
 MPROC_API int mproc_manager_namespace(mproc_manager *m, mproc_proxy **out);
-/** Value(typecode, value) and Array(typecode, list) (the typecodes of
- *  mproc_shared_value); init is stolen, NULL for zero. */
+/**
+ * Python's SyncManager.Value(typecode, value): methods get() and set(v)
+ * (and the "value" attribute through __getattribute__/__setattr__).
+ * @param m the manager.
+ * @param typecode one of mproc_shared_value's typecodes.
+ * @param init the value (stolen, also on failure), or NULL for zero.
+ * @param out where the new proxy goes.
+ * @return as mproc_manager_list; MPROC_EINVAL "bad typecode" for an
+ *         unknown typecode.
+ */
 MPROC_API int mproc_manager_value(mproc_manager *m, char typecode, mproc_value *init,
                         mproc_proxy **out);
+/**
+ * Python's SyncManager.Array(typecode, sequence).
+ * @param m the manager.
+ * @param typecode one of mproc_shared_value's typecodes.
+ * @param init a list of the items (stolen, also on failure), or NULL for
+ *        none.
+ * @param out where the new proxy goes.
+ * @return as mproc_manager_value.
+ */
 MPROC_API int mproc_manager_array(mproc_manager *m, char typecode, mproc_value *init,
                         mproc_proxy **out);
 /**
@@ -2445,51 +2528,135 @@ MPROC_API int mproc_manager_array(mproc_manager *m, char typecode, mproc_value *
  * Semaphore(value), BoundedSemaphore(value), Event, Condition (with its
  * own RLock) and Barrier(parties, timeout) (timeout MPROC_FOREVER: none;
  * no action: functions do not travel to the server).  Their methods are
- * called by Python's names with Python's positional arguments:
- * put(item, block=True, timeout=None), get(block=True, timeout=None) (a
- * timeout gives MPROC_EFULL / MPROC_EEMPTY), acquire(blocking=True,
- * timeout=-1) -> True/False, release(), wait(timeout=None), notify(n=1),
- * notify_all(), set(), clear(), is_set(), task_done(), join(), qsize(),
- * abort(), reset(), parties(), n_waiting(), broken().  A client process
- * that dies holding a Lock or RLock (or a Condition's lock) has it
- * released by the server: the next acquire returns MPROC_EOWNERDEAD with
- * the lock held.  A blocked call returns MPROC_EEOF at once if the
- * server dies.
+ * called with mproc_proxy_call by Python's names with Python's positional
+ * arguments: put(item, block=True, timeout=None), get(block=True,
+ * timeout=None) (a timeout gives MPROC_EFULL / MPROC_EEMPTY),
+ * acquire(blocking=True, timeout=-1) -> True/False, release(),
+ * wait(timeout=None), notify(n=1), notify_all(), set(), clear(),
+ * is_set(), task_done(), join(), qsize(), abort(), reset(), parties(),
+ * n_waiting(), broken().  A client process that dies holding a Lock or
+ * RLock (or a Condition's lock) has it released by the server: the next
+ * acquire returns MPROC_EOWNERDEAD with the lock held.  A blocked call
+ * returns MPROC_EEOF at once if the server dies.
+ * @param m the manager.
+ * @param maxsize the most items (<= 0: unbounded).
+ * @param out where the new proxy goes.
+ * @return as mproc_manager_list.
  */
 MPROC_API int mproc_manager_queue(mproc_manager *m, long maxsize, mproc_proxy **out);
+/**
+ * Python's SyncManager.JoinableQueue(maxsize) (see mproc_manager_queue).
+ * @param m the manager.
+ * @param maxsize the most items (<= 0: unbounded).
+ * @param out where the new proxy goes.
+ * @return as mproc_manager_list.
+ */
 MPROC_API int mproc_manager_joinablequeue(mproc_manager *m, long maxsize,
                                 mproc_proxy **out);
+/**
+ * Python's SyncManager.Lock() (see mproc_manager_queue).
+ * @param m the manager.
+ * @param out where the new proxy goes.
+ * @return as mproc_manager_list.
+ */
 MPROC_API int mproc_manager_lock(mproc_manager *m, mproc_proxy **out);
+/**
+ * Python's SyncManager.RLock() (see mproc_manager_queue).
+ * @param m the manager.
+ * @param out where the new proxy goes.
+ * @return as mproc_manager_list.
+ */
 MPROC_API int mproc_manager_rlock(mproc_manager *m, mproc_proxy **out);
+/**
+ * Python's SyncManager.Semaphore(value) (see mproc_manager_queue).
+ * @param m the manager.
+ * @param value the initial value.
+ * @param out where the new proxy goes.
+ * @return as mproc_manager_list; MPROC_EINVAL for a negative value.
+ */
 MPROC_API int mproc_manager_semaphore(mproc_manager *m, int value, mproc_proxy **out);
+/**
+ * Python's SyncManager.BoundedSemaphore(value) (see mproc_manager_queue).
+ * @param m the manager.
+ * @param value the initial and largest value.
+ * @param out where the new proxy goes.
+ * @return as mproc_manager_semaphore.
+ */
 MPROC_API int mproc_manager_bsemaphore(mproc_manager *m, int value, mproc_proxy **out);
+/**
+ * Python's SyncManager.Event() (see mproc_manager_queue).
+ * @param m the manager.
+ * @param out where the new proxy goes.
+ * @return as mproc_manager_list.
+ */
 MPROC_API int mproc_manager_event(mproc_manager *m, mproc_proxy **out);
+/**
+ * Python's SyncManager.Condition() with its own RLock (see
+ * mproc_manager_queue).
+ * @param m the manager.
+ * @param out where the new proxy goes.
+ * @return as mproc_manager_list.
+ */
 MPROC_API int mproc_manager_condition(mproc_manager *m, mproc_proxy **out);
+/**
+ * Python's SyncManager.Barrier(parties, timeout) without an action (see
+ * mproc_manager_queue).
+ * @param m the manager.
+ * @param parties the number of parties (>= 1).
+ * @param timeout the default timeout of wait, or MPROC_FOREVER.
+ * @param out where the new proxy goes.
+ * @return as mproc_manager_list; MPROC_EINVAL for parties < 1.
+ */
 MPROC_API int mproc_manager_barrier(mproc_manager *m, int parties, double timeout,
                           mproc_proxy **out);
-/** Any registered type by its type id; args (stolen, NULL for none) are
- *  the constructor's positional arguments. */
+/**
+ * Any registered type (or a built-in one) by its type id.
+ * @param m the manager.
+ * @param typeid the type id ("list", "dict", "Queue", a registered one...).
+ * @param args the constructor's positional arguments: a list or tuple
+ *        (stolen, also on failure), or NULL for none.
+ * @param out where the new proxy goes.
+ * @return 0; MPROC_ENOTSUP for a type id the server does not know;
+ *         MPROC_ETYPE if args is not a list or tuple; the code the type's
+ *         create returned (MPROC_EINVAL if it returned a non-negative
+ *         failure); MPROC_EINVAL for a NULL typeid; otherwise as
+ *         mproc_manager_list.
+ */
 MPROC_API int mproc_manager_create(mproc_manager *m, const char *typeid,
                          mproc_value *args, mproc_proxy **out);
 
 /**
- * Call a method of the referent, by Python's name: "append", "__getitem__",
- * "__len__", "keys", ...  args (stolen, NULL for none) is a list or tuple
- * of the positional arguments.  *result (may be NULL to drop it) is the
- * return value (None for none).  A slice is the tuple (start, stop[,
- * step]) of ints or None where Python writes l[start:stop:step].  Errors:
- * MPROC_EKEY / ERANGE / ETYPE / EINVAL as Python's KeyError / IndexError /
- * TypeError / ValueError, with Python's words in mproc_last_error();
- * MPROC_ENOTSUP for a method the type does not expose; MPROC_EEOF when the
- * server has gone.
+ * Call a method of the referent, by Python's name: "append",
+ * "__getitem__", "__len__", "keys", ...  A slice is the tuple (start,
+ * stop[, step]) of ints or None where Python writes l[start:stop:step].
+ * @param p the proxy.
+ * @param method the method's name.
+ * @param args a list or tuple of the positional arguments (stolen, also
+ *        on failure), or NULL for none.
+ * @param result where the return value goes (a new value; None for none);
+ *        NULL to drop it.
+ * @return 0; MPROC_EKEY / MPROC_ERANGE / MPROC_ETYPE / MPROC_EINVAL as
+ *         Python's KeyError / IndexError / TypeError / ValueError, with
+ *         Python's words in mproc_last_error(); MPROC_ENOTSUP for a method
+ *         the type does not expose; MPROC_EEOF when the server has gone;
+ *         MPROC_EKEY if the object is gone; MPROC_EINHERIT if args holds
+ *         an OS object other than a proxy; MPROC_EINVAL for a NULL proxy
+ *         or method; MPROC_ETYPE if args is not a list or tuple;
+ *         MPROC_ENOMEM.
  */
 MPROC_API int mproc_proxy_call(mproc_proxy *p, const char *method, mproc_value *args,
                      mproc_value **result);
 /**
  * Python's BaseManager.register('get_queue', callable=...): the name a
  * server published (mproc_server_publish) gives a proxy to that one
- * object, for any client; args (stolen, NULL for none) are ignored by a
- * published object.
+ * object, for any client.  (A type id gives a new object, as
+ * mproc_manager_create.)
+ * @param m the manager.
+ * @param name the published name.
+ * @param args ignored by a published object (stolen); NULL for none.
+ * @param out where the new proxy goes.
+ * @return 0; MPROC_ENOTSUP if the server knows no such name; otherwise as
+ *         mproc_manager_create.
  */
 MPROC_API int mproc_manager_get(mproc_manager *m, const char *name, mproc_value *args,
                       mproc_proxy **out);
@@ -2500,20 +2667,70 @@ MPROC_API int mproc_manager_get(mproc_manager *m, const char *name, mproc_value 
  * remote clients.  Objects it publishes under a name live as long as it.
  */
 typedef struct mproc_server mproc_server;
+/**
+ * A manager server in the current process (Python's
+ * get_server().serve_forever()), for a program that is itself the
+ * manager, e.g. on "host:port" for remote clients.  It listens when this
+ * returns; mproc_server_serve_forever serves.
+ * @param s where the new server goes (NULL on failure).
+ * @param opts address, authkey and limits, or NULL for the defaults.
+ * @return 0; MPROC_EOS if it cannot listen there (an address in use...);
+ *         MPROC_EINVAL if s is NULL, or an address or authkey too long;
+ *         MPROC_ENOMEM.
+ */
 MPROC_API int mproc_server_new(mproc_server **s, const mproc_manager_opts *opts);
+/**
+ * The address clients connect to.
+ * @param s the server.
+ * @return the address (borrowed), NULL for NULL.
+ */
 MPROC_API const char *mproc_server_address(const mproc_server *s);
-/** A new object of typeid (args stolen, NULL for none) that clients reach
- *  by name with mproc_manager_get. */
+/**
+ * A new object of typeid that clients reach by name with
+ * mproc_manager_get.  It lives as long as the server.
+ * @param s the server.
+ * @param name the name (under 64 bytes; not a type id).
+ * @param typeid the object's type id.
+ * @param args the constructor's positional arguments (stolen, also on
+ *        failure), or NULL for none.
+ * @return 0; MPROC_EEXIST if name is a type id; MPROC_ENOTSUP for an
+ *         unknown typeid; the type's create's code; MPROC_EINVAL for a
+ *         NULL argument or a name too long; MPROC_ENOMEM (also past 32
+ *         names).
+ */
 MPROC_API int mproc_server_publish(mproc_server *s, const char *name,
                          const char *typeid, mproc_value *args);
-/** Call a method of a published object from the server program itself
- *  (it may block, e.g. a Queue get, while other clients are served). */
+/**
+ * Call a method of a published object from the server program itself (it
+ * may block, e.g. a Queue get, while other clients are served).
+ * @param s the server.
+ * @param name the published name.
+ * @param method the method's name.
+ * @param args the positional arguments (stolen, also on failure), or NULL.
+ * @param result where the return value goes (a new value; may be NULL).
+ * @return 0; MPROC_EKEY if nothing is published under name; otherwise as
+ *         mproc_proxy_call.
+ */
 MPROC_API int mproc_server_call(mproc_server *s, const char *name, const char *method,
                       mproc_value *args, mproc_value **result);
-/** Serve until mproc_server_stop (from another thread). */
+/**
+ * Serve until mproc_server_stop (called from another thread, e.g. a
+ * signal-watching one).
+ * @param s the server.
+ * @return 0 once stopped; MPROC_ECLOSED if it was stopped before;
+ *         MPROC_EINVAL for NULL.
+ */
 MPROC_API int mproc_server_serve_forever(mproc_server *s);
+/**
+ * Stop serving: mproc_server_serve_forever returns.  Safe from another
+ * thread.
+ * @param s the server; NULL does nothing.
+ */
 MPROC_API void mproc_server_stop(mproc_server *s);
-/** Free a stopped server (with its objects). */
+/**
+ * Free a stopped server (with its objects; clients get MPROC_EEOF).
+ * @param s the server; NULL does nothing.
+ */
 MPROC_API void mproc_server_free(mproc_server *s);
 
 /**
@@ -2535,21 +2752,76 @@ typedef struct mproc_manager_type {
   void (*free)(void *state);
   const char *const *exposed;
 } mproc_manager_type;
+/**
+ * Register a type for the managers started (or servers made) afterwards
+ * by this process.
+ * @param t the type (its strings are copied).
+ * @return 0; MPROC_EEXIST if the type id is taken (also by a built-in
+ *         type); MPROC_EINVAL for NULL, a type id empty or of 64 bytes or
+ *         more, a NULL create or call, or too many exposed names;
+ *         MPROC_ENOMEM (also past the most types).
+ */
 MPROC_API int mproc_manager_register(const mproc_manager_type *t);
 
-/** Python's str(proxy): the referent's repr, e.g. "[100, 300, 101]". */
+/**
+ * Python's str(proxy): the referent's str, e.g. "[100, 300, 101]".
+ * @param p the proxy.
+ * @param out where the new text goes (free it with mproc_free).
+ * @return 0; MPROC_EINVAL if out is NULL; otherwise as mproc_proxy_call.
+ */
 MPROC_API int mproc_proxy_str(mproc_proxy *p, char **out);
-/** Python's repr(proxy): "<ListProxy object, typeid 'list' at 0x...>". */
+/**
+ * Python's repr(proxy): "<ListProxy object, typeid 'list' at 0x...>" (no
+ * call to the server).
+ * @param p the proxy.
+ * @param out where the new text goes (free it with mproc_free).
+ * @return 0; MPROC_EINVAL if p or out is NULL; MPROC_ENOMEM.
+ */
 MPROC_API int mproc_proxy_repr(const mproc_proxy *p, char **out);
-/** Python's len(proxy). */
+/**
+ * Python's len(proxy).
+ * @param p the proxy.
+ * @param n where the length goes (may be NULL).
+ * @return 0; MPROC_ENOTSUP if the type has no __len__; otherwise as
+ *         mproc_proxy_call.
+ */
 MPROC_API int mproc_proxy_len(mproc_proxy *p, size_t *n);
-/** The type id ("list", "dict", "Namespace", ...). */
+/**
+ * The type id ("list", "dict", "Namespace", ...).
+ * @param p the proxy.
+ * @return the type id (borrowed), NULL for NULL.
+ */
 MPROC_API const char *mproc_proxy_typeid(const mproc_proxy *p);
+/**
+ * Another reference to the proxy (the server's object lives while any
+ * proxy in any process refers to it).
+ * @param p the proxy (NULL is returned as is).
+ * @return p.
+ */
 MPROC_API mproc_proxy *mproc_proxy_incref(mproc_proxy *p);
+/**
+ * Drop a reference; the last one tells the server (the object goes with
+ * its last proxy in every process).
+ * @param p the proxy; NULL does nothing.
+ */
 MPROC_API void mproc_proxy_free(mproc_proxy *p);
-/** A value referring to p, to send anywhere (the value does not own p). */
+/**
+ * A value referring to p, to send anywhere: process arguments, a Pipe, a
+ * Queue, inside another manager object (the value does not own p).  The
+ * receiver reaches the same object.
+ * @param p the proxy.
+ * @return a new value, or NULL with MPROC_EINVAL (p NULL) or MPROC_ENOMEM
+ *         recorded.
+ */
 MPROC_API mproc_value *mproc_proxy_ref(mproc_proxy *p);
-/** The proxy a received value holds (borrowed; incref to keep it). */
+/**
+ * The proxy a received value holds (borrowed, valid while v lives;
+ * mproc_proxy_incref to keep it).
+ * @param v the value.
+ * @param out where the proxy goes.
+ * @return 0; MPROC_ETYPE if v holds no proxy; MPROC_EINVAL if out is
+ *         NULL.
+ */
 MPROC_API int mproc_value_get_proxy(const mproc_value *v, mproc_proxy **out);
 
 /* ------------------------------------------------------------------------ */
@@ -2557,12 +2829,28 @@ MPROC_API int mproc_value_get_proxy(const mproc_value *v, mproc_proxy **out);
 /* ------------------------------------------------------------------------ */
 
 typedef struct mproc_thread mproc_thread;
-/** Start fn(arg) in a new thread of this process. */
+/**
+ * Python's threading.Thread(target=fn, args=(arg,)).start(): run fn(arg)
+ * in a new thread of this process.
+ * @param t where the new thread goes (NULL on failure).
+ * @param fn the function.
+ * @param arg its argument.
+ * @return 0; MPROC_EINVAL if t or fn is NULL; MPROC_ENOMEM / MPROC_EOS if
+ *         the thread cannot be made.
+ */
 MPROC_API int mproc_thread_start(mproc_thread **t, int (*fn)(void *arg), void *arg);
-/** Wait for the thread to end, store fn's return value (if result is not
- *  NULL) and release t. */
+/**
+ * Python's join(): wait for the thread to end, store fn's return value
+ * (if result is not NULL) and release t.
+ * @param t the thread (released on success).
+ * @param result where fn's return value goes (may be NULL).
+ * @return 0; MPROC_EINVAL for NULL; MPROC_EOS.
+ */
 MPROC_API int mproc_thread_join(mproc_thread *t, int *result);
-/** The calling thread's OS id (never 0). */
+/**
+ * Python's threading.get_ident().
+ * @return the calling thread's OS id (never 0).
+ */
 MPROC_API unsigned long mproc_thread_ident(void);
 
 #ifdef __cplusplus
