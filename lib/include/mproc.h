@@ -30,8 +30,11 @@
 extern "C" {
 #endif
 
+/** The library's major version (incompatible API changes). */
 #define MPROC_VERSION_MAJOR 0
+/** The library's minor version (compatible additions). */
 #define MPROC_VERSION_MINOR 1
+/** The library's patch version (fixes). */
 #define MPROC_VERSION_PATCH 0
 
 /*
@@ -54,7 +57,47 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 
 /**
- * The error list: XX(NAME, value, message).  MPROC_E##NAME is the code.
+ * The error list, an X-macro: XX(NAME, value, message) for each code; the
+ * code is MPROC_ followed by NAME (e.g. MPROC_EINVAL) and the message is
+ * what mproc_strerror() returns.  The codes, with where they come from:
+ *
+ * | Code | Value | Meaning |
+ * |---|---|---|
+ * | MPROC_EINVAL | -1 | a bad argument (NULL, NaN timeout, ...) or Python's ValueError |
+ * | MPROC_ENOMEM | -2 | out of memory (or a fixed table is full) |
+ * | MPROC_EOS | -3 | an OS call failed: mproc_last_oserror() has the errno / GetLastError() |
+ * | MPROC_ECLOSED | -4 | the object was closed (a Connection, a Queue for put, a Pool for submit, a cancelled task) |
+ * | MPROC_EEOF | -5 | the peer has gone: a Connection's other end, a drained closed Queue, a Manager server; the end of an iterator |
+ * | MPROC_ETIMEDOUT | -6 | a timeout passed (Python's False or TimeoutError) |
+ * | MPROC_ESTARTED | -7 | start or set_daemon on a started process |
+ * | MPROC_ENOTSTARTED | -8 | join, terminate, exitcode of a process never started |
+ * | MPROC_ERUNNING | -9 | exitcode or close of a running process |
+ * | MPROC_ENOTCHILD | -10 | join, terminate, close of a process that is not a child of this one |
+ * | MPROC_ETARGET | -11 | a target, task or action that is not a function of a loaded image |
+ * | MPROC_EINHERIT | -12 | an OS object sent other than as a process argument (Python's RuntimeError) |
+ * | MPROC_EENCODE | -13 | a value the codec cannot encode (nested too deep) |
+ * | MPROC_EBADMSG | -14 | a malformed message or bootstrap |
+ * | MPROC_ETOOBIG | -15 | a message longer than allowed (recv_bytes maxlength, a broken header) |
+ * | MPROC_EBUFSIZE | -16 | recv_bytes_into's buffer is too small (Python's BufferTooShort) |
+ * | MPROC_ETYPE | -17 | a value of the wrong type (Python's TypeError) |
+ * | MPROC_ERANGE | -18 | an index out of range (Python's IndexError) |
+ * | MPROC_EKEY | -19 | a key not found (Python's KeyError) |
+ * | MPROC_EACCESS | -20 | send on a receive-only end, or receive on a send-only one |
+ * | MPROC_ENOTINIT | -21 | start of a child when main() did not call mproc_init() |
+ * | MPROC_ESPAWN | -22 | a child process or pool worker failed to start (the reason in mproc_last_error()) |
+ * | MPROC_EFULL | -23 | a Queue stayed full (Python's queue.Full) |
+ * | MPROC_EEMPTY | -24 | a Queue stayed empty (Python's queue.Empty) |
+ * | MPROC_EOWNERDEAD | -25 | a lock's holder died: the lock is now the caller's |
+ * | MPROC_ENOTOWNER | -26 | an RLock or Condition used without holding its lock |
+ * | MPROC_EBROKEN | -27 | a broken Barrier (Python's BrokenBarrierError) |
+ * | MPROC_EWORKERDIED | -28 | the pool worker running a task died |
+ * | MPROC_ENOTSUP | -29 | an operation the object or OS does not support |
+ * | MPROC_EEXIST | -30 | a shared memory name (or manager type id) that is taken |
+ * | MPROC_ENOENT | -31 | no shared memory with that name |
+ * | MPROC_EMFILE | -32 | the process has no more handles |
+ * | MPROC_EAUTH | -33 | a Manager's authkey was refused (Python's AuthenticationError) |
+ *
+ * @param XX the macro applied to each entry.
  */
 #define MPROC_ERRNO_MAP(XX)                                                  \
   XX(EINVAL, -1, "invalid argument")                                         \
@@ -92,8 +135,12 @@ extern "C" {
   XX(EMFILE, -32, "too many open files")                                    \
   XX(EAUTH, -33, "authentication failed (wrong authkey?)")
 
+/**
+ * The error codes: MPROC_OK (0) and one negative MPROC_E* constant per
+ * entry of MPROC_ERRNO_MAP (MPROC_EINVAL = -1 ... MPROC_EAUTH = -33).
+ */
 enum {
-  MPROC_OK = 0,
+  MPROC_OK = 0, /**< success */
 #define MPROC__XX(name, value, msg) MPROC_##name = (value),
   MPROC_ERRNO_MAP(MPROC__XX)
 #undef MPROC__XX
@@ -178,22 +225,28 @@ MPROC_API void mproc_free(void *p);
 /* Values: None, bool, int, float, str, bytes, list, dict, tuple, set, ...   */
 /* ------------------------------------------------------------------------ */
 
+/** A value: Python's None, bool, int, float, str, bytes, list, dict,
+ *  tuple, set, or a reference to an OS object.  An owned tree, freed with
+ *  mproc_value_free; what travels in Pipes, Queues and process args. */
 typedef struct mproc_value mproc_value;
+/** One end of a Pipe (Python's Connection). */
 typedef struct mproc_conn mproc_conn;
+/** A process: a child (Python's Process), or the current or parent one. */
 typedef struct mproc_process mproc_process;
 
+/** The type of a value (mproc_value_type). */
 typedef enum mproc_type {
-  MPROC_T_NONE = 0,
-  MPROC_T_BOOL,
-  MPROC_T_INT,
-  MPROC_T_FLOAT,
-  MPROC_T_STR,
-  MPROC_T_BYTES,
-  MPROC_T_LIST,
-  MPROC_T_DICT,
+  MPROC_T_NONE = 0, /**< None */
+  MPROC_T_BOOL,     /**< True or False */
+  MPROC_T_INT,      /**< an int (64-bit) */
+  MPROC_T_FLOAT,    /**< a float (double) */
+  MPROC_T_STR,      /**< a str (UTF-8) */
+  MPROC_T_BYTES,    /**< bytes */
+  MPROC_T_LIST,     /**< a list */
+  MPROC_T_DICT,     /**< a dict (insertion-ordered) */
   MPROC_T_OBJECT, /**< a reference to an OS object (a Connection, ...) */
-  MPROC_T_TUPLE,
-  MPROC_T_SET
+  MPROC_T_TUPLE,  /**< a tuple */
+  MPROC_T_SET     /**< a set (insertion-ordered) */
 } mproc_type;
 
 /*
@@ -745,11 +798,13 @@ typedef int (*mproc_target)(mproc_value *args);
  *  struct's bytes, made in the child. */
 typedef int (*mproc_run)(void *self, mproc_value *args);
 
+/** The options of mproc_process_new (Python's name= and daemon=). */
 typedef struct mproc_process_opts {
   const char *name; /**< NULL: "Process-N" (nested "Process-N:M") */
   int daemon;       /**< -1: as the current process (Python's default) */
 } mproc_process_opts;
 
+/** The defaults: mproc_process_opts o = MPROC_PROCESS_OPTS_INIT; */
 #define MPROC_PROCESS_OPTS_INIT {NULL, -1}
 
 /**
@@ -930,6 +985,8 @@ MPROC_API int mproc_active_children(mproc_process **out, size_t cap);
 /* Waiting on several objects (multiprocessing.connection.wait)             */
 /* ------------------------------------------------------------------------ */
 
+/** An object mproc_wait can wait on: a Connection or a process sentinel
+ *  (owned by its object). */
 typedef struct mproc_waitable mproc_waitable;
 /**
  * A Connection as an object for mproc_wait: ready when a message or EOF
@@ -987,10 +1044,15 @@ MPROC_API int mproc_wait(mproc_waitable *const *objs, size_t n, double timeout,
  * acquirer.  Semaphores, Events, Conditions and Barriers have no owner
  * to detect (docs/sync.md says what happens to each).
  */
+/** Python's Lock or RLock, shared between processes and threads. */
 typedef struct mproc_lock mproc_lock;
+/** Python's Semaphore or BoundedSemaphore. */
 typedef struct mproc_sem mproc_sem;
+/** Python's Event. */
 typedef struct mproc_event mproc_event;
+/** Python's Condition. */
 typedef struct mproc_cond mproc_cond;
+/** Python's Barrier. */
 typedef struct mproc_barrier mproc_barrier;
 
 /**
@@ -1695,6 +1757,7 @@ MPROC_API int mproc_value_get_shm(const mproc_value *v, mproc_shm **out);
  * the buffer (a reader takes the rest meanwhile), and a get that has begun
  * it finishes it.
  */
+/** Python's Queue, SimpleQueue or JoinableQueue. */
 typedef struct mproc_queue mproc_queue;
 /**
  * Python's Queue(maxsize).
@@ -1723,14 +1786,16 @@ MPROC_API int mproc_joinablequeue_new(mproc_queue **q, long maxsize);
  * JoinableQueue.
  */
 enum { MPROC_QUEUE_PLAIN, MPROC_QUEUE_SIMPLE, MPROC_QUEUE_JOINABLE };
+/** The options of mproc_queue_new_opts. */
 typedef struct mproc_queue_opts {
-  long maxsize;    /* items; <= 0: unbounded (SimpleQueue: must be) */
-  size_t bufsize;  /* the buffer's first size in bytes; 0: 1 MiB */
-  size_t maxbytes; /* the most it grows to (address space reserved at
+  long maxsize;    /**< items; <= 0: unbounded (SimpleQueue: must be) */
+  size_t bufsize;  /**< the buffer's first size in bytes; 0: 1 MiB */
+  size_t maxbytes; /**< the most it grows to (address space reserved at
                       once, memory used as it grows); 0: 1 GiB (64 MiB on
                       32-bit systems); both rounded up to 4 KiB, at most
                       2^35 - 4096 */
 } mproc_queue_opts;
+/** The defaults: mproc_queue_opts o = MPROC_QUEUE_OPTS_INIT; */
 #define MPROC_QUEUE_OPTS_INIT {0, 0, 0}
 /**
  * A queue of that kind with the buffer sizes of opts.
@@ -1904,6 +1969,10 @@ MPROC_API int mproc_value_get_queue(const mproc_value *v, mproc_queue **out);
  * the pool's result thread: keep them short and do not wait there on the
  * same pool.
  */
+/** A task: reads arg (borrowed), sets *result (a new value, or NULL for
+ *  None) and returns 0, or fails with a negative MPROC_E* code (best
+ *  through mproc_fail()).  A plain function of the program: no
+ *  registration. */
 typedef int (*mproc_task_fn)(const mproc_value *arg, mproc_value **result);
 /** Runs once in each worker with opts.initargs; non-zero fails the start. */
 typedef int (*mproc_pool_init_fn)(const mproc_value *initargs);
@@ -1925,10 +1994,13 @@ MPROC_API int mproc_fail(int code, const char *fmt, ...);
  */
 MPROC_API int mproc_task_expired(void);
 
+/** Python's Pool (also the ProcessPoolExecutor of the futures). */
 typedef struct mproc_pool mproc_pool;
 /** Python's AsyncResult (also the iterator of imap). */
 typedef struct mproc_async mproc_async;
 
+/** The options of mproc_pool_new (Python's Pool arguments, plus
+ *  billiard's limits). */
 typedef struct mproc_pool_opts {
   int processes;                  /**< 0: mproc_cpu_count() */
   mproc_pool_init_fn initializer; /**< NULL: none */
@@ -1938,25 +2010,33 @@ typedef struct mproc_pool_opts {
   double soft_time_limit; /**< mproc_task_expired() after it; 0: none */
   size_t memory_limit;    /**< address space cap per worker; 0: none */
 } mproc_pool_opts;
+/** The defaults: mproc_pool_opts o = MPROC_POOL_OPTS_INIT; */
 #define MPROC_POOL_OPTS_INIT {0, NULL, NULL, 0, 0.0, 0.0, 0}
 
 /** result: the value (apply) or the list of values (map). */
 typedef void (*mproc_result_cb)(mproc_async *r, const mproc_value *result,
                                 void *ctx);
+/** error_callback: a failed task's code and message ("task failed in
+ *  worker <pid>: ..."). */
 typedef void (*mproc_error_cb)(mproc_async *r, int code, const char *message,
                                void *ctx);
+/** progress: done of total tasks are finished. */
 typedef void (*mproc_progress_cb)(mproc_async *r, size_t done, size_t total,
                                   void *ctx);
 
+/** The options of the _async calls (Python's chunksize, callback,
+ *  error_callback; progress and limits are mproc's).  Callbacks run on the
+ *  pool's result thread. */
 typedef struct mproc_call_opts {
   size_t chunksize; /**< 0: Python's default for map */
-  mproc_result_cb callback;
-  mproc_error_cb error_callback;
+  mproc_result_cb callback;      /**< once the call succeeded, or NULL */
+  mproc_error_cb error_callback; /**< once it failed, or NULL */
   mproc_progress_cb progress; /**< after each finished task */
-  void *ctx;
+  void *ctx;                  /**< given to the callbacks */
   double time_limit;      /**< 0: the pool's */
   double soft_time_limit; /**< 0: the pool's */
 } mproc_call_opts;
+/** The defaults: mproc_call_opts o = MPROC_CALL_OPTS_INIT; */
 #define MPROC_CALL_OPTS_INIT {0, NULL, NULL, NULL, NULL, 0.0, 0.0}
 
 /**
@@ -2229,6 +2309,7 @@ MPROC_API void mproc_async_free(mproc_async *r);
  * max_workers).  A future is an mproc_async of one task.  wait and
  * as_completed take futures of one pool (MPROC_EINVAL otherwise).
  */
+/** Python's concurrent.futures.Future: an mproc_async of one task. */
 typedef struct mproc_async mproc_future;
 /**
  * Python's executor.submit(fn, arg): a future of one task.
@@ -2392,9 +2473,12 @@ MPROC_API void mproc_completed_free(mproc_completed *it);
  * Clients prove they know the authkey (and the server proves it too) with
  * an HMAC-SHA256 challenge in both directions; the key never travels.
  */
+/** A Manager: a started server process, or one connected to. */
 typedef struct mproc_manager mproc_manager;
+/** A proxy to an object held by a Manager's server. */
 typedef struct mproc_proxy mproc_proxy;
 
+/** The options of mproc_manager_start and mproc_server_new. */
 typedef struct mproc_manager_opts {
   /** NULL: a private local address (a socket in a 0700 directory / an
    *  owner-only named pipe).  "host:port" listens there (never on every
@@ -2402,7 +2486,7 @@ typedef struct mproc_manager_opts {
   const char *address;
   /** NULL: this process's authkey (inherited by children, as Python's). */
   const void *authkey;
-  size_t authkey_len;
+  size_t authkey_len; /**< authkey's length in bytes */
   /** Seconds a client may take to authenticate (<= 0: 5). */
   double handshake_timeout;
   /** The largest request the server reads, in bytes (0: 64 MiB); larger
@@ -2411,6 +2495,7 @@ typedef struct mproc_manager_opts {
   /** Open client connections at most (0: 1024); more are closed at once. */
   int max_connections;
 } mproc_manager_opts;
+/** The defaults: mproc_manager_opts o = MPROC_MANAGER_OPTS_INIT; */
 #define MPROC_MANAGER_OPTS_INIT {NULL, NULL, 0, 5.0, 0, 0}
 
 /**
@@ -2745,12 +2830,14 @@ MPROC_API void mproc_server_free(mproc_server *s);
  * Clients make objects with mproc_manager_create(m, typeid, args, &p).
  */
 typedef struct mproc_manager_type {
-  const char *typeid;
+  const char *typeid; /**< the type id (under 64 bytes) */
+  /** Build the state from args (borrowed); 0 or a negative code. */
   int (*create)(mproc_value *args, void **state);
+  /** Run method with args (borrowed), set *result; 0 or a code. */
   int (*call)(void *state, const char *method, mproc_value *args,
               mproc_value **result);
-  void (*free)(void *state);
-  const char *const *exposed;
+  void (*free)(void *state); /**< release the state (may be NULL) */
+  const char *const *exposed; /**< the method names, NULL-terminated */
 } mproc_manager_type;
 /**
  * Register a type for the managers started (or servers made) afterwards
@@ -2828,6 +2915,7 @@ MPROC_API int mproc_value_get_proxy(const mproc_value *v, mproc_proxy **out);
 /* Threads (for programs that mix threads and processes, as Python's)       */
 /* ------------------------------------------------------------------------ */
 
+/** A thread of this process (Python's threading.Thread). */
 typedef struct mproc_thread mproc_thread;
 /**
  * Python's threading.Thread(target=fn, args=(arg,)).start(): run fn(arg)
