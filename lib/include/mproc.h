@@ -94,7 +94,7 @@ extern "C" {
  * | MPROC_ENOTSUP | -29 | an operation the object or OS does not support |
  * | MPROC_EEXIST | -30 | a shared memory name (or manager type id) that is taken |
  * | MPROC_ENOENT | -31 | no shared memory with that name |
- * | MPROC_EMFILE | -32 | the process has no more handles |
+ * | MPROC_EMFILE | -32 | too many open files: no handles left to start a child |
  * | MPROC_EAUTH | -33 | a Manager's authkey was refused (Python's AuthenticationError) |
  *
  * @param XX the macro applied to each entry.
@@ -628,8 +628,9 @@ MPROC_API int mproc_decode(const void *buf, size_t len, mproc_value **out);
  * @param a where the first end goes.
  * @param b where the second end goes.
  * @param duplex non-zero for a duplex pipe.
- * @return 0; MPROC_EINVAL if a or b is NULL; MPROC_EMFILE / MPROC_EOS if
- *         the OS has no more handles; MPROC_ENOMEM.
+ * @return 0; MPROC_EINVAL if a or b is NULL; MPROC_EOS if the OS cannot
+ *         make the pair (out of handles: mproc_last_oserror() says
+ *         which); MPROC_ENOMEM.
  */
 MPROC_API int mproc_pipe(mproc_conn **a, mproc_conn **b, int duplex);
 
@@ -690,8 +691,8 @@ MPROC_API int mproc_conn_send_bytes_range(mproc_conn *c, const void *buf, size_t
 /**
  * Receive one message into a new buffer (Python's recv_bytes()).
  * @param c the connection.
- * @param buf where the buffer goes (free it with mproc_free; NULL for an
- *        empty message is possible: check n).
+ * @param buf where the new buffer goes (free it with mproc_free; never
+ *        NULL on success, also for an empty message).
  * @param n where its length goes.
  * @return 0; MPROC_EEOF when the peer has gone and nothing is left;
  *         MPROC_ETOOBIG / MPROC_EBADMSG for a broken stream (the
@@ -1576,7 +1577,8 @@ typedef struct mproc_shm mproc_shm;
  * @return 0; MPROC_EEXIST if create and the name is taken; MPROC_ENOENT
  *         if attaching and there is no such block; MPROC_EINVAL for a NULL
  *         m, a bad name, no name when attaching, or size 0 when creating;
- *         MPROC_EMFILE / MPROC_EOS; MPROC_ENOMEM.
+ *         MPROC_ENOMEM (also when the OS has no room for the block);
+ *         MPROC_EOS.
  */
 MPROC_API int mproc_shm_new(mproc_shm **m, const char *name, int create, size_t size);
 /**
@@ -2212,7 +2214,7 @@ MPROC_API int mproc_pool_join(mproc_pool *pool, double timeout);
 /**
  * Terminate (if needed), join and release the pool.  AsyncResults stay
  * usable (free them too).  In a callback (the pool's result thread) it
- * only terminates; the pool is released when that thread ends.
+ * only terminates the pool: free it again from another thread.
  * @param pool the pool; NULL does nothing.
  */
 MPROC_API void mproc_pool_free(mproc_pool *pool);
