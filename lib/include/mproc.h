@@ -2511,7 +2511,9 @@ typedef struct mproc_manager_opts {
  *         at start; the server's code (MPROC_EOS, MPROC_EINVAL, ...) if it
  *         could not listen on the address (e.g. a "host:port" in use);
  *         MPROC_EINVAL if m is NULL or the authkey is too long;
- *         MPROC_ENOTINIT; MPROC_ENOMEM.
+ *         MPROC_ENOTSUP in a daemonic process (it cannot have children);
+ *         MPROC_ENOTINIT if main() did not call mproc_init();
+ *         MPROC_ENOMEM.
  */
 MPROC_API int mproc_manager_start(mproc_manager **m, const mproc_manager_opts *opts);
 /**
