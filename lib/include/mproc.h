@@ -55,47 +55,65 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                   */
 /* ------------------------------------------------------------------------ */
+/** @name Errors */
+/** @{ */
 
 /**
  * The error list, an X-macro: XX(NAME, value, message) for each code; the
  * code is MPROC_ followed by NAME (e.g. MPROC_EINVAL) and the message is
  * what mproc_strerror() returns.  The codes, with where they come from:
  *
- * | Code | Value | Meaning |
- * |---|---|---|
- * | MPROC_EINVAL | -1 | a bad argument (NULL, NaN timeout, ...) or Python's ValueError |
- * | MPROC_ENOMEM | -2 | out of memory (or a fixed table is full) |
- * | MPROC_EOS | -3 | an OS call failed: mproc_last_oserror() has the errno / GetLastError() |
- * | MPROC_ECLOSED | -4 | the object was closed (a Connection, a Queue for put, a Pool for submit, a cancelled task) |
- * | MPROC_EEOF | -5 | the peer has gone: a Connection's other end, a drained closed Queue, a Manager server; the end of an iterator |
- * | MPROC_ETIMEDOUT | -6 | a timeout passed (Python's False or TimeoutError) |
- * | MPROC_ESTARTED | -7 | start or set_daemon on a started process |
- * | MPROC_ENOTSTARTED | -8 | join, terminate, exitcode of a process never started |
- * | MPROC_ERUNNING | -9 | exitcode or close of a running process |
- * | MPROC_ENOTCHILD | -10 | join, terminate, close of a process that is not a child of this one |
- * | MPROC_ETARGET | -11 | a target, task or action that is not a function of a loaded image |
- * | MPROC_EINHERIT | -12 | an OS object sent other than as a process argument (Python's RuntimeError) |
- * | MPROC_EENCODE | -13 | a value the codec cannot encode (nested too deep) |
- * | MPROC_EBADMSG | -14 | a malformed message or bootstrap |
- * | MPROC_ETOOBIG | -15 | a message longer than allowed (recv_bytes maxlength, a broken header) |
- * | MPROC_EBUFSIZE | -16 | recv_bytes_into's buffer is too small (Python's BufferTooShort) |
- * | MPROC_ETYPE | -17 | a value of the wrong type (Python's TypeError) |
- * | MPROC_ERANGE | -18 | an index out of range (Python's IndexError) |
- * | MPROC_EKEY | -19 | a key not found (Python's KeyError) |
- * | MPROC_EACCESS | -20 | send on a receive-only end, or receive on a send-only one |
- * | MPROC_ENOTINIT | -21 | start of a child when main() did not call mproc_init() |
- * | MPROC_ESPAWN | -22 | a child process or pool worker failed to start (the reason in mproc_last_error()) |
- * | MPROC_EFULL | -23 | a Queue stayed full (Python's queue.Full) |
- * | MPROC_EEMPTY | -24 | a Queue stayed empty (Python's queue.Empty) |
- * | MPROC_EOWNERDEAD | -25 | a lock's holder died: the lock is now the caller's |
- * | MPROC_ENOTOWNER | -26 | an RLock or Condition used without holding its lock |
- * | MPROC_EBROKEN | -27 | a broken Barrier (Python's BrokenBarrierError) |
- * | MPROC_EWORKERDIED | -28 | the pool worker running a task died |
- * | MPROC_ENOTSUP | -29 | an operation the object or OS does not support |
- * | MPROC_EEXIST | -30 | a shared memory name (or manager type id) that is taken |
- * | MPROC_ENOENT | -31 | no shared memory with that name |
- * | MPROC_EMFILE | -32 | too many open files: no handles left to start a child |
- * | MPROC_EAUTH | -33 | a Manager's authkey was refused (Python's AuthenticationError) |
+ * - MPROC_EINVAL (-1): a bad argument (NULL, NaN timeout, ...) or Python's
+ *   ValueError
+ * - MPROC_ENOMEM (-2): out of memory (or a fixed table is full)
+ * - MPROC_EOS (-3): an OS call failed: mproc_last_oserror() has the errno /
+ *   GetLastError()
+ * - MPROC_ECLOSED (-4): the object was closed (a Connection, a Queue for
+ *   put, a Pool for submit, a cancelled task)
+ * - MPROC_EEOF (-5): the peer has gone: a Connection's other end, a drained
+ *   closed Queue, a Manager server; the end of an iterator
+ * - MPROC_ETIMEDOUT (-6): a timeout passed (Python's False or TimeoutError)
+ * - MPROC_ESTARTED (-7): start or set_daemon on a started process
+ * - MPROC_ENOTSTARTED (-8): join, terminate, exitcode of a process never
+ *   started
+ * - MPROC_ERUNNING (-9): exitcode or close of a running process
+ * - MPROC_ENOTCHILD (-10): join, terminate, close of a process that is not a
+ *   child of this one
+ * - MPROC_ETARGET (-11): a target, task or action that is not a function of
+ *   a loaded image
+ * - MPROC_EINHERIT (-12): an OS object sent other than as a process argument
+ *   (Python's RuntimeError)
+ * - MPROC_EENCODE (-13): a value the codec cannot encode (nested too deep)
+ * - MPROC_EBADMSG (-14): a malformed message or bootstrap
+ * - MPROC_ETOOBIG (-15): a message longer than allowed (recv_bytes
+ *   maxlength, a broken header)
+ * - MPROC_EBUFSIZE (-16): recv_bytes_into's buffer is too small (Python's
+ *   BufferTooShort)
+ * - MPROC_ETYPE (-17): a value of the wrong type (Python's TypeError)
+ * - MPROC_ERANGE (-18): an index out of range (Python's IndexError)
+ * - MPROC_EKEY (-19): a key not found (Python's KeyError)
+ * - MPROC_EACCESS (-20): send on a receive-only end, or receive on a
+ *   send-only one
+ * - MPROC_ENOTINIT (-21): start of a child when main() did not call
+ *   mproc_init()
+ * - MPROC_ESPAWN (-22): a child process or pool worker failed to start (the
+ *   reason in mproc_last_error())
+ * - MPROC_EFULL (-23): a Queue stayed full (Python's queue.Full)
+ * - MPROC_EEMPTY (-24): a Queue stayed empty (Python's queue.Empty)
+ * - MPROC_EOWNERDEAD (-25): a lock's holder died: the lock is now the
+ *   caller's
+ * - MPROC_ENOTOWNER (-26): an RLock or Condition used without holding its
+ *   lock
+ * - MPROC_EBROKEN (-27): a broken Barrier (Python's BrokenBarrierError)
+ * - MPROC_EWORKERDIED (-28): the pool worker running a task died
+ * - MPROC_ENOTSUP (-29): an operation the object or OS does not support
+ * - MPROC_EEXIST (-30): a shared memory name (or manager type id) that is
+ *   taken
+ * - MPROC_ENOENT (-31): no shared memory with that name
+ * - MPROC_EMFILE (-32): too many open files: no handles left to start a
+ *   child
+ * - MPROC_EAUTH (-33): a Manager's authkey was refused (Python's
+ *   AuthenticationError)
  *
  * @param XX the macro applied to each entry.
  */
@@ -176,9 +194,11 @@ MPROC_API const char *mproc_last_error(void);
  */
 MPROC_API long mproc_last_oserror(void);
 
-/* ------------------------------------------------------------------------ */
+/** @} */ /* ---------------------------------------------------------------- */
 /* Start-up                                                                 */
 /* ------------------------------------------------------------------------ */
+/** @name Start-up */
+/** @{ */
 
 /**
  * Start-up: call first in main(), before any other mproc call.  In the
@@ -221,9 +241,11 @@ MPROC_API double mproc_monotonic(void);
  */
 MPROC_API void mproc_free(void *p);
 
-/* ------------------------------------------------------------------------ */
+/** @} */ /* ---------------------------------------------------------------- */
 /* Values: None, bool, int, float, str, bytes, list, dict, tuple, set, ...   */
 /* ------------------------------------------------------------------------ */
+/** @name Values: None, bool, int, float, str, bytes, list, dict, tuple, set */
+/** @{ */
 
 /** A value: Python's None, bool, int, float, str, bytes, list, dict,
  *  tuple, set, or a reference to an OS object.  An owned tree, freed with
@@ -618,9 +640,11 @@ MPROC_API int mproc_encode(const mproc_value *v, void **buf, size_t *len);
  */
 MPROC_API int mproc_decode(const void *buf, size_t len, mproc_value **out);
 
-/* ------------------------------------------------------------------------ */
+/** @} */ /* ---------------------------------------------------------------- */
 /* Connections (Pipe)                                                       */
 /* ------------------------------------------------------------------------ */
+/** @name Connections (Pipe) */
+/** @{ */
 
 /**
  * Python's Pipe(duplex).  Duplex: both ends send and receive.  Simplex:
@@ -786,9 +810,11 @@ MPROC_API int mproc_conn_close(mproc_conn *c);
  */
 MPROC_API void mproc_conn_free(mproc_conn *c);
 
-/* ------------------------------------------------------------------------ */
+/** @} */ /* ---------------------------------------------------------------- */
 /* Processes                                                                */
 /* ------------------------------------------------------------------------ */
+/** @name Processes */
+/** @{ */
 
 /** A target: args is the list given at creation (never NULL; an empty list
  *  when none was given).  It is borrowed: mproc frees it, and the objects
@@ -982,9 +1008,11 @@ MPROC_API mproc_process *mproc_parent_process(void);
  */
 MPROC_API int mproc_active_children(mproc_process **out, size_t cap);
 
-/* ------------------------------------------------------------------------ */
+/** @} */ /* ---------------------------------------------------------------- */
 /* Waiting on several objects (multiprocessing.connection.wait)             */
 /* ------------------------------------------------------------------------ */
+/** @name Waiting on several objects (multiprocessing.connection.wait) */
+/** @{ */
 
 /** An object mproc_wait can wait on: a Connection or a process sentinel
  *  (owned by its object). */
@@ -1021,10 +1049,10 @@ MPROC_API mproc_waitable *mproc_process_sentinel(mproc_process *p);
 MPROC_API int mproc_wait(mproc_waitable *const *objs, size_t n, double timeout,
                int *ready);
 
-/* ------------------------------------------------------------------------ */
+/** @} */ /* ---------------------------------------------------------------- */
 /* Synchronization: Lock, RLock, Semaphore, Event, Condition, Barrier       */
 /* ------------------------------------------------------------------------ */
-/*
+/** @name Synchronization: Lock, RLock, Semaphore, Event, Condition, Barrier
  * Python's multiprocessing.synchronize, for processes and threads alike.
  * Every object lives in a small block of shared memory that has no name
  * (it cannot leak) and reaches a child only as an argument of the
@@ -1045,6 +1073,7 @@ MPROC_API int mproc_wait(mproc_waitable *const *objs, size_t n, double timeout,
  * acquirer.  Semaphores, Events, Conditions and Barriers have no owner
  * to detect (docs/sync.md says what happens to each).
  */
+/** @{ */
 /** Python's Lock or RLock, shared between processes and threads. */
 typedef struct mproc_lock mproc_lock;
 /** Python's Semaphore or BoundedSemaphore. */
@@ -1378,9 +1407,11 @@ MPROC_API mproc_barrier *mproc_barrier_incref(mproc_barrier *b);
  */
 MPROC_API void mproc_barrier_free(mproc_barrier *b);
 
-/* ------------------------------------------------------------------------ */
+/** @} */ /* ---------------------------------------------------------------- */
 /* Shared memory: Value, Array, RawValue, RawArray, SharedMemory             */
 /* ------------------------------------------------------------------------ */
+/** @name Shared memory: Value, Array, RawValue, RawArray, SharedMemory */
+/** @{ */
 
 /**
  * Typed shared memory, Python's sharedctypes.  typecode is one of Python's
@@ -1734,10 +1765,10 @@ MPROC_API int mproc_value_get_shared(const mproc_value *v, mproc_shared **out);
  */
 MPROC_API int mproc_value_get_shm(const mproc_value *v, mproc_shm **out);
 
-/* ------------------------------------------------------------------------ */
+/** @} */ /* ---------------------------------------------------------------- */
 /* Queues: Queue, SimpleQueue, JoinableQueue                                */
 /* ------------------------------------------------------------------------ */
-/*
+/** @name Queues: Queue, SimpleQueue, JoinableQueue
  * Python's multiprocessing queues, without the feeder thread: put()
  * returns once the item is in shared memory, so a producer that exits or
  * is killed right after put() loses nothing, and joining a producer never
@@ -1759,6 +1790,7 @@ MPROC_API int mproc_value_get_shm(const mproc_value *v, mproc_shm **out);
  * the buffer (a reader takes the rest meanwhile), and a get that has begun
  * it finishes it.
  */
+/** @{ */
 /** Python's Queue, SimpleQueue or JoinableQueue. */
 typedef struct mproc_queue mproc_queue;
 /**
@@ -1948,10 +1980,10 @@ MPROC_API mproc_value *mproc_queue_ref(mproc_queue *q);
  */
 MPROC_API int mproc_value_get_queue(const mproc_value *v, mproc_queue **out);
 
-/* ------------------------------------------------------------------------ */
+/** @} */ /* ---------------------------------------------------------------- */
 /* Pool and futures (Python's multiprocessing.Pool, concurrent.futures)     */
 /* ------------------------------------------------------------------------ */
-/*
+/** @name Pool and futures (Python's multiprocessing.Pool, concurrent.futures)
  * A pool of worker processes (daemons, this binary re-executed) that run
  * task functions: plain C functions, travelling like process targets (no
  * registration).  A task reads its argument and sets *result (NULL means
@@ -1971,6 +2003,7 @@ MPROC_API int mproc_value_get_queue(const mproc_value *v, mproc_queue **out);
  * the pool's result thread: keep them short and do not wait there on the
  * same pool.
  */
+/** @{ */
 /** A task: reads arg (borrowed), sets *result (a new value, or NULL for
  *  None) and returns 0, or fails with a negative MPROC_E* code (best
  *  through mproc_fail()).  A plain function of the program: no
@@ -2457,10 +2490,10 @@ MPROC_API int mproc_completed_next(mproc_completed *it, mproc_future **f,
  */
 MPROC_API void mproc_completed_free(mproc_completed *it);
 
-/* ------------------------------------------------------------------------ */
+/** @} */ /* ---------------------------------------------------------------- */
 /* Manager                                                                  */
 /* ------------------------------------------------------------------------ */
-/*
+/** @name Manager
  * Python's multiprocessing.managers: a server process holds objects (list,
  * dict, Namespace, Value, Array, ...) and every process reaches them
  * through proxies.  A proxy is a value (mproc_proxy_ref) that travels
@@ -2475,6 +2508,7 @@ MPROC_API void mproc_completed_free(mproc_completed *it);
  * Clients prove they know the authkey (and the server proves it too) with
  * an HMAC-SHA256 challenge in both directions; the key never travels.
  */
+/** @{ */
 /** A Manager: a started server process, or one connected to. */
 typedef struct mproc_manager mproc_manager;
 /** A proxy to an object held by a Manager's server. */
@@ -2915,9 +2949,11 @@ MPROC_API mproc_value *mproc_proxy_ref(mproc_proxy *p);
  */
 MPROC_API int mproc_value_get_proxy(const mproc_value *v, mproc_proxy **out);
 
-/* ------------------------------------------------------------------------ */
+/** @} */ /* ---------------------------------------------------------------- */
 /* Threads (for programs that mix threads and processes, as Python's)       */
 /* ------------------------------------------------------------------------ */
+/** @name Threads (for programs that mix threads and processes, as Python's) */
+/** @{ */
 
 /** A thread of this process (Python's threading.Thread). */
 typedef struct mproc_thread mproc_thread;
@@ -2945,6 +2981,7 @@ MPROC_API int mproc_thread_join(mproc_thread *t, int *result);
  */
 MPROC_API unsigned long mproc_thread_ident(void);
 
+/** @} */
 #ifdef __cplusplus
 }
 #endif
