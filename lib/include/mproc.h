@@ -2093,8 +2093,8 @@ MPROC_API int mproc_pool_new(mproc_pool **pool, const mproc_pool_opts *opts);
  * @param pool the pool.
  * @param fn the task.
  * @param arg its argument (borrowed; encoded at once).
- * @param result where the task's value goes (the caller frees it; None if
- *        the task set no result).
+ * @param result where the task's value goes (the caller frees it; NULL
+ *        when the value is None).
  * @return 0; the task's code if it failed (its message, with the worker's
  *         pid, in mproc_last_error()): the code it returned,
  *         MPROC_EWORKERDIED if its worker died, MPROC_ETIMEDOUT past the
@@ -2277,8 +2277,9 @@ MPROC_API int mproc_async_wait(mproc_async *r, double timeout);
  * @param timeout seconds; MPROC_FOREVER blocks; another negative value
  *        polls.
  * @param out where the value goes (borrowed, valid until mproc_async_free;
- *        may be NULL; for a map it is the list even when a task failed,
- *        failed items None).
+ *        out may be NULL; *out is NULL for an apply whose value is None;
+ *        for a map it is the list even when a task failed, failed items
+ *        None).
  * @return 0; the first failed task's code (see mproc_pool_apply);
  *         MPROC_ETIMEDOUT; MPROC_EINVAL for NULL, an imap iterator or a NaN
  *         timeout.
@@ -2373,7 +2374,8 @@ MPROC_API int mproc_pool_shutdown(mproc_pool *pool, int wait, int cancel_futures
  * @param timeout seconds; MPROC_FOREVER blocks; another negative value
  *        polls.
  * @param out where the value goes (borrowed, valid until
- *        mproc_future_free; may be NULL).
+ *        mproc_future_free; out may be NULL; *out is NULL when the value
+ *        is None).
  * @return 0; the task's code if it failed (its message in
  *         mproc_last_error()); MPROC_ETIMEDOUT; MPROC_ECLOSED if
  *         cancelled; MPROC_EINVAL for NULL or a NaN timeout.
