@@ -2303,7 +2303,7 @@ MPROC_API int mproc_async_successful(mproc_async *r);
  * and worker pid (borrowed, valid until mproc_async_free).
  * @param r the AsyncResult.
  * @param i the task's index (its item's, for a map).
- * @param value where its value goes (may be NULL).
+ * @param value where its value goes (NULL for None; value may be NULL).
  * @param message where its failure message goes (NULL on success; may be
  *        NULL).
  * @param pid where the pid of the worker that ran it goes (may be NULL).
