@@ -1930,7 +1930,7 @@ MPROC_API int mproc_queue_full(mproc_queue *q);
  * MPROC_ECLOSED); readers drain what is there, then get MPROC_EEOF.
  * Closing twice does nothing.
  * @param q the queue.
- * @return 0; MPROC_EINVAL for NULL; MPROC_EOS.
+ * @return 0; MPROC_EINVAL for NULL.
  */
 MPROC_API int mproc_queue_close(mproc_queue *q);
 /**
