@@ -94,6 +94,9 @@ native=(build-essential cmake pkg-config libapr1-dev check libcbor-dev
 ensure_packages "${native[@]}"
 # iproute2's `ip`: the two-namespace Manager test (scripts/netns.sh).
 ensure_packages iproute2
+# doxygen builds the API reference (docs/Doxyfile; the docs leg of
+# scripts/test.sh).
+ensure_packages doxygen
 # Debian 12 splits clang's runtime libraries (ASan, UBSan, libFuzzer) into
 # libclang-rt-N-dev; older releases ship them in libclang-common-N-dev.
 clang_major="$(clang -dumpversion | cut -d. -f1)"

@@ -18,6 +18,9 @@
 #             find_package under wine, static and with mproc.dll (its
 #             exports checked against mproc.h)
 #       msvc  MSVC-dialect syntax check (scripts/msvc-check.sh)
+#       docs  the API reference (doxygen docs/Doxyfile, any warning fails)
+#             and the C examples of docs/migration.md compiled
+#             (scripts/docs-check.sh)
 #       fuzz  libFuzzer runs of fuzz_decode and fuzz_manager (half each)
 # Every selected leg runs even when an earlier one fails; the last line is
 # `N passed, N failed` and the exit status is non-zero if any leg failed.
@@ -27,7 +30,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
 cd "$repo"
 
-legs="${MPROC_LEGS:-gcc shared consumer clang mingw msvc fuzz}"
+legs="${MPROC_LEGS:-gcc shared consumer clang mingw msvc docs fuzz}"
 fuzz_seconds="${MPROC_FUZZ_SECONDS:-60}"
 jobs=2
 build="$repo/build"
@@ -250,6 +253,10 @@ leg_msvc() {
   MPROC_DEPS_PREFIX="$prefix" "$here/msvc-check.sh"
 }
 
+leg_docs() {
+  "$here/docs-check.sh"
+}
+
 leg_fuzz() {
   local dir="$build/fuzz" log rc=0 t target corpus seeds
   configure_build "$dir" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -305,7 +312,7 @@ declare -A result seconds
 order=()
 for leg in $legs; do
   if ! declare -F "leg_$leg" >/dev/null; then
-    echo "test.sh: unknown leg '$leg' (known: gcc shared consumer clang mingw msvc fuzz)"
+    echo "test.sh: unknown leg '$leg' (known: gcc shared consumer clang mingw msvc docs fuzz)"
     result[$leg]=FAIL; seconds[$leg]=0; order+=("$leg")
     continue
   fi
