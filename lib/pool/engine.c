@@ -1328,6 +1328,14 @@ static void reclaim_locked(mproc_pool *p) {
       w->fl[x->adopt->slot] = x->adopt;
       x->adopt = NULL;
     }
+    if (x->said) {
+      /* its READY, read by the direct path (as read_worker does) */
+      x->said = 0;
+      w->ready = 1;
+      w->said_ready = 1;
+      p->streak = 0;
+      p->starts = 0;
+    }
     if (x->dsent) {
       w->chunks += x->dsent;
       x->dsent = 0;
@@ -1365,6 +1373,8 @@ static void fail_everything(mproc_pool *p, int code, const char *msg) {
       }
 }
 
+static void join_first(mproc_pool *p);
+
 static int handler_main(void *arg) {
   mproc_pool *p = arg;
   mproc__buf b = MPROC__BUF_INIT;
@@ -1377,6 +1387,7 @@ static int handler_main(void *arg) {
   LOCK(p);
   p->handler_tid = mproc_thread_ident();
   UNLOCK(p);
+  join_first(p);
   if (!ws || !ready || !who) {
     free(ws);
     free(ready);
@@ -1639,6 +1650,18 @@ static int spawn_first(mproc_pool *p) {
       js[i].th = NULL; /* started below, on this thread */
   }
   rc = spawn_worker(p, &p->wk[0]);
+  p->starts = p->nw;
+  if (rc == 0 && p->nw > 1) {
+    /* Worker 0 is up: the first task can go.  The others finish their
+     * start in the background; the handler joins them first of all (a
+     * start that failed there counts as a failed restart). */
+    for (i = 1; i < p->nw; i++)
+      if (!js[i].th)
+        spawn_thread(&js[i]);
+    p->spawning = js;
+    p->starting = 1;
+    return 0;
+  }
   for (i = 1; i < p->nw; i++) {
     if (js[i].th)
       mproc_thread_join(js[i].th, NULL);
@@ -1650,8 +1673,31 @@ static int spawn_first(mproc_pool *p) {
     }
   }
   free(js);
-  p->starts = p->nw;
   return rc;
+}
+
+/* The handler (or a failed mproc_pool_new) joins the start threads of
+ * workers 1..; mproc_pool_pids waits for them. */
+static void join_first(mproc_pool *p) {
+  spawn_job *js = p->spawning;
+  int i;
+  if (!js)
+    return;
+  for (i = 1; i < p->nw; i++) {
+    if (js[i].th)
+      mproc_thread_join(js[i].th, NULL);
+    if (js[i].rc) {
+      char why[300];
+      snprintf(why, sizeof why, "worker start failed: %.250s", js[i].err);
+      init_failed(p, why);
+    }
+  }
+  free(js);
+  LOCK(p);
+  p->spawning = NULL;
+  p->starting = 0;
+  UNLOCK(p);
+  apr_thread_cond_broadcast(p->cv);
 }
 
 int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
@@ -1720,6 +1766,10 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
   /* The first workers start here, so a start failure is reported now. */
   if ((rc = spawn_first(p)) != 0)
     goto fail;
+  /* Worker 0 is lendable at once (its READY, first in its pipe, is read
+   * by the direct path), until the handler has looked at it. */
+  if (!o.initializer)
+    p->lw[0].avail = 1;
   if ((rc = mproc_thread_start(&p->th, handler_main, p)) != 0)
     goto fail;
   mproc__runtime_lock();
@@ -1733,6 +1783,7 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
   *out = p;
   return 0;
 fail:
+  join_first(p);
   for (i = 0; i < p->nw; i++)
     if (p->wk[i].live) {
       mproc_process_kill(p->wk[i].proc);
@@ -1972,7 +2023,7 @@ static int direct_run(mproc_pool *p, lend *l, mproc_async *j,
   chunk *c = calloc(1, sizeof *c);
   mproc_value *v = NULL;
   char *msg = NULL;
-  int code = 0, sent = 0, back = 1, bcast;
+  int code = 0, sent = 0, back = 1, bcast, said = 0;
   long max = p->opts.maxtasksperchild;
   if (c) {
     c->job = j;
@@ -1992,17 +2043,26 @@ static int direct_run(mproc_pool *p, lend *l, mproc_async *j,
       int rd[2] = {0, 0};
       void *buf = NULL;
       size_t n = 0;
+      uint32_t ready = M_READY;
       ws[0] = mproc_conn_waitable(w->conn);
       ws[1] = mproc_process_sentinel(w->proc);
       /* Past the hard limit the handler takes over (and kills). */
-      if (mproc_wait(ws, 2, j->time_limit > 0 ? j->time_limit : MPROC_FOREVER,
-                     rd) > 0 &&
-          rd[0] && mproc_conn_recv_bytes(w->conn, &buf, &n) == 0) {
+      while (mproc_wait(ws, 2,
+                        j->time_limit > 0 ? j->time_limit : MPROC_FOREVER,
+                        rd) > 0 &&
+             rd[0] && mproc_conn_recv_bytes(w->conn, &buf, &n) == 0) {
+        if (!said && n == 4 && memcmp(buf, &ready, 4) == 0) {
+          said = 1; /* a new worker's READY (worker 0 of a new pool) */
+          mproc_free(buf);
+          buf = NULL;
+          continue;
+        }
         if (direct_parse(w, l->id, buf, n, &code, &v, &msg))
           back = 0;
         else
           mproc_process_kill(w->proc);
         mproc_free(buf);
+        break;
       }
     }
   }
@@ -2010,6 +2070,7 @@ static int direct_run(mproc_pool *p, lend *l, mproc_async *j,
   LOCK(p);
   x->lent = 0;
   x->dsent += sent;
+  x->said |= said;
   bcast = p->lent_wake;
   if (back) {
     x->adopt = c; /* in flight in slot 0: the handler's now */
@@ -2189,6 +2250,8 @@ int mproc_pool_pids(mproc_pool *p, long *pids, size_t cap) {
   if (!p)
     return mproc__err(MPROC_EINVAL, "mproc_pool_pids: NULL pool");
   LOCK(p);
+  while (p->starting) /* the first workers' starts end */
+    apr_thread_cond_wait(p->cv, p->mu);
   for (i = 0; i < p->nw; i++)
     if (p->pids[i]) {
       if ((size_t)n < cap && pids)

@@ -126,6 +126,7 @@ typedef struct wlend {
   int lent;     /* lent to a calling thread: the handler keeps off it */
   chunk *adopt; /* a direct task handed back, in flight in slot 0 */
   long dsent;   /* chunks sent directly, not yet counted in `chunks` */
+  int said;     /* the direct path read its READY */
 } wlend;
 
 enum { P_RUN, P_CLOSE, P_TERMINATE };
@@ -161,6 +162,8 @@ struct mproc_pool {
   chunk *pend_head, *pend_tail;
   uint64_t next_id;
   wlend *lw;      /* under mu: per worker, the direct path's view */
+  void *spawning; /* the first workers' start threads (the handler joins) */
+  int starting;   /* under mu: they may still run */
   int lent_wake;  /* under mu: a worker coming back wakes the handler */
   uint64_t dnext; /* under mu: the direct path's chunk ids */
   unsigned long ndirect; /* under mu: applies that took the direct path */
