@@ -1584,8 +1584,9 @@ END_TEST
 
 /* ---- the direct path: a synchronous apply on the calling thread ---------------- */
 
-/* engine.c: how many applies took the direct path (a test's probe). */
-unsigned long mproc__pool_ndirect(mproc_pool *pool);
+/* engine.c: how many applies took the direct path, and how many of those
+ * the handler took over (a test's probe). */
+unsigned long mproc__pool_ndirect(mproc_pool *pool, unsigned long *adopted);
 
 static int t_die(const mproc_value *arg, mproc_value **result) {
   (void)arg;
@@ -1599,9 +1600,9 @@ static int t_die(const mproc_value *arg, mproc_value **result) {
 static void warm_direct(mproc_pool *p) {
   mproc_value *a = mproc_int(5), *res = NULL;
   double t0 = mproc__plat_monotonic();
-  unsigned long n0 = mproc__pool_ndirect(p);
+  unsigned long n0 = mproc__pool_ndirect(p, NULL);
   int64_t x = 0;
-  while (mproc__pool_ndirect(p) == n0 &&
+  while (mproc__pool_ndirect(p, NULL) == n0 &&
          mproc__plat_monotonic() - t0 < 60) {
     ck_mproc_ok(mproc_pool_apply(p, t_square, a, &res));
     ck_mproc_ok(mproc_value_get_int(res, &x));
@@ -1609,7 +1610,8 @@ static void warm_direct(mproc_pool *p) {
     mproc_value_free(res);
     mproc_sleep(0.01);
   }
-  ck_assert_msg(mproc__pool_ndirect(p) > n0, "no apply took the direct path");
+  ck_assert_msg(mproc__pool_ndirect(p, NULL) > n0,
+                "no apply took the direct path");
   mproc_value_free(a);
 }
 
@@ -1619,7 +1621,7 @@ START_TEST(test_direct_faults) {
   mproc_pool_opts po = MPROC_POOL_OPTS_INIT;
   mproc_value *arg = mproc_none(), *res = NULL, *slow = mproc_float(120);
   long before[2], after[2];
-  unsigned long n0;
+  unsigned long n0, a0 = 0, a1 = 0;
   int tries, direct = 0, fresh, i;
   char want[64];
   double t0;
@@ -1630,7 +1632,7 @@ START_TEST(test_direct_faults) {
   for (tries = 0; tries < 5 && !direct; tries++) {
     warm_direct(p);
     ck_assert_int_eq(mproc_pool_pids(p, before, 2), 2);
-    n0 = mproc__pool_ndirect(p);
+    n0 = mproc__pool_ndirect(p, &a0);
     ck_mproc(mproc_pool_apply(p, t_die, arg, &res), MPROC_EWORKERDIED);
     ck_assert_ptr_null(res);
     ck_assert_msg(strstr(mproc_last_error(), "died (signal 9) while running "
@@ -1641,7 +1643,9 @@ START_TEST(test_direct_faults) {
       snprintf(want, sizeof want, "worker %ld ", before[1]);
     ck_assert_msg(strstr(mproc_last_error(), want) != NULL, "%s",
                   mproc_last_error());
-    direct = mproc__pool_ndirect(p) == n0 + 1;
+    /* direct, and handed back to the handler (which settled it) */
+    direct = mproc__pool_ndirect(p, &a1) == n0 + 1;
+    ck_assert(!direct || a1 == a0 + 1);
     warm_direct(p); /* the replacement is in */
     ck_assert_int_eq(mproc_pool_pids(p, after, 2), 2);
     fresh = 0;
@@ -1658,14 +1662,15 @@ START_TEST(test_direct_faults) {
   ck_mproc_ok(mproc_pool_new(&p, &po));
   for (direct = 0, tries = 0; tries < 5 && !direct; tries++) {
     warm_direct(p);
-    n0 = mproc__pool_ndirect(p);
+    n0 = mproc__pool_ndirect(p, &a0);
     t0 = mproc__plat_monotonic();
     ck_mproc(mproc_pool_apply(p, t_sleep, slow, &res), MPROC_ETIMEDOUT);
     ck_assert_msg(mproc__plat_monotonic() - t0 < 60, "the hard limit held");
     ck_assert_msg(strstr(mproc_last_error(), "task 0 timed out: worker ") &&
                       strstr(mproc_last_error(), "time limit of 0.5 s"),
                   "%s", mproc_last_error());
-    direct = mproc__pool_ndirect(p) == n0 + 1;
+    direct = mproc__pool_ndirect(p, &a1) == n0 + 1;
+    ck_assert(!direct || a1 == a0 + 1);
   }
   ck_assert_msg(direct, "the slow apply never took the direct path");
   warm_direct(p);
@@ -1683,7 +1688,7 @@ START_TEST(test_direct_faults) {
   {
     int64_t pids[12];
     int j, same;
-    n0 = mproc__pool_ndirect(p);
+    n0 = mproc__pool_ndirect(p, NULL);
     for (i = 0; i < 12; i++) {
       ck_mproc_ok(mproc_pool_apply(p, t_pid, arg, &res));
       ck_mproc_ok(mproc_value_get_int(res, &pids[i]));
@@ -1693,11 +1698,52 @@ START_TEST(test_direct_faults) {
         same += pids[j] == pids[i];
       ck_assert_int_le(same, 3);
     }
-    ck_assert_msg(mproc__pool_ndirect(p) > n0, "none direct");
+    ck_assert_msg(mproc__pool_ndirect(p, NULL) > n0, "none direct");
   }
   mproc_pool_free(p);
   mproc_value_free(arg);
   mproc_value_free(slow);
+}
+END_TEST
+
+/* A new pool's first apply goes straight to worker 0, which reads the
+ * worker's READY before the answer: worker 0 ran it and is neither
+ * killed nor replaced (mproc_pool_pids lists the slots in order). */
+START_TEST(test_direct_first) {
+  mproc_value *arg = mproc_none(), *res = NULL;
+  long pids[2], later[2];
+  int tries, direct = 0;
+  for (tries = 0; tries < 20 && !direct; tries++) {
+    mproc_pool *p = new_pool(2);
+    int64_t pid = 0;
+    unsigned long adopted = 0;
+    ck_mproc_ok(mproc_pool_apply(p, t_pid, arg, &res));
+    ck_mproc_ok(mproc_value_get_int(res, &pid));
+    mproc_value_free(res);
+    direct = mproc__pool_ndirect(p, &adopted) == 1;
+    /* taken directly, it was answered directly: nothing handed back */
+    ck_assert(!direct || adopted == 0);
+    mproc_sleep(0.3); /* a worker killed would be replaced by now */
+    ck_assert_int_eq(mproc_pool_pids(p, pids, 2), 2);
+    ck_assert_msg(pid == pids[0] || pid == pids[1], "%ld: %ld %ld",
+                  (long)pid, pids[0], pids[1]);
+    /* direct through worker 1: the handler had looked already (not
+     * this test's case) */
+    direct = direct && pid == pids[0];
+    if (direct) {
+      warm_direct(p);
+      ck_assert_int_eq(mproc_pool_pids(p, later, 2), 2);
+      ck_assert(later[0] == pids[0] && later[1] == pids[1]);
+      ck_mproc(mproc_pool_apply(p, t_die, arg, &res), MPROC_EWORKERDIED);
+      ck_assert_msg(strstr(mproc_last_error(), "while running task 0"), "%s",
+                    mproc_last_error());
+      ck_mproc_ok(mproc_pool_apply(p, t_pid, arg, &res));
+      mproc_value_free(res);
+    }
+    mproc_pool_free(p);
+  }
+  ck_assert_msg(direct, "no first apply went to worker 0 directly");
+  mproc_value_free(arg);
 }
 END_TEST
 
@@ -1757,14 +1803,14 @@ START_TEST(test_direct_threads) {
 
   warm_direct(p);
   ck_assert_int_eq(mproc_pool_pids(p, pids, 2), 2);
-  n0 = mproc__pool_ndirect(p);
+  n0 = mproc__pool_ndirect(p, NULL);
   memset(&c[0], 0, sizeof c[0]);
   c[0].p = p;
   ck_mproc_ok(mproc_thread_start(&th[0], thr_direct_slow, &c[0]));
   t0 = mproc__plat_monotonic();
-  while (mproc__pool_ndirect(p) == n0 && mproc__plat_monotonic() - t0 < 30)
+  while (mproc__pool_ndirect(p, NULL) == n0 && mproc__plat_monotonic() - t0 < 30)
     mproc_sleep(0.01);
-  ck_assert_msg(mproc__pool_ndirect(p) == n0 + 1, "not direct");
+  ck_assert_msg(mproc__pool_ndirect(p, NULL) == n0 + 1, "not direct");
   mproc_sleep(0.3); /* it runs */
   t0 = mproc__plat_monotonic();
   ck_mproc_ok(mproc_pool_terminate(p));
@@ -1779,7 +1825,7 @@ START_TEST(test_direct_threads) {
 
   p = new_pool(2);
   warm_direct(p);
-  n0 = mproc__pool_ndirect(p);
+  n0 = mproc__pool_ndirect(p, NULL);
   o.callback = on_result;
   o.ctx = &cb;
   for (i = 0; i < 4; i++) {
@@ -1809,7 +1855,7 @@ START_TEST(test_direct_threads) {
     mproc_async_free(r[i]);
   }
   ck_assert_int_eq(cb.calls, 50);
-  ck_assert_msg(mproc__pool_ndirect(p) > n0, "none direct");
+  ck_assert_msg(mproc__pool_ndirect(p, NULL) > n0, "none direct");
   mproc_pool_free(p);
 }
 END_TEST
@@ -1849,6 +1895,7 @@ Suite *mproc_suite_pool(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("direct");
   tcase_add_test(tc, test_direct_faults);
+  tcase_add_test(tc, test_direct_first);
   tcase_add_test(tc, test_direct_threads);
   suite_add_tcase(s, tc);
   return s;

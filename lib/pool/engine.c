@@ -2074,6 +2074,7 @@ static int direct_run(mproc_pool *p, lend *l, mproc_async *j,
   bcast = p->lent_wake;
   if (back) {
     x->adopt = c; /* in flight in slot 0: the handler's now */
+    p->nadopt++;
     wake_locked(p);
     UNLOCK(p);
     apr_thread_cond_broadcast(p->cv); /* a terminate waits for it */
@@ -2093,10 +2094,12 @@ static int direct_run(mproc_pool *p, lend *l, mproc_async *j,
   return mproc__async_take(j, result);
 }
 
-unsigned long mproc__pool_ndirect(mproc_pool *p) {
+unsigned long mproc__pool_ndirect(mproc_pool *p, unsigned long *adopted) {
   unsigned long n;
   LOCK(p);
   n = p->ndirect;
+  if (adopted)
+    *adopted = p->nadopt;
   UNLOCK(p);
   return n;
 }

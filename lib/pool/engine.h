@@ -167,6 +167,7 @@ struct mproc_pool {
   int lent_wake;  /* under mu: a worker coming back wakes the handler */
   uint64_t dnext; /* under mu: the direct path's chunk ids */
   unsigned long ndirect; /* under mu: applies that took the direct path */
+  unsigned long nadopt;  /* under mu: ... and were handed back */
   int streak; /* worker starts that failed since the last READY */
   int starts; /* worker starts since the last READY */
   char last_initmsg[300];
@@ -200,8 +201,9 @@ int mproc__pool_submit(mproc_pool *pool, int kind, mproc_task_fn fn,
  * thread hop) when nothing is queued, else as apply_async + get. */
 int mproc__pool_apply(mproc_pool *pool, mproc_task_fn fn,
                       const mproc_value *arg, mproc_value **result);
-/* How many applies took the direct path so far (for the tests). */
-unsigned long mproc__pool_ndirect(mproc_pool *pool);
+/* How many applies took the direct path so far, and how many of them
+ * the handler took over (for the tests). */
+unsigned long mproc__pool_ndirect(mproc_pool *pool, unsigned long *adopted);
 /* Wait until r is ready (pool mutex held); 0 or MPROC_ETIMEDOUT. */
 int mproc__wait_ready_locked(mproc_async *r, double deadline);
 /* Wait on the pool's condition variable until deadline (< 0: forever);
