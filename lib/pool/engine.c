@@ -1352,9 +1352,10 @@ static void publish_locked(mproc_pool *p, int state) {
   for (i = 0; i < p->nw; i++) {
     worker *w = &p->wk[i];
     lent |= w->h_lent;
-    p->lw[i].avail = !w->h_lent && state == P_RUN && !p->broken && !p->pend_head &&
-               w->live && w->ready && w->said_ready && !w->retiring &&
-               !w->kill_code && !w->fl[0] && !w->fl[1];
+    w->h_avail = !w->h_lent && state == P_RUN && !p->broken &&
+                 !p->pend_head && w->live && w->ready && w->said_ready &&
+                 !w->retiring && !w->kill_code && !w->fl[0] && !w->fl[1];
+    p->lw[i].avail = w->h_avail;
   }
   p->lent_wake = lent || p->pend_head || state != P_RUN || p->broken;
 }
@@ -1480,7 +1481,7 @@ static int handler_main(void *arg) {
     who[nws++] = -1;
     for (i = 0; i < p->nw; i++)
       if (p->wk[i].live && !p->wk[i].h_lent) {
-        if (!p->lw[i].avail) {
+        if (!p->wk[i].h_avail) {
           ws[nws] = mproc_conn_waitable(p->wk[i].conn);
           who[nws++] = 2 * i;
         }

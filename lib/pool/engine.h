@@ -116,7 +116,7 @@ typedef struct worker {
   chunk *fl[2]; /* in flight, by slot */
   int kill_code;
   char *initmsg;
-  int h_lent; /* the handler's copy of its wlend's lent */
+  int h_lent, h_avail; /* the handler's copies of its wlend's lent, avail */
 } worker;
 
 /* Worker i as the direct path sees it (a synchronous apply on the calling
