@@ -6,7 +6,9 @@
  * pool stays usable with a new worker), the inheritance rule (an OS object
  * in an argument is MPROC_EINHERIT at submit; in a result the task fails
  * with it), OS objects reaching the workers through initargs,
- * close/join/terminate and their errors.
+ * close/join/terminate and their errors, and the direct apply (a sync
+ * apply on the calling thread) under faults: a worker killed, a hard limit,
+ * terminate from another thread, several threads at once.
  *
  * Task functions are plain functions of this binary: the workers are the
  * binary re-executed and find them by (module, offset).  Timed assertions

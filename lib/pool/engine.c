@@ -23,6 +23,10 @@
  *  - user threads touch a call only under the pool's mutex; they submit
  *    through a list plus one byte on the wake-up pipe and wait on the
  *    pool's condition variable.
+ *  - the direct path: a synchronous apply that finds an idle worker (the
+ *    handler offers them before its wait) borrows it under the mutex and
+ *    runs the round trip on the calling thread; any fault hands the task
+ *    back to the handler, which settles it as any other.
  *  - teardown: close/terminate/join/free, and an atexit hook that
  *    terminates every pool still alive (no orphans, no hang at exit).
  */
