@@ -1548,6 +1548,7 @@ static int handler_main(void *arg) {
   /* Stop the workers: close (EOF) or terminate. */
   if (state == P_TERMINATE) {
     int lent = 1;
+    double t0 = mproc__plat_monotonic();
     for (i = 0; i < p->nw; i++)
       if (p->wk[i].live)
         mproc_process_terminate(p->wk[i].proc);
@@ -1556,16 +1557,17 @@ static int handler_main(void *arg) {
     LOCK(p);
     p->lent_wake = 1;
     while (lent) {
-      double t0 = mproc__plat_monotonic();
       lent = 0;
       for (i = 0; i < p->nw; i++)
         lent |= p->lw[i].lent;
       if (lent)
         apr_thread_cond_timedwait(p->cv, p->mu, 5000000);
-      if (lent && mproc__plat_monotonic() - t0 >= 5.0)
+      if (lent && mproc__plat_monotonic() - t0 >= 5.0) {
         for (i = 0; i < p->nw; i++)
           if (p->lw[i].lent) /* it ignored the terminate (as join's 5 s) */
             mproc_process_kill(p->wk[i].proc);
+        t0 = mproc__plat_monotonic();
+      }
     }
     reclaim_locked(p);
     UNLOCK(p);
