@@ -1862,6 +1862,68 @@ START_TEST(test_direct_threads) {
 }
 END_TEST
 
+/* The result thread naps in a callback, so the calls submitted meanwhile
+ * reach the handler together (and go out as batches). */
+static volatile int g_nap_in, g_nap_out;
+
+static void cb_nap(mproc_async *r, const mproc_value *v, void *ctx) {
+  (void)r;
+  (void)v;
+  (void)ctx;
+  g_nap_in = 1;
+  mproc_sleep(0.5);
+  g_nap_out = 1;
+}
+
+/* A batch waits behind a long task; its first task is cancelled and its
+ * call freed: the batch's limit is read from a task still in it (this
+ * read the freed call; ASan saw it in test_direct_threads). */
+START_TEST(test_batch_first_cancelled) {
+  mproc_pool *p = new_pool(2);
+  mproc_async *c = NULL, *lg[2], *s[4];
+  mproc_call_opts o = MPROC_CALL_OPTS_INIT, lo = MPROC_CALL_OPTS_INIT;
+  mproc_value *a = mproc_int(2), *longa = mproc_float(1.5),
+              *shorta = mproc_float(0.01);
+  const mproc_value *v = NULL;
+  double t0 = mproc__plat_monotonic();
+  int i;
+  g_nap_in = g_nap_out = 0;
+  o.callback = cb_nap;
+  ck_mproc_ok(mproc_pool_apply_async(p, t_square, a, &o, &c));
+  while (!g_nap_in && mproc__plat_monotonic() - t0 < 60)
+    mproc_sleep(0.005);
+  ck_assert(g_nap_in);
+  /* different limits: the two long ones are not batched together */
+  for (i = 0; i < 2; i++) {
+    lo.time_limit = 100 + i;
+    ck_mproc_ok(mproc_pool_apply_async(p, t_sleep, longa, &lo, &lg[i]));
+  }
+  for (i = 0; i < 4; i++)
+    ck_mproc_ok(mproc_pool_apply_async(p, t_sleep, shorta, NULL, &s[i]));
+  while (!g_nap_out && mproc__plat_monotonic() - t0 < 60)
+    mproc_sleep(0.005);
+  mproc_sleep(0.3); /* dispatched: s[0], s[1] wait behind a long one */
+  ck_assert_int_eq(mproc_async_cancel(s[0], 0), 1);
+  ck_mproc(mproc_async_get(s[0], 10, &v), MPROC_ECLOSED);
+  mproc_async_free(s[0]);
+  for (i = 1; i < 4; i++) {
+    ck_mproc_ok(mproc_async_get(s[i], 60, &v));
+    ck_assert_str_eq(mproc_value_str(v), "slept");
+    mproc_async_free(s[i]);
+  }
+  for (i = 0; i < 2; i++) {
+    ck_mproc_ok(mproc_async_get(lg[i], 60, &v));
+    mproc_async_free(lg[i]);
+  }
+  ck_mproc_ok(mproc_async_get(c, 10, &v));
+  mproc_async_free(c);
+  mproc_value_free(a);
+  mproc_value_free(longa);
+  mproc_value_free(shorta);
+  mproc_pool_free(p);
+}
+END_TEST
+
 Suite *mproc_suite_pool(void) {
   Suite *s = suite_create("pool");
   TCase *tc = tcase_create("core");
@@ -1899,6 +1961,7 @@ Suite *mproc_suite_pool(void) {
   tcase_add_test(tc, test_direct_faults);
   tcase_add_test(tc, test_direct_first);
   tcase_add_test(tc, test_direct_threads);
+  tcase_add_test(tc, test_batch_first_cancelled);
   suite_add_tcase(s, tc);
   return s;
 }

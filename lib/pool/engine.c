@@ -1167,6 +1167,19 @@ static chunk *running_chunk(worker *w, uint64_t *task) {
   return NULL;
 }
 
+/* A chunk's hard limit (0: none).  A batch's tasks share theirs; its
+ * first task (c->job) may have been taken back, its call done and freed
+ * since, so a task still in it tells (none left: no limit to keep). */
+static double chunk_limit(const chunk *c) {
+  size_t k;
+  if (!c->mem)
+    return c->job->time_limit;
+  for (k = 0; k < c->n; k++)
+    if (c->mem[k])
+      return c->mem[k]->job->time_limit;
+  return 0;
+}
+
 /* Kill workers over a hard limit; the seconds to the next deadline. */
 static double check_limits(mproc_pool *p) {
   double next = -1.0, now = mproc__plat_monotonic();
@@ -1180,7 +1193,7 @@ static double check_limits(mproc_pool *p) {
       continue;
     c = running_chunk(w, &task);
     if (c && task) {
-      lim = c->job->time_limit;
+      lim = chunk_limit(c);
       if (lim <= 0)
         continue;
       start = (double)mproc__ld64(&w->w[W_START]) * 1e-9;
@@ -1195,9 +1208,9 @@ static double check_limits(mproc_pool *p) {
       int s;
       left = -1.0;
       for (s = 0; s < 2; s++)
-        if (w->fl[s] && w->fl[s]->job->time_limit > 0 &&
-            (left < 0 || w->fl[s]->job->time_limit < left))
-          left = w->fl[s]->job->time_limit;
+        if (w->fl[s] && chunk_limit(w->fl[s]) > 0 &&
+            (left < 0 || chunk_limit(w->fl[s]) < left))
+          left = chunk_limit(w->fl[s]);
       if (left < 0)
         continue;
     }
