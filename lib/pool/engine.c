@@ -1783,7 +1783,8 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
   }
   if ((rc = mproc_pipe(&p->wake_r, &p->wake_w, 0)) != 0)
     goto fail;
-  /* The first workers start here, so a start failure is reported now. */
+  /* The first workers start here, so a start failure of worker 0 (of
+   * every worker, when the binary cannot start at all) is reported now. */
   if ((rc = spawn_first(p)) != 0)
     goto fail;
   /* Worker 0 is lendable at once (its READY, first in its pipe, is read
