@@ -6,7 +6,9 @@
  * pool stays usable with a new worker), the inheritance rule (an OS object
  * in an argument is MPROC_EINHERIT at submit; in a result the task fails
  * with it), OS objects reaching the workers through initargs,
- * close/join/terminate and their errors.
+ * close/join/terminate and their errors, and the direct apply (a sync
+ * apply on the calling thread) under faults: a worker killed, a hard limit,
+ * terminate from another thread, several threads at once.
  *
  * Task functions are plain functions of this binary: the workers are the
  * binary re-executed and find them by (module, offset).  Timed assertions
@@ -1582,6 +1584,346 @@ START_TEST(test_parent_dies) {
 }
 END_TEST
 
+/* ---- the direct path: a synchronous apply on the calling thread ---------------- */
+
+/* engine.c: how many applies took the direct path, and how many of those
+ * the handler took over (a test's probe). */
+unsigned long mproc__pool_ndirect(mproc_pool *pool, unsigned long *adopted);
+
+static int t_die(const mproc_value *arg, mproc_value **result) {
+  (void)arg;
+  (void)result;
+  die_now();
+  return 0;
+}
+
+/* Applies until one takes the direct path (the handler lends a worker
+ * once it is idle and its READY has been read). */
+static void warm_direct(mproc_pool *p) {
+  mproc_value *a = mproc_int(5), *res = NULL;
+  double t0 = mproc__plat_monotonic();
+  unsigned long n0 = mproc__pool_ndirect(p, NULL);
+  int64_t x = 0;
+  while (mproc__pool_ndirect(p, NULL) == n0 &&
+         mproc__plat_monotonic() - t0 < 60) {
+    ck_mproc_ok(mproc_pool_apply(p, t_square, a, &res));
+    ck_mproc_ok(mproc_value_get_int(res, &x));
+    ck_assert_int_eq(x, 25);
+    mproc_value_free(res);
+    mproc_sleep(0.01);
+  }
+  ck_assert_msg(mproc__pool_ndirect(p, NULL) > n0,
+                "no apply took the direct path");
+  mproc_value_free(a);
+}
+
+/* A worker dies in a direct apply; a hard time limit passes in one. */
+START_TEST(test_direct_faults) {
+  mproc_pool *p = new_pool(2);
+  mproc_pool_opts po = MPROC_POOL_OPTS_INIT;
+  mproc_value *arg = mproc_none(), *res = NULL, *slow = mproc_float(120);
+  long before[2], after[2];
+  unsigned long n0, a0 = 0, a1 = 0;
+  int tries, direct = 0, fresh, i;
+  char want[64];
+  double t0;
+  int64_t x = 0;
+
+  /* killed mid-task: EWORKERDIED with its pid and signal, as the handler
+   * path gives; the pool replaces it and goes on */
+  for (tries = 0; tries < 5 && !direct; tries++) {
+    warm_direct(p);
+    ck_assert_int_eq(mproc_pool_pids(p, before, 2), 2);
+    n0 = mproc__pool_ndirect(p, &a0);
+    ck_mproc(mproc_pool_apply(p, t_die, arg, &res), MPROC_EWORKERDIED);
+    ck_assert_ptr_null(res);
+    ck_assert_msg(strstr(mproc_last_error(), "died (signal 9) while running "
+                                             "task 0") != NULL,
+                  "%s", mproc_last_error());
+    snprintf(want, sizeof want, "worker %ld ", before[0]);
+    if (!strstr(mproc_last_error(), want))
+      snprintf(want, sizeof want, "worker %ld ", before[1]);
+    ck_assert_msg(strstr(mproc_last_error(), want) != NULL, "%s",
+                  mproc_last_error());
+    /* direct, and handed back to the handler (which settled it) */
+    direct = mproc__pool_ndirect(p, &a1) == n0 + 1;
+    ck_assert(!direct || a1 == a0 + 1);
+    warm_direct(p); /* the replacement is in */
+    ck_assert_int_eq(mproc_pool_pids(p, after, 2), 2);
+    fresh = 0;
+    for (i = 0; i < 2; i++)
+      fresh += after[i] != before[0] && after[i] != before[1];
+    ck_assert_int_eq(fresh, 1);
+  }
+  ck_assert_msg(direct, "the fatal apply never took the direct path");
+  mproc_pool_free(p);
+
+  /* the hard limit: the handler takes the task over and kills the worker */
+  po.processes = 2;
+  po.time_limit = 0.5;
+  ck_mproc_ok(mproc_pool_new(&p, &po));
+  for (direct = 0, tries = 0; tries < 5 && !direct; tries++) {
+    warm_direct(p);
+    n0 = mproc__pool_ndirect(p, &a0);
+    t0 = mproc__plat_monotonic();
+    ck_mproc(mproc_pool_apply(p, t_sleep, slow, &res), MPROC_ETIMEDOUT);
+    ck_assert_msg(mproc__plat_monotonic() - t0 < 60, "the hard limit held");
+    ck_assert_msg(strstr(mproc_last_error(), "task 0 timed out: worker ") &&
+                      strstr(mproc_last_error(), "time limit of 0.5 s"),
+                  "%s", mproc_last_error());
+    direct = mproc__pool_ndirect(p, &a1) == n0 + 1;
+    ck_assert(!direct || a1 == a0 + 1);
+  }
+  ck_assert_msg(direct, "the slow apply never took the direct path");
+  warm_direct(p);
+  ck_mproc_ok(mproc_pool_apply(p, t_pid, arg, &res));
+  ck_mproc_ok(mproc_value_get_int(res, &x));
+  ck_assert_int_gt(x, 0);
+  mproc_value_free(res);
+  mproc_pool_free(p);
+
+  /* maxtasksperchild counts direct chunks too */
+  po.time_limit = 0;
+  po.processes = 1;
+  po.maxtasksperchild = 3;
+  ck_mproc_ok(mproc_pool_new(&p, &po));
+  {
+    int64_t pids[12];
+    int j, same;
+    n0 = mproc__pool_ndirect(p, NULL);
+    for (i = 0; i < 12; i++) {
+      ck_mproc_ok(mproc_pool_apply(p, t_pid, arg, &res));
+      ck_mproc_ok(mproc_value_get_int(res, &pids[i]));
+      mproc_value_free(res);
+      mproc_sleep(0.02); /* the handler reads the new worker's READY */
+      for (same = 0, j = 0; j <= i; j++)
+        same += pids[j] == pids[i];
+      ck_assert_int_le(same, 3);
+    }
+    ck_assert_msg(mproc__pool_ndirect(p, NULL) > n0, "none direct");
+  }
+  mproc_pool_free(p);
+  mproc_value_free(arg);
+  mproc_value_free(slow);
+}
+END_TEST
+
+/* A new pool's first apply goes straight to worker 0, which reads the
+ * worker's READY before the answer: worker 0 ran it and is neither
+ * killed nor replaced (mproc_pool_pids lists the slots in order). */
+START_TEST(test_direct_first) {
+  mproc_value *arg = mproc_none(), *res = NULL;
+  long pids[2], later[2];
+  int tries, direct = 0;
+  for (tries = 0; tries < 20 && !direct; tries++) {
+    mproc_pool *p = new_pool(2);
+    int64_t pid = 0;
+    unsigned long adopted = 0;
+    ck_mproc_ok(mproc_pool_apply(p, t_pid, arg, &res));
+    ck_mproc_ok(mproc_value_get_int(res, &pid));
+    mproc_value_free(res);
+    direct = mproc__pool_ndirect(p, &adopted) == 1;
+    /* taken directly, it was answered directly: nothing handed back */
+    ck_assert(!direct || adopted == 0);
+    mproc_sleep(0.3); /* a worker killed would be replaced by now */
+    ck_assert_int_eq(mproc_pool_pids(p, pids, 2), 2);
+    ck_assert_msg(pid == pids[0] || pid == pids[1], "%ld: %ld %ld",
+                  (long)pid, pids[0], pids[1]);
+    /* direct through worker 1: the handler had looked already (not
+     * this test's case) */
+    direct = direct && pid == pids[0];
+    if (direct) {
+      warm_direct(p);
+      ck_assert_int_eq(mproc_pool_pids(p, later, 2), 2);
+      ck_assert(later[0] == pids[0] && later[1] == pids[1]);
+      ck_mproc(mproc_pool_apply(p, t_die, arg, &res), MPROC_EWORKERDIED);
+      ck_assert_msg(strstr(mproc_last_error(), "while running task 0"), "%s",
+                    mproc_last_error());
+      ck_mproc_ok(mproc_pool_apply(p, t_pid, arg, &res));
+      mproc_value_free(res);
+    }
+    mproc_pool_free(p);
+  }
+  ck_assert_msg(direct, "no first apply went to worker 0 directly");
+  mproc_value_free(arg);
+}
+END_TEST
+
+typedef struct direct_ctx {
+  mproc_pool *p;
+  int base, bad, died, rc;
+  char msg[300];
+} direct_ctx;
+
+static int thr_direct_slow(void *arg) {
+  direct_ctx *c = arg;
+  mproc_value *a = mproc_float(60), *res = NULL;
+  c->rc = mproc_pool_apply(c->p, t_sleep, a, &res);
+  snprintf(c->msg, sizeof c->msg, "%s", mproc_last_error());
+  mproc_value_free(res);
+  mproc_value_free(a);
+  return 0;
+}
+
+/* 200 applies; thread 0's 50th kills its worker. */
+static int thr_direct_mix(void *arg) {
+  direct_ctx *c = arg;
+  int i;
+  for (i = 0; i < 200; i++) {
+    mproc_value *a = mproc_int(c->base + i), *res = NULL;
+    int64_t x = -1;
+    if (c->base == 0 && i == 50) {
+      if (mproc_pool_apply(c->p, t_die, a, &res) == MPROC_EWORKERDIED &&
+          strstr(mproc_last_error(), "while running task 0"))
+        c->died++;
+      else
+        c->bad++;
+    } else if (mproc_pool_apply(c->p, t_square, a, &res) != 0 ||
+               mproc_value_get_int(res, &x) != 0 ||
+               x != (int64_t)(c->base + i) * (c->base + i)) {
+      c->bad++;
+    }
+    mproc_value_free(res);
+    mproc_value_free(a);
+  }
+  return 0;
+}
+
+/* terminate from another thread during a direct apply; 4 threads applying
+ * at once (one kills its worker) beside apply_async with callbacks. */
+START_TEST(test_direct_threads) {
+  mproc_pool *p = new_pool(2);
+  mproc_thread *th[4];
+  direct_ctx c[4];
+  mproc_async *r[50];
+  mproc_call_opts o = MPROC_CALL_OPTS_INIT;
+  cbinfo cb = {0, 0, 0, 0};
+  long pids[2];
+  unsigned long n0;
+  double t0;
+  int i;
+
+  warm_direct(p);
+  ck_assert_int_eq(mproc_pool_pids(p, pids, 2), 2);
+  n0 = mproc__pool_ndirect(p, NULL);
+  memset(&c[0], 0, sizeof c[0]);
+  c[0].p = p;
+  ck_mproc_ok(mproc_thread_start(&th[0], thr_direct_slow, &c[0]));
+  t0 = mproc__plat_monotonic();
+  while (mproc__pool_ndirect(p, NULL) == n0 && mproc__plat_monotonic() - t0 < 30)
+    mproc_sleep(0.01);
+  ck_assert_msg(mproc__pool_ndirect(p, NULL) == n0 + 1, "not direct");
+  mproc_sleep(0.3); /* it runs */
+  t0 = mproc__plat_monotonic();
+  ck_mproc_ok(mproc_pool_terminate(p));
+  ck_assert_msg(mproc__plat_monotonic() - t0 < 20, "terminate waited");
+  ck_mproc_ok(mproc_thread_join(th[0], NULL));
+  ck_assert_msg(c[0].rc == MPROC_ECLOSED && strstr(c[0].msg, "pool terminated"),
+                "%d %s", c[0].rc, c[0].msg);
+#if !defined(_WIN32)
+  ck_assert_msg(gone_within(pids, 2, 0) >= 0, "workers left");
+#endif
+  mproc_pool_free(p);
+
+  p = new_pool(2);
+  warm_direct(p);
+  n0 = mproc__pool_ndirect(p, NULL);
+  o.callback = on_result;
+  o.ctx = &cb;
+  for (i = 0; i < 4; i++) {
+    memset(&c[i], 0, sizeof c[i]);
+    c[i].p = p;
+    c[i].base = 1000 * i;
+    ck_mproc_ok(mproc_thread_start(&th[i], thr_direct_mix, &c[i]));
+  }
+  for (i = 0; i < 50; i++) {
+    mproc_value *a = mproc_int(i);
+    ck_mproc_ok(mproc_pool_apply_async(p, t_square, a, &o, &r[i]));
+    mproc_value_free(a);
+    if (i % 10 == 0)
+      mproc_sleep(0.01);
+  }
+  for (i = 0; i < 4; i++) {
+    ck_mproc_ok(mproc_thread_join(th[i], NULL));
+    ck_assert_int_eq(c[i].bad, 0);
+  }
+  ck_assert_int_eq(c[0].died, 1);
+  for (i = 0; i < 50; i++) {
+    const mproc_value *v = NULL;
+    int64_t x = -1;
+    ck_mproc_ok(mproc_async_get(r[i], 60, &v));
+    ck_mproc_ok(mproc_value_get_int(v, &x));
+    ck_assert_int_eq(x, (int64_t)i * i);
+    mproc_async_free(r[i]);
+  }
+  ck_assert_int_eq(cb.calls, 50);
+  ck_assert_msg(mproc__pool_ndirect(p, NULL) > n0, "none direct");
+  mproc_pool_free(p);
+}
+END_TEST
+
+/* The result thread naps in a callback, so the calls submitted meanwhile
+ * reach the handler together (and go out as batches). */
+static volatile int g_nap_in, g_nap_out;
+
+static void cb_nap(mproc_async *r, const mproc_value *v, void *ctx) {
+  (void)r;
+  (void)v;
+  (void)ctx;
+  g_nap_in = 1;
+  mproc_sleep(0.5);
+  g_nap_out = 1;
+}
+
+/* A batch waits behind a long task; its first task is cancelled and its
+ * call freed: the batch's limit is read from a task still in it (this
+ * read the freed call; ASan saw it in test_direct_threads). */
+START_TEST(test_batch_first_cancelled) {
+  mproc_pool *p = new_pool(2);
+  mproc_async *c = NULL, *lg[2], *s[4];
+  mproc_call_opts o = MPROC_CALL_OPTS_INIT, lo = MPROC_CALL_OPTS_INIT;
+  mproc_value *a = mproc_int(2), *longa = mproc_float(1.5),
+              *shorta = mproc_float(0.01);
+  const mproc_value *v = NULL;
+  double t0 = mproc__plat_monotonic();
+  int i;
+  g_nap_in = g_nap_out = 0;
+  o.callback = cb_nap;
+  ck_mproc_ok(mproc_pool_apply_async(p, t_square, a, &o, &c));
+  while (!g_nap_in && mproc__plat_monotonic() - t0 < 60)
+    mproc_sleep(0.005);
+  ck_assert(g_nap_in);
+  /* different limits: the two long ones are not batched together */
+  for (i = 0; i < 2; i++) {
+    lo.time_limit = 100 + i;
+    ck_mproc_ok(mproc_pool_apply_async(p, t_sleep, longa, &lo, &lg[i]));
+  }
+  for (i = 0; i < 4; i++)
+    ck_mproc_ok(mproc_pool_apply_async(p, t_sleep, shorta, NULL, &s[i]));
+  while (!g_nap_out && mproc__plat_monotonic() - t0 < 60)
+    mproc_sleep(0.005);
+  mproc_sleep(0.3); /* dispatched: s[0], s[1] wait behind a long one */
+  ck_assert_int_eq(mproc_async_cancel(s[0], 0), 1);
+  ck_mproc(mproc_async_get(s[0], 10, &v), MPROC_ECLOSED);
+  mproc_async_free(s[0]);
+  for (i = 1; i < 4; i++) {
+    ck_mproc_ok(mproc_async_get(s[i], 60, &v));
+    ck_assert_str_eq(mproc_value_str(v), "slept");
+    mproc_async_free(s[i]);
+  }
+  for (i = 0; i < 2; i++) {
+    ck_mproc_ok(mproc_async_get(lg[i], 60, &v));
+    mproc_async_free(lg[i]);
+  }
+  ck_mproc_ok(mproc_async_get(c, 10, &v));
+  mproc_async_free(c);
+  mproc_value_free(a);
+  mproc_value_free(longa);
+  mproc_value_free(shorta);
+  mproc_pool_free(p);
+}
+END_TEST
+
 Suite *mproc_suite_pool(void) {
   Suite *s = suite_create("pool");
   TCase *tc = tcase_create("core");
@@ -1614,6 +1956,12 @@ Suite *mproc_suite_pool(void) {
   tcase_add_test(tc, test_futures);
   tcase_add_test(tc, test_batches);
   tcase_add_test(tc, test_futures_cancel_shutdown);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("direct");
+  tcase_add_test(tc, test_direct_faults);
+  tcase_add_test(tc, test_direct_first);
+  tcase_add_test(tc, test_direct_threads);
+  tcase_add_test(tc, test_batch_first_cancelled);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -23,6 +23,10 @@
  *  - user threads touch a call only under the pool's mutex; they submit
  *    through a list plus one byte on the wake-up pipe and wait on the
  *    pool's condition variable.
+ *  - the direct path: a synchronous apply that finds an idle worker (the
+ *    handler offers them before its wait) borrows it under the mutex and
+ *    runs the round trip on the calling thread; any fault hands the task
+ *    back to the handler, which settles it as any other.
  *  - teardown: close/terminate/join/free, and an atexit hook that
  *    terminates every pool still alive (no orphans, no hang at exit).
  */
@@ -815,7 +819,8 @@ static void steal_for_idle(mproc_pool *p) {
   int i, s, idle = 0, busy = 0;
   for (i = 0; i < p->nw; i++) {
     worker *w = &p->wk[i];
-    idle += w->live && w->ready && !w->retiring && !w->fl[0] && !w->fl[1];
+    idle += w->live && w->ready && !w->retiring && !w->h_lent && !w->fl[0] &&
+            !w->fl[1];
   }
   for (i = 0; i < p->nw && idle > 0; i++) {
     worker *w = &p->wk[i];
@@ -873,7 +878,8 @@ static size_t batch_cap(mproc_pool *p) {
   for (c = p->pend_head; c && queued < lim && batchable(p, c); c = c->next)
     queued++;
   for (i = 0; i < p->nw; i++)
-    takers += p->wk[i].live && p->wk[i].ready && !p->wk[i].retiring;
+    takers += p->wk[i].live && p->wk[i].ready && !p->wk[i].retiring &&
+              !p->wk[i].h_lent;
   return takers ? queued / takers : 0;
 }
 
@@ -892,7 +898,7 @@ static void dispatch(mproc_pool *p, mproc__buf *b) {
         int slot, rc, busy = (w->fl[0] != NULL) + (w->fl[1] != NULL);
         chunk *c = p->pend_head;
         size_t k;
-        if (!w->live || !w->ready || w->retiring || busy != pass)
+        if (!w->live || !w->ready || w->retiring || w->h_lent || busy != pass)
           continue;
         slot = w->fl[0] ? 1 : 0;
         make_batch(p, batch_cap(p));
@@ -1161,6 +1167,19 @@ static chunk *running_chunk(worker *w, uint64_t *task) {
   return NULL;
 }
 
+/* A chunk's hard limit (0: none).  A batch's tasks share theirs; its
+ * first task (c->job) may have been taken back, its call done and freed
+ * since, so a task still in it tells (none left: no limit to keep). */
+static double chunk_limit(const chunk *c) {
+  size_t k;
+  if (!c->mem)
+    return c->job->time_limit;
+  for (k = 0; k < c->n; k++)
+    if (c->mem[k])
+      return c->mem[k]->job->time_limit;
+  return 0;
+}
+
 /* Kill workers over a hard limit; the seconds to the next deadline. */
 static double check_limits(mproc_pool *p) {
   double next = -1.0, now = mproc__plat_monotonic();
@@ -1174,7 +1193,7 @@ static double check_limits(mproc_pool *p) {
       continue;
     c = running_chunk(w, &task);
     if (c && task) {
-      lim = c->job->time_limit;
+      lim = chunk_limit(c);
       if (lim <= 0)
         continue;
       start = (double)mproc__ld64(&w->w[W_START]) * 1e-9;
@@ -1189,9 +1208,9 @@ static double check_limits(mproc_pool *p) {
       int s;
       left = -1.0;
       for (s = 0; s < 2; s++)
-        if (w->fl[s] && w->fl[s]->job->time_limit > 0 &&
-            (left < 0 || w->fl[s]->job->time_limit < left))
-          left = w->fl[s]->job->time_limit;
+        if (w->fl[s] && chunk_limit(w->fl[s]) > 0 &&
+            (left < 0 || chunk_limit(w->fl[s]) < left))
+          left = chunk_limit(w->fl[s]);
       if (left < 0)
         continue;
     }
@@ -1299,9 +1318,63 @@ static int pending_or_inflight(mproc_pool *p) {
   if (p->pend_head)
     return 1;
   for (i = 0; i < p->nw; i++)
-    if (p->wk[i].live && (p->wk[i].fl[0] || p->wk[i].fl[1]))
+    if (p->wk[i].live &&
+        (p->wk[i].fl[0] || p->wk[i].fl[1] || p->wk[i].h_lent))
       return 1;
   return 0;
+}
+
+/*
+ * The direct path's hand-over (pool mutex held).  reclaim: the idle
+ * workers published to calling threads come back to the handler (so it
+ * may dispatch to them), it notes which are lent (it keeps off those),
+ * takes over the tasks handed back (`adopt`: in flight in slot 0) and
+ * counts the chunks sent directly.  publish (just before the handler's
+ * wait): the workers idle with nothing queued become lendable; a worker
+ * coming back must wake the handler when it waits without that worker
+ * (lent now), or has work queued, or the pool is closing.
+ */
+static void reclaim_locked(mproc_pool *p) {
+  int i;
+  for (i = 0; i < p->nw; i++) {
+    worker *w = &p->wk[i];
+    wlend *x = &p->lw[i];
+    x->avail = 0;
+    w->h_lent = x->lent;
+    if (x->adopt) {
+      w->fl[x->adopt->slot] = x->adopt;
+      x->adopt = NULL;
+    }
+    if (x->said) {
+      /* its READY, read by the direct path (as read_worker does) */
+      x->said = 0;
+      w->ready = 1;
+      w->said_ready = 1;
+      p->streak = 0;
+      p->starts = 0;
+    }
+    if (x->dsent) {
+      w->chunks += x->dsent;
+      x->dsent = 0;
+      if (p->opts.maxtasksperchild > 0 &&
+          w->chunks >= p->opts.maxtasksperchild)
+        w->retiring = 1;
+    }
+  }
+}
+
+static void publish_locked(mproc_pool *p, int state) {
+  int i, lent = 0;
+  reclaim_locked(p);
+  for (i = 0; i < p->nw; i++) {
+    worker *w = &p->wk[i];
+    lent |= w->h_lent;
+    w->h_avail = !w->h_lent && state == P_RUN && !p->broken &&
+                 !p->pend_head && w->live && w->ready && w->said_ready &&
+                 !w->retiring && !w->kill_code && !w->fl[0] && !w->fl[1];
+    p->lw[i].avail = w->h_avail;
+  }
+  p->lent_wake = lent || p->pend_head || state != P_RUN || p->broken;
 }
 
 static void fail_everything(mproc_pool *p, int code, const char *msg) {
@@ -1318,6 +1391,8 @@ static void fail_everything(mproc_pool *p, int code, const char *msg) {
       }
 }
 
+static void join_first(mproc_pool *p);
+
 static int handler_main(void *arg) {
   mproc_pool *p = arg;
   mproc__buf b = MPROC__BUF_INIT;
@@ -1330,6 +1405,7 @@ static int handler_main(void *arg) {
   LOCK(p);
   p->handler_tid = mproc_thread_ident();
   UNLOCK(p);
+  join_first(p);
   if (!ws || !ready || !who) {
     free(ws);
     free(ready);
@@ -1359,6 +1435,7 @@ static int handler_main(void *arg) {
       cans[i]->h_cancel = 1;
     cancel_all = p->cancel_all;
     p->cancel_all = 0;
+    reclaim_locked(p);
     UNLOCK(p);
     while (sub) {
       mproc_async *nx = sub->next_sub;
@@ -1410,20 +1487,31 @@ static int handler_main(void *arg) {
     dispatch(p, &b);
     if (state == P_CLOSE && !pending_or_inflight(p))
       break;
-    /* Wait on everything at once. */
+    /* Wait on everything at once: a lendable worker by its sentinel
+     * alone (a calling thread may be reading its connection), a lent one
+     * not at all (its coming back wakes us).  who: worker * 2, + 1 for
+     * a sentinel. */
+    LOCK(p);
+    publish_locked(p, state);
+    UNLOCK(p);
     ws[nws] = mproc_conn_waitable(p->wake_r);
     who[nws++] = -1;
     for (i = 0; i < p->nw; i++)
-      if (p->wk[i].live) {
-        ws[nws] = mproc_conn_waitable(p->wk[i].conn);
-        who[nws++] = i;
+      if (p->wk[i].live && !p->wk[i].h_lent) {
+        if (!p->wk[i].h_avail) {
+          ws[nws] = mproc_conn_waitable(p->wk[i].conn);
+          who[nws++] = 2 * i;
+        }
         ws[nws] = mproc_process_sentinel(p->wk[i].proc);
-        who[nws++] = i;
+        who[nws++] = 2 * i + 1;
       }
     timeout = check_limits(p);
     if (timeout < 0)
       timeout = MPROC_FOREVER;
     rc = mproc_wait(ws, nws, timeout, ready);
+    LOCK(p);
+    reclaim_locked(p); /* lent since the publish: not ours to read */
+    UNLOCK(p);
     if (rc < 0) {
       mproc_sleep(0.01); /* should not happen; never spin */
       continue;
@@ -1443,10 +1531,10 @@ static int handler_main(void *arg) {
         } while (mproc_conn_poll(p->wake_r, 0) == 1);
         continue;
       }
-      w = &p->wk[who[i]];
-      if (!w->live)
+      w = &p->wk[who[i] / 2];
+      if (!w->live || w->h_lent)
         continue;
-      if ((i & 1) == 1) {
+      if ((who[i] & 1) == 0) {
         /* its connection */
         /* One message: more are seen by the next wait, after this
          * worker got its next chunk (no poll per message). */
@@ -1465,16 +1553,37 @@ static int handler_main(void *arg) {
     /* retired workers that have nothing in flight: let them go */
     for (i = 0; i < p->nw; i++) {
       worker *w = &p->wk[i];
-      if (w->live && w->retiring && !w->fl[0] && !w->fl[1] &&
+      if (w->live && w->retiring && !w->h_lent && !w->fl[0] && !w->fl[1] &&
           mproc_process_is_alive(w->proc) == 0)
         worker_died(p, w);
     }
   }
   /* Stop the workers: close (EOF) or terminate. */
   if (state == P_TERMINATE) {
+    int lent = 1;
+    double t0 = mproc__plat_monotonic();
     for (i = 0; i < p->nw; i++)
       if (p->wk[i].live)
         mproc_process_terminate(p->wk[i].proc);
+    /* Workers lent to calling threads come back (their task done, or
+     * handed back as the worker ended) before anything is released. */
+    LOCK(p);
+    p->lent_wake = 1;
+    while (lent) {
+      lent = 0;
+      for (i = 0; i < p->nw; i++)
+        lent |= p->lw[i].lent;
+      if (lent)
+        apr_thread_cond_timedwait(p->cv, p->mu, 5000000);
+      if (lent && mproc__plat_monotonic() - t0 >= 5.0) {
+        for (i = 0; i < p->nw; i++)
+          if (p->lw[i].lent) /* it ignored the terminate (as join's 5 s) */
+            mproc_process_kill(p->wk[i].proc);
+        t0 = mproc__plat_monotonic();
+      }
+    }
+    reclaim_locked(p);
+    UNLOCK(p);
     fail_everything(p, MPROC_ECLOSED, "pool terminated");
   }
   for (i = 0; i < p->nw; i++)
@@ -1561,6 +1670,18 @@ static int spawn_first(mproc_pool *p) {
       js[i].th = NULL; /* started below, on this thread */
   }
   rc = spawn_worker(p, &p->wk[0]);
+  p->starts = p->nw;
+  if (rc == 0 && p->nw > 1) {
+    /* Worker 0 is up: the first task can go.  The others finish their
+     * start in the background; the handler joins them first of all (a
+     * start that failed there counts as a failed restart). */
+    for (i = 1; i < p->nw; i++)
+      if (!js[i].th)
+        spawn_thread(&js[i]);
+    p->spawning = js;
+    p->starting = 1;
+    return 0;
+  }
   for (i = 1; i < p->nw; i++) {
     if (js[i].th)
       mproc_thread_join(js[i].th, NULL);
@@ -1572,8 +1693,31 @@ static int spawn_first(mproc_pool *p) {
     }
   }
   free(js);
-  p->starts = p->nw;
   return rc;
+}
+
+/* The handler (or a failed mproc_pool_new) joins the start threads of
+ * workers 1..; mproc_pool_pids waits for them. */
+static void join_first(mproc_pool *p) {
+  spawn_job *js = p->spawning;
+  int i;
+  if (!js)
+    return;
+  for (i = 1; i < p->nw; i++) {
+    if (js[i].th)
+      mproc_thread_join(js[i].th, NULL);
+    if (js[i].rc) {
+      char why[300];
+      snprintf(why, sizeof why, "worker start failed: %.250s", js[i].err);
+      init_failed(p, why);
+    }
+  }
+  free(js);
+  LOCK(p);
+  p->spawning = NULL;
+  p->starting = 0;
+  UNLOCK(p);
+  apr_thread_cond_broadcast(p->cv);
 }
 
 int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
@@ -1609,9 +1753,11 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
   p->nw = o.processes;
   p->wk = calloc((size_t)p->nw, sizeof *p->wk);
   p->pids = calloc((size_t)p->nw, sizeof *p->pids);
-  if (!p->wk || !p->pids) {
+  p->lw = calloc((size_t)p->nw, sizeof *p->lw);
+  if (!p->wk || !p->pids || !p->lw) {
     free(p->wk);
     free(p->pids);
+    free(p->lw);
     free(p);
     return mproc__err(MPROC_ENOMEM, "pool");
   }
@@ -1637,9 +1783,14 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
   }
   if ((rc = mproc_pipe(&p->wake_r, &p->wake_w, 0)) != 0)
     goto fail;
-  /* The first workers start here, so a start failure is reported now. */
+  /* The first workers start here, so a start failure of worker 0 (of
+   * every worker, when the binary cannot start at all) is reported now. */
   if ((rc = spawn_first(p)) != 0)
     goto fail;
+  /* Worker 0 is lendable at once (its READY, first in its pipe, is read
+   * by the direct path), until the handler has looked at it. */
+  if (!o.initializer)
+    p->lw[0].avail = 1;
   if ((rc = mproc_thread_start(&p->th, handler_main, p)) != 0)
     goto fail;
   mproc__runtime_lock();
@@ -1653,6 +1804,7 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
   *out = p;
   return 0;
 fail:
+  join_first(p);
   for (i = 0; i < p->nw; i++)
     if (p->wk[i].live) {
       mproc_process_kill(p->wk[i].proc);
@@ -1665,13 +1817,23 @@ fail:
   mproc_value_free(p->initargs);
   free(p->wk);
   free(p->pids);
+  free(p->lw);
   free(p);
   return rc;
 }
 
-int mproc__pool_submit(mproc_pool *p, int kind, mproc_task_fn fn,
-                       const mproc_value *arg, int star,
-                       const mproc_call_opts *opts, mproc_async **out) {
+/* The direct path's borrowed worker (see "the direct path" below). */
+typedef struct lend {
+  worker *w;
+  uint64_t id;
+} lend;
+static void borrow_locked(mproc_pool *p, lend *l);
+
+/* Submit a call; with `l` (a synchronous apply) borrow an idle worker
+ * instead when there is one: then the call is the caller's to run. */
+static int submit(mproc_pool *p, int kind, mproc_task_fn fn,
+                  const mproc_value *arg, int star,
+                  const mproc_call_opts *opts, mproc_async **out, lend *l) {
   mproc_async *j;
   size_t n, i;
   int rc;
@@ -1749,6 +1911,12 @@ int mproc__pool_submit(mproc_pool *p, int kind, mproc_task_fn fn,
     rc = mproc__err(MPROC_ESPAWN, "%s", msg);
     goto fail;
   }
+  if (l && (borrow_locked(p, l), l->w)) {
+    j->tstate[0] = T_SENT;
+    UNLOCK(p);
+    *out = j;
+    return 0;
+  }
   if (n == 0) {
     /* Nothing to run: ready at once (the engine's reference goes). */
     if (kind == J_MAP)
@@ -1779,6 +1947,195 @@ fail:
   job_destroy(j);
   pool_decref(p);
   return rc;
+}
+
+int mproc__pool_submit(mproc_pool *p, int kind, mproc_task_fn fn,
+                       const mproc_value *arg, int star,
+                       const mproc_call_opts *opts, mproc_async **out) {
+  return submit(p, kind, fn, arg, star, opts, out, NULL);
+}
+
+/* ---- the direct path: a synchronous apply on the calling thread --------------------- */
+
+/*
+ * mproc_pool_apply with an idle worker and nothing queued: the calling
+ * thread borrows the worker (`lent`, under the mutex; the handler keeps
+ * off it), sends the task, waits in one mproc_wait on that worker's
+ * connection and sentinel and reads the answer itself: no thread hop.
+ * The handler publishes its idle workers (`avail`) just before its own
+ * wait and waits on their sentinels only, never their connections, so it
+ * neither reads the answer nor wakes for it; a lent worker it waits on
+ * not at all.  Anything but a well-formed answer - the worker died
+ * (EOF, sentinel), the hard time limit passed (the wait's timeout), a
+ * garbled message (the worker is killed, as the handler does) - hands
+ * the task back (`adopt`): the handler takes it as in flight in slot 0
+ * of that worker and settles it exactly as any other (worker_died,
+ * check_limits, terminate), while the caller waits as apply_async + get.
+ * A sync apply has no callbacks and no handle to cancel; terminate waits
+ * for lent workers to come back (it terminates them first).
+ */
+static void borrow_locked(mproc_pool *p, lend *l) {
+  long max = p->opts.maxtasksperchild;
+  int i;
+  l->w = NULL;
+  /* Nothing queued ahead (the handler's queue is empty when it publishes
+   * a worker); never on the result thread (it never finds one anyway). */
+  if (p->sub_head || p->handler_tid == mproc_thread_ident())
+    return;
+  for (i = 0; i < p->nw; i++) {
+    worker *w = &p->wk[i];
+    wlend *x = &p->lw[i];
+    /* While lendable, the handler's fields of w do not change. */
+    if (x->avail && !x->lent && (max <= 0 || w->chunks + x->dsent < max)) {
+      x->avail = 0;
+      x->lent = 1;
+      l->w = w;
+      l->id = ((uint64_t)1 << 60) | ++p->dnext; /* apart from next_id's */
+      p->ndirect++;
+      return;
+    }
+  }
+}
+
+/* The one answer of a direct task: 1 when well-formed (code, value or
+ * message set), 0 when not. */
+static int direct_parse(worker *w, uint64_t id, const void *buf, size_t n,
+                        int *code, mproc_value **v, char **msg) {
+  mproc__rd r;
+  uint64_t len;
+  int32_t c;
+  r.p = buf;
+  r.end = r.p + n;
+  r.bad = 0;
+  if (mproc__get32(&r) != M_RESULTS || mproc__get32(&r) != 1 ||
+      mproc__get64(&r) != id)
+    return 0;
+  c = (int32_t)mproc__get32(&r);
+  mproc__get32(&r);
+  len = mproc__get64(&r);
+  if (r.bad || (uint64_t)(r.end - r.p) < len)
+    return 0;
+  if (c == 0) {
+    int rc = mproc__decode_lone_int(r.p, (size_t)len, v)
+                 ? 0
+                 : mproc_decode(r.p, (size_t)len, v);
+    if (rc) {
+      *code = rc;
+      *msg = fmtstr("task failed in worker %ld: result: %s", w->pid,
+                    mproc_last_error());
+    } else if (mproc_value_type(*v) == MPROC_T_NONE) {
+      mproc_value_free(*v);
+      *v = NULL;
+    }
+  } else {
+    *code = c;
+    *msg = fmtstr("task failed in worker %ld: %.*s", w->pid, (int)len,
+                  (const char *)r.p);
+  }
+  return 1;
+}
+
+/* Run call j (one task) on the borrowed worker, then give it back. */
+static int direct_run(mproc_pool *p, lend *l, mproc_async *j,
+                      mproc_value **result) {
+  worker *w = l->w;
+  wlend *x = &p->lw[w - p->wk];
+  mproc__buf b = MPROC__BUF_INIT;
+  chunk *c = calloc(1, sizeof *c);
+  mproc_value *v = NULL;
+  char *msg = NULL;
+  int code = 0, sent = 0, back = 1, bcast, said = 0;
+  long max = p->opts.maxtasksperchild;
+  if (c) {
+    c->job = j;
+    c->n = 1;
+    c->id = l->id;
+  }
+  if (!c || encode_chunk(c, &b) != 0) {
+    /* nothing sent: the worker goes back as it was */
+    code = MPROC_ENOMEM;
+    msg = dupstr("out of memory sending the task");
+    back = 0;
+  } else {
+    mproc__st64_release(&w->w[W_SLOT0], (l->id << 2) | SL_SENT);
+    sent = 1;
+    if (mproc_conn_send_bytes(w->conn, b.p, b.len) == 0) {
+      mproc_waitable *ws[2];
+      int rd[2] = {0, 0};
+      void *buf = NULL;
+      size_t n = 0;
+      uint32_t ready = M_READY;
+      ws[0] = mproc_conn_waitable(w->conn);
+      ws[1] = mproc_process_sentinel(w->proc);
+      /* Past the hard limit the handler takes over (and kills). */
+      while (mproc_wait(ws, 2,
+                        j->time_limit > 0 ? j->time_limit : MPROC_FOREVER,
+                        rd) > 0 &&
+             rd[0] && mproc_conn_recv_bytes(w->conn, &buf, &n) == 0) {
+        if (!said && n == 4 && memcmp(buf, &ready, 4) == 0) {
+          said = 1; /* a new worker's READY (worker 0 of a new pool) */
+          mproc_free(buf);
+          buf = NULL;
+          continue;
+        }
+        if (direct_parse(w, l->id, buf, n, &code, &v, &msg))
+          back = 0;
+        else
+          mproc_process_kill(w->proc);
+        mproc_free(buf);
+        break;
+      }
+    }
+  }
+  mproc__buf_free(&b);
+  LOCK(p);
+  x->lent = 0;
+  x->dsent += sent;
+  x->said |= said;
+  bcast = p->lent_wake;
+  if (back) {
+    x->adopt = c; /* in flight in slot 0: the handler's now */
+    p->nadopt++;
+    wake_locked(p);
+    UNLOCK(p);
+    apr_thread_cond_broadcast(p->cv); /* a terminate waits for it */
+    return mproc__async_take(j, result);
+  }
+  if (bcast || (max > 0 && w->chunks + x->dsent >= max))
+    wake_locked(p); /* the handler waits without it, or it retires */
+  else
+    x->avail = 1; /* lendable again: nothing changed for the handler */
+  task_done_locked(j, 0, code, v, msg, sent ? w->pid : 0);
+  j->ready = 1;
+  j->refs--; /* the engine's reference, which the direct path held */
+  UNLOCK(p);
+  if (bcast)
+    apr_thread_cond_broadcast(p->cv);
+  chunk_free(c);
+  return mproc__async_take(j, result);
+}
+
+unsigned long mproc__pool_ndirect(mproc_pool *p, unsigned long *adopted) {
+  unsigned long n;
+  LOCK(p);
+  n = p->ndirect;
+  if (adopted)
+    *adopted = p->nadopt;
+  UNLOCK(p);
+  return n;
+}
+
+int mproc__pool_apply(mproc_pool *p, mproc_task_fn fn, const mproc_value *arg,
+                      mproc_value **result) {
+  mproc_async *j;
+  lend l;
+  int rc;
+  l.w = NULL;
+  if ((rc = submit(p, J_APPLY, fn, arg, 0, NULL, &j, &l)) != 0)
+    return rc;
+  if (!l.w)
+    return mproc__async_take(j, result);
+  return direct_run(p, &l, j, result);
 }
 
 int mproc_pool_close(mproc_pool *p) {
@@ -1883,8 +2240,10 @@ void mproc_pool_free(mproc_pool *p) {
   LOCK(p);
   free(p->wk);
   free(p->pids);
+  free(p->lw);
   p->wk = NULL;
   p->pids = NULL;
+  p->lw = NULL;
   p->nw = 0;
   UNLOCK(p);
   /* The core (mutex, condition variable) lives while calls hold it. */
@@ -1915,6 +2274,8 @@ int mproc_pool_pids(mproc_pool *p, long *pids, size_t cap) {
   if (!p)
     return mproc__err(MPROC_EINVAL, "mproc_pool_pids: NULL pool");
   LOCK(p);
+  while (p->starting) /* the first workers' starts end */
+    apr_thread_cond_wait(p->cv, p->mu);
   for (i = 0; i < p->nw; i++)
     if (p->pids[i]) {
       if ((size_t)n < cap && pids)

@@ -116,7 +116,18 @@ typedef struct worker {
   chunk *fl[2]; /* in flight, by slot */
   int kill_code;
   char *initmsg;
+  int h_lent, h_avail; /* the handler's copies of its wlend's lent, avail */
 } worker;
+
+/* Worker i as the direct path sees it (a synchronous apply on the calling
+ * thread, engine.c "the direct path"), under the pool mutex. */
+typedef struct wlend {
+  int avail;    /* idle and lendable: published by the handler */
+  int lent;     /* lent to a calling thread: the handler keeps off it */
+  chunk *adopt; /* a direct task handed back, in flight in slot 0 */
+  long dsent;   /* chunks sent directly, not yet counted in `chunks` */
+  int said;     /* the direct path read its READY */
+} wlend;
 
 enum { P_RUN, P_CLOSE, P_TERMINATE };
 
@@ -150,6 +161,13 @@ struct mproc_pool {
   /* the handler's own */
   chunk *pend_head, *pend_tail;
   uint64_t next_id;
+  wlend *lw;      /* under mu: per worker, the direct path's view */
+  void *spawning; /* the first workers' start threads (the handler joins) */
+  int starting;   /* under mu: they may still run */
+  int lent_wake;  /* under mu: a worker coming back wakes the handler */
+  uint64_t dnext; /* under mu: the direct path's chunk ids */
+  unsigned long ndirect; /* under mu: applies that took the direct path */
+  unsigned long nadopt;  /* under mu: ... and were handed back */
   int streak; /* worker starts that failed since the last READY */
   int starts; /* worker starts since the last READY */
   char last_initmsg[300];
@@ -179,6 +197,13 @@ enum { J_APPLY, J_MAP, J_IMAP, J_IMAP_UNORDERED, J_FUTURE };
 int mproc__pool_submit(mproc_pool *pool, int kind, mproc_task_fn fn,
                        const mproc_value *arg, int star,
                        const mproc_call_opts *opts, mproc_async **out);
+/* mproc_pool_apply: through an idle worker on the calling thread (no
+ * thread hop) when nothing is queued, else as apply_async + get. */
+int mproc__pool_apply(mproc_pool *pool, mproc_task_fn fn,
+                      const mproc_value *arg, mproc_value **result);
+/* How many applies took the direct path so far, and how many of them
+ * the handler took over (for the tests). */
+unsigned long mproc__pool_ndirect(mproc_pool *pool, unsigned long *adopted);
 /* Wait until r is ready (pool mutex held); 0 or MPROC_ETIMEDOUT. */
 int mproc__wait_ready_locked(mproc_async *r, double deadline);
 /* Wait on the pool's condition variable until deadline (< 0: forever);

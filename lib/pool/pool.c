@@ -13,14 +13,10 @@ int mproc_pool_apply_async(mproc_pool *pool, mproc_task_fn fn,
 
 int mproc_pool_apply(mproc_pool *pool, mproc_task_fn fn,
                      const mproc_value *arg, mproc_value **result) {
-  mproc_async *r;
-  int rc;
   if (!result)
     return mproc__err(MPROC_EINVAL, "mproc_pool_apply: NULL result");
   *result = NULL;
-  if ((rc = mproc__pool_submit(pool, J_APPLY, fn, arg, 0, NULL, &r)) != 0)
-    return rc;
-  return mproc__async_take(r, result);
+  return mproc__pool_apply(pool, fn, arg, result);
 }
 
 static int map_sync(mproc_pool *pool, mproc_task_fn fn,
