@@ -472,9 +472,12 @@ static inline size_t mproc__item_int_get(const unsigned char *p, size_t n,
   *out = h < 0x20 ? (int64_t)x : -(int64_t)x - 1;
   return len;
 }
-/* n values as a run; offs[k]: where item k starts, offs[n]: the end. */
+/* n values as a run; offs[c]: where item c * every starts (c < the
+ * number of groups of `every` items), then the run's end. */
 int mproc__encode_run(const mproc_value *const *items, size_t n,
-                      mproc__buf *out, size_t *offs);
+                      mproc__buf *out, size_t *offs, size_t every);
+/* The length of the item at p[0..n) without decoding it. */
+int mproc__item_skip(const void *p, size_t n, size_t *len);
 int mproc__decode_item(const void *p, size_t n, mproc_value **out,
                        size_t *used);
 typedef struct mproc__itemdec {

@@ -706,9 +706,22 @@ START_TEST(test_item_runs) {
   ck_assert_uint_lt(n, 64);
   ck_mproc_ok(mproc__encode_run(
       (const mproc_value *const *)(const void *)&l->u.list.items[0], n, &b,
-      offs));
+      offs, 1));
   ck_assert_uint_eq(offs[0], 0);
   ck_assert_uint_eq(offs[n], b.len);
+  {
+    /* offsets every 4 items: where items 0, 4, 8, ... start, then the end */
+    mproc__buf b4 = MPROC__BUF_INIT;
+    size_t offs4[17];
+    ck_mproc_ok(mproc__encode_run(
+        (const mproc_value *const *)(const void *)&l->u.list.items[0], n,
+        &b4, offs4, 4));
+    ck_assert_uint_eq(b4.len, b.len);
+    for (i = 0; i < (n + 3) / 4; i++)
+      ck_assert_uint_eq(offs4[i], offs[4 * i]);
+    ck_assert_uint_eq(offs4[(n + 3) / 4], b.len);
+    mproc__buf_free(&b4);
+  }
   for (i = 0; i < n; i++) {
     /* each item is what a message holds after its magic */
     void *enc = NULL;
@@ -717,6 +730,10 @@ START_TEST(test_item_runs) {
     ck_assert_uint_eq(offs[i + 1] - offs[i], len - 3);
     ck_assert_int_eq(memcmp(b.p + offs[i], (char *)enc + 3, len - 3), 0);
     mproc_free(enc);
+    /* and its length is found without decoding it */
+    ck_mproc_ok(mproc__item_skip(b.p + offs[i], b.len - offs[i], &used));
+    ck_assert_uint_eq(used, len - 3);
+    ck_mproc(mproc__item_skip(b.p + offs[i], len - 4, &used), MPROC_EBADMSG);
     /* scalars read without allocating */
     if (mproc__item_scalar(b.p + offs[i], b.len - offs[i], &tmp, &sv, &used)) {
       ck_assert_uint_eq(used, offs[i + 1] - offs[i]);

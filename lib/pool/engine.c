@@ -705,16 +705,43 @@ static int encode_chunk(chunk *c, mproc__buf *b) {
   mproc__put64(b, j->offset);
   mproc__buf_append(b, &soft, 8);
   mproc__buf_append(b, j->module, ml);
-  if (!c->mem && !c->idx) /* a run of a call: one slice of its arguments */
-    return mproc__buf_append(b, j->args.p + j->argoff[c->first],
-                             j->argoff[c->first + c->n] -
-                                 j->argoff[c->first]);
-  for (k = 0; k < c->n; k++) {
-    mproc_async *jk = c->mem ? c->mem[k]->job : j;
-    size_t i = c->mem ? 0 : chunk_task(c, k);
-    size_t len = jk->argoff[i + 1] - jk->argoff[i];
-    if (mproc__buf_append(b, jk->args.p + jk->argoff[i], len) != 0)
-      return MPROC_ENOMEM;
+  if (!c->mem && !c->idx) { /* a run of a call: one slice of it */
+    size_t ci = c->first / (j->o.chunksize ? j->o.chunksize : 1);
+    return mproc__buf_append(b, j->args.p + j->argoff[ci],
+                             j->argoff[ci + 1] - j->argoff[ci]);
+  }
+  if (c->mem) { /* a batch: each call's one argument */
+    for (k = 0; k < c->n; k++) {
+      mproc_async *jk = c->mem[k]->job;
+      if (mproc__buf_append(b, jk->args.p + jk->argoff[0],
+                            jk->argoff[1] - jk->argoff[0]) != 0)
+        return MPROC_ENOMEM;
+    }
+    return 0;
+  }
+  {
+    /* Tasks taken out of a chunk (its worker died): each found by
+     * walking its chunk's run from the last one (they are in order). */
+    size_t cs = j->o.chunksize ? j->o.chunksize : 1, at = (size_t)-1;
+    size_t off = 0, len = 0;
+    for (k = 0; k < c->n; k++) {
+      size_t i = chunk_task(c, k), end;
+      if (at == (size_t)-1 || i < at || i / cs != at / cs) {
+        at = i / cs * cs;
+        off = j->argoff[at / cs];
+      }
+      end = j->argoff[at / cs + 1];
+      for (;;) {
+        if (mproc__item_skip(j->args.p + off, end - off, &len) != 0)
+          return MPROC_EBADMSG;
+        if (at == i)
+          break;
+        off += len;
+        at++;
+      }
+      if (mproc__buf_append(b, j->args.p + off, len) != 0)
+        return MPROC_ENOMEM;
+    }
   }
   return 0;
 }
@@ -1858,14 +1885,15 @@ int mproc__pool_submit(mproc_pool *p, int kind, mproc_task_fn fn,
       goto fail;
     }
   /* One bare item each, in one run (a map's chunks are slices of it;
-   * argoff: where each starts).  No spawn context: an OS object is
+   * argoff: where each chunk starts).  No spawn context: an OS object is
    * MPROC_EINHERIT with Python's text (a Manager proxy travels: it is an
    * address, not a handle). */
   if (kind == J_APPLY || kind == J_FUTURE)
-    rc = mproc__encode_run(&arg, 1, &j->args, j->argoff);
+    rc = mproc__encode_run(&arg, 1, &j->args, j->argoff, 1);
   else if ((rc = mproc__buf_reserve(&j->args, n < 4096 ? 64 : 3 * n)) == 0)
     rc = mproc__encode_run((const mproc_value *const *)arg->u.list.items, n,
-                           &j->args, j->argoff);
+                           &j->args, j->argoff,
+                           j->o.chunksize ? j->o.chunksize : 1);
   if (rc != 0)
     goto fail;
   LOCK(p);

@@ -78,7 +78,8 @@ struct mproc_async {
   uint64_t offset;
   size_t n;
   mproc__buf args;
-  size_t *argoff; /* n + 1 offsets into args */
+  size_t *argoff; /* where each chunk's arguments start in args, then
+                     their end (chunks of o.chunksize tasks) */
   mproc_value **vals;
   int *codes;
   char **msgs;

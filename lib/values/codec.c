@@ -884,8 +884,8 @@ static mproc_type scan_scalar(const unsigned char *in, size_t n,
 }
 
 int mproc__encode_run(const mproc_value *const *items, size_t n,
-                       mproc__buf *out, size_t *offs) {
-  size_t k = 0;
+                       mproc__buf *out, size_t *offs, size_t every) {
+  size_t k = 0, next = 0;
   int rc;
   while (k < n) {
     /* ints while the buffer has room for them, in locals (a byte store
@@ -895,18 +895,65 @@ int mproc__encode_run(const mproc_value *const *items, size_t n,
     const mproc_value *v;
     while (k < n && (v = items[k])->type == MPROC_T_INT &&
            cap - len >= HEAD_MAX) {
-      offs[k++] = len;
+      if (k == next) {
+        offs[k / every] = len;
+        next += every;
+      }
+      k++;
       len += mproc__item_int_put(base + len, v->u.i);
     }
     out->len = len;
     if (k == n)
       break;
-    offs[k] = out->len;
+    if (k == next) {
+      offs[k / every] = out->len;
+      next += every;
+    }
     if ((rc = mproc__encode_item(items[k], out, NULL)) != 0)
       return rc;
     k++;
   }
-  offs[n] = out->len;
+  offs[(n + every - 1) / every] = out->len;
+  return 0;
+}
+
+int mproc__item_skip(const void *p, size_t n, size_t *len) {
+  const unsigned char *in = (const unsigned char *)p;
+  size_t pos = 0;
+  uint64_t pending = 1;
+  while (pending) {
+    unsigned h, ai, major;
+    uint64_t x;
+    size_t k, hl;
+    if (pos >= n)
+      return mproc__err(MPROC_EBADMSG, "malformed message: an item is cut");
+    h = in[pos];
+    ai = h & 31;
+    major = h >> 5;
+    if (ai >= 28)
+      return mproc__err(MPROC_EBADMSG, "malformed message: an item of "
+                                       "indefinite or reserved length");
+    hl = ai < 24 ? 1 : 1 + ((size_t)1 << (ai - 24));
+    if (n - pos < hl)
+      return mproc__err(MPROC_EBADMSG, "malformed message: an item is cut");
+    for (x = ai < 24 ? ai : 0, k = 1; k < hl; k++)
+      x = (x << 8) | in[pos + k];
+    pos += hl;
+    pending--;
+    if (major == M_BYTES || major == M_TEXT) {
+      if (x > n - pos)
+        return mproc__err(MPROC_EBADMSG, "malformed message: an item is cut");
+      pos += (size_t)x;
+    } else if (major == M_ARRAY || major == M_MAP) {
+      if (x > (n - pos) || pending + x * 2 < pending)
+        return mproc__err(MPROC_EBADMSG, "malformed message: a container "
+                                         "claims more items than bytes left");
+      pending += major == M_MAP ? 2 * x : x;
+    } else if (major == M_TAG) {
+      pending++;
+    }
+  }
+  *len = pos;
   return 0;
 }
 
