@@ -184,8 +184,19 @@ static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
     mproc_value tmp, *owned = NULL, *res = NULL;
     const mproc_value *arg = NULL;
     int trc;
+    size_t used;
     if (r.p >= r.end && !lost && rc == 0)
       return -1; /* fewer arguments than tasks */
+    if (!batch && !rc && !lost &&
+        (used = mproc__item_int_get(r.p, (size_t)(r.end - r.p),
+                                    &tmp.u.i)) != 0) {
+      /* the common task: an int argument, made here */
+      tmp.type = MPROC_T_INT;
+      tmp.flags = 0;
+      arg = &tmp;
+      r.p += used;
+      goto run;
+    }
     if (batch) {
       /* a task of a batch cancelled before it started never runs */
       uint64_t wm = (id << 2) | SL_SENT;
@@ -218,6 +229,7 @@ static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
       put_fail(out, lost, lostmsg);
       continue;
     }
+  run:
     clear_error();
     if (timed) {
       double start = mproc__plat_monotonic();
@@ -227,8 +239,10 @@ static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
     mproc__st64_release(&w[W_TASK], k + 1);
     trc = fn(arg, &res);
     mproc__st64_release(&w[W_TASK], 0);
-    soft_deadline = 0;
-    mproc_value_free(owned);
+    if (timed)
+      soft_deadline = 0;
+    if (owned)
+      mproc_value_free(owned);
     if (trc < 0) {
       if (trc == MPROC_ENOMEM)
         *nomem = 1;
