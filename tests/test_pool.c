@@ -699,6 +699,34 @@ END_TEST
 
 /* ---- batches: queued apply/submit tasks share a message ----------------- */
 
+/*
+ * Many apply_async, each result freed as soon as it is got: a batch's
+ * first task may be taken back by an idle worker, finish elsewhere and
+ * its call be freed while the rest of the batch is still out (the time
+ * limit was read through that call: a use after free under ASan).
+ */
+START_TEST(test_batches_freed_early) {
+  mproc_pool *p = new_pool(2);
+  static mproc_async *as[10000];
+  mproc_value *one = mproc_int(3);
+  const mproc_value *v = NULL;
+  int64_t x;
+  int k, round;
+  for (round = 0; round < 5; round++) {
+    for (k = 0; k < 10000; k++)
+      ck_mproc_ok(mproc_pool_apply_async(p, t_square, one, NULL, &as[k]));
+    for (k = 0; k < 10000; k++) {
+      ck_mproc_ok(mproc_async_get(as[k], 60, &v));
+      ck_mproc_ok(mproc_value_get_int(v, &x));
+      ck_assert_int_eq(x, 9);
+      mproc_async_free(as[k]);
+    }
+  }
+  mproc_value_free(one);
+  mproc_pool_free(p);
+}
+END_TEST
+
 START_TEST(test_batches) {
   mproc_queue *q = NULL;
   mproc_pool *p = NULL;
@@ -1829,6 +1857,7 @@ Suite *mproc_suite_pool(void) {
   tc = tcase_create("futures");
   tcase_add_test(tc, test_futures);
   tcase_add_test(tc, test_batches);
+  tcase_add_test(tc, test_batches_freed_early);
   tcase_add_test(tc, test_futures_cancel_shutdown);
   suite_add_tcase(s, tc);
   return s;

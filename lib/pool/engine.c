@@ -1100,8 +1100,9 @@ static void handle_results(mproc_pool *p, worker *w, mproc__rd *r,
   d.end = r->end;
   d.left = n;
   d.slab = NULL;
-  /* Slab values only where they all end in one list (a map's). */
-  d.noslab = j->kind != J_MAP;
+  /* Slab values only where they all end in one list (a map's; a batch's
+   * job may be gone, see chunk_limit). */
+  d.noslab = c->mem || j->kind != J_MAP;
   if (c->mem) {
     /* A batch: each task finishes its own call; a task taken back (stolen
      * or cancelled before it started) is NULL here or already done. */
@@ -1319,6 +1320,22 @@ static chunk *running_chunk(worker *w, uint64_t *task) {
   return NULL;
 }
 
+/*
+ * A chunk's hard time limit.  A batch's job is its first member's, whose
+ * task may have been taken back, run elsewhere and its call freed while
+ * the batch is still out: the limit is read from a member still in it
+ * (they all have the same limits).
+ */
+static double chunk_limit(const chunk *c) {
+  size_t k;
+  if (!c->mem)
+    return c->job->time_limit;
+  for (k = 0; k < c->n; k++)
+    if (c->mem[k])
+      return c->mem[k]->job->time_limit;
+  return 0;
+}
+
 /* Kill workers over a hard limit; the seconds to the next deadline. */
 static double check_limits(mproc_pool *p) {
   double next = -1.0, now = mproc__plat_monotonic();
@@ -1332,7 +1349,7 @@ static double check_limits(mproc_pool *p) {
       continue;
     c = running_chunk(w, &task);
     if (c && task) {
-      lim = c->job->time_limit;
+      lim = chunk_limit(c);
       if (lim <= 0)
         continue;
       start = (double)mproc__ld64(&w->w[W_START]) * 1e-9;
@@ -1347,9 +1364,9 @@ static double check_limits(mproc_pool *p) {
       int s;
       left = -1.0;
       for (s = 0; s < 2; s++)
-        if (w->fl[s] && w->fl[s]->job->time_limit > 0 &&
-            (left < 0 || w->fl[s]->job->time_limit < left))
-          left = w->fl[s]->job->time_limit;
+        if (w->fl[s] && chunk_limit(w->fl[s]) > 0 &&
+            (left < 0 || chunk_limit(w->fl[s]) < left))
+          left = chunk_limit(w->fl[s]);
       if (left < 0)
         continue;
     }
