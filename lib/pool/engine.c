@@ -5,8 +5,10 @@
  *
  * Map:
  *  - calls: a call holds n tasks; its arguments are encoded once at
- *    submit (an OS object in one is MPROC_EINHERIT there, in the caller);
- *    results, codes, messages and pids per task; AsyncResult's functions.
+ *    submit, as one run of items (an OS object in one is MPROC_EINHERIT
+ *    there, in the caller); results (a map's: the items of the list it
+ *    returns, filled as replies come), codes, messages and pids per task;
+ *    AsyncResult's functions.
  *  - chunks: a run of a call's tasks sent to a worker as one message
  *    (engine.h has the wire).  A worker holds at most two (its two slots)
  *    so it never idles, the second only when small enough to sit in the

@@ -41,6 +41,9 @@
  * stays below 60 bytes per byte, and what passes the bound is only claims
  * of items that never arrive (nested containers each claiming the rest of
  * the input).
+ *
+ * Runs of items (end of file): the pool's messages carry bare items (no
+ * magic each) written and read one at a time, ints inline.
  */
 #include <stdlib.h>
 #include <string.h>

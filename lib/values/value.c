@@ -17,7 +17,10 @@
  * alike.  The hash is SipHash-2-4 (libsodium's crypto_shorthash) under a
  * key of 16 random bytes drawn once per process, so a sender cannot craft
  * keys that collide in the index (hash flooding): a dict of n keys costs
- * O(n) expected time whatever the keys.  Hashable, as in Python: the
+ * O(n) expected time whatever the keys.  Decoded ints and floats may
+ * live in slabs (blocks of values; full-size ones are reused when freed),
+ * and a pool worker's thread reuses its freed int and float blocks (both
+ * below, with their reasons).  Hashable, as in Python: the
  * scalars and tuples of hashables; a tuple becomes frozen (appending to it
  * is refused) once it is a key or a set member.
  */
