@@ -139,6 +139,28 @@ static int t_put_nap(const mproc_value *arg, mproc_value **result) {
   return 0;
 }
 
+/* A copy of the argument; the string "fail" fails with MPROC_EKEY, the
+ * string "none" gives no result (None). */
+static int t_echo(const mproc_value *arg, mproc_value **result) {
+  const char *s = mproc_value_str(arg);
+  if (s && strcmp(s, "fail") == 0)
+    return mproc_fail(MPROC_EKEY, "echo refuses %s", s);
+  if (s && strcmp(s, "none") == 0)
+    return 0;
+  *result = mproc_value_copy(arg);
+  return 0;
+}
+
+/* x*10; item 1500 kills its own worker in the middle of the task. */
+static int t_die_on_1500(const mproc_value *arg, mproc_value **result) {
+  int64_t x = 0;
+  mproc_value_get_int(arg, &x);
+  if (x == 1500)
+    die_now();
+  *result = mproc_int(x * 1000003);
+  return 0;
+}
+
 /* ---- helpers ------------------------------------------------------------ */
 
 static mproc_pool *new_pool(int n) {
@@ -323,6 +345,197 @@ START_TEST(test_map) {
 }
 END_TEST
 
+/* ---- maps as runs of items ---------------------------------------------------- */
+
+/* Every kind of value, and ints at each head size's edges (the wire's
+ * int fast paths): each item once as an argument and as a result. */
+static mproc_value *mixed_items(void) {
+  static const int64_t ints[] = {0,
+                                 1,
+                                 23,
+                                 24,
+                                 255,
+                                 256,
+                                 257,
+                                 65535,
+                                 65536,
+                                 4294967295LL,
+                                 4294967296LL,
+                                 INT64_MAX,
+                                 -1,
+                                 -8,
+                                 -9,
+                                 -24,
+                                 -25,
+                                 -256,
+                                 -257,
+                                 -65536,
+                                 -65537,
+                                 -4294967296LL,
+                                 -4294967297LL,
+                                 INT64_MIN};
+  mproc_value *l = mproc_list();
+  size_t i;
+  for (i = 0; i < sizeof ints / sizeof ints[0]; i++)
+    mproc_list_append(l, mproc_int(ints[i]));
+  mproc_list_append(l, mproc_float(0.5));
+  mproc_list_append(l, mproc_float(-1e300));
+  mproc_list_append(l, mproc_none());
+  mproc_list_append(l, mproc_bool(1));
+  mproc_list_append(l, mproc_bool(0));
+  mproc_list_append(l, mproc_str(""));
+  mproc_list_append(l, mproc_str("h\xc3\xa9llo"));
+  mproc_list_append(l, mproc_bytes("\xff\x00", 2));
+  mproc_list_append(l, mproc_build("[is[f]]", 7, "x", 2.5));
+  mproc_list_append(l, mproc_build("{si}", "k", 1000));
+  mproc_list_append(l, mproc_build("(ii)", 300, -300));
+  return l;
+}
+
+START_TEST(test_map_runs) {
+  mproc_pool *p = new_pool(2);
+  mproc_value *base = mixed_items(), *l = mproc_list(), *res = NULL;
+  size_t cs[] = {0, 1, 3, 7, 64, 1000}, k, i, n;
+  mproc_async *r = NULL;
+  mproc_call_opts o = MPROC_CALL_OPTS_INIT;
+  const mproc_value *v = NULL;
+  const char *msg = NULL;
+  long pid = 0;
+  char want[80];
+  /* the mixed items, then 300 ints beyond the singletons (slab values),
+   * a failure and a None result in the middle of them */
+  for (i = 0; i < mproc_list_len(base); i++)
+    mproc_list_append(l, mproc_value_copy(mproc_list_get(base, i)));
+  for (i = 0; i < 300; i++)
+    mproc_list_append(l, i == 100   ? mproc_str("fail")
+                         : i == 200 ? mproc_str("none")
+                                    : mproc_int(1000 + (int64_t)i));
+  n = mproc_list_len(l);
+  for (k = 0; k < sizeof cs / sizeof cs[0]; k++) {
+    o.chunksize = cs[k];
+    ck_mproc_ok(mproc_pool_map_async(p, t_echo, l, &o, &r));
+    ck_mproc(mproc_async_get(r, 60, &v), MPROC_EKEY);
+    ck_assert_uint_eq(mproc_list_len(v), n);
+    for (i = 0; i < n; i++) {
+      const mproc_value *in = mproc_list_get(l, i), *out = NULL;
+      const char *s = mproc_value_str(in);
+      int code = mproc_async_task(r, i, &out, &msg, &pid);
+      ck_assert_int_gt(pid, 0);
+      if (s && strcmp(s, "fail") == 0) {
+        ck_assert_int_eq(code, MPROC_EKEY);
+        snprintf(want, sizeof want, "task failed in worker %ld: echo refuses "
+                 "fail", pid);
+        ck_assert_str_eq(msg, want);
+        ck_assert_int_eq(mproc_value_type(mproc_list_get(v, i)),
+                         MPROC_T_NONE);
+        continue;
+      }
+      ck_assert_msg(code == 0, "chunksize %d task %d: %s", (int)cs[k], (int)i,
+                    msg ? msg : "");
+      ck_assert_ptr_null(msg);
+      ck_assert_ptr_eq(out, mproc_list_get(v, i));
+      if (s && strcmp(s, "none") == 0)
+        ck_assert_int_eq(mproc_value_type(out), MPROC_T_NONE);
+      else
+        ck_assert_msg(mproc_value_equal(out, in), "chunksize %d task %d",
+                      (int)cs[k], (int)i);
+    }
+    mproc_async_free(r);
+  }
+  /* all of it succeeding, taken as the caller's list */
+  mproc_list_set(l, mproc_list_len(base) + 100, mproc_int(5));
+  ck_mproc_ok(mproc_pool_map(p, t_echo, l, 50, &res));
+  for (i = 0; i < n; i++) {
+    const char *s = mproc_value_str(mproc_list_get(l, i));
+    if (s && strcmp(s, "none") == 0)
+      ck_assert_int_eq(mproc_value_type(mproc_list_get(res, i)), MPROC_T_NONE);
+    else
+      ck_assert(mproc_value_equal(mproc_list_get(res, i), mproc_list_get(l, i)));
+  }
+  mproc_value_free(res);
+  /* apply: a None result is NULL, as before */
+  {
+    mproc_value *a = mproc_str("none");
+    ck_mproc_ok(mproc_pool_apply(p, t_echo, a, &res));
+    ck_assert_ptr_null(res);
+    mproc_value_free(a);
+  }
+  mproc_value_free(base);
+  mproc_value_free(l);
+  mproc_pool_free(p);
+}
+END_TEST
+
+/* imap over chunks: values one by one, in order and unordered. */
+START_TEST(test_imap_runs) {
+  mproc_pool *p = new_pool(2);
+  mproc_value *l = range(1000), *v = NULL;
+  mproc_async *it = NULL;
+  int64_t x, seen = 0;
+  size_t i;
+  mproc_list_set(l, 500, mproc_str("none"));
+  ck_mproc_ok(mproc_pool_imap(p, t_echo, l, 100, &it));
+  for (i = 0; i < 1000; i++) {
+    ck_mproc_ok(mproc_async_next(it, 60, &v));
+    if (i == 500) {
+      ck_assert_int_eq(mproc_value_type(v), MPROC_T_NONE);
+    } else {
+      ck_mproc_ok(mproc_value_get_int(v, &x));
+      ck_assert_int_eq(x, (int64_t)i);
+    }
+    mproc_value_free(v);
+  }
+  ck_mproc(mproc_async_next(it, 1, &v), MPROC_EEOF);
+  mproc_async_free(it);
+  ck_mproc_ok(mproc_pool_imap_unordered(p, t_echo, l, 64, &it));
+  for (i = 0; i < 1000; i++) {
+    ck_mproc_ok(mproc_async_next(it, 60, &v));
+    if (mproc_value_type(v) == MPROC_T_NONE)
+      x = 500;
+    else
+      ck_mproc_ok(mproc_value_get_int(v, &x));
+    seen += x;
+    mproc_value_free(v);
+  }
+  ck_assert_int_eq(seen, 999 * 1000 / 2);
+  mproc_async_free(it);
+  mproc_value_free(l);
+  mproc_pool_free(p);
+}
+END_TEST
+
+/* A worker killed in the middle of a big chunk: the task it ran fails,
+ * every other task of the map (the finished ones of that chunk run
+ * again) has its value. */
+START_TEST(test_worker_killed_big_chunk) {
+  mproc_pool *p = new_pool(2);
+  mproc_value *l = range(3000);
+  mproc_async *r = NULL;
+  mproc_call_opts o = MPROC_CALL_OPTS_INIT;
+  const mproc_value *v = NULL;
+  size_t i;
+  o.chunksize = 1000;
+  ck_mproc_ok(mproc_pool_map_async(p, t_die_on_1500, l, &o, &r));
+  ck_mproc(mproc_async_get(r, 120, &v), MPROC_EWORKERDIED);
+  ck_assert_msg(strstr(mproc_last_error(), "while running task 1500") != NULL,
+                "%s", mproc_last_error());
+  ck_assert_uint_eq(mproc_list_len(v), 3000);
+  for (i = 0; i < 3000; i++) {
+    int code = mproc_async_task(r, i, NULL, NULL, NULL);
+    if (i == 1500) {
+      ck_assert_int_eq(code, MPROC_EWORKERDIED);
+      ck_assert_int_eq(mproc_value_type(mproc_list_get(v, i)), MPROC_T_NONE);
+    } else {
+      ck_assert_msg(code == 0, "task %d", (int)i);
+      ck_assert_int_eq(int_at(v, i), (int64_t)i * 1000003);
+    }
+  }
+  mproc_async_free(r);
+  mproc_value_free(l);
+  mproc_pool_free(p);
+}
+END_TEST
+
 /* ---- a worker killed in the middle of a task -------------------------------- */
 
 START_TEST(test_worker_killed) {
@@ -487,6 +700,34 @@ START_TEST(test_inherit) {
 END_TEST
 
 /* ---- batches: queued apply/submit tasks share a message ----------------- */
+
+/*
+ * Many apply_async, each result freed as soon as it is got: a batch's
+ * first task may be taken back by an idle worker, finish elsewhere and
+ * its call be freed while the rest of the batch is still out (the time
+ * limit was read through that call: a use after free under ASan).
+ */
+START_TEST(test_batches_freed_early) {
+  mproc_pool *p = new_pool(2);
+  static mproc_async *as[10000];
+  mproc_value *one = mproc_int(3);
+  const mproc_value *v = NULL;
+  int64_t x;
+  int k, round;
+  for (round = 0; round < 5; round++) {
+    for (k = 0; k < 10000; k++)
+      ck_mproc_ok(mproc_pool_apply_async(p, t_square, one, NULL, &as[k]));
+    for (k = 0; k < 10000; k++) {
+      ck_mproc_ok(mproc_async_get(as[k], 60, &v));
+      ck_mproc_ok(mproc_value_get_int(v, &x));
+      ck_assert_int_eq(x, 9);
+      mproc_async_free(as[k]);
+    }
+  }
+  mproc_value_free(one);
+  mproc_pool_free(p);
+}
+END_TEST
 
 START_TEST(test_batches) {
   mproc_queue *q = NULL;
@@ -1930,6 +2171,9 @@ Suite *mproc_suite_pool(void) {
   tcase_add_test(tc, test_apply);
   tcase_add_test(tc, test_task_failure);
   tcase_add_test(tc, test_map);
+  tcase_add_test(tc, test_map_runs);
+  tcase_add_test(tc, test_imap_runs);
+  tcase_add_test(tc, test_worker_killed_big_chunk);
   tcase_add_test(tc, test_worker_killed);
   tcase_add_test(tc, test_worker_dies_holding_lock);
   tcase_add_test(tc, test_callback_calls_pool);
@@ -1955,6 +2199,7 @@ Suite *mproc_suite_pool(void) {
   tc = tcase_create("futures");
   tcase_add_test(tc, test_futures);
   tcase_add_test(tc, test_batches);
+  tcase_add_test(tc, test_batches_freed_early);
   tcase_add_test(tc, test_futures_cancel_shutdown);
   suite_add_tcase(s, tc);
   tc = tcase_create("direct");
