@@ -29,7 +29,7 @@ build="$repo/build/bench"
 secs=2
 only="spawn,rtt,bw,lock,event,queue,codec,pool,manager"
 soak=10000
-pin=split
+pin="split"
 do_build=1
 while [[ $# -gt 0 ]]; do
   case "$1" in

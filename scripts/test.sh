@@ -19,6 +19,13 @@
 #             exports checked against mproc.h)
 #       msvc  MSVC-dialect syntax check (scripts/msvc-check.sh)
 #       fuzz  libFuzzer runs of fuzz_decode and fuzz_manager (half each)
+#       lint  .github/workflows linted (actionlint, action-validator; both
+#             shown to reject deliberately broken copies) + shellcheck of
+#             scripts/ and bench/
+# Quiet: every build step's output goes to a log in build/logs/ and the
+# console gets one line per step; a failed step prints its log's path and
+# tail. The clang and fuzz legs give the sanitizers llvm-symbolizer, so a
+# report names functions and lines.
 # Every selected leg runs even when an earlier one fails; the last line is
 # `N passed, N failed` and the exit status is non-zero if any leg failed.
 set -euo pipefail
@@ -27,7 +34,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
 cd "$repo"
 
-legs="${MPROC_LEGS:-gcc shared consumer clang mingw msvc fuzz}"
+all_legs="lint gcc shared consumer clang mingw msvc fuzz"
+legs="${MPROC_LEGS:-$all_legs}"
 fuzz_seconds="${MPROC_FUZZ_SECONDS:-60}"
 jobs=2
 build="$repo/build"
@@ -194,7 +202,25 @@ leg_consumer() {
   run_consumer "find_package, from the .deb" "$build/consumer-deb-cmake/consumer"
 }
 
+# The sanitizers' reports name functions and lines only with
+# llvm-symbolizer: take the one beside clang (same LLVM version; Debian's
+# llvm-N, installed by scripts/deps.sh).
+use_symbolizer() {
+  local s
+  for s in "${ASAN_SYMBOLIZER_PATH:-}" \
+           "$(dirname "$(realpath "$(command -v clang)")")/llvm-symbolizer" \
+           "$(command -v llvm-symbolizer || true)"; do
+    if [[ -n "$s" && -x "$s" ]]; then
+      export ASAN_SYMBOLIZER_PATH="$s" UBSAN_SYMBOLIZER_PATH="$s"
+      return 0
+    fi
+  done
+  note "no llvm-symbolizer (scripts/deps.sh installs llvm-N): reports would show raw addresses"
+  return 1
+}
+
 leg_clang() {
+  use_symbolizer
   # Stop at the first report, with a stack; leaks count as failures.
   export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:print_summary=1"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:print_summary=1"
@@ -255,6 +281,7 @@ leg_fuzz() {
   configure_build "$dir" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DMPROC_FUZZ=ON -DMPROC_BUILD_TESTS=OFF -DMPROC_BUILD_EXAMPLES=OFF \
     -DMPROC_BUILD_BENCH=OFF -DMPROC_SANITIZE=address,undefined
+  use_symbolizer
   export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
   # Two targets share the leg's time: the codec and the Manager server's
@@ -282,24 +309,66 @@ leg_fuzz() {
   return 0
 }
 
-# Dependencies first: the Windows legs need the mingw prefix.
+# Lint what cannot run here: the GitHub Actions workflows. Two linters
+# (actionlint's wasm build: expressions, matrix typing, runner labels,
+# action inputs; action-validator: the JSON schema), and each must reject
+# a deliberately broken copy, so a linter that checks nothing fails the leg.
+lint_actionlint() { node "$here/lint-workflows.cjs" "$nm" "$@"; }
+lint_validator() { "$nm/.bin/action-validator" "$@"; }
+leg_lint() {
+  local nm wf=() f bad="$build/lint" how tool want
+  nm="$("$here/deps.sh" --print-lint-dir)"
+  [[ -d "$nm/actionlint" && -x "$nm/.bin/action-validator" ]] ||
+    { note "no workflow linters in $nm (scripts/deps.sh --lint failed)"; return 1; }
+  for f in .github/workflows/*.yml; do wf+=("$f"); done
+  [[ -f .github/workflows/ci.yml ]] || { note "no .github/workflows/ci.yml"; return 1; }
+  logged "$logs/lint.actionlint.log" lint_actionlint "${wf[@]}"
+  logged "$logs/lint.action-validator.log" lint_validator "${wf[@]}"
+  note "actionlint, action-validator: ${wf[*]} clean"
+  rm -rf "$bad"; mkdir -p "$bad"
+  # A misspelled matrix property (only actionlint types expressions) and a
+  # misspelled job key (both).
+  sed 's/matrix\.leg }}/matrix.legs }}/' .github/workflows/ci.yml >"$bad/matrix-typo.yml"
+  sed 's/^    runs-on: ubuntu-latest$/    run-on: ubuntu-latest/' .github/workflows/ci.yml >"$bad/key-typo.yml"
+  for f in matrix-typo key-typo; do
+    cmp -s .github/workflows/ci.yml "$bad/$f.yml" && { note "the $f edit did not apply to ci.yml"; return 1; }
+  done
+  for how in "actionlint matrix-typo property \"legs\" is not defined" \
+             "actionlint key-typo unexpected key \"run-on\"" \
+             "validator key-typo Additional property 'run-on' is not allowed"; do
+    read -r tool f want <<<"$how"
+    if "lint_$tool" "$bad/$f.yml" >"$logs/lint.broken-$tool-$f.log" 2>&1; then
+      note "$tool passed the broken $bad/$f.yml"; return 1
+    fi
+    grep -qF -- "$want" "$logs/lint.broken-$tool-$f.log" ||
+      { note "$tool rejected $f.yml without saying: $want"; tail -n 20 "$logs/lint.broken-$tool-$f.log"; return 1; }
+  done
+  note "broken copies rejected: matrix typo (actionlint), job key typo (both)"
+  logged "$logs/lint.shellcheck.log" shellcheck scripts/*.sh bench/*.sh
+  note "shellcheck: scripts/*.sh bench/*.sh clean"
+}
+
+# Dependencies first: the Windows legs need the mingw prefix, the lint
+# leg its npm packages.
 leg=deps
 prefix=""
+deps_args=()
+case " $legs " in *" lint "*) deps_args+=(--lint) ;; esac
 case " $legs " in
   *" mingw "*|*" msvc "*)
-    banner "dependencies (scripts/deps.sh --win)"
-    prefix="$("$here/deps.sh" --win)" || prefix=""
+    banner "dependencies (scripts/deps.sh --win ${deps_args[*]})"
+    prefix="$("$here/deps.sh" --win "${deps_args[@]}")" || prefix=""
     [[ -n "$prefix" ]] && note "mingw prefix: $prefix" ;;
   *)
-    banner "dependencies (scripts/deps.sh)"
-    "$here/deps.sh" || note "deps.sh failed; trying the legs anyway" ;;
+    banner "dependencies (scripts/deps.sh ${deps_args[*]})"
+    "$here/deps.sh" "${deps_args[@]}" || note "deps.sh failed; trying the legs anyway" ;;
 esac
 
 declare -A result seconds
 order=()
 for leg in $legs; do
   if ! declare -F "leg_$leg" >/dev/null; then
-    echo "test.sh: unknown leg '$leg' (known: gcc shared consumer clang mingw msvc fuzz)"
+    echo "test.sh: unknown leg '$leg' (known: $all_legs)"
     result[$leg]=FAIL; seconds[$leg]=0; order+=("$leg")
     continue
   fi
