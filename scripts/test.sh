@@ -12,7 +12,8 @@
 #       consumer  mproc installed (static and shared) to a scratch prefix
 #             that is then moved, and tests/consumer built against it by
 #             CMake find_package, pkg-config, pkg-config --static; the
-#             .deb packages (cpack) checked with dpkg -c and used extracted
+#             .deb packages (cpack) checked with dpkg -c and lintian and
+#             used extracted
 #       clang Linux Clang, ASan + UBSan + LeakSanitizer, + ctest
 #       mingw mingw-w64 cross build, ctest under wine; the consumer by
 #             find_package under wine, static and with mproc.dll (its
@@ -134,7 +135,7 @@ leg_consumer() {
     logged "$logs/$leg.cmake-$kind.build.log" cmake --build "$build/consumer-cmake-$kind"
     run_consumer "find_package, $kind" "$build/consumer-cmake-$kind/consumer"
   done
-  ldd "$build/consumer-cmake-shared/consumer" | grep -q "$root/shared/.*libmproc.so.0" ||
+  grep -q "$root/shared/.*libmproc.so.0" <<<"$(ldd "$build/consumer-cmake-shared/consumer")" ||
     { note "the find_package shared consumer does not load the installed libmproc.so.0"; return 1; }
 
   # pkg-config, shared: Libs alone link; Cflags carry no dependency's flags.
@@ -149,7 +150,7 @@ leg_consumer() {
     -o "$build/consumer-pc-shared" $(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs mproc) \
     -Wl,-rpath,"$(PKG_CONFIG_PATH="$pc" pkg-config --variable=libdir mproc)"
   run_consumer "pkg-config, shared" "$build/consumer-pc-shared"
-  ldd "$build/consumer-pc-shared" | grep -q libmproc.so.0 ||
+  grep -q libmproc.so.0 <<<"$(ldd "$build/consumer-pc-shared")" ||
     { note "the pkg-config shared consumer does not load libmproc.so.0"; return 1; }
 
   # pkg-config --static against the static install: Libs.private suffice.
@@ -158,7 +159,7 @@ leg_consumer() {
   logged "$logs/$leg.pc-static.log" gcc -std=c11 -Wall -Wextra -Werror "$src/main.c" \
     -o "$build/consumer-pc-static" $(PKG_CONFIG_PATH="$pc" pkg-config --static --cflags --libs mproc)
   run_consumer "pkg-config --static" "$build/consumer-pc-static"
-  if ldd "$build/consumer-pc-static" | grep -q libmproc; then
+  if grep -q libmproc <<<"$(ldd "$build/consumer-pc-static")"; then
     note "the --static consumer loads a libmproc shared library"; return 1
   fi
 
@@ -186,6 +187,11 @@ leg_consumer() {
   [[ "$(dpkg -f "$dev" Depends)" == "libmproc0 (= "* ]] ||
     { note "libmproc-dev does not depend on its libmproc0"; return 1; }
   note "debs: $(basename "$run") ($(dpkg -f "$run" Depends)), $(basename "$dev")"
+  # lintian: no error or warning; the tags accepted on purpose are in
+  # cmake/deb/*.lintian-overrides (shipped in the packages), with reasons.
+  logged "$logs/$leg.lintian.log" lintian --fail-on error,warning "$run" "$dev"
+  note "lintian: no errors or warnings ($(lintian --show-overrides "$run" "$dev" 2>/dev/null |
+    grep -c '^O:') overridden tags, see cmake/deb/*.lintian-overrides)"
   dpkg -x "$run" "$droot"
   dpkg -x "$dev" "$droot"
   pc="$(dirname "$(find "$droot" -name mproc.pc)")"
@@ -194,7 +200,7 @@ leg_consumer() {
     -o "$build/consumer-deb-pc" $(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs mproc) \
     -Wl,-rpath,"$(PKG_CONFIG_PATH="$pc" pkg-config --variable=libdir mproc)"
   run_consumer "pkg-config, from the .deb" "$build/consumer-deb-pc"
-  ldd "$build/consumer-deb-pc" | grep -q "$droot/.*libmproc.so.0" ||
+  grep -q "$droot/.*libmproc.so.0" <<<"$(ldd "$build/consumer-deb-pc")" ||
     { note "the .deb consumer does not load the extracted libmproc.so.0"; return 1; }
   logged "$logs/$leg.deb-cmake.log" cmake -S "$src" -B "$build/consumer-deb-cmake" \
     -DCMAKE_PREFIX_PATH="$droot/usr" -DCMAKE_BUILD_TYPE=Release
@@ -212,6 +218,7 @@ use_symbolizer() {
            "$(command -v llvm-symbolizer || true)"; do
     if [[ -n "$s" && -x "$s" ]]; then
       export ASAN_SYMBOLIZER_PATH="$s" UBSAN_SYMBOLIZER_PATH="$s"
+      note "symbolizer: $s"
       return 0
     fi
   done
