@@ -81,6 +81,8 @@ def read(path):
 def fmt(v, unit):
     if unit == "us" and v >= 10000:
         v, unit = v / 1000, "ms"
+    elif unit == "ops/s" and v >= 10000:
+        v, unit = v / 1000, "k ops/s"
     s = ("%.0f" if v >= 100 else "%.1f" if v >= 10 else
          "%.2f" if v >= 1 else "%.3f") % v
     return "%s %s" % (s, unit)
@@ -126,7 +128,7 @@ def main():
     if not rows:
         sys.exit("plot.py: no workload with a raw baseline in " + sys.argv[1])
     ratios = [r for _, g in rows for _, r, _ in g]
-    xmin = 10 ** math.floor(math.log10(min(ratios) / 1.5))
+    xmin = min(0.5, min(ratios) / 2)  # bars start here; raw's stays visible
     xmax = max(ratios) * 12  # room for the labels
     n = len(rows)
     h = 0.26  # bar thickness; three bars per row of height 1
