@@ -67,12 +67,15 @@ configure_build() {
   note "built"
 }
 
-# ctest -V goes to a log; the console gets check's summary line of every
-# suite, ctest's verdict, and the full output of any test that failed.
+# ctest -V goes to a log; the console gets one line adding up check's
+# summary lines (one per suite), ctest's verdict, and the full output of
+# any test that failed.
 run_ctest() {
-  local dir="$1" log="$logs/$leg.ctest.log" rc=0
+  local dir="$1" log="$logs/$leg.ctest.log" rc=0 sum
   ctest --test-dir "$dir" -V --output-on-failure -j "$jobs" >"$log" 2>&1 || rc=$?
-  grep -E '^[0-9]+: .*Checks: [0-9]+' "$log" || note "no check summary lines in the log"
+  sum="$(awk '/^[0-9]+: [0-9]+%: Checks: [0-9]+/ { n++; c += $4; f += $6; e += $8 }
+              END { if (n) printf "%d suites, Checks: %d, Failures: %d, Errors: %d", n, c, f, e }' "$log")"
+  if [[ -n "$sum" ]]; then note "check: $sum"; else note "no check summary lines in the log"; fi
   grep -E 'tests passed|tests failed|Total Test time' "$log" || true
   if [[ $rc != 0 ]]; then
     sed -n '/The following tests FAILED/,$p' "$log"
@@ -327,7 +330,10 @@ leg_fuzz() {
     note "fuzzing fuzz_${target%%:*} for ${t}s"
     "$dir/fuzz/fuzz_${target%%:*}" -max_total_time="$t" -print_final_stats=1 \
       -artifact_prefix="$dir/" "$corpus" "${seeds[@]}" >"$log" 2>&1 || { rc=$?; }
-    grep -E '^(#[0-9]+.*DONE|Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" || true
+    awk -v t="fuzz_${target%%:*}" '/^#[0-9]+.*DONE/ { for (i = 1; i < NF; i++) if ($i == "cov:" || $i == "corp:") s = s " " $i " " $(i + 1) }
+         /^Done [0-9]+ runs/ { runs = $2 " runs in " $5 " s" }
+         /^stat::peak_rss_mb:/ { rss = ", peak RSS " $2 " MB" }
+         END { if (runs) printf "[fuzz] %s: %s,%s%s\n", t, runs, s, rss }' "$log"
     if [[ $rc != 0 ]]; then
       tail -n 60 "$log" | sed 's/^/    /'
       note "fuzzer failed (log: ${log#"$repo"/}; artifacts in ${dir#"$repo"/}/)"
@@ -384,11 +390,11 @@ deps_args=()
 case " $legs " in *" lint "*) deps_args+=(--lint) ;; esac
 case " $legs " in
   *" mingw "*|*" msvc "*|*" dll "*)
-    banner "dependencies (scripts/deps.sh --win ${deps_args[*]})"
+    banner "dependencies (scripts/deps.sh --win${deps_args[*]:+ ${deps_args[*]}})"
     prefix="$("$here/deps.sh" --win "${deps_args[@]}")" || prefix=""
     [[ -n "$prefix" ]] && note "mingw prefix: $prefix" ;;
   *)
-    banner "dependencies (scripts/deps.sh ${deps_args[*]})"
+    banner "dependencies (scripts/deps.sh${deps_args[*]:+ ${deps_args[*]}})"
     "$here/deps.sh" "${deps_args[@]}" || note "deps.sh failed; trying the legs anyway" ;;
 esac
 
