@@ -57,7 +57,7 @@ for arg in "$@"; do
     --bench) want_bench=1 ;;
     --print-prefix) want_win=1; print_prefix=1 ;;
     --print-lint-dir) print_lint_dir=1 ;;
-    -h|--help) sed -n '2,25p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "deps.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
