@@ -11,7 +11,9 @@
  * encoded (an OS object in it) fails that task alone.  With
  * maxtasksperchild it exits after that many chunks (Python counts a
  * chunk as one task too); under a memory limit it exits after a task
- * failed with MPROC_ENOMEM, so a fresh worker takes over.
+ * failed with MPROC_ENOMEM, so a fresh worker takes over.  Its start is
+ * safe from Ctrl-C: it was spawned with SIGINT blocked (Win32: in a new
+ * process group), and ignoring it drops one that came meanwhile.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,8 +311,14 @@ int mproc__pool_worker_main(mproc_value *args) {
     void *msg = NULL;
     size_t len = 0;
     int rc = mproc_conn_recv_bytes(conn, &msg, &len);
-    if (rc)
+    if (rc == MPROC_EEOF)
       break; /* EOF: the pool is done with this worker */
+    if (rc) {
+      /* A chunk it cannot receive (out of memory under a memory limit):
+       * not a clean exit, so the parent counts it against the chunk. */
+      mproc__buf_free(&out);
+      return 5;
+    }
     rc = run_chunk(w, msg, len, &out, cache_mod, &cache_off, &cache_fn,
                    &nomem);
     mproc_free(msg);
