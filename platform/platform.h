@@ -115,9 +115,10 @@ typedef struct mproc__child {
  * in mproc__plat_child_setup); MPROC__SPAWN_NOINTR: Ctrl-C cannot end the
  * child from its first instruction (POSIX: it starts with SIGINT blocked,
  * until mproc__plat_ignore_interrupt; Win32: CREATE_NEW_PROCESS_GROUP,
- * which starts it with CTRL_C ignored).  On success the child is running and waiting
- * to read its bootstrap message from out->boot.  Safe to call from many
- * threads at once: a child never receives another child's handles.
+ * which starts it with CTRL_C ignored).  On success the child is running
+ * and waiting to read its bootstrap message from out->boot.  Safe to call
+ * from many threads at once: a child never receives another child's
+ * handles.
  */
 enum { MPROC__SPAWN_DAEMON = 1, MPROC__SPAWN_NOINTR = 2 };
 int mproc__plat_spawn_self(const mproc__handle *handles, size_t n,
