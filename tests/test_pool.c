@@ -6,7 +6,9 @@
  * pool stays usable with a new worker), the inheritance rule (an OS object
  * in an argument is MPROC_EINHERIT at submit; in a result the task fails
  * with it), OS objects reaching the workers through initargs,
- * close/join/terminate and their errors.
+ * close/join/terminate and their errors; the faults of docs/pool.md's
+ * table (time and memory limits, a task no worker can take, Ctrl-C while
+ * workers start, a parent killed or ended by Ctrl-C, a pool never freed).
  *
  * Task functions are plain functions of this binary: the workers are the
  * binary re-executed and find them by (module, offset).  Timed assertions
