@@ -537,6 +537,9 @@ void mproc__proxy_offline(int on);
  */
 int mproc__process_start_internal(mproc_target target, mproc_value *args,
                                   const char *name);
+/* Before start: Ctrl-C cannot end the child from its first instruction
+ * (MPROC__SPAWN_NOINTR; its target calls mproc__plat_ignore_interrupt). */
+void mproc__process_set_nointr(mproc_process *p);
 /* For mproc_wait: 1 if p has ended already, else 0 and *item. */
 int mproc__process_wait_item(mproc_process *p, mproc__waititem *item);
 

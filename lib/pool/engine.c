@@ -487,6 +487,7 @@ static int spawn_worker(mproc_pool *p, worker *w) {
   po.name = "PoolWorker";
   if ((rc = mproc_process_new(&proc, mproc__pool_worker_main, args, &po)))
     goto fail;
+  mproc__process_set_nointr(proc); /* no Ctrl-C window at its start */
   if ((rc = mproc_process_start(proc)) != 0)
     goto fail;
   mproc_conn_free(b);
@@ -553,9 +554,30 @@ static void init_failed(mproc_pool *p, const char *why) {
     break_pool(p);
 }
 
+/*
+ * A worker that died running no task, not killed by the pool and not by a
+ * clean exit (a retirement), may have died of the chunks it held (one it
+ * cannot receive: a memory limit) or be killed from outside again and
+ * again: each held chunk counts it, and one counted RESEND_MAX times fails
+ * (MPROC_EWORKERDIED) instead of going to the next worker for ever.  1:
+ * c was failed (and freed).
+ */
+static int resend_limit(mproc_pool *p, worker *w, chunk *c, const char *how) {
+  char msg[400];
+  if (++c->deaths < RESEND_MAX)
+    return 0;
+  snprintf(msg, sizeof msg,
+           "given up: %d workers died holding the task before it started, "
+           "running no task (last: worker %ld, %s)%s",
+           c->deaths, w->pid, how,
+           p->opts.memory_limit ? "; it may not fit the memory limit" : "");
+  fail_chunk(p, c, MPROC_EWORKERDIED, msg);
+  return 1;
+}
+
 /* A worker has ended (or we gave up on it): settle its chunks. */
 static void worker_died(mproc_pool *p, worker *w) {
-  int ec = 0, s;
+  int ec = 0, s, blame;
   char how[64], msg[400];
   uint64_t run, task;
   mproc_process_join(w->proc, 5.0);
@@ -570,6 +592,12 @@ static void worker_died(mproc_pool *p, worker *w) {
     snprintf(how, sizeof how, "exit code %d", ec);
   run = mproc__ld64(&w->w[W_RUN]);
   task = mproc__ld64(&w->w[W_TASK]);
+  /* Its death counts against the chunks it held if it ran none of them,
+   * was not killed by the pool and did not exit cleanly (resend_limit). */
+  blame = ec != 0 && !w->kill_code;
+  for (s = 0; s < 2; s++)
+    if (w->fl[s] && w->fl[s]->id == run && task >= 1 && task <= w->fl[s]->n)
+      blame = 0;
   if (!w->said_ready) {
     if (w->initfail)
       init_failed(p, w->initmsg ? w->initmsg : "initializer failed");
@@ -614,6 +642,10 @@ static void worker_died(mproc_pool *p, worker *w) {
           snprintf(msg, sizeof msg,
                    "worker %ld died (%s) while running task 0", w->pid, how);
       }
+      if (blame)
+        for (k = 0; k < c->n; k++)
+          if (c->mem[k] && resend_limit(p, w, c->mem[k], how))
+            c->mem[k] = NULL;
       unbatch(p, c, 1);
       if (bad) {
         finish_task(p, bad->job, 0,
@@ -676,7 +708,7 @@ static void worker_died(mproc_pool *p, worker *w) {
       }
       finish_task(p, c->job, bad, code, NULL, dupstr(msg), w->pid);
       chunk_free(c);
-    } else {
+    } else if (!blame || !resend_limit(p, w, c, how)) {
       /* Nothing of it was running: all of it runs again. */
       c->slot = 0;
       pend_push_front(p, c);

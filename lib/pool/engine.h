@@ -65,10 +65,15 @@ struct chunk {
   struct chunk **mem;
   uint64_t id;
   int slot;
+  int deaths; /* workers that died holding it before it started */
   chunk *next;
 };
 
 enum { T_QUEUED = 0, T_SENT = 1, T_DONE = 2 };
+
+/* A chunk (a batch's task) held by RESEND_MAX workers that died before it
+ * started, running no task, fails (engine.c resend_limit). */
+enum { RESEND_MAX = 3 };
 
 struct mproc_async {
   mproc_pool *pool;

@@ -14,7 +14,9 @@
  * alone.  With
  * maxtasksperchild it exits after that many chunks (Python counts a
  * chunk as one task too); under a memory limit it exits after a task
- * failed with MPROC_ENOMEM, so a fresh worker takes over.
+ * failed with MPROC_ENOMEM, so a fresh worker takes over.  Its start is
+ * safe from Ctrl-C: it was spawned with SIGINT blocked (Win32: in a new
+ * process group), and ignoring it drops one that came meanwhile.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -271,6 +273,17 @@ int mproc__pool_worker_main(mproc_value *args) {
   long chunks = 0;
   int nomem = 0;
   uint32_t tag;
+  /* Fault injection for the test suite: "pool-recv-max:N" - a chunk
+   * message longer than N bytes cannot be received, as one bigger than a
+   * memory limit cannot (wine enforces none); "pool-slow-start:S" - the
+   * worker sleeps S seconds before it ignores Ctrl-C (a window as wide as
+   * that, were it not spawned with Ctrl-C held off already). */
+  const char *fault = getenv("MPROC_TEST_FAULT");
+  int64_t recv_max = MPROC_NOSIZE;
+  if (fault && strncmp(fault, "pool-recv-max:", 14) == 0)
+    recv_max = strtoll(fault + 14, NULL, 10);
+  if (fault && strncmp(fault, "pool-slow-start:", 16) == 0)
+    mproc_sleep(strtod(fault + 16, NULL));
   if (mproc_value_get_conn(mproc_list_get(args, 0), &conn) != 0 ||
       mproc_value_get_shared(mproc_list_get(args, 1), &blk) != 0)
     return 3;
@@ -309,9 +322,15 @@ int mproc__pool_worker_main(mproc_value *args) {
   for (;;) {
     void *msg = NULL;
     size_t len = 0;
-    int rc = mproc_conn_recv_bytes(conn, &msg, &len);
-    if (rc)
+    int rc = mproc_conn_recv_bytes_max(conn, &msg, &len, recv_max);
+    if (rc == MPROC_EEOF)
       break; /* EOF: the pool is done with this worker */
+    if (rc) {
+      /* A chunk it cannot receive (out of memory under a memory limit):
+       * not a clean exit, so the parent counts it against the chunk. */
+      mproc__buf_free(&out);
+      return 5;
+    }
     rc = run_chunk(w, msg, len, &out, cache_mod, &cache_off, &cache_fn,
                    &nomem);
     mproc_free(msg);
