@@ -169,6 +169,9 @@ int mproc__plat_adopt(mproc__handle h);
 int mproc__plat_child_setup(mproc__waititem parent, int daemon);
 /* Flushing is the caller's job; this ends the process with code. */
 void mproc__plat_exit(int code);
+/* The running executable's path (UTF-8) into buf; MPROC_EOS if unknown
+ * (the MPI backend hashes it). */
+int mproc__plat_self_exe(char *buf, size_t cap);
 
 /* ---- functions that travel: (module, offset) --------------------------- */
 

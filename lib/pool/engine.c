@@ -401,6 +401,44 @@ static int queue_job(mproc_pool *p, mproc_async *j) {
   return 0;
 }
 
+/* ---- a worker's process, or a backend's stand-in (engine.h) ----------------------- */
+
+static void wk_kill(mproc_pool *p, worker *w) {
+  if (p->be)
+    p->be->kill(w);
+  else
+    mproc_process_kill(w->proc);
+}
+
+static void wk_terminate(mproc_pool *p, worker *w) {
+  if (p->be)
+    p->be->kill(w);
+  else
+    mproc_process_terminate(w->proc);
+}
+
+static mproc_waitable *wk_sentinel(mproc_pool *p, worker *w) {
+  return p->be ? p->be->sentinel(w) : mproc_process_sentinel(w->proc);
+}
+
+static int wk_alive(mproc_pool *p, worker *w) {
+  return p->be ? p->be->alive(w) : mproc_process_is_alive(w->proc);
+}
+
+/* Wait for its end (5 s, then kill it); its exit code. */
+static int wk_reap(mproc_pool *p, worker *w) {
+  int ec = 0;
+  if (p->be)
+    return p->be->reap(w, 5.0);
+  mproc_process_join(w->proc, 5.0);
+  if (mproc_process_is_alive(w->proc) == 1) {
+    mproc_process_kill(w->proc);
+    mproc_process_join(w->proc, MPROC_FOREVER);
+  }
+  mproc_process_exitcode(w->proc, &ec);
+  return ec;
+}
+
 /* ---- workers (handler thread, and mproc_pool_new) ---------------------------------- */
 
 static int spawn_worker(mproc_pool *p, worker *w) {
@@ -411,6 +449,8 @@ static int spawn_worker(mproc_pool *p, worker *w) {
   mproc_process_opts po = MPROC_PROCESS_OPTS_INIT;
   int rc;
   memset(w, 0, sizeof *w);
+  if (p->be)
+    return p->be->start(p, w);
   if ((rc = mproc_pipe(&a, &b, 1)) != 0)
     return rc;
   if ((rc = mproc_shared_rawarray(&blk, 'Q', W_NWORDS, NULL)) != 0)
@@ -470,6 +510,10 @@ static void worker_release(mproc_pool *p, worker *w) {
   LOCK(p);
   p->pids[w - p->wk] = 0;
   UNLOCK(p);
+  if (w->be) {
+    wk_reap(p, w);
+    p->be->release(w);
+  }
   if (w->proc) {
     mproc_process_join(w->proc, 5.0);
     if (mproc_process_is_alive(w->proc) == 1) {
@@ -512,12 +556,7 @@ static void worker_died(mproc_pool *p, worker *w) {
   int ec = 0, s;
   char how[64], msg[400];
   uint64_t run, task;
-  mproc_process_join(w->proc, 5.0);
-  if (mproc_process_is_alive(w->proc) == 1) {
-    mproc_process_kill(w->proc);
-    mproc_process_join(w->proc, MPROC_FOREVER);
-  }
-  mproc_process_exitcode(w->proc, &ec);
+  ec = wk_reap(p, w);
   if (ec < 0)
     snprintf(how, sizeof how, "signal %d", -ec);
   else
@@ -800,7 +839,7 @@ static int batch_take_back(mproc_pool *p, worker *w, int s, chunk *c,
     } else if (cancel && !all && m->job->cancel_kill && !w->kill_code &&
                run == c->id && task == k + 1) {
       w->kill_code = MPROC_ECLOSED;
-      mproc_process_kill(w->proc);
+      wk_kill(p, w);
     }
   }
   return (int)taken;
@@ -1143,7 +1182,7 @@ static int read_worker(mproc_pool *p, worker *w) {
   }
   mproc_free(buf);
   if (r.bad) {
-    mproc_process_kill(w->proc);
+    wk_kill(p, w);
     return 1;
   }
   return 0;
@@ -1181,7 +1220,7 @@ static double check_limits(mproc_pool *p) {
       left = start + lim - now;
       if (left <= 0) {
         w->kill_code = MPROC_ETIMEDOUT;
-        mproc_process_kill(w->proc);
+        wk_kill(p, w);
         continue;
       }
     } else {
@@ -1242,7 +1281,7 @@ static void do_cancels(mproc_pool *p, mproc_async **list, size_t n) {
         cancel_chunk(p, c);
       } else if (c->job->cancel_kill && !w->kill_code) {
         w->kill_code = MPROC_ECLOSED;
-        mproc_process_kill(w->proc);
+        wk_kill(p, w);
       }
     }
   }
@@ -1417,7 +1456,7 @@ static int handler_main(void *arg) {
       if (p->wk[i].live) {
         ws[nws] = mproc_conn_waitable(p->wk[i].conn);
         who[nws++] = i;
-        ws[nws] = mproc_process_sentinel(p->wk[i].proc);
+        ws[nws] = wk_sentinel(p, &p->wk[i]);
         who[nws++] = i;
       }
     timeout = check_limits(p);
@@ -1466,7 +1505,7 @@ static int handler_main(void *arg) {
     for (i = 0; i < p->nw; i++) {
       worker *w = &p->wk[i];
       if (w->live && w->retiring && !w->fl[0] && !w->fl[1] &&
-          mproc_process_is_alive(w->proc) == 0)
+          wk_alive(p, w) == 0)
         worker_died(p, w);
     }
   }
@@ -1474,7 +1513,7 @@ static int handler_main(void *arg) {
   if (state == P_TERMINATE) {
     for (i = 0; i < p->nw; i++)
       if (p->wk[i].live)
-        mproc_process_terminate(p->wk[i].proc);
+        wk_terminate(p, &p->wk[i]);
     fail_everything(p, MPROC_ECLOSED, "pool terminated");
   }
   for (i = 0; i < p->nw; i++)
@@ -1579,6 +1618,7 @@ static int spawn_first(mproc_pool *p) {
 int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
   mproc_pool *p;
   mproc_pool_opts o = MPROC_POOL_OPTS_INIT;
+  const mproc__pool_backend *be = NULL;
   int rc, i;
   if (!out)
     return mproc__err(MPROC_EINVAL, "mproc_pool_new: NULL pool");
@@ -1591,6 +1631,9 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
     return mproc__err(MPROC_EINVAL,
                       "mproc_pool_new: Number of processes must be at least "
                       "1");
+  if (o.backend != MPROC_POOL_LOCAL &&
+      (rc = mproc__pool_backend_open(&o, &be)) != 0)
+    return rc;
   if (o.processes == 0)
     o.processes = mproc_cpu_count();
   if (o.maxtasksperchild < 0)
@@ -1605,6 +1648,7 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
   if (!p)
     return mproc__err(MPROC_ENOMEM, "pool");
   p->opts = o;
+  p->be = be;
   p->prefs = 1;
   p->nw = o.processes;
   p->wk = calloc((size_t)p->nw, sizeof *p->wk);
@@ -1655,7 +1699,7 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
 fail:
   for (i = 0; i < p->nw; i++)
     if (p->wk[i].live) {
-      mproc_process_kill(p->wk[i].proc);
+      wk_kill(p, &p->wk[i]);
       worker_release(p, &p->wk[i]);
     }
   mproc_conn_free(p->wake_r);
