@@ -92,6 +92,9 @@ ensure_packages() {
 native=(build-essential cmake pkg-config libapr1-dev check libcbor-dev
         libsodium-dev clang python3 shellcheck)
 ensure_packages "${native[@]}"
+# The pool's MPI backend (docs/mpi.md): Open MPI, and mpi4py for the
+# benchmark beside mpi4py.futures (Debian's python3, /usr/bin/python3).
+ensure_packages openmpi-bin libopenmpi-dev python3-mpi4py
 # Debian 12 splits clang's runtime libraries (ASan, UBSan, libFuzzer) into
 # libclang-rt-N-dev; older releases ship them in libclang-common-N-dev.
 clang_major="$(clang -dumpversion | cut -d. -f1)"

@@ -85,23 +85,34 @@ static struct {
 
 /* ---- waiting on MPI ---------------------------------------------------- */
 
+/* The longest sleep between two looks while something is expected: the
+ * hub's bounds the latency a chunk's results wait before the engine sees
+ * them (a rank holds its next chunk, so it bounds no rank's idle time
+ * while chunks last longer); a rank's bounds its start on a new chunk. */
+#define HUB_CAP 50e-6
+#define RANK_CAP 200e-6
+
 typedef struct backoff {
   int idle;
   double since;
 } backoff;
 
-static void backoff_reset(backoff *b) { b->idle = 0; }
+static void backoff_reset(backoff *b) {
+  b->idle = 0;
+  b->since = 0;
+}
 
-/* Nothing came: a few spins, then a growing sleep. */
-static void backoff_wait(backoff *b) {
+/* Nothing came: a few spins, then a growing sleep up to cap (1 ms after
+ * a second of quiet). */
+static void backoff_wait(backoff *b, double cap) {
   double s;
   if (b->idle++ == 0)
     b->since = mproc__plat_monotonic();
   if (b->idle < 20)
     return;
-  s = 20e-6 * (double)(b->idle - 19);
-  if (s > 200e-6)
-    s = mproc__plat_monotonic() - b->since > 1.0 ? 1e-3 : 200e-6;
+  s = 10e-6 * (double)(b->idle - 19);
+  if (s > cap)
+    s = mproc__plat_monotonic() - b->since > 1.0 ? 1e-3 : cap;
   mproc__plat_sleep(s);
 }
 
@@ -183,7 +194,7 @@ static void rank_main(int refused) {
     uint32_t type;
     MPI_Iprobe(0, MPI_ANY_TAG, M.comm, &flag, &st);
     if (!flag) {
-      backoff_wait(&bo);
+      backoff_wait(&bo, RANK_CAP);
       continue;
     }
     backoff_reset(&bo);
@@ -626,7 +637,7 @@ static void hub_exit(sendq *q) {
       backoff_reset(&bo);
     } else {
       sq_test(q);
-      backoff_wait(&bo);
+      backoff_wait(&bo, HUB_CAP);
     }
   }
   if (busy) {
@@ -786,7 +797,7 @@ static int hub_main(void *arg) {
     if (busy)
       backoff_reset(&bo);
     else if (expecting())
-      backoff_wait(&bo);
+      backoff_wait(&bo, HUB_CAP);
   }
   hub_exit(&q);
   free(q.req);
