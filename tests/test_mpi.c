@@ -58,6 +58,11 @@ static int t_add(const mproc_value *arg, mproc_value **result) {
   return 0;
 }
 
+static int t_echo(const mproc_value *arg, mproc_value **result) {
+  *result = mproc_value_copy(arg);
+  return *result ? 0 : MPROC_ENOMEM;
+}
+
 static int t_fail(const mproc_value *arg, mproc_value **result) {
   int64_t x = 0;
   mproc_value_get_int(arg, &x);
@@ -241,6 +246,35 @@ START_TEST(test_same_api) {
 }
 END_TEST
 
+/* Big arguments and results both ways at once (the hub must never wait
+ * on one pipe while the engine waits on another). */
+START_TEST(test_big_values) {
+  mproc_pool *p = mpi_pool(0);
+  mproc_value *list = mproc_list(), *res = NULL;
+  size_t n = 1 << 20, i, k;
+  char *big = malloc(n + 1);
+  ck_assert_ptr_nonnull(big);
+  for (i = 0; i < 12; i++) {
+    memset(big, 'a' + (int)i, n);
+    big[n] = 0;
+    mproc_list_append(list, mproc_str(big));
+  }
+  ck_assert_int_eq(mproc_pool_map(p, t_echo, list, 1, &res), 0);
+  ck_assert_int_eq((int)mproc_list_len(res), 12);
+  for (i = 0; i < 12; i++) {
+    const char *v = mproc_value_str(mproc_list_get(res, i));
+    ck_assert_ptr_nonnull(v);
+    ck_assert_uint_eq(strlen(v), n);
+    for (k = 0; k < n; k += 4099)
+      ck_assert_int_eq(v[k], 'a' + (int)i);
+  }
+  mproc_value_free(res);
+  mproc_value_free(list);
+  free(big);
+  mproc_pool_free(p);
+}
+END_TEST
+
 START_TEST(test_task_error) {
   mproc_pool *p = mpi_pool(0);
   mproc_value *arg = mproc_int(5), *res = NULL;
@@ -405,6 +439,7 @@ Suite *mproc_suite_mpi(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("ranks");
   tcase_add_test(tc, test_same_api);
+  tcase_add_test(tc, test_big_values);
   tcase_add_test(tc, test_task_error);
   tcase_add_test(tc, test_time_limit);
   tcase_add_test(tc, test_pools_and_options);

@@ -20,7 +20,9 @@
  *    simplex Pipe whose writing end the hub closes when the rank is lost).
  *    One hub thread is the only thread of this process that calls MPI
  *    (MPI_THREAD_SERIALIZED is enough): it forwards chunks from the
- *    bridges' pipes to the ranks and the ranks' replies to the pipes.
+ *    bridges' pipes to the ranks, and the ranks' replies to a feeder
+ *    thread that writes them into the pipes (so the hub never waits on a
+ *    pipe while the engine waits on another: test_big_values).
  *  - claims: the hub claims a chunk (SENT -> STARTED on the local block)
  *    when it forwards it, and a batch's tasks one by one (a task already
  *    taken back travels as cancelled in the D_CHUNK's mask).  So cancel and
@@ -81,6 +83,11 @@ static struct {
   int stop;            /* under mu */
   uint64_t next_session;
   struct rankst *rk;
+  /* the feeder: writes the ranks' replies into the bridges' pipes */
+  apr_thread_cond_t *fcv;
+  struct feed *fhead, *ftail; /* under mu */
+  int fstop;                  /* under mu */
+  mproc_thread *fth;
 } M;
 
 /* ---- waiting on MPI ---------------------------------------------------- */
@@ -375,6 +382,7 @@ typedef struct bridge {
   mproc__buf sess;            /* its D_SESSION message */
   /* under M.mu */
   int kill_req, gone, exitcode, released;
+  int pending; /* entries for it in the feeder's queue */
   /* the hub's */
   int state;
   uint64_t session;
@@ -444,6 +452,21 @@ static void hub_wake(void) {
   mproc_conn_send_bytes(M.wake_w, &one, 1);
 }
 
+/*
+ * The feeder thread writes what the ranks send into the bridges' pipes, in
+ * order, so the hub never blocks on a pipe: the engine may itself be
+ * blocked writing a big chunk into another bridge's pipe, which only the
+ * hub reads.  An entry without a message closes the bridge's sentinel.
+ */
+typedef struct feed {
+  struct bridge *b;
+  void *m;
+  size_t n;
+  struct feed *next;
+} feed;
+
+static void feed_push(struct bridge *b, void *m, size_t n);
+
 /* The bridge is gone: the engine sees its sentinel. */
 static void gone(bridge *b, int code) {
   int r;
@@ -460,7 +483,7 @@ static void gone(bridge *b, int code) {
   b->gone = 1;
   b->exitcode = code;
   apr_thread_mutex_unlock(M.mu);
-  mproc_conn_close(b->sent_w);
+  feed_push(b, NULL, 0); /* the sentinel, after the replies before it */
 }
 
 /* End the session of rank r (its bridge b stays until ENDED if keep). */
@@ -540,8 +563,62 @@ static void forward(sendq *q, bridge *b, unsigned char *msg, size_t len) {
     gone(b, 71);
 }
 
-/* A message from rank r. */
-static void from_rank(int r, unsigned char *m, size_t n) {
+static void feed_push(bridge *b, void *m, size_t n) {
+  feed *e = malloc(sizeof *e);
+  if (!e) {
+    /* no room: write it here (the rare case may wait on the engine) */
+    if (m)
+      mproc_conn_send_bytes(b->loc, m, n);
+    else
+      mproc_conn_close(b->sent_w);
+    free(m);
+    return;
+  }
+  e->b = b;
+  e->m = m;
+  e->n = n;
+  e->next = NULL;
+  apr_thread_mutex_lock(M.mu);
+  b->pending++;
+  if (M.ftail)
+    M.ftail->next = e;
+  else
+    M.fhead = e;
+  M.ftail = e;
+  apr_thread_cond_signal(M.fcv);
+  apr_thread_mutex_unlock(M.mu);
+}
+
+static int feeder_main(void *arg) {
+  (void)arg;
+  for (;;) {
+    feed *e;
+    apr_thread_mutex_lock(M.mu);
+    while (!M.fhead && !M.fstop)
+      apr_thread_cond_wait(M.fcv, M.mu);
+    e = M.fhead;
+    if (!e) {
+      apr_thread_mutex_unlock(M.mu);
+      return 0;
+    }
+    M.fhead = e->next;
+    if (!M.fhead)
+      M.ftail = NULL;
+    apr_thread_mutex_unlock(M.mu);
+    if (e->m)
+      mproc_conn_send_bytes(e->b->loc, e->m, e->n); /* fails: engine gone */
+    else
+      mproc_conn_close(e->b->sent_w);
+    free(e->m);
+    apr_thread_mutex_lock(M.mu);
+    e->b->pending--;
+    apr_thread_mutex_unlock(M.mu);
+    free(e);
+  }
+}
+
+/* A message from rank r; 1 if m was taken (the feeder frees it). */
+static int from_rank(int r, unsigned char *m, size_t n) {
   rankst *k = &M.rk[r];
   bridge *b = k->b;
   uint32_t type = 0;
@@ -553,17 +630,17 @@ static void from_rank(int r, unsigned char *m, size_t n) {
     memcpy(&code, m + 4, 4);
     memcpy(&s, m + 8, 8);
     if (s != k->session)
-      return;
+      return 0;
     k->session = 0;
     k->ending = 0;
     if (k->ending_b)
       gone(k->ending_b, code);
     if (k->b)
       gone(k->b, code); /* ended on its own (initializer failed) */
-    return;
+    return 0;
   }
   if (k->ending || !b || b->state != B_SESSION)
-    return; /* the rest of a session already over */
+    return 0; /* the rest of a session already over */
   if (type == U_TSTART && n >= 16) {
     uint32_t t;
     uint64_t id;
@@ -573,7 +650,7 @@ static void from_rank(int r, unsigned char *m, size_t n) {
                         (uint64_t)(mproc__plat_monotonic() * 1e9));
     mproc__st64_release(&b->blk[W_RUN], id);
     mproc__st64_release(&b->blk[W_TASK], t + 1);
-    return;
+    return 0;
   }
   if ((type == M_RESULTS || type == M_RESLIST) && n >= 16) {
     uint64_t id;
@@ -589,10 +666,8 @@ static void from_rank(int r, unsigned char *m, size_t n) {
   } else if (type == M_READY) {
     b->said_ready = 1;
   }
-  if (mproc_conn_send_bytes(b->loc, m, n) != 0) {
-    end_session(r, 0);
-    gone(b, 72);
-  }
+  feed_push(b, m, n);
+  return 1;
 }
 
 static int expecting(void) {
@@ -632,8 +707,8 @@ static void hub_exit(sendq *q) {
         break;
       MPI_Recv(m, count, MPI_BYTE, st.MPI_SOURCE, TAG_UP, M.comm,
                MPI_STATUS_IGNORE);
-      from_rank(st.MPI_SOURCE, m, (size_t)count);
-      free(m);
+      if (!from_rank(st.MPI_SOURCE, m, (size_t)count))
+        free(m);
       backoff_reset(&bo);
     } else {
       sq_test(q);
@@ -687,7 +762,7 @@ static int hub_main(void *arg) {
     apr_thread_mutex_lock(M.mu);
     stop = M.stop;
     for (pp = &M.list; (b = *pp) != NULL;) {
-      if (b->released && b->gone) {
+      if (b->released && b->gone && !b->pending) {
         *pp = b->next;
         bridge_free(b);
         continue;
@@ -789,9 +864,8 @@ static int hub_main(void *arg) {
       MPI_Recv(m, count, MPI_BYTE, st.MPI_SOURCE, TAG_UP, M.comm,
                MPI_STATUS_IGNORE);
       r = st.MPI_SOURCE;
-      if (r > 0 && r < M.size)
-        from_rank(r, m, (size_t)count);
-      free(m);
+      if (r <= 0 || r >= M.size || !from_rank(r, m, (size_t)count))
+        free(m);
     }
     sq_test(&q);
     if (busy)
@@ -815,7 +889,15 @@ static void at_exit(void) {
     apr_thread_mutex_unlock(M.mu);
     hub_wake();
     mproc_thread_join(M.th, NULL);
-  } else {
+  }
+  if (M.fth) {
+    apr_thread_mutex_lock(M.mu);
+    M.fstop = 1;
+    apr_thread_cond_signal(M.fcv);
+    apr_thread_mutex_unlock(M.mu);
+    mproc_thread_join(M.fth, NULL);
+  }
+  if (!M.th) {
     /* no pool ever: the ranks only wait for the word */
     uint32_t t = D_EXIT;
     int r;
@@ -975,7 +1057,8 @@ int mproc__pool_backend_open(mproc_pool_opts *o,
   if (!M.ap) {
     if (apr_pool_create_unmanaged_ex(&M.ap, NULL, NULL) != APR_SUCCESS ||
         apr_thread_mutex_create(&M.mu, APR_THREAD_MUTEX_DEFAULT, M.ap) !=
-            APR_SUCCESS)
+            APR_SUCCESS ||
+        apr_thread_cond_create(&M.fcv, M.ap) != APR_SUCCESS)
       return mproc__err(MPROC_EOS, "MPI backend mutex");
     M.rk = calloc((size_t)M.size, sizeof *M.rk);
     if (!M.rk)
@@ -989,6 +1072,8 @@ int mproc__pool_backend_open(mproc_pool_opts *o,
   if (busy)
     return mproc__err(MPROC_EINVAL, "mproc_pool_new: another MPI pool "
                                     "still uses the ranks (one at a time)");
+  if (!M.fth && (rc = mproc_thread_start(&M.fth, feeder_main, NULL)) != 0)
+    return rc;
   if (!M.th && (rc = mproc_thread_start(&M.th, hub_main, NULL)) != 0)
     return rc;
   *be = &mpi_backend;
