@@ -906,6 +906,18 @@ static void at_exit(void) {
   }
   MPI_Comm_free(&M.comm);
   MPI_Finalize();
+  /* what the backend kept for the process's life */
+  while (M.list) {
+    bridge *b = M.list;
+    M.list = b->next;
+    bridge_free(b);
+  }
+  mproc_conn_free(M.wake_r);
+  mproc_conn_free(M.wake_w);
+  free(M.rk);
+  free(M.refused);
+  if (M.ap)
+    apr_pool_destroy(M.ap);
 }
 
 /* ---- the engine's backend hook (engine.h) ---------------------------------- */
