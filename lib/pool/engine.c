@@ -939,7 +939,8 @@ static void dispatch(mproc_pool *p, mproc__buf *b) {
         c->id = ++p->next_id;
         c->slot = slot;
         rc = encode_chunk(c, b);
-        if (rc != 0 || (busy && b->len > SMALL_CHUNK)) {
+        if (rc != 0 || (busy && b->len > SMALL_CHUNK && !(p->be &&
+                                                          p->be->drains))) {
           if (c->mem)
             unbatch(p, pend_pop(p), 1);
           if (rc != 0)

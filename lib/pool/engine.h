@@ -201,6 +201,9 @@ typedef struct mproc__pool_backend {
   /* Wait up to wait seconds for its end, then kill it; its exit code. */
   int (*reap)(worker *w, double wait);
   void (*release)(worker *w); /* drop all but w->conn (the engine's) */
+  /* 1: its end of w->conn is always read at once, so a busy worker's
+   * second chunk may be of any size (else at most 16 KiB, see dispatch) */
+  int drains;
 } mproc__pool_backend;
 /* mproc_pool_new with o->backend != MPROC_POOL_LOCAL: check o (processes
  * 0 becomes the backend's number of workers) and give the backend. */

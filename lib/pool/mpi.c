@@ -97,7 +97,7 @@ static struct {
  * them (a rank holds its next chunk, so it bounds no rank's idle time
  * while chunks last longer); a rank's bounds its start on a new chunk. */
 #define HUB_CAP 50e-6
-#define RANK_CAP 200e-6
+#define RANK_CAP 50e-6
 
 typedef struct backoff {
   int idle;
@@ -467,6 +467,12 @@ typedef struct feed {
 
 static void feed_push(struct bridge *b, void *m, size_t n);
 
+/* A reply this small the hub writes itself when nothing of that bridge
+ * waits in the feeder: a rank has at most two chunks, so at most a few
+ * such replies sit unread in a pipe (far below its buffer, 64 KiB on
+ * Windows), and the write cannot wait on the engine. */
+#define DIRECT_MAX 16384
+
 /* The bridge is gone: the engine sees its sentinel. */
 static void gone(bridge *b, int code) {
   int r;
@@ -665,6 +671,16 @@ static int from_rank(int r, unsigned char *m, size_t n) {
     set_head(b);
   } else if (type == M_READY) {
     b->said_ready = 1;
+  }
+  if (n <= DIRECT_MAX) {
+    int queued;
+    apr_thread_mutex_lock(M.mu);
+    queued = b->pending;
+    apr_thread_mutex_unlock(M.mu);
+    if (!queued) {
+      mproc_conn_send_bytes(b->loc, m, n); /* fails: the engine let go */
+      return 0;
+    }
   }
   feed_push(b, m, n);
   return 1;
@@ -1026,8 +1042,10 @@ static void b_release(worker *w) {
   hub_wake();
 }
 
-static const mproc__pool_backend mpi_backend = {b_start, b_sentinel, b_kill,
-                                                b_alive, b_reap, b_release};
+/* drains: the hub reads the bridges' pipes at once (the feeder does its
+ * writing), so a rank gets its next chunk whatever its size. */
+static const mproc__pool_backend mpi_backend = {
+    b_start, b_sentinel, b_kill, b_alive, b_reap, b_release, 1};
 
 int mproc__pool_backend_open(mproc_pool_opts *o,
                              const mproc__pool_backend **be) {
