@@ -815,7 +815,7 @@ static int hub_main(void *arg) {
     }
     /* the engine's side: chunks, or EOF (the pool is done with it) */
     for (b = live; b; b = b->next)
-      nws += b->state == B_SESSION && !b->loc_eof;
+      nws += (b->state == B_SESSION || b->state == B_WAIT) && !b->loc_eof;
     if (nws + 1 > cap) {
       size_t nc = 2 * (nws + 1);
       mproc_waitable **a = realloc(ws, nc * sizeof *a);
@@ -839,7 +839,7 @@ static int hub_main(void *arg) {
     ws[nws] = mproc_conn_waitable(M.wake_r);
     wb[nws++] = NULL;
     for (b = live; b; b = b->next)
-      if (b->state == B_SESSION && !b->loc_eof) {
+      if ((b->state == B_SESSION || b->state == B_WAIT) && !b->loc_eof) {
         ws[nws] = mproc_conn_waitable(b->loc);
         wb[nws++] = b;
       }
@@ -859,10 +859,16 @@ static int hub_main(void *arg) {
         b = wb[i];
         if (mproc_conn_recv_bytes(b->loc, &m, &n) != 0) {
           b->loc_eof = 1;
-          end_session(b->rank, 1);
+          if (b->state == B_WAIT)
+            gone(b, 0); /* never started: its rank is still busy */
+          else
+            end_session(b->rank, 1);
           continue;
         }
-        forward(&q, b, m, n);
+        if (b->state == B_SESSION)
+          forward(&q, b, m, n);
+        else
+          mproc_free(m); /* not for a rank that has not started it */
       }
     }
     /* the ranks' side */
