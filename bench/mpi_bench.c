@@ -4,8 +4,11 @@
  *
  *   map of 100 000 tiny tasks (x*x), chunksize 1000  -> Mtasks/s
  *   1 000 tasks of 1 ms (a spin on the monotonic clock), chunksize 1
- *                                                    -> s, and / ideal
+ *                                                    -> time / ideal
  *                                                       (1000 x 1 ms / 2)
+ *   1 000 tasks sleeping 1 ms, chunksize 1           -> time / ideal, the
+ *       ideal from the tasks' own measured times (sum / 2): the pool's
+ *       overhead alone, whatever the machine's load does to the sleeps
  *
  *   mpiexec -n 3 ./mpi_bench mpi [reps]   workers on ranks 1 and 2
  *   ./mpi_bench local [reps]              2 local worker processes
@@ -35,6 +38,14 @@ static int t_ms(const mproc_value *arg, mproc_value **result) {
   while (mproc_monotonic() < end)
     ;
   *result = mproc_none();
+  return 0;
+}
+
+static int t_sleep_ms(const mproc_value *arg, mproc_value **result) {
+  double t0 = mproc_monotonic();
+  (void)arg;
+  mproc_sleep(1e-3);
+  *result = mproc_float(mproc_monotonic() - t0);
   return 0;
 }
 
@@ -105,6 +116,22 @@ int main(int argc, char **argv) {
     mproc_value_free(res);
   }
   result("mpi_1ms_vs_ideal", impl, v, reps, "x");
+  for (r = 0; r < reps; r++) {
+    double sum = 0, d;
+    size_t k;
+    t0 = mproc_monotonic();
+    if (mproc_pool_map(p, t_sleep_ms, ms, 1, &res))
+      die("map");
+    d = mproc_monotonic() - t0;
+    for (k = 0; k < N_MS; k++) {
+      double x = 0;
+      mproc_value_get_float(mproc_list_get(res, k), &x);
+      sum += x;
+    }
+    v[r] = d / (sum / 2);
+    mproc_value_free(res);
+  }
+  result("mpi_sleep1ms_vs_ideal", impl, v, reps, "x");
   mproc_pool_free(p);
   mproc_value_free(list);
   mproc_value_free(ms);

@@ -1,6 +1,7 @@
 """mpi4py.futures.MPIPoolExecutor on the MPI backend's workloads
 (bench/mpi_bench.c): a map of 100 000 tiny tasks, chunksize 1000, and
-1 000 tasks of 1 ms (a spin on the clock), chunksize 1; 2 worker ranks.
+1 000 tasks of 1 ms (a spin on the clock), chunksize 1, and 1 000 tasks
+sleeping 1 ms (ideal: the sum of their measured times / 2); 2 worker ranks.
 
     mpiexec -n 3 /usr/bin/python3 -m mpi4py.futures bench/py_mpi_bench.py [reps]
 
@@ -24,6 +25,12 @@ def one_ms(x):
     end = time.monotonic() + 1e-3
     while time.monotonic() < end:
         pass
+
+
+def sleep_ms(x):
+    t0 = time.monotonic()
+    time.sleep(1e-3)
+    return time.monotonic() - t0
 
 
 def result(w, v, unit):
@@ -50,6 +57,12 @@ def main():
             list(ex.map(one_ms, range(N_MS), chunksize=1))
             v.append((time.monotonic() - t0) / (N_MS * 1e-3 / 2))
         result("mpi_1ms_vs_ideal", v, "x")
+        v = []
+        for _ in range(reps):
+            t0 = time.monotonic()
+            ts = list(ex.map(sleep_ms, range(N_MS), chunksize=1))
+            v.append((time.monotonic() - t0) / (sum(ts) / 2))
+        result("mpi_sleep1ms_vs_ideal", v, "x")
 
 
 if __name__ == "__main__":

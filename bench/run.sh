@@ -342,7 +342,8 @@ if None not in (c1, c2, o1, o2) and o1 and o2 and c1:
 
 # The pool on MPI ranks (docs/mpi.md): 2 workers each.
 mpi_rows = [("map 100 000 x*x, chunksize 1000", "mpi_map_tiny"),
-            ("1 000 tasks of 1 ms, time / ideal", "mpi_1ms_vs_ideal")]
+            ("1 000 tasks of 1 ms, time / ideal", "mpi_1ms_vs_ideal"),
+            ("1 000 tasks sleeping 1 ms, time / ideal", "mpi_sleep1ms_vs_ideal")]
 table = []
 for label, w in mpi_rows:
     m, l, p = (val((w, i)) for i in ("mproc_mpi", "mproc_local", "mpi4py"))
