@@ -78,6 +78,16 @@ static int t_sleep(const mproc_value *arg, mproc_value **result) {
   return 0;
 }
 
+/* Waits for its soft limit (at most 30 s); 1 if it came. */
+static int t_until_expired(const mproc_value *arg, mproc_value **result) {
+  double end = mproc_monotonic() + 30;
+  (void)arg;
+  while (!mproc_task_expired() && mproc_monotonic() < end)
+    mproc_sleep(0.01);
+  *result = mproc_int(mproc_task_expired());
+  return 0;
+}
+
 static int t_abort(const mproc_value *arg, mproc_value **result) {
   (void)arg;
   (void)result;
@@ -329,8 +339,58 @@ START_TEST(test_time_limit) {
   mproc_value_free(res);
   mproc_value_free(list);
   mproc_value_free(arg);
+  /* a soft limit reaches the task on its rank */
+  co.time_limit = 0;
+  co.soft_time_limit = 0.2;
+  arg = mproc_none();
+  ck_assert_int_eq(mproc_pool_apply_async(p, t_until_expired, arg, &co, &r),
+                   0);
+  ck_assert_int_eq(mproc_async_wait(r, 60), 0);
+  code = mproc_async_task(r, 0, &v, &msg, &pid);
+  ck_assert_int_eq(code, 0);
+  {
+    int64_t x = 0;
+    mproc_value_get_int(v, &x);
+    ck_assert_int_eq(x, 1);
+  }
+  mproc_async_free(r);
+  mproc_value_free(arg);
   mproc_pool_close(p);
   ck_assert_int_eq(mproc_pool_join(p, 60), 0);
+  mproc_pool_free(p);
+}
+END_TEST
+
+/* Cancel stops every task not forwarded to a rank: a rank holds one batch
+ * (at most 16 tasks) at a time, so of 100 queued futures at most 32 run. */
+START_TEST(test_cancel) {
+  mproc_pool *p = mpi_pool(0);
+  mproc_future *fs[100];
+  mproc_value *arg = mproc_float(0.05);
+  int i, cancelled = 0, ran = 0;
+  for (i = 0; i < 100; i++)
+    ck_assert_int_eq(mproc_pool_submit(p, t_sleep, arg, &fs[i]), 0);
+  mproc_sleep(0.1);
+  for (i = 99; i >= 0; i--)
+    mproc_future_cancel(fs[i]);
+  for (i = 0; i < 100; i++) {
+    const mproc_value *v = NULL;
+    int rc = mproc_future_result(fs[i], 60, &v);
+    if (rc == MPROC_ECLOSED) {
+      cancelled++;
+    } else {
+      double x = 0;
+      ck_assert_int_eq(rc, 0);
+      mproc_value_get_float(v, &x);
+      ck_assert(x == 0.05);
+      ran++;
+    }
+    mproc_future_free(fs[i]);
+  }
+  printf("cancel: %d ran, %d cancelled\n", ran, cancelled);
+  ck_assert_int_eq(cancelled + ran, 100);
+  ck_assert_msg(ran <= 32, "%d ran, %d cancelled", ran, cancelled);
+  mproc_value_free(arg);
   mproc_pool_free(p);
 }
 END_TEST
@@ -442,6 +502,7 @@ Suite *mproc_suite_mpi(void) {
   tcase_add_test(tc, test_big_values);
   tcase_add_test(tc, test_task_error);
   tcase_add_test(tc, test_time_limit);
+  tcase_add_test(tc, test_cancel);
   tcase_add_test(tc, test_pools_and_options);
   suite_add_tcase(s, tc);
   tc = tcase_create("mismatch");

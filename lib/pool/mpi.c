@@ -426,6 +426,8 @@ typedef struct bridge {
   uint64_t session;
   uint64_t fl[2];
   int fl_timed[2], nfl, said_ready, loc_eof;
+  unsigned char *held; /* a batch waiting behind a forwarded chunk */
+  size_t heldn;
   struct bridge *next;
 } bridge;
 
@@ -558,7 +560,15 @@ static void set_head(bridge *b) {
     mproc__st64_release(&b->blk[W_TASK], 1);
 }
 
-/* A chunk from the engine: claim it, then forward it. */
+static sendq *hubq; /* the hub's sends in flight */
+
+/*
+ * A chunk from the engine: claim it, then forward it.  A batch (queued
+ * apply/submit tasks) behind a chunk the rank already holds waits here,
+ * unclaimed, until that chunk's results come: until then cancel and the
+ * idle-worker steal can still take its tasks back.  A map's chunks go at
+ * once (the rank never waits for its next one).
+ */
 static void forward(sendq *q, bridge *b, unsigned char *msg, size_t len) {
   uint32_t type, slot, n, mask = 0, k;
   uint64_t id, want;
@@ -571,6 +581,11 @@ static void forward(sendq *q, bridge *b, unsigned char *msg, size_t len) {
   memcpy(&slot, msg + 4, 4);
   memcpy(&id, msg + 8, 8);
   memcpy(&n, msg + 16, 4);
+  if ((slot & 0x200) && b->nfl >= 1 && !b->held) {
+    b->held = msg;
+    b->heldn = len;
+    return;
+  }
   want = (id << 2) | SL_SENT;
   if (type != M_CHUNK ||
       !mproc__cas64(&b->blk[W_SLOT0 + (slot & 1)], &want,
@@ -707,6 +722,11 @@ static int from_rank(int r, unsigned char *m, size_t n) {
       b->nfl--;
     }
     set_head(b);
+    if (!b->nfl && b->held) {
+      unsigned char *h = b->held;
+      b->held = NULL;
+      forward(hubq, b, h, b->heldn);
+    }
   } else if (type == M_READY) {
     b->said_ready = 1;
   }
@@ -794,11 +814,13 @@ static void bridge_free(bridge *b) {
   mproc_conn_free(b->sent_r);
   mproc_conn_free(b->sent_w);
   mproc__buf_free(&b->sess);
+  free(b->held);
   free(b);
 }
 
 static int hub_main(void *arg) {
   sendq q = {NULL, NULL, 0, 0};
+  hubq = &q;
   mproc_waitable **ws = NULL;
   bridge **wb = NULL;
   int *ready = NULL;
