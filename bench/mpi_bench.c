@@ -13,6 +13,8 @@
  *   mpiexec -n 3 ./mpi_bench mpi [reps] [tiny]   workers on ranks 1 and 2
  *   ./mpi_bench local [reps] [tiny]              2 local worker processes
  *   (tiny: the map only, e.g. under perf)
+ * and, after them, the pool's start to its first result (ms) and an
+ * apply's round trip (us, median of 2000).
  *
  * py_mpi_bench.py is the same under mpi4py.futures.MPIPoolExecutor.
  * RESULT lines (median of reps) as the other benchmarks print.
@@ -137,6 +139,32 @@ int main(int argc, char **argv) {
   }
   if (reps)
     result("mpi_sleep1ms_vs_ideal", impl, v, reps, "x");
+  if (reps) {
+    static double rt[2000];
+    mproc_value *one = mproc_int(3);
+    int k;
+    for (k = 0; k < 2000; k++) {
+      t0 = mproc_monotonic();
+      if (mproc_pool_apply(p, t_square, one, &res))
+        die("apply");
+      rt[k] = (mproc_monotonic() - t0) * 1e6;
+      mproc_value_free(res);
+    }
+    result("mpi_apply_rtt", impl, rt, 2000, "us");
+    mproc_pool_free(p);
+    p = NULL;
+    for (r = 0; r < reps; r++) {
+      t0 = mproc_monotonic();
+      if (mproc_pool_new(&p, &o) || mproc_pool_apply(p, t_square, one, &res))
+        die("start");
+      v[r] = (mproc_monotonic() - t0) * 1e3;
+      mproc_value_free(res);
+      mproc_pool_free(p);
+      p = NULL;
+    }
+    result("mpi_pool_start", impl, v, reps, "ms");
+    mproc_value_free(one);
+  }
   mproc_pool_free(p);
   mproc_value_free(list);
   mproc_value_free(ms);

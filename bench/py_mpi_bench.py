@@ -63,6 +63,12 @@ def main():
             ts = list(ex.map(sleep_ms, range(N_MS), chunksize=1))
             v.append((time.monotonic() - t0) / (sum(ts) / 2))
         result("mpi_sleep1ms_vs_ideal", v, "x")
+        rt = []
+        for _ in range(2000):
+            t0 = time.monotonic()
+            ex.submit(square, 3).result()
+            rt.append((time.monotonic() - t0) * 1e6)
+        result("mpi_apply_rtt", rt, "us")
 
 
 if __name__ == "__main__":

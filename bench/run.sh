@@ -343,7 +343,9 @@ if None not in (c1, c2, o1, o2) and o1 and o2 and c1:
 # The pool on MPI ranks (docs/mpi.md): 2 workers each.
 mpi_rows = [("map 100 000 x*x, chunksize 1000", "mpi_map_tiny"),
             ("1 000 tasks of 1 ms, time / ideal", "mpi_1ms_vs_ideal"),
-            ("1 000 tasks sleeping 1 ms, time / ideal", "mpi_sleep1ms_vs_ideal")]
+            ("1 000 tasks sleeping 1 ms, time / ideal", "mpi_sleep1ms_vs_ideal"),
+            ("apply round trip", "mpi_apply_rtt"),
+            ("pool start to first result", "mpi_pool_start")]
 table = []
 for label, w in mpi_rows:
     m, l, p = (val((w, i)) for i in ("mproc_mpi", "mproc_local", "mpi4py"))
@@ -353,9 +355,12 @@ for label, w in mpi_rows:
     if w == "mpi_map_tiny":
         r = "-" if m is None or not p else "%.1f" % (m / p)
         tgt = "-" if m is None or not p else "%s >= 10" % ok(m / p, "ge", 10)
-    else:
+    elif w.endswith("vs_ideal"):
         r = "-" if m is None or not p else "%.2f" % (m / p)
         tgt = "-" if m is None else "%s <= 1.10" % ok(m, "le", 1.10)
+    else:
+        r = "-" if m is None or not p else "%.2f" % (m / p)
+        tgt = "-"
     table.append((label, unit, "%.2f" % m if m is not None else "-",
                   "%.2f" % l if l is not None else "-",
                   "%.2f" % p if p is not None else "-", r, tgt))
