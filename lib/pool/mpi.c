@@ -231,6 +231,7 @@ static void rank_main(int refused) {
   memset(blk, 0, sizeof blk);
   backoff_reset(&bo);
   mproc__plat_ignore_interrupt();
+  mproc__plat_precise_sleeps();
   for (;;) {
     MPI_Status st;
     int flag = 0, count = 0;
@@ -832,6 +833,7 @@ static void bridge_free(bridge *b) {
 static int hub_main(void *arg) {
   sendq q = {NULL, NULL, 0, 0};
   hubq = &q;
+  mproc__plat_precise_sleeps();
   mproc_waitable **ws = NULL;
   bridge **wb = NULL;
   int *ready = NULL;
