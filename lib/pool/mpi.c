@@ -20,15 +20,17 @@
  *    simplex Pipe whose writing end the hub closes when the rank is lost).
  *    One hub thread is the only thread of this process that calls MPI
  *    (MPI_THREAD_SERIALIZED is enough): it forwards chunks from the
- *    bridges' pipes to the ranks, and the ranks' replies to a feeder
- *    thread that writes them into the pipes (so the hub never waits on a
- *    pipe while the engine waits on another: test_big_values).
+ *    bridges' pipes to the ranks, and writes the ranks' replies into the
+ *    pipes: small ones itself, big ones (or ones behind them) through a
+ *    feeder thread (so the hub never waits on a pipe while the engine
+ *    waits on another: test_big_values).
  *  - claims: the hub claims a chunk (SENT -> STARTED on the local block)
  *    when it forwards it, and a batch's tasks one by one (a task already
  *    taken back travels as cancelled in the D_CHUNK's mask).  So cancel and
- *    the idle-worker steal act on every chunk not forwarded yet; a rank
- *    holds at most the two chunks of its two slots (forwarded at once, so
- *    it never waits for its next chunk).
+ *    the idle-worker steal act on every chunk not forwarded yet.  A rank
+ *    holds at most the two chunks of its two slots: a map's second chunk
+ *    goes at once (the rank never waits for its next one), a batch behind
+ *    a held chunk waits here unclaimed until that chunk's results come.
  *  - time limits: for a timed chunk the rank sends U_TSTART before each
  *    task and the hub stamps W_RUN/W_TASK/W_START on the local block, so
  *    the engine's limit check works unchanged.  A rank cannot be killed:
@@ -36,10 +38,11 @@
  *    fails the task and starts a new bridge on that rank), and the new
  *    session begins once the rank has finished the over-time task.
  *  - waiting: MPI has no handle an OS wait can take, and Open MPI's
- *    blocking calls spin.  Both sides poll MPI_Iprobe with a short sleep
- *    that grows while nothing comes (20 us to 200 us, 1 ms after a second
- *    of quiet); the hub blocks in mproc_wait on its pipes while it expects
- *    nothing from any rank.
+ *    blocking calls spin, so no MPI call here blocks: sends and receives
+ *    are non-blocking ones polled to their end, and both sides poll
+ *    MPI_Iprobe, spinning 50 us, then sleeping a little longer each time
+ *    (backoff_wait); the hub blocks in mproc_wait on its pipes while it
+ *    expects nothing from any rank.
  *  - exit (rank 0's atexit, after the pools' own): the hub sends D_EXIT to
  *    every rank and stops; MPI_Finalize.  A rank still busy with a task
  *    that overran its limit 5 s later ends the job with MPI_Abort.
