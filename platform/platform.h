@@ -184,6 +184,12 @@ int mproc__plat_addr_to_ref(const void *addr, char *module, size_t cap,
                             uint64_t *offset);
 /* The inverse, in the child: MPROC_ETARGET if no such image or offset. */
 int mproc__plat_ref_to_addr(const char *module, uint64_t offset, void **addr);
+/* Load a shared library by name or path, its symbols global (POSIX
+ * dlopen RTLD_NOW | RTLD_GLOBAL; Win32 LoadLibraryA); NULL if it cannot
+ * be.  The MPI backend loads MPI this way, only under mpiexec. */
+void *mproc__plat_dlopen(const char *name);
+/* A symbol of a library mproc__plat_dlopen gave; NULL if none. */
+void *mproc__plat_dlsym(void *lib, const char *name);
 
 /* ---- shared memory ------------------------------------------------------ */
 

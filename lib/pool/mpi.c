@@ -3,7 +3,7 @@
  * stands in otherwise).  docs/mpi.md has the user's view.
  *
  * Map:
- *  - boot (mproc_init's hook): under mpiexec, MPI_Init_thread(SERIALIZED)
+ *  - boot (mproc_init's hook): under mpiexec, X.Init_thread(SERIALIZED)
  *    on a private communicator; every rank hashes its executable
  *    (crypto_generichash) and rank 0 gathers the hashes: a rank whose
  *    binary differs is refused (it says so and idles until the job ends).
@@ -56,6 +56,87 @@
 
 #include "atomics.h"
 #include "engine.h"
+
+/*
+ * MPI is loaded only under mpiexec (dlopen, with its symbols global, as
+ * Open MPI's plugins need), so the rest of the time an mproc program and
+ * each child it starts load no MPI library (linking libmpi cost every
+ * process start about 0.6-1.3 ms).  Every MPI call and handle goes
+ * through this table.  Open MPI's handles are addresses of its objects
+ * (dlsym'd); MPICH's and MS-MPI's are plain constants.
+ */
+static struct {
+  int (*Init_thread)(int *, char ***, int, int *);
+  int (*Comm_dup)(MPI_Comm, MPI_Comm *);
+  int (*Comm_set_errhandler)(MPI_Comm, MPI_Errhandler);
+  int (*Comm_rank)(MPI_Comm, int *);
+  int (*Comm_size)(MPI_Comm, int *);
+  int (*Gather)(const void *, int, MPI_Datatype, void *, int, MPI_Datatype,
+                int, MPI_Comm);
+  int (*Scatter)(const void *, int, MPI_Datatype, void *, int, MPI_Datatype,
+                 int, MPI_Comm);
+  int (*Abort)(MPI_Comm, int);
+  int (*Iprobe)(int, int, MPI_Comm, int *, MPI_Status *);
+  int (*Get_count)(const MPI_Status *, MPI_Datatype, int *);
+  int (*Isend)(const void *, int, MPI_Datatype, int, int, MPI_Comm,
+               MPI_Request *);
+  int (*Irecv)(void *, int, MPI_Datatype, int, int, MPI_Comm, MPI_Request *);
+  int (*Test)(MPI_Request *, int *, MPI_Status *);
+  int (*Send)(const void *, int, MPI_Datatype, int, int, MPI_Comm);
+  int (*Comm_free)(MPI_Comm *);
+  int (*Finalize)(void);
+  MPI_Comm world;
+  MPI_Datatype byte, int_;
+  MPI_Errhandler errors_return;
+} X;
+
+#ifndef MPROC_MPI_LIBRARY
+#define MPROC_MPI_LIBRARY ""
+#endif
+
+static int load_mpi(void) {
+  static const char *const names[] = {MPROC_MPI_LIBRARY, "libmpi.so.40",
+                                      "libmpi.so.12", "libmpi.so",
+                                      "msmpi.dll"};
+  void *lib = NULL, *sym;
+  size_t i;
+  for (i = 0; !lib && i < sizeof names / sizeof names[0]; i++)
+    if (names[i][0])
+      lib = mproc__plat_dlopen(names[i]);
+  if (!lib)
+    return mproc__err(MPROC_ENOTSUP, "no MPI library could be loaded (%s)",
+                      MPROC_MPI_LIBRARY);
+#define LOAD(f)                                                              \
+  if (!(sym = mproc__plat_dlsym(lib, "MPI_" #f)))                            \
+    return mproc__err(MPROC_ENOTSUP, "the MPI library has no MPI_" #f);      \
+  memcpy(&X.f, &sym, sizeof sym);
+  LOAD(Init_thread) LOAD(Comm_dup) LOAD(Comm_set_errhandler)
+  LOAD(Comm_rank) LOAD(Comm_size) LOAD(Gather) LOAD(Scatter) LOAD(Abort)
+  LOAD(Iprobe) LOAD(Get_count) LOAD(Isend) LOAD(Irecv) LOAD(Test)
+  LOAD(Send) LOAD(Comm_free) LOAD(Finalize)
+#undef LOAD
+#ifdef OPEN_MPI
+  {
+    void *w = mproc__plat_dlsym(lib, "ompi_mpi_comm_world"),
+         *b = mproc__plat_dlsym(lib, "ompi_mpi_byte"),
+         *n = mproc__plat_dlsym(lib, "ompi_mpi_int"),
+         *e = mproc__plat_dlsym(lib, "ompi_mpi_errors_return");
+    if (!w || !b || !n || !e)
+      return mproc__err(MPROC_ENOTSUP, "not the Open MPI mproc was built "
+                                       "with");
+    X.world = (MPI_Comm)w;
+    X.byte = (MPI_Datatype)b;
+    X.int_ = (MPI_Datatype)n;
+    X.errors_return = (MPI_Errhandler)e;
+  }
+#else
+  X.world = MPI_COMM_WORLD;
+  X.byte = MPI_BYTE;
+  X.int_ = MPI_INT;
+  X.errors_return = MPI_ERRORS_RETURN;
+#endif
+  return 0;
+}
 
 enum { TAG_DOWN = 7101, TAG_END = 7102, TAG_UP = 7103 };
 /* down (rank 0 -> rank), TAG_DOWN:
@@ -143,7 +224,7 @@ static void wait_req(MPI_Request *r, double cap) {
   backoff_reset(&bo);
   for (;;) {
     int done = 0;
-    if (MPI_Test(r, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS || done)
+    if (X.Test(r, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS || done)
       return;
     backoff_wait(&bo, cap);
   }
@@ -152,14 +233,14 @@ static void wait_req(MPI_Request *r, double cap) {
 static void send_wait(const void *p, size_t n, int rank, int tag,
                       double cap) {
   MPI_Request r;
-  if (MPI_Isend((void *)p, (int)n, MPI_BYTE, rank, tag, M.comm, &r) ==
+  if (X.Isend((void *)p, (int)n, X.byte, rank, tag, M.comm, &r) ==
       MPI_SUCCESS)
     wait_req(&r, cap);
 }
 
 static void recv_wait(void *p, int n, int rank, int tag, double cap) {
   MPI_Request r;
-  if (MPI_Irecv(p, n, MPI_BYTE, rank, tag, M.comm, &r) == MPI_SUCCESS)
+  if (X.Irecv(p, n, X.byte, rank, tag, M.comm, &r) == MPI_SUCCESS)
     wait_req(&r, cap);
 }
 
@@ -218,7 +299,7 @@ static void tstart(void *ctx, uint64_t id, uint32_t k) {
 static int end_pending(void) {
   int flag = 0;
   MPI_Status st;
-  MPI_Iprobe(0, TAG_END, M.comm, &flag, &st);
+  X.Iprobe(0, TAG_END, M.comm, &flag, &st);
   return flag;
 }
 
@@ -240,17 +321,17 @@ static void rank_main(int refused) {
     int flag = 0, count = 0;
     unsigned char *msg;
     uint32_t type;
-    MPI_Iprobe(0, MPI_ANY_TAG, M.comm, &flag, &st);
+    X.Iprobe(0, MPI_ANY_TAG, M.comm, &flag, &st);
     if (!flag) {
       backoff_wait(&bo, RANK_CAP);
       continue;
     }
     backoff_reset(&bo);
-    MPI_Get_count(&st, MPI_BYTE, &count);
+    X.Get_count(&st, X.byte, &count);
     msg = malloc(count > 0 ? (size_t)count : 1);
     if (!msg) {
       fprintf(stderr, "mproc: MPI rank out of memory\n");
-      MPI_Abort(M.comm, 70);
+      X.Abort(M.comm, 70);
     }
     recv_wait(msg, count, 0, st.MPI_TAG, RANK_CAP);
     if (st.MPI_TAG == TAG_END) {
@@ -272,8 +353,8 @@ static void rank_main(int refused) {
     if (type == D_EXIT) {
       free(msg);
       mproc__buf_free(&out);
-      MPI_Comm_free(&M.comm);
-      MPI_Finalize();
+      X.Comm_free(&M.comm);
+      X.Finalize();
       exit(0); /* a refused rank too: rank 0 decides the job's status */
     } else if (type == D_SESSION && count >= 32 && !refused) {
       uint32_t ml, init;
@@ -361,7 +442,7 @@ static int under_mpiexec(void) {
 static void at_exit(void);
 
 int mproc__pool_mpi_boot(void) {
-  int prov = 0, rank = 0, i, mine_ok;
+  int prov = 0, rank = 0, i, mine_ok, rc;
   unsigned char h[32], *all = NULL;
   char path[4096] = "";
   int *verdict = NULL, mine = 0;
@@ -379,13 +460,15 @@ int mproc__pool_mpi_boot(void) {
    * user's own setting wins. */
   if (!getenv("OMPI_MCA_mpi_yield_when_idle"))
     mproc__plat_setenv("OMPI_MCA_mpi_yield_when_idle", "0");
-  if (MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &prov) !=
+  if ((rc = load_mpi()) != 0)
+    return rc;
+  if (X.Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &prov) !=
       MPI_SUCCESS)
     return mproc__err(MPROC_EOS, "MPI_Init_thread failed");
-  MPI_Comm_dup(MPI_COMM_WORLD, &M.comm);
-  MPI_Comm_set_errhandler(M.comm, MPI_ERRORS_RETURN);
-  MPI_Comm_rank(M.comm, &rank);
-  MPI_Comm_size(M.comm, &M.size);
+  X.Comm_dup(X.world, &M.comm);
+  X.Comm_set_errhandler(M.comm, X.errors_return);
+  X.Comm_rank(M.comm, &rank);
+  X.Comm_size(M.comm, &M.size);
   if (sodium_init() < 0)
     return mproc__err(MPROC_EOS, "sodium_init failed");
   mine_ok = exe_hash(h, path, sizeof path) == 0;
@@ -397,15 +480,15 @@ int mproc__pool_mpi_boot(void) {
     M.refused = calloc((size_t)M.size, 1);
     if (!all || !verdict || !M.refused) {
       fprintf(stderr, "mproc: out of memory at MPI start\n");
-      MPI_Abort(M.comm, 70);
+      X.Abort(M.comm, 70);
     }
   }
-  MPI_Gather(h, 32, MPI_BYTE, all, 32, MPI_BYTE, 0, M.comm);
+  X.Gather(h, 32, X.byte, all, 32, X.byte, 0, M.comm);
   if (rank == 0)
     for (i = 1; i < M.size; i++)
       if (!mine_ok || memcmp(all + 32 * i, h, 32) != 0)
         verdict[i] = M.refused[i] = 1;
-  MPI_Scatter(verdict, 1, MPI_INT, &mine, 1, MPI_INT, 0, M.comm);
+  X.Scatter(verdict, 1, X.int_, &mine, 1, X.int_, 0, M.comm);
   free(all);
   free(verdict);
   if (rank != 0) {
@@ -464,7 +547,7 @@ static void sq_test(sendq *q) {
   size_t i = 0;
   while (i < q->n) {
     int done = 0;
-    MPI_Test(&q->req[i], &done, MPI_STATUS_IGNORE);
+    X.Test(&q->req[i], &done, MPI_STATUS_IGNORE);
     if (done) {
       free(q->buf[i]);
       q->req[i] = q->req[q->n - 1];
@@ -493,7 +576,7 @@ static int sq_send(sendq *q, void *buf, size_t len, int rank) {
     }
     q->cap = nc;
   }
-  if (MPI_Isend(buf, (int)len, MPI_BYTE, rank, TAG_DOWN, M.comm,
+  if (X.Isend(buf, (int)len, X.byte, rank, TAG_DOWN, M.comm,
                 &q->req[q->n]) != MPI_SUCCESS) {
     free(buf);
     return -1;
@@ -786,11 +869,11 @@ static void hub_exit(sendq *q) {
       busy |= M.rk[r].ending;
     if (!busy || mproc__plat_monotonic() > until)
       break;
-    MPI_Iprobe(MPI_ANY_SOURCE, TAG_UP, M.comm, &flag, &st);
+    X.Iprobe(MPI_ANY_SOURCE, TAG_UP, M.comm, &flag, &st);
     if (flag) {
       int count = 0;
       unsigned char *m;
-      MPI_Get_count(&st, MPI_BYTE, &count);
+      X.Get_count(&st, X.byte, &count);
       m = malloc(count > 0 ? (size_t)count : 1);
       if (!m)
         break;
@@ -808,7 +891,7 @@ static void hub_exit(sendq *q) {
             "mproc: an MPI rank still runs a task that overran its time "
             "limit 5 s after rank 0's end: ending the job (MPI_Abort)\n");
     fflush(stderr);
-    MPI_Abort(M.comm, 1);
+    X.Abort(M.comm, 1);
   }
   for (r = 1; r < M.size; r++) {
     uint32_t *t = malloc(4);
@@ -949,11 +1032,11 @@ static int hub_main(void *arg) {
     for (;;) {
       int count = 0;
       unsigned char *m;
-      MPI_Iprobe(MPI_ANY_SOURCE, TAG_UP, M.comm, &flag, &st);
+      X.Iprobe(MPI_ANY_SOURCE, TAG_UP, M.comm, &flag, &st);
       if (!flag)
         break;
       busy = 1;
-      MPI_Get_count(&st, MPI_BYTE, &count);
+      X.Get_count(&st, X.byte, &count);
       m = malloc(count > 0 ? (size_t)count : 1);
       if (!m)
         break;
@@ -997,10 +1080,10 @@ static void at_exit(void) {
     uint32_t t = D_EXIT;
     int r;
     for (r = 1; r < M.size; r++)
-      MPI_Send(&t, 4, MPI_BYTE, r, TAG_DOWN, M.comm);
+      X.Send(&t, 4, X.byte, r, TAG_DOWN, M.comm);
   }
-  MPI_Comm_free(&M.comm);
-  MPI_Finalize();
+  X.Comm_free(&M.comm);
+  X.Finalize();
   /* what the backend kept for the process's life */
   while (M.list) {
     bridge *b = M.list;
