@@ -448,6 +448,15 @@ int mproc__pool_mpi_boot(void) {
   int *verdict = NULL, mine = 0;
   if (!under_mpiexec())
     return 0;
+  /* More ranks on this node than cores (mpiexec --oversubscribe): a
+   * spinning rank takes the core rank 0 needs to feed it, so none spins. */
+  {
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    if (!local)
+      local = getenv("MPI_LOCALNRANKS"); /* MPICH's Hydra */
+    if (local && atoi(local) >= mproc__plat_cpu_count())
+      spin = 0;
+  }
   if (getenv("MPROC_MPI_SPIN")) {
     double v = strtod(getenv("MPROC_MPI_SPIN"), NULL);
     if (v >= 0 && v <= 1)
