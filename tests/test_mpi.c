@@ -422,6 +422,23 @@ START_TEST(test_pools_and_options) {
   mproc_value_get_int(res, &x);
   ck_assert_int_eq(x, 4242);
   mproc_value_free(res);
+  /* OS objects cannot travel to a rank in initargs (a second pool is
+   * refused anyway while p runs, so this one is checked first) */
+  mproc_pool_free(p);
+  {
+    mproc_lock *lk = NULL;
+    mproc_value *bad = mproc_list();
+    ck_assert_int_eq(mproc_lock_new(&lk), 0);
+    mproc_list_append(bad, mproc_lock_ref(lk));
+    o.initargs = bad;
+    ck_assert_int_eq(mproc_pool_new(&q, &o), MPROC_EINHERIT);
+    ck_assert_msg(strstr(mproc_last_error(), "cannot travel to an MPI rank"),
+                  "%s", mproc_last_error());
+    mproc_value_free(bad);
+    mproc_lock_free(lk);
+  }
+  o.initargs = initargs;
+  ck_assert_int_eq(mproc_pool_new(&p, &o), 0);
   /* one MPI pool at a time */
   o.initializer = NULL;
   o.initargs = NULL;
