@@ -267,10 +267,6 @@ static int exe_hash(unsigned char h[32], char *path, size_t cap) {
 
 /* ---- the rank side -------------------------------------------------------- */
 
-typedef struct rankctx {
-  uint64_t session; /* 0: none */
-} rankctx;
-
 static void up_send(const void *p, size_t n) {
   send_wait(p, n, 0, TAG_UP, RANK_CAP);
 }
@@ -543,7 +539,6 @@ typedef struct rankst {
   bridge *ending_b; /* END sent: gone once ENDED comes (NULL: already) */
   uint64_t session; /* the session open or ending (0: none) */
   int ending;
-  double end_at;
 } rankst;
 
 typedef struct sendq {
@@ -648,7 +643,6 @@ static void end_session(int r, int keep) {
   send_wait(&k->session, 8, r, TAG_END, HUB_CAP);
   k->b = NULL;
   k->ending = 1;
-  k->end_at = mproc__plat_monotonic();
   k->ending_b = keep ? b : NULL;
   if (keep)
     b->state = B_ENDING;
