@@ -6,9 +6,12 @@
  *             backend is MPROC_ENOTSUP with a message that says why.
  *   ranks     under `mpiexec -n 3`: the same API as a local pool (apply,
  *             apply_async + callback, map, imap, starmap, submit +
- *             as_completed, initializer), a task's error with its message
- *             and rank, a hard time limit (the rank is taken out, then
- *             comes back), a second pool after the first, wrong options.
+ *             as_completed, initializer), 1 MiB values both ways at once,
+ *             a task's error with its message and rank, a hard time limit
+ *             (the rank is taken out, then comes back), a soft one, cancel
+ *             of queued futures, a second pool after the first, wrong
+ *             options (too many processes, maxtasksperchild, OS objects in
+ *             initargs, two MPI pools at once).
  *   mismatch  under `mpiexec -n 2 mproc_tests : -n 1 <another mproc
  *             program>`: rank 2 is refused (another binary); a pool of
  *             rank 1 alone works.
