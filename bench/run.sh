@@ -10,7 +10,9 @@
 #   bench/run.sh --secs 0.5      shorter measurements
 #   bench/run.sh --no-build      reuse the build directory
 #   bench/run.sh --only rtt,bw   some workloads (spawn, rtt, bw, lock, event,
-#                                queue, codec, pool, manager; sync = lock,event)
+#                                queue, codec, pool, manager, mpi; sync =
+#                                lock,event; mpi: the pool on MPI ranks, when
+#                                built with MPI, beside mpi4py.futures)
 #   bench/run.sh --soak N        the manager soak's cycles (default 10000)
 #   bench/run.sh --build DIR     build directory (default build/bench)
 #   bench/run.sh --pin MODE      CPUs of the sync and queue workloads'
@@ -32,7 +34,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
 build="$repo/build/bench"
 secs=2
-only="spawn,rtt,bw,lock,event,queue,codec,pool,manager"
+only="spawn,rtt,bw,lock,event,queue,codec,pool,manager,mpi"
 soak=10000
 pin="split"
 do_build=1
@@ -60,7 +62,11 @@ if [[ $do_build == 1 ]]; then
   cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release \
     -DMPROC_BUILD_TESTS=OFF -DMPROC_BUILD_EXAMPLES=OFF >"$build.configure.log" 2>&1 ||
     { cat "$build.configure.log"; exit 1; }
-  cmake --build "$build" -j 2 --target mproc_bench bench_tiny pool_bench manager_bench >"$build.build.log" 2>&1 ||
+  targets=(mproc_bench bench_tiny pool_bench manager_bench)
+  if grep -q '^MPROC_WITH_MPI:BOOL=ON' "$build/CMakeCache.txt"; then
+    targets+=(mpi_bench)
+  fi
+  cmake --build "$build" -j 2 --target "${targets[@]}" >"$build.build.log" 2>&1 ||
     { cat "$build.build.log"; exit 1; }
 fi
 
@@ -78,6 +84,19 @@ if [[ ",$only," == *,manager,* ]]; then
   echo "== Manager (mproc, raw AF_UNIX request/response; Python's Manager) =="
   "$build/bench/manager_bench" --secs "$secs" --soak "$soak" | tee -a "$results"
   python3 "$here/py_manager_bench.py" --secs "$secs" | tee -a "$results"
+fi
+if [[ ",$only," == *,mpi,* ]]; then
+  if [[ -x "$build/bench/mpi_bench" ]]; then
+    echo "== Pool on MPI ranks (mproc's MPI backend, its local pool; mpi4py.futures) =="
+    mpiexec=(mpiexec --oversubscribe -n 3)
+    [[ $(id -u) != 0 ]] || mpiexec+=(--allow-run-as-root)
+    "${mpiexec[@]}" "$build/bench/mpi_bench" mpi 7 | tee -a "$results"
+    "$build/bench/mpi_bench" local 7 | tee -a "$results"
+    "${mpiexec[@]}" /usr/bin/python3 -m mpi4py.futures "$here/py_mpi_bench.py" 7 |
+      tee -a "$results"
+  else
+    echo "== (mpi: not built, CMake found no MPI) =="
+  fi
 fi
 echo "== Python side (multiprocessing, spawn context) =="
 python3 "$here/py_bench.py" --secs "$secs" --only "$only" --pin "$pin" |
@@ -331,6 +350,33 @@ if None not in (c1, c2, o1, o2) and o1 and o2 and c1:
     print("Hash flooding: crafted/ordinary %.2f (1 MB), %.2f (2 MB); 2 MB/1 MB "
           "crafted %.2f, ordinary %.2f (linear: ~1 and ~2; the old fixed hash "
           "took 7.9 s and 35 s)." % (c1 / o1, c2 / o2, c2 / c1, o2 / o1))
+
+# The pool on MPI ranks (docs/mpi.md): 2 workers each.
+mpi_rows = [("map 100 000 x*x, chunksize 1000", "mpi_map_tiny"),
+            ("1 000 tasks of 1 ms, time / ideal", "mpi_1ms_vs_ideal"),
+            ("1 000 tasks sleeping 1 ms, time / ideal", "mpi_sleep1ms_vs_ideal"),
+            ("apply round trip", "mpi_apply_rtt"),
+            ("pool start to first result", "mpi_pool_start")]
+table = []
+for label, w in mpi_rows:
+    m, l, p = (val((w, i)) for i in ("mproc_mpi", "mproc_local", "mpi4py"))
+    if m is None and p is None:
+        continue
+    unit = res.get((w, "mproc_mpi"), (0, ""))[1]
+    if w == "mpi_map_tiny":
+        r = "-" if m is None or not p else "%.1f" % (m / p)
+        tgt = "-" if m is None or not p else "%s >= 10" % ok(m / p, "ge", 10)
+    elif w.endswith("vs_ideal"):
+        r = "-" if m is None or not p else "%.2f" % (m / p)
+        tgt = "-" if m is None else "%s <= 1.10" % ok(m, "le", 1.10)
+    else:
+        r = "-" if m is None or not p else "%.2f" % (m / p)
+        tgt = "-"
+    table.append((label, unit, "%.2f" % m if m is not None else "-",
+                  "%.2f" % l if l is not None else "-",
+                  "%.2f" % p if p is not None else "-", r, tgt))
+show(("MPI pool workload", "unit", "mproc MPI", "mproc local", "mpi4py.futures",
+      "mproc MPI / mpi4py", "target"), table)
 EOF
 echo
 python3 "$here/plot.py" "$results" "$svg"

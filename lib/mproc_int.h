@@ -577,6 +577,10 @@ void mproc__tracker_set_handle(mproc__handle h);
 /* mproc_init's set-up (0 or the final failure) and its success mark. */
 int mproc__runtime_init(void);
 void mproc__runtime_set_initialised(void);
+/* The one call mproc_init makes upward (lib/pool/mpi.c, or nompi.c
+ * without MPI): under mpiexec, MPI is set up; rank 0 returns 0, ranks
+ * 1..N serve the MPI pool backend and never return (docs/mpi.md). */
+int mproc__pool_mpi_boot(void);
 
 /*
  * Every public entry point that may touch the runtime calls this first: it

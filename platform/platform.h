@@ -175,6 +175,9 @@ int mproc__plat_adopt(mproc__handle h);
 int mproc__plat_child_setup(mproc__waititem parent, int daemon);
 /* Flushing is the caller's job; this ends the process with code. */
 void mproc__plat_exit(int code);
+/* The running executable's path (UTF-8) into buf; MPROC_EOS if unknown
+ * (the MPI backend hashes it). */
+int mproc__plat_self_exe(char *buf, size_t cap);
 
 /* ---- functions that travel: (module, offset) --------------------------- */
 
@@ -187,6 +190,12 @@ int mproc__plat_addr_to_ref(const void *addr, char *module, size_t cap,
                             uint64_t *offset);
 /* The inverse, in the child: MPROC_ETARGET if no such image or offset. */
 int mproc__plat_ref_to_addr(const char *module, uint64_t offset, void **addr);
+/* Load a shared library by name or path, its symbols global (POSIX
+ * dlopen RTLD_NOW | RTLD_GLOBAL; Win32 LoadLibraryA); NULL if it cannot
+ * be.  The MPI backend loads MPI this way, only under mpiexec. */
+void *mproc__plat_dlopen(const char *name);
+/* A symbol of a library mproc__plat_dlopen gave; NULL if none. */
+void *mproc__plat_dlsym(void *lib, const char *name);
 
 /* ---- shared memory ------------------------------------------------------ */
 
@@ -313,6 +322,9 @@ void mproc__plat_sleep(double seconds);
 int mproc__plat_random(void *buf, size_t n);
 /* Set (value != NULL) or unset an environment variable. */
 int mproc__plat_setenv(const char *name, const char *value);
+/* The calling thread's short sleeps end on time (Linux: a timer slack of
+ * 1 us instead of 50; elsewhere nothing): the MPI backend's polling. */
+void mproc__plat_precise_sleeps(void);
 
 /* ---- pool workers ---------------------------------------------------------- */
 

@@ -141,6 +141,9 @@ ensure_packages iproute2
 # doxygen builds the API reference (docs/Doxyfile; the docs leg of
 # scripts/test.sh).
 ensure_packages doxygen
+# The pool's MPI backend (docs/mpi.md): Open MPI, and mpi4py for the
+# benchmark beside mpi4py.futures (Debian's python3, /usr/bin/python3).
+ensure_packages openmpi-bin libopenmpi-dev python3-mpi4py
 # Debian 12 splits clang's runtime libraries (ASan, UBSan, libFuzzer) into
 # libclang-rt-N-dev; older releases ship them in libclang-common-N-dev.
 # llvm-N brings llvm-symbolizer of clang's own version

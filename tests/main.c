@@ -18,6 +18,7 @@ static const suite_entry suites[] = {
     {"sync", mproc_suite_sync},       {"shmem", mproc_suite_shmem},
     {"queue", mproc_suite_queue},       {"pool", mproc_suite_pool},
     {"manager", mproc_suite_manager},
+    {"mpi", mproc_suite_mpi},
 };
 
 int main(int argc, char **argv) {

@@ -43,5 +43,6 @@ Suite *mproc_suite_shmem(void);
 Suite *mproc_suite_queue(void);
 Suite *mproc_suite_pool(void);
 Suite *mproc_suite_manager(void);
+Suite *mproc_suite_mpi(void);
 
 #endif

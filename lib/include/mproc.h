@@ -2044,9 +2044,21 @@ typedef struct mproc_pool_opts {
   double time_limit;      /**< hard limit per task, seconds; 0: none */
   double soft_time_limit; /**< mproc_task_expired() after it; 0: none */
   size_t memory_limit;    /**< address space cap per worker; 0: none */
+  int backend; /**< MPROC_POOL_LOCAL (0) or MPROC_POOL_MPI (docs/mpi.md) */
 } mproc_pool_opts;
 /** The defaults: mproc_pool_opts o = MPROC_POOL_OPTS_INIT; */
-#define MPROC_POOL_OPTS_INIT {0, NULL, NULL, 0, 0.0, 0.0, 0}
+#define MPROC_POOL_OPTS_INIT {0, NULL, NULL, 0, 0.0, 0.0, 0, 0}
+/**
+ * Where a pool's workers are (mproc_pool_opts.backend).  Not started by
+ * mpiexec, or built without MPI: MPROC_POOL_MPI gives MPROC_ENOTSUP.  See
+ * docs/mpi.md.
+ */
+enum mproc_pool_backend {
+  MPROC_POOL_LOCAL = 0, /**< child processes of this one (the default) */
+  /** the ranks 1..N of an `mpiexec -n N+1 ./app` job (rank 0 runs main();
+   *  processes 0 means every rank) */
+  MPROC_POOL_MPI = 1
+};
 
 /** result: the value (apply) or the list of values (map). */
 typedef void (*mproc_result_cb)(mproc_async *r, const mproc_value *result,

@@ -447,6 +447,44 @@ static int queue_job(mproc_pool *p, mproc_async *j) {
   return 0;
 }
 
+/* ---- a worker's process, or a backend's stand-in (engine.h) ----------------------- */
+
+static void wk_kill(mproc_pool *p, worker *w) {
+  if (p->be)
+    p->be->kill(w);
+  else
+    mproc_process_kill(w->proc);
+}
+
+static void wk_terminate(mproc_pool *p, worker *w) {
+  if (p->be)
+    p->be->kill(w);
+  else
+    mproc_process_terminate(w->proc);
+}
+
+static mproc_waitable *wk_sentinel(mproc_pool *p, worker *w) {
+  return p->be ? p->be->sentinel(w) : mproc_process_sentinel(w->proc);
+}
+
+static int wk_alive(mproc_pool *p, worker *w) {
+  return p->be ? p->be->alive(w) : mproc_process_is_alive(w->proc);
+}
+
+/* Wait for its end (5 s, then kill it); its exit code. */
+static int wk_reap(mproc_pool *p, worker *w) {
+  int ec = 0;
+  if (p->be)
+    return p->be->reap(w, 5.0);
+  mproc_process_join(w->proc, 5.0);
+  if (mproc_process_is_alive(w->proc) == 1) {
+    mproc_process_kill(w->proc);
+    mproc_process_join(w->proc, MPROC_FOREVER);
+  }
+  mproc_process_exitcode(w->proc, &ec);
+  return ec;
+}
+
 /* ---- workers (handler thread, and mproc_pool_new) ---------------------------------- */
 
 static int spawn_worker(mproc_pool *p, worker *w) {
@@ -457,6 +495,8 @@ static int spawn_worker(mproc_pool *p, worker *w) {
   mproc_process_opts po = MPROC_PROCESS_OPTS_INIT;
   int rc;
   memset(w, 0, sizeof *w);
+  if (p->be)
+    return p->be->start(p, w);
   if ((rc = mproc_pipe(&a, &b, 1)) != 0)
     return rc;
   if ((rc = mproc_shared_rawarray(&blk, 'Q', W_NWORDS, NULL)) != 0)
@@ -517,6 +557,10 @@ static void worker_release(mproc_pool *p, worker *w) {
   LOCK(p);
   p->pids[w - p->wk] = 0;
   UNLOCK(p);
+  if (w->be) {
+    wk_reap(p, w);
+    p->be->release(w);
+  }
   if (w->proc) {
     mproc_process_join(w->proc, 5.0);
     if (mproc_process_is_alive(w->proc) == 1) {
@@ -580,12 +624,7 @@ static void worker_died(mproc_pool *p, worker *w) {
   int ec = 0, s, blame;
   char how[64], msg[400];
   uint64_t run, task;
-  mproc_process_join(w->proc, 5.0);
-  if (mproc_process_is_alive(w->proc) == 1) {
-    mproc_process_kill(w->proc);
-    mproc_process_join(w->proc, MPROC_FOREVER);
-  }
-  mproc_process_exitcode(w->proc, &ec);
+  ec = wk_reap(p, w);
   if (ec < 0)
     snprintf(how, sizeof how, "signal %d", -ec);
   else
@@ -908,7 +947,7 @@ static int batch_take_back(mproc_pool *p, worker *w, int s, chunk *c,
     } else if (cancel && !all && m->job->cancel_kill && !w->kill_code &&
                run == c->id && task == k + 1) {
       w->kill_code = MPROC_ECLOSED;
-      mproc_process_kill(w->proc);
+      wk_kill(p, w);
     }
   }
   return (int)taken;
@@ -1010,7 +1049,8 @@ static void dispatch(mproc_pool *p, mproc__buf *b) {
         c->id = ++p->next_id;
         c->slot = slot;
         rc = encode_chunk(c, b);
-        if (rc != 0 || (busy && b->len > SMALL_CHUNK)) {
+        if (rc != 0 || (busy && b->len > SMALL_CHUNK && !(p->be &&
+                                                          p->be->drains))) {
           if (c->mem)
             unbatch(p, pend_pop(p), 1);
           if (rc != 0)
@@ -1342,7 +1382,7 @@ static int read_worker(mproc_pool *p, worker *w, mproc__buf *b) {
   }
   mproc_free(buf);
   if (r.bad) {
-    mproc_process_kill(w->proc);
+    wk_kill(p, w);
     return 1;
   }
   return 0;
@@ -1393,7 +1433,7 @@ static double check_limits(mproc_pool *p) {
       left = start + lim - now;
       if (left <= 0) {
         w->kill_code = MPROC_ETIMEDOUT;
-        mproc_process_kill(w->proc);
+        wk_kill(p, w);
         continue;
       }
     } else {
@@ -1454,7 +1494,7 @@ static void do_cancels(mproc_pool *p, mproc_async **list, size_t n) {
         cancel_chunk(p, c);
       } else if (c->job->cancel_kill && !w->kill_code) {
         w->kill_code = MPROC_ECLOSED;
-        mproc_process_kill(w->proc);
+        wk_kill(p, w);
       }
     }
   }
@@ -1695,7 +1735,7 @@ static int handler_main(void *arg) {
           ws[nws] = mproc_conn_waitable(p->wk[i].conn);
           who[nws++] = 2 * i;
         }
-        ws[nws] = mproc_process_sentinel(p->wk[i].proc);
+        ws[nws] = wk_sentinel(p, &p->wk[i]);
         who[nws++] = 2 * i + 1;
       }
     timeout = check_limits(p);
@@ -1747,7 +1787,7 @@ static int handler_main(void *arg) {
     for (i = 0; i < p->nw; i++) {
       worker *w = &p->wk[i];
       if (w->live && w->retiring && !w->h_lent && !w->fl[0] && !w->fl[1] &&
-          mproc_process_is_alive(w->proc) == 0)
+          wk_alive(p, w) == 0)
         worker_died(p, w);
     }
   }
@@ -1757,7 +1797,7 @@ static int handler_main(void *arg) {
     double t0 = mproc__plat_monotonic();
     for (i = 0; i < p->nw; i++)
       if (p->wk[i].live)
-        mproc_process_terminate(p->wk[i].proc);
+        wk_terminate(p, &p->wk[i]);
     /* Workers lent to calling threads come back (their task done, or
      * handed back as the worker ended) before anything is released. */
     LOCK(p);
@@ -1771,7 +1811,7 @@ static int handler_main(void *arg) {
       if (lent && mproc__plat_monotonic() - t0 >= 5.0) {
         for (i = 0; i < p->nw; i++)
           if (p->lw[i].lent) /* it ignored the terminate (as join's 5 s) */
-            mproc_process_kill(p->wk[i].proc);
+            wk_kill(p, &p->wk[i]);
         t0 = mproc__plat_monotonic();
       }
     }
@@ -1916,6 +1956,7 @@ static void join_first(mproc_pool *p) {
 int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
   mproc_pool *p;
   mproc_pool_opts o = MPROC_POOL_OPTS_INIT;
+  const mproc__pool_backend *be = NULL;
   int rc, i;
   if (!out)
     return mproc__err(MPROC_EINVAL, "mproc_pool_new: NULL pool");
@@ -1928,6 +1969,9 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
     return mproc__err(MPROC_EINVAL,
                       "mproc_pool_new: Number of processes must be at least "
                       "1");
+  if (o.backend != MPROC_POOL_LOCAL &&
+      (rc = mproc__pool_backend_open(&o, &be)) != 0)
+    return rc;
   if (o.processes == 0)
     o.processes = mproc_cpu_count();
   if (o.maxtasksperchild < 0)
@@ -1942,6 +1986,7 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
   if (!p)
     return mproc__err(MPROC_ENOMEM, "pool");
   p->opts = o;
+  p->be = be;
   p->prefs = 1;
   p->nw = o.processes;
   p->wk = calloc((size_t)p->nw, sizeof *p->wk);
@@ -1981,8 +2026,10 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
   if ((rc = spawn_first(p)) != 0)
     goto fail;
   /* Worker 0 is lendable at once (its READY, first in its pipe, is read
-   * by the direct path), until the handler has looked at it. */
-  if (!o.initializer)
+   * by the direct path), until the handler has looked at it.  Not a
+   * backend's: a bridge may not have its session yet (mpi.c drops what
+   * comes before it), so the handler reads its READY first. */
+  if (!o.initializer && !p->be)
     p->lw[0].avail = 1;
   if ((rc = mproc_thread_start(&p->th, handler_main, p)) != 0)
     goto fail;
@@ -2000,7 +2047,7 @@ fail:
   join_first(p);
   for (i = 0; i < p->nw; i++)
     if (p->wk[i].live) {
-      mproc_process_kill(p->wk[i].proc);
+      wk_kill(p, &p->wk[i]);
       worker_release(p, &p->wk[i]);
     }
   mproc_conn_free(p->wake_r);
@@ -2261,7 +2308,7 @@ static int direct_run(mproc_pool *p, lend *l, mproc_async *j,
       size_t n = 0;
       uint32_t ready = M_READY;
       ws[0] = mproc_conn_waitable(w->conn);
-      ws[1] = mproc_process_sentinel(w->proc);
+      ws[1] = wk_sentinel(p, w);
       /* Past the hard limit the handler takes over (and kills). */
       while (mproc_wait(ws, 2,
                         j->time_limit > 0 ? j->time_limit : MPROC_FOREVER,
@@ -2276,7 +2323,7 @@ static int direct_run(mproc_pool *p, lend *l, mproc_async *j,
         if (direct_parse(w, l->id, buf, n, &code, &v, &msg))
           back = 0;
         else
-          mproc_process_kill(w->proc);
+          wk_kill(p, w);
         mproc_free(buf);
         break;
       }

@@ -127,6 +127,7 @@ typedef struct worker {
   int kill_code;
   char *initmsg;
   int h_lent, h_avail; /* the handler's copies of its wlend's lent, avail */
+  void *be; /* the backend's stand-in (mpi.c's bridge); NULL: proc */
 } worker;
 
 /* Worker i as the direct path sees it (a synchronous apply on the calling
@@ -182,6 +183,7 @@ struct mproc_pool {
   int starts; /* worker starts since the last READY */
   char last_initmsg[300];
   mproc_pool *next_live;
+  const struct mproc__pool_backend *be; /* NULL: local worker processes */
 };
 
 #define LOCK(p) apr_thread_mutex_lock((p)->mu)
@@ -195,6 +197,46 @@ typedef struct donecb {
 
 /* The worker process's target (args: see engine.c spawn_worker). */
 int mproc__pool_worker_main(mproc_value *args);
+
+/* ---- the worker's pieces, for a worker that is not a process (mpi.c) ---- */
+
+/* Run the initializer (module NULL: none); 0, or an M_INITFAIL message
+ * in out and its code. */
+int mproc__pool_run_init(const char *module, uint64_t offset,
+                         const mproc_value *initargs, mproc__buf *out);
+/* Called before each task of a timed chunk (its start is stamped). */
+typedef void (*mproc__task_start_fn)(void *ctx, uint64_t id, uint32_t k);
+/* Run one M_CHUNK message: claims on the block w, results into out.
+ * 0 done, 1 skipped (cancelled), -1 garbled.  cache_*: the last function
+ * looked up; nomem set when a task failed with MPROC_ENOMEM. */
+int mproc__pool_run_chunk(volatile uint64_t *w, const unsigned char *msg,
+                          size_t len, mproc__buf *out, char *cache_mod,
+                          uint64_t *cache_off, void **cache_fn, int *nomem,
+                          mproc__task_start_fn on_start, void *ctx);
+
+/* ---- backends: another way to get a worker (lib/pool/mpi.c) --------------
+ * A backend's worker is a stand-in the engine talks to exactly like a
+ * local worker: w->conn carries the same wire, w->w is a progress block the
+ * stand-in keeps up to date, and its sentinel becomes ready when the
+ * worker is gone.  engine.c calls these where it would call the
+ * mproc_process functions of a local worker. */
+typedef struct mproc__pool_backend {
+  /* Set w up (be, conn, w, pid, live; ready waits for its READY). */
+  int (*start)(mproc_pool *p, worker *w);
+  mproc_waitable *(*sentinel)(worker *w);
+  void (*kill)(worker *w);   /* stop using it now (it is gone) */
+  int (*alive)(worker *w);   /* 1 while not gone */
+  /* Wait up to wait seconds for its end, then kill it; its exit code. */
+  int (*reap)(worker *w, double wait);
+  void (*release)(worker *w); /* drop all but w->conn (the engine's) */
+  /* 1: its end of w->conn is always read at once, so a busy worker's
+   * second chunk may be of any size (else at most 16 KiB, see dispatch) */
+  int drains;
+} mproc__pool_backend;
+/* mproc_pool_new with o->backend != MPROC_POOL_LOCAL: check o (processes
+ * 0 becomes the backend's number of workers) and give the backend. */
+int mproc__pool_backend_open(mproc_pool_opts *o,
+                             const mproc__pool_backend **be);
 
 /* ---- the engine, for the two faces ---------------------------------------- */
 

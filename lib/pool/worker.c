@@ -124,9 +124,10 @@ static int take_arg(mproc__rd *r, mproc_value *tmp, const mproc_value **arg,
 }
 
 /* Run one chunk; its results into out. 1: skipped (cancelled). */
-static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
-                     size_t len, mproc__buf *out, char *cache_mod,
-                     uint64_t *cache_off, void **cache_fn, int *nomem) {
+int mproc__pool_run_chunk(volatile uint64_t *w, const unsigned char *msg,
+                          size_t len, mproc__buf *out, char *cache_mod,
+                          uint64_t *cache_off, void **cache_fn, int *nomem,
+                          mproc__task_start_fn on_start, void *ctx) {
   mproc__rd r;
   uint32_t slot, n, ml, k, timed, batch;
   uint64_t id, offset, want;
@@ -237,6 +238,8 @@ static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
       double start = mproc__plat_monotonic();
       mproc__st64_relaxed(&w[W_START], (uint64_t)(start * 1e9));
       soft_deadline = soft > 0 ? start + soft : 0;
+      if (on_start)
+        on_start(ctx, id, k);
     }
     mproc__st64_release(&w[W_TASK], k + 1);
     trc = fn(arg, &res);
@@ -256,6 +259,31 @@ static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
   }
   mproc__st64_release(&w[W_RUN], 0);
   return 0;
+}
+
+int mproc__pool_run_init(const char *imod, uint64_t ioff,
+                         const mproc_value *initargs, mproc__buf *out) {
+  void *addr = NULL;
+  int rc;
+  if (!imod)
+    return 0;
+  rc = mproc__plat_ref_to_addr(imod, ioff, &addr);
+  if (rc == 0) {
+    mproc_pool_init_fn init;
+    memcpy(&init, &addr, sizeof init);
+    clear_error();
+    rc = init(initargs);
+    if (rc > 0)
+      rc = mproc_fail(MPROC_EINVAL, "the initializer returned %d", rc);
+  }
+  if (rc) {
+    const char *t = fail_text(rc);
+    out->len = 0;
+    mproc__put32(out, M_INITFAIL);
+    mproc__put32(out, (uint32_t)rc);
+    mproc__buf_append(out, t, strlen(t));
+  }
+  return rc;
 }
 
 /* args: [conn, progress block, init module|None, init offset, initargs,
@@ -294,26 +322,11 @@ int mproc__pool_worker_main(mproc_value *args) {
   mproc__plat_ignore_interrupt();
   if (memlimit > 0)
     mproc__plat_memory_limit((size_t)memlimit);
-  if (imod) {
-    void *addr = NULL;
-    int rc = mproc__plat_ref_to_addr(imod, (uint64_t)ioff, &addr);
-    if (rc == 0) {
-      mproc_pool_init_fn init;
-      memcpy(&init, &addr, sizeof init);
-      clear_error();
-      rc = init(mproc_list_get(args, 4));
-      if (rc > 0)
-        rc = mproc_fail(MPROC_EINVAL, "the initializer returned %d", rc);
-    }
-    if (rc) {
-      const char *t = fail_text(rc);
-      mproc__put32(&out, M_INITFAIL);
-      mproc__put32(&out, (uint32_t)rc);
-      mproc__buf_append(&out, t, strlen(t));
-      mproc_conn_send_bytes(conn, out.p, out.len);
-      mproc__buf_free(&out);
-      return 1;
-    }
+  if (mproc__pool_run_init(imod, (uint64_t)ioff, mproc_list_get(args, 4),
+                           &out) != 0) {
+    mproc_conn_send_bytes(conn, out.p, out.len);
+    mproc__buf_free(&out);
+    return 1;
   }
   mproc__value_cache_own(); /* a task's result: no malloc + free each */
   tag = M_READY;
@@ -331,8 +344,8 @@ int mproc__pool_worker_main(mproc_value *args) {
       mproc__buf_free(&out);
       return 5;
     }
-    rc = run_chunk(w, msg, len, &out, cache_mod, &cache_off, &cache_fn,
-                   &nomem);
+    rc = mproc__pool_run_chunk(w, msg, len, &out, cache_mod, &cache_off,
+                               &cache_fn, &nomem, NULL, NULL);
     mproc_free(msg);
     if (rc < 0) {
       mproc__buf_free(&out);

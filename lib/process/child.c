@@ -328,6 +328,9 @@ int mproc_init(int argc, char **argv) {
   rc = mproc__runtime_new_authkey();
   if (rc)
     return rc;
+  /* Under mpiexec: ranks 1..N become MPI pool workers here. */
+  if ((rc = mproc__pool_mpi_boot()) != 0)
+    return rc;
   atexit(mproc__process_at_exit);
   return 0;
 }

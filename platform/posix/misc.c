@@ -17,6 +17,9 @@
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "mproc_int.h"
 
@@ -75,6 +78,12 @@ int mproc__plat_random(void *buf, size_t n) {
     n -= (size_t)r;
   }
   return 0;
+}
+
+void mproc__plat_precise_sleeps(void) {
+#ifdef __linux__
+  prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+#endif
 }
 
 int mproc__plat_setenv(const char *name, const char *value) {

@@ -47,7 +47,7 @@ extern char **environ;
 
 #define FIRST_CHILD_FD 3
 
-static int self_exe(char *buf, size_t cap) {
+int mproc__plat_self_exe(char *buf, size_t cap) {
 #ifdef __linux__
   ssize_t r = readlink("/proc/self/exe", buf, cap - 1);
   if (r < 0 || (size_t)r >= cap - 1)
@@ -106,7 +106,7 @@ int mproc__plat_spawn_self(const mproc__handle *handles, size_t n,
   int rc;
 
   /* MPROC__SPAWN_DAEMON: the child arranges it in mproc__plat_child_setup */
-  rc = self_exe(exe, sizeof exe);
+  rc = mproc__plat_self_exe(exe, sizeof exe);
   if (rc)
     return rc;
 #ifdef SOCK_CLOEXEC

@@ -10,6 +10,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dlfcn.h>
 #include <link.h>
 #include <stdio.h>
 #include <string.h>
@@ -94,4 +95,12 @@ int mproc__plat_ref_to_addr(const char *module, uint64_t offset,
                       module[0] ? module : "<main executable>");
   *addr = (void *)(f.base + (uintptr_t)offset);
   return 0;
+}
+
+void *mproc__plat_dlopen(const char *name) {
+  return dlopen(name, RTLD_NOW | RTLD_GLOBAL);
+}
+
+void *mproc__plat_dlsym(void *lib, const char *name) {
+  return dlsym(lib, name);
 }

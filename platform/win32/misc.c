@@ -79,6 +79,8 @@ int mproc__plat_random(void *buf, size_t n) {
   return 0;
 }
 
+void mproc__plat_precise_sleeps(void) {} /* Sleep's own granularity */
+
 int mproc__plat_setenv(const char *name, const char *value) {
   wchar_t *wn = NULL, *wv = NULL;
   const char *c;

@@ -79,6 +79,18 @@ static int self_exe(wchar_t **out) {
   }
 }
 
+int mproc__plat_self_exe(char *buf, size_t cap) {
+  wchar_t *w = NULL;
+  int rc = self_exe(&w), n;
+  if (rc)
+    return rc;
+  n = WideCharToMultiByte(CP_UTF8, 0, w, -1, buf, (int)cap, NULL, NULL);
+  free(w);
+  if (n <= 0)
+    return mproc__err(MPROC_EOS, "the executable's path does not fit");
+  return 0;
+}
+
 /* "<exe>" MARK <boot> <parent>: exe never holds a '"'. */
 static int command_line(const wchar_t *exe, HANDLE boot, HANDLE parent,
                         wchar_t **out) {

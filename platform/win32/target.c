@@ -119,3 +119,14 @@ int mproc__plat_ref_to_addr(const char *module, uint64_t offset,
   *addr = (void *)((uintptr_t)m + (uintptr_t)offset);
   return 0;
 }
+
+void *mproc__plat_dlopen(const char *name) {
+  return (void *)LoadLibraryA(name);
+}
+
+void *mproc__plat_dlsym(void *lib, const char *name) {
+  FARPROC f = GetProcAddress((HMODULE)lib, name);
+  void *p;
+  memcpy(&p, &f, sizeof p);
+  return p;
+}
