@@ -516,7 +516,7 @@ START_TEST(test_direct) {
   o.time_limit = 0.5;
   ck_assert_int_eq(mproc_pool_new(&p, &o), 0);
   warm_direct(p);
-  n0 = mproc__pool_ndirect(p, NULL);
+  n0 = mproc__pool_ndirect(p, &a0);
   for (i = 0; i < 50; i++) {
     mproc_value *a = mproc_int(i);
     ck_assert_int_eq(mproc_pool_apply(p, t_sq, a, &res), 0);
@@ -524,12 +524,16 @@ START_TEST(test_direct) {
     mproc_value_free(res);
     mproc_value_free(a);
   }
-  ck_assert_msg(mproc__pool_ndirect(p, NULL) > n0, "none direct");
+  /* answered directly: none handed back to the handler */
+  ck_assert_msg(mproc__pool_ndirect(p, &a1) > n0, "none direct");
+  ck_assert_int_eq(a1, a0);
   /* a task's error, direct: its code, message and rank */
   ck_assert_int_eq(mproc_pool_apply(p, t_fail, arg, &res), MPROC_EKEY);
   ck_assert_msg(strstr(mproc_last_error(), "task failed in worker 1: no key "
                                            "0 on this rank"),
                 "%s", mproc_last_error());
+  ck_assert_msg(mproc__pool_ndirect(p, &a1) > n0 && a1 == a0,
+                "the failed task was handed back");
   /* the hard limit in a direct apply: taken over, the rank taken out */
   for (tries = 0; tries < 3 && !direct; tries++) {
     if (tries)
