@@ -2055,8 +2055,8 @@ typedef struct mproc_pool_opts {
  */
 enum mproc_pool_backend {
   MPROC_POOL_LOCAL = 0, /**< child processes of this one (the default) */
-  /** the ranks 1..N of an `mpiexec -n N+1 ./app` job (rank 0 runs main();
-   *  processes 0 means every rank) */
+  /** the ranks 1 to N of a job started as mpiexec -n N+1 (rank 0 runs
+   *  main(); processes 0 means every worker rank) */
   MPROC_POOL_MPI = 1
 };
 
