@@ -47,7 +47,7 @@ if ! ip netns list | grep -q "^$ns\\b"; then
   exit 255
 fi
 base="${TMPDIR:-/tmp}/mproc-netns.$ns"
-mkdir -p -m 700 "$base" 2>/dev/null || true
+mkdir -m 700 "$base" 2>/dev/null || true
 if [ ! -d "$base" ] || [ -L "$base" ] || [ ! -O "$base" ]; then
   echo "netns-agent.sh: cannot use '$base' as the session directory base" >&2
   exit 255
