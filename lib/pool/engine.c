@@ -2192,42 +2192,36 @@ static void borrow_locked(mproc_pool *p, lend *l) {
   }
 }
 
-/* The one answer of a direct task: 1 when well-formed (code, value or
- * message set), 0 when not. */
+/* The one answer of a direct task (its M_RESULTS, one result read by
+ * read_result as the handler reads a run): 1 when well-formed (code,
+ * value or message set), 0 when not. */
 static int direct_parse(worker *w, uint64_t id, const void *buf, size_t n,
                         int *code, mproc_value **v, char **msg) {
   mproc__rd r;
-  uint64_t len;
-  int32_t c;
+  mproc__itemdec d;
+  int rc;
   r.p = buf;
   r.end = r.p + n;
   r.bad = 0;
   if (mproc__get32(&r) != M_RESULTS || mproc__get32(&r) != 1 ||
-      mproc__get64(&r) != id)
+      mproc__get64(&r) != id || r.bad)
     return 0;
-  c = (int32_t)mproc__get32(&r);
-  mproc__get32(&r);
-  len = mproc__get64(&r);
-  if (r.bad || (uint64_t)(r.end - r.p) < len)
-    return 0;
-  if (c == 0) {
-    int rc = mproc__decode_lone_int(r.p, (size_t)len, v)
-                 ? 0
-                 : mproc_decode(r.p, (size_t)len, v);
-    if (rc) {
-      *code = rc;
-      *msg = fmtstr("task failed in worker %ld: result: %s", w->pid,
-                    mproc_last_error());
-    } else if (mproc_value_type(*v) == MPROC_T_NONE) {
-      mproc_value_free(*v);
-      *v = NULL;
-    }
-  } else {
-    *code = c;
-    *msg = fmtstr("task failed in worker %ld: %.*s", w->pid, (int)len,
-                  (const char *)r.p);
-  }
-  return 1;
+  d.p = r.p;
+  d.end = r.end;
+  d.left = 1;
+  d.noslab = 1; /* one value, the caller's alone */
+  d.slab = NULL;
+  rc = read_result(&d, w, code, v, msg);
+  mproc__itemdec_done(&d);
+  if (rc ? *code != 0 : d.p == d.end)
+    return 1; /* a value, a failure record, or a result that cannot be
+                 decoded (it fails the task, as in a run) */
+  mproc_value_free(*v);
+  *v = NULL;
+  free(*msg);
+  *msg = NULL;
+  *code = 0;
+  return 0;
 }
 
 /* Run call j (one task) on the borrowed worker, then give it back. */
