@@ -2303,6 +2303,53 @@ START_TEST(test_direct_first) {
 }
 END_TEST
 
+
+/* A garbled answer to a direct apply (MPROC_TEST_FAULT=pool-garble: each
+ * reply lacks its last byte) fails the task with MPROC_EBADMSG and never
+ * runs it again: each apply puts exactly one item (a second run would
+ * put two), none is handed back, and the pool goes on. */
+START_TEST(test_direct_garbled) {
+  mproc_queue *q = NULL;
+  mproc_pool *p = NULL;
+  mproc_pool_opts po = MPROC_POOL_OPTS_INIT;
+  mproc_value *initargs = mproc_list(), *arg = mproc_int(7), *got = NULL;
+  unsigned long n0, a0 = 0, a1 = 0;
+  int tries, direct = 0, items = 0;
+
+  ck_mproc_ok(mproc_queue_new(&q, 0));
+  mproc_list_append(initargs, mproc_queue_ref(q));
+  po.processes = 1;
+  po.initializer = init_queue;
+  po.initargs = initargs;
+  ck_mproc_ok(mproc__plat_setenv("MPROC_TEST_FAULT", "pool-garble"));
+  ck_mproc_ok(mproc_pool_new(&p, &po)); /* replacements garble too */
+  mproc_value_free(initargs);
+  n0 = mproc__pool_ndirect(p, &a0);
+  for (tries = 0; tries < 100 && !direct; tries++) {
+    ck_mproc(mproc_pool_apply(p, t_put, arg, &got), MPROC_EBADMSG);
+    ck_assert_msg(strstr(mproc_last_error(), "malformed result message"),
+                  "%s", mproc_last_error());
+    direct = mproc__pool_ndirect(p, NULL) > n0;
+    if (!direct)
+      mproc_sleep(0.02);
+  }
+  ck_mproc_ok(mproc__plat_setenv("MPROC_TEST_FAULT", NULL));
+  ck_assert_msg(direct, "no apply took the direct path in %d tries", tries);
+  mproc__pool_ndirect(p, &a1);
+  ck_assert_uint_eq(a1, a0); /* nothing handed back */
+  /* one item per apply, then nothing more (a re-run would add one) */
+  while (mproc_queue_get(q, &got, items < tries ? 60 : 1.0) == 0) {
+    mproc_value_free(got);
+    items++;
+  }
+  ck_assert_int_eq(items, tries);
+  mproc_pool_terminate(p);
+  mproc_pool_free(p);
+  mproc_value_free(arg);
+  mproc_queue_free(q);
+}
+END_TEST
+
 /* A direct apply reads its answer in the wire's one format (a run of one
  * result: a bare item, or the failure record): every kind of value, a
  * None, a failure with its message and a result that cannot be sent come
@@ -2603,6 +2650,7 @@ Suite *mproc_suite_pool(void) {
   tcase_add_test(tc, test_direct_faults);
   tcase_add_test(tc, test_direct_first);
   tcase_add_test(tc, test_direct_values);
+  tcase_add_test(tc, test_direct_garbled);
   tcase_add_test(tc, test_direct_threads);
   tcase_add_test(tc, test_batch_first_cancelled);
   suite_add_tcase(s, tc);
