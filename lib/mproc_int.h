@@ -283,9 +283,6 @@ struct mproc_value {
   } u;
 };
 
-/* codec.c: a message that is one int, decoded without a decoder (the
- * pool worker's common argument): 1 and *out, else 0 (use mproc_decode). */
-int mproc__decode_lone_int(const void *buf, size_t n, mproc_value **out);
 /* The calling thread (a pool worker's) keeps freed int and float blocks
  * for its next ones (value.c "the pool worker's value cache"). */
 void mproc__value_cache_own(void);
