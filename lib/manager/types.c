@@ -512,7 +512,13 @@ static int list_call(mproc_value **st, const char *m, mproc_value *a,
                                                          "sequence by "
                                                          "non-int: count"))
       return MPROC_ETYPE;
-    r = mproc_list();
+    /* The whole list at once, as Python: a huge count is a MemoryError
+     * now, not after the server has filled its memory. */
+    if (x > 0 && n > 0 && (uint64_t)x > (uint64_t)(SIZE_MAX / 16) / n)
+      return mproc__err(MPROC_ENOMEM, "MemoryError: a list of %lld * %lu "
+                                      "items",
+                        (long long)x, (unsigned long)n);
+    r = mproc__seq_new(MPROC_T_LIST, x > 0 ? (size_t)x * n : 0);
     for (k = 0; r && k < x; k++)
       for (i = 0; i < n; i++)
         if (mproc_list_append(r, mproc__mgr_copy(l->u.list.items[i])) != 0) {
@@ -722,7 +728,8 @@ static int dict_call(mproc_value **st, const char *m, mproc_value *a,
   }
   if (!strcmp(m, "copy"))
     return want_args(m, a, 0, 0) ? MPROC_ETYPE : copy_out(res, d);
-  if (!strcmp(m, "keys"))
+  /* for k in d: the keys as a list (Python: an iterator proxy over them) */
+  if (!strcmp(m, "keys") || !strcmp(m, "__iter__"))
     return want_args(m, a, 0, 0) ? MPROC_ETYPE : dict_list(d, 0, res);
   if (!strcmp(m, "values"))
     return want_args(m, a, 0, 0) ? MPROC_ETYPE : dict_list(d, 1, res);
