@@ -9,6 +9,7 @@
  * Raw clients (tests of the limits) use the internal connect and
  * handshake functions and conn.c's framing, as a hostile program would.
  */
+#include <math.h>
 #include <stdio.h>
 
 #include "children.h"
@@ -259,6 +260,12 @@ START_TEST(dict_python_semantics) {
   call_fails(d, "__iter__", mproc_build("[i]", 1), MPROC_ETYPE,
              "exactly 0 arguments");
   str_is(d, "{None: 1, 'k': 'v', (1, 2): 't'}");
+  /* popitem takes the last key even when it equals nothing (NaN) */
+  call_is(d, "__setitem__", mproc_build("[fi]", NAN, 1), "None");
+  call_fails(d, "__getitem__", mproc_build("[f]", NAN), MPROC_EKEY,
+             "KeyError: nan");
+  call_is(d, "popitem", NULL, "(nan, 1)");
+  call_is(d, "popitem", NULL, "((1, 2), 't')");
   mproc_proxy_free(d);
   mproc_manager_free(m);
 }

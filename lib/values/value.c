@@ -1253,7 +1253,13 @@ int mproc__table_del(mproc_value *d, const mproc_value *key,
   if (rc)
     return rc;
   if (!ix) { /* small and dense: close the gap */
-    i = dict_find(d, key, h);
+    /* The very key object first (popitem's; a NaN is not equal to
+     * itself), then an equal one, as Python. */
+    for (i = 0; i < d->u.dict.n && d->u.dict.e[i].key != key; i++)
+      ;
+    work(i + 1);
+    if (i == d->u.dict.n)
+      i = dict_find(d, key, h);
     if (i == (size_t)-1)
       return 0;
     e = &d->u.dict.e[i];
@@ -1279,7 +1285,8 @@ int mproc__table_del(mproc_value *d, const mproc_value *key,
       if (slot[i] == IX_DUMMY)
         continue;
       e = &d->u.dict.e[slot[i] - 1];
-      if (e->hash == h && mproc_value_equal(e->key, key))
+      if (e->key == key ||
+          (e->hash == h && mproc_value_equal(e->key, key)))
         break;
     }
     work(probes);
