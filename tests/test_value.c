@@ -842,6 +842,65 @@ START_TEST(test_dict_delete_work) {
 }
 END_TEST
 
+/* Random inserts, deletes and popitems against a plain model of Python's
+ * dict (keys in insertion order): same order and values at every step,
+ * across resizes, dummies filling the index and shrinking back to a small
+ * dense table. */
+START_TEST(test_dict_delete_model) {
+  enum { KEYS = 200, OPS = 30000 };
+  int order[KEYS], val[KEYS], n = 0, op, i, j;
+  unsigned long x = 12345;
+  mproc_value *d = mproc_dict(), *k, *v;
+  for (op = 0; op < OPS; op++) {
+    int key, kind;
+    x = x * 6364136223846793005UL + 1442695040888963407UL;
+    key = (int)((x >> 33) % (op % 5000 < 2500 ? KEYS : 24));
+    kind = (int)((x >> 20) % 7);
+    for (i = 0; i < n && order[i] != key; i++)
+      ;
+    if (kind < 3) { /* d[key] = op */
+      ck_mproc_ok(mproc_dict_set(d, mproc_int(key), mproc_int(op)));
+      if (i == n)
+        order[n++] = key;
+      val[key] = op;
+    } else if (kind < 6) { /* del d[key] */
+      k = (x >> 40) & 1 ? mproc_float(key) : mproc_int(key);
+      ck_assert_int_eq(mproc__table_del(d, k, NULL, &v), i < n);
+      mproc_value_free(k);
+      if (i < n) {
+        int64_t got = -1;
+        ck_mproc_ok(mproc_value_get_int(v, &got));
+        ck_assert_int_eq(got, val[key]);
+        mproc_value_free(v);
+        memmove(order + i, order + i + 1, (size_t)(n - i - 1) * sizeof *order);
+        n--;
+      }
+    } else if (n > 0) { /* popitem */
+      size_t last = mproc__table_used(d) - 1;
+      int64_t got = -1;
+      ck_assert_int_eq(mproc__table_del(d, d->u.dict.e[last].key, &k, &v), 1);
+      ck_mproc_ok(mproc_value_get_int(k, &got));
+      ck_assert_int_eq(got, order[n - 1]);
+      mproc_value_free(k);
+      mproc_value_free(v);
+      n--;
+    }
+    ck_assert_uint_eq(mproc_dict_len(d), (size_t)n);
+    if (op % 97 == 0 || op == OPS - 1)
+      for (j = 0; j < n; j++) {
+        int64_t kk = -1, vv = -1;
+        ck_mproc_ok(mproc_dict_item(d, (size_t)j, &k, &v));
+        ck_mproc_ok(mproc_value_get_int(k, &kk));
+        ck_mproc_ok(mproc_value_get_int(v, &vv));
+        ck_assert_int_eq(kk, order[j]);
+        ck_assert_int_eq(vv, val[order[j]]);
+        ck_assert_ptr_eq(mproc_dict_get(d, k), v);
+      }
+  }
+  mproc_value_free(d);
+}
+END_TEST
+
 Suite *mproc_suite_value(void) {
   Suite *s = suite_create("value");
   TCase *tc = tcase_create("value");
@@ -864,6 +923,7 @@ Suite *mproc_suite_value(void) {
   tcase_add_test(tc, test_hash_flood);
   tcase_add_test(tc, test_dict_delete_order);
   tcase_add_test(tc, test_dict_delete_work);
+  tcase_add_test(tc, test_dict_delete_model);
   suite_add_tcase(s, tc);
   return s;
 }
