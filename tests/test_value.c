@@ -849,11 +849,11 @@ END_TEST
 START_TEST(test_dict_delete_model) {
   enum { KEYS = 200, OPS = 30000 };
   int order[KEYS], val[KEYS], n = 0, op, i, j;
-  unsigned long x = 12345;
+  uint64_t x = 12345;
   mproc_value *d = mproc_dict(), *k, *v;
   for (op = 0; op < OPS; op++) {
     int key, kind;
-    x = x * 6364136223846793005UL + 1442695040888963407UL;
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
     key = (int)((x >> 33) % (op % 5000 < 2500 ? KEYS : 24));
     kind = (int)((x >> 20) % 7);
     for (i = 0; i < n && order[i] != key; i++)
