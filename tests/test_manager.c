@@ -1,10 +1,12 @@
 /*
  * test_manager.c - the "manager" suite: the Manager's server, handshake,
  * proxies of list, dict, Namespace, Value and Array (every method issue 10
- * lists), proxies travelling through process arguments, a Pipe and a
+ * lists; a dict's Python order after deletes, iteration, KeyError
+ * texts), proxies travelling through process arguments, a Pipe and a
  * Queue, nested proxies, reference counting (objects of dead clients are
  * freed) and the security limits (wrong authkey, handshake timeout, size
- * cap, connection cap, garbage after authentication).
+ * cap, connection cap, garbage after authentication, an int beyond
+ * int64 answered without closing).
  *
  * Raw clients (tests of the limits) use the internal connect and
  * handshake functions and conn.c's framing, as a hostile program would.

@@ -1,5 +1,6 @@
 /*
- * test_value.c - the value tree, repr/str and mproc_build.
+ * test_value.c - the value tree, repr/str and mproc_build; the O(1) dict
+ * delete the Manager uses (order, work counted, a random model).
  *
  * Every expected repr string below was checked against python3's repr().
  */
