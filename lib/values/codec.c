@@ -155,17 +155,20 @@ static int encode_value(enc *e, const mproc_value *v, int depth) {
       rc = encode_value(e, v->u.list.items[i], depth + 1);
     return rc;
   case MPROC_T_SET:
-    n = v->u.dict.n;
     rc = put_head(e, M_TAG, TAG_SET);
     if (rc == 0)
-      rc = put_head(e, M_ARRAY, n);
+      rc = put_head(e, M_ARRAY, v->u.dict.n);
+    n = mproc__table_used(v); /* holes (key NULL) skipped */
     for (i = 0; rc == 0 && i < n; i++)
-      rc = encode_value(e, v->u.dict.e[i].key, depth + 1);
+      if (v->u.dict.e[i].key)
+        rc = encode_value(e, v->u.dict.e[i].key, depth + 1);
     return rc;
   case MPROC_T_DICT:
-    n = v->u.dict.n;
-    rc = put_head(e, M_MAP, n);
+    rc = put_head(e, M_MAP, v->u.dict.n);
+    n = mproc__table_used(v);
     for (i = 0; rc == 0 && i < n; i++) {
+      if (!v->u.dict.e[i].key)
+        continue; /* a hole */
       rc = encode_value(e, v->u.dict.e[i].key, depth + 1);
       if (rc == 0)
         rc = encode_value(e, v->u.dict.e[i].val, depth + 1);
