@@ -375,7 +375,6 @@ int mproc__conn_wait_item(mproc_conn *c, mproc__waititem *item);
 extern const mproc__objtype mproc__proxy_type;
 int mproc__proxy_wire_out(void *proxy, mproc_value **plain);
 int mproc__proxy_wire_in(const mproc_value *plain, mproc_value **objval);
-int mproc_proxy_repr(const mproc_proxy *p, char **out);
 /* Fuzzing: proxies never contact a server (calls fail with MPROC_ENOTSUP,
  * encoding writes the token a proxy arrived with, freeing gives nothing
  * back), so decoding hostile input connects nowhere. */
