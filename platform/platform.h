@@ -307,6 +307,10 @@ void mproc__plat_sleep(double seconds);
 int mproc__plat_random(void *buf, size_t n);
 /* Set (value != NULL) or unset an environment variable. */
 int mproc__plat_setenv(const char *name, const char *value);
+/* atexit for the library's exit hooks: fn runs in exit() while the
+ * process's other threads still run, among the program's own atexit
+ * functions (last registered first), also when mproc is a DLL. */
+int mproc__plat_atexit(void (*fn)(void));
 
 /* ---- pool workers ---------------------------------------------------------- */
 
