@@ -2,7 +2,9 @@
 # Build the benchmarks (Release, build/bench), run the C side (mproc and
 # the raw OS primitive) and the Python side (multiprocessing, spawn
 # context), and print three tables (spawn and pipes; synchronization;
-# queues) with ratios and the targets.
+# queues) with ratios and the targets, then draw them as an SVG chart
+# (bench/plot.py, gnuplot: one bar group per workload, raw/mproc/Python,
+# cost relative to raw on a log scale).
 #
 #   bench/run.sh                 full run (about 2 minutes on 2 cores)
 #   bench/run.sh --secs 0.5      shorter measurements
@@ -13,8 +15,11 @@
 #   bench/run.sh --build DIR     build directory (default build/bench)
 #   bench/run.sh --pin MODE      CPUs of the sync and queue workloads'
 #                                processes: split (default), same, none
+#   bench/run.sh --svg FILE      where the chart goes (default
+#                                <build>/bench.svg; docs/bench.svg is one)
 #
-# Raw RESULT lines are kept in <build>/results.txt.  Timings, never
+# Raw RESULT lines are kept in <build>/results.txt (bench/plot.py
+# RESULTS OUT.svg redraws a chart from them).  Timings, never
 # assertions: the script fails only if a benchmark itself fails (a
 # contended lock workload also fails if its shared counter is not exact,
 # a queue workload if an item is lost, duplicated or damaged).
@@ -29,8 +34,9 @@ build="$repo/build/bench"
 secs=2
 only="spawn,rtt,bw,lock,event,queue,codec,pool,manager"
 soak=10000
-pin=split
+pin="split"
 do_build=1
+svg=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --secs) secs="$2"; shift 2 ;;
@@ -39,10 +45,15 @@ while [[ $# -gt 0 ]]; do
     --build) build="$(realpath -m "$2")"; shift 2 ;;
     --pin) pin="$2"; shift 2 ;;
     --soak) soak="$2"; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    --svg) svg="$(realpath -m "$2")"; shift 2 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
+
+# gnuplot for the chart (quiet; scripts/deps.sh logs to build/logs).
+"$repo/scripts/deps.sh" --bench
+svg="${svg:-$build/bench.svg}"
 
 if [[ $do_build == 1 ]]; then
   mkdir -p "$build"
@@ -321,3 +332,5 @@ if None not in (c1, c2, o1, o2) and o1 and o2 and c1:
           "crafted %.2f, ordinary %.2f (linear: ~1 and ~2; the old fixed hash "
           "took 7.9 s and 35 s)." % (c1 / o1, c2 / o2, c2 / c1, o2 / o1))
 EOF
+echo
+python3 "$here/plot.py" "$results" "$svg"

@@ -286,6 +286,9 @@ struct mproc_value {
 /* codec.c: a message that is one int, decoded without a decoder (the
  * pool worker's common argument): 1 and *out, else 0 (use mproc_decode). */
 int mproc__decode_lone_int(const void *buf, size_t n, mproc_value **out);
+/* The calling thread (a pool worker's) keeps freed int and float blocks
+ * for its next ones (value.c "the pool worker's value cache"). */
+void mproc__value_cache_own(void);
 /* A list or tuple with room for cap items (the decoder knows the count). */
 mproc_value *mproc__seq_new(mproc_type t, size_t cap);
 /* Append to a list or tuple without the public checks; steals item. */
@@ -302,8 +305,22 @@ int mproc__set_add(mproc_value *set, mproc_value *item);
  * decoder lets go of *s.
  */
 typedef struct mproc__slab mproc__slab;
+struct mproc__slab {
+  size_t live; /* values handed out and not freed, + 1 while the decoder
+                  holds the slab */
+  size_t used, cap;
+  size_t pad; /* keeps the values 16-byte aligned, as malloc's are */
+};
 mproc_value *mproc__slab_take(mproc__slab **s, size_t cap, size_t *charged);
 void mproc__slab_done(mproc__slab *s);
+/* mproc__slab_take from a slab with room (s non-NULL, used < cap). */
+static inline mproc_value *mproc__slab_next(mproc__slab *s) {
+  mproc_value *v = (mproc_value *)(void *)(s + 1) + s->used;
+  v->flags = MPROC__F_SLAB;
+  v->slot = (uint32_t)s->used++;
+  s->live++;
+  return v;
+}
 /* The shared empty tuple (immutable). */
 mproc_value *mproc__empty_tuple(void);
 /* Bytes allocated for v's own block (0 for a shared singleton), for a
@@ -344,6 +361,137 @@ int mproc__decode(const void *p, size_t n, mproc_value **out,
 /* The same, also giving the bytes of values it accounted (tests). */
 int mproc__decode_acct(const void *p, size_t n, mproc_value **out,
                        mproc__codec_ctx *ctx, size_t *charged);
+
+/*
+ * Runs of bare items (the pool's wire: no magic per item, the message
+ * says what it holds).  mproc__encode_item appends v as one item (nothing
+ * on failure).  mproc__item_scalar reads an int, float, None or bool at p
+ * without allocating (an int or float is made in *tmp; None and bools are
+ * the singletons): 1 and *out, *used, else 0.  mproc__decode_item decodes
+ * the first item of p[0..n) with the general decoder (*used: its bytes).
+ * mproc__itemdec walks a run, making its ints and floats in slabs (left:
+ * the items still expected, caps a slab; noslab: one malloc each, for
+ * values that go separate ways: a slab's count is not atomic, so the
+ * values of one slab must be freed by one thread at a time); _done lets
+ * go of the slab.
+ */
+int mproc__encode_item(const mproc_value *v, mproc__buf *out,
+                       mproc__codec_ctx *ctx);
+int mproc__item_scalar(const void *p, size_t n, mproc_value *tmp,
+                       const mproc_value **out, size_t *used);
+/*
+ * An int as a bare item, inline (the pool's hot loops): mproc__item_int_put
+ * writes its shortest head at p (room for 9 bytes) and gives its length;
+ * mproc__item_int_get reads an int item at p[0..n): its length, or 0 if
+ * p does not start with one that fits int64 (then use the general path).
+ */
+static inline size_t mproc__item_int_put(unsigned char *p, int64_t i) {
+  unsigned char major = i >= 0 ? 0x00 : 0x20;
+  uint64_t x = i >= 0 ? (uint64_t)i : (uint64_t)(-(i + 1));
+  if (x < 24) {
+    p[0] = (unsigned char)(major | x);
+    return 1;
+  }
+  if (x <= 0xFF) {
+    p[0] = (unsigned char)(major | 24);
+    p[1] = (unsigned char)x;
+    return 2;
+  }
+  if (x <= 0xFFFF) {
+    p[0] = (unsigned char)(major | 25);
+    p[1] = (unsigned char)(x >> 8);
+    p[2] = (unsigned char)x;
+    return 3;
+  }
+  if (x <= 0xFFFFFFFFu) {
+    p[0] = (unsigned char)(major | 26);
+    p[1] = (unsigned char)(x >> 24);
+    p[2] = (unsigned char)(x >> 16);
+    p[3] = (unsigned char)(x >> 8);
+    p[4] = (unsigned char)x;
+    return 5;
+  }
+  p[0] = (unsigned char)(major | 27);
+  p[1] = (unsigned char)(x >> 56);
+  p[2] = (unsigned char)(x >> 48);
+  p[3] = (unsigned char)(x >> 40);
+  p[4] = (unsigned char)(x >> 32);
+  p[5] = (unsigned char)(x >> 24);
+  p[6] = (unsigned char)(x >> 16);
+  p[7] = (unsigned char)(x >> 8);
+  p[8] = (unsigned char)x;
+  return 9;
+}
+static inline size_t mproc__item_int_get(const unsigned char *p, size_t n,
+                                         int64_t *out) {
+  unsigned h;
+  size_t len;
+  uint64_t x;
+  if (n == 0 || (h = p[0]) >= 0x40)
+    return 0;
+  switch (h & 31) {
+  case 24:
+    len = 2;
+    if (n < len)
+      return 0;
+    x = p[1];
+    break;
+  case 25:
+    len = 3;
+    if (n < len)
+      return 0;
+    x = (uint64_t)p[1] << 8 | p[2];
+    break;
+  case 26:
+    len = 5;
+    if (n < len)
+      return 0;
+    x = (uint64_t)p[1] << 24 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 8 |
+        p[4];
+    break;
+  case 27:
+    len = 9;
+    if (n < len)
+      return 0;
+    x = (uint64_t)p[1] << 56 | (uint64_t)p[2] << 48 | (uint64_t)p[3] << 40 |
+        (uint64_t)p[4] << 32 | (uint64_t)p[5] << 24 | (uint64_t)p[6] << 16 |
+        (uint64_t)p[7] << 8 | p[8];
+    if (x > (uint64_t)INT64_MAX)
+      return 0;
+    break;
+  case 28:
+  case 29:
+  case 30:
+  case 31:
+    return 0;
+  default:
+    len = 1;
+    x = h & 31;
+    break;
+  }
+  *out = h < 0x20 ? (int64_t)x : -(int64_t)x - 1;
+  return len;
+}
+/* n values as a run; offs[c]: where item c * every starts (c < the
+ * number of groups of `every` items), then the run's end. */
+int mproc__encode_run(const mproc_value *const *items, size_t n,
+                      mproc__buf *out, size_t *offs, size_t every);
+/* The length of the item at p[0..n) without decoding it. */
+int mproc__item_skip(const void *p, size_t n, size_t *len);
+int mproc__decode_item(const void *p, size_t n, mproc_value **out,
+                       size_t *used);
+typedef struct mproc__itemdec {
+  const unsigned char *p, *end;
+  size_t left;
+  int noslab;
+  mproc__slab *slab;
+} mproc__itemdec;
+int mproc__itemdec_next(mproc__itemdec *d, mproc_value **out);
+/* Up to n items into dst, stopping before a 0xFF byte (never an item's
+ * first: the pool marks a failed task with it) or an error (returned). */
+int mproc__itemdec_run(mproc__itemdec *d, mproc_value **dst, size_t n,
+                       size_t *got);
+void mproc__itemdec_done(mproc__itemdec *d);
 
 /* ---- waitables (wait.c): the first member of a conn and a process ------- */
 
@@ -389,6 +537,9 @@ void mproc__proxy_offline(int on);
  */
 int mproc__process_start_internal(mproc_target target, mproc_value *args,
                                   const char *name);
+/* Before start: Ctrl-C cannot end the child from its first instruction
+ * (MPROC__SPAWN_NOINTR; its target calls mproc__plat_ignore_interrupt). */
+void mproc__process_set_nointr(mproc_process *p);
 /* For mproc_wait: 1 if p has ended already, else 0 and *item. */
 int mproc__process_wait_item(mproc_process *p, mproc__waititem *item);
 

@@ -110,21 +110,27 @@ typedef struct mproc__child {
  * Start the running executable again as "<exe> MARK <tok> <tok>".  The
  * child gets exactly the n handles listed (plus stdin/stdout/stderr and the
  * bootstrap channel); child_values[i] receives the value handles[i] has in
- * the child.  daemon: the child must die with this process (Win32: a
- * kill-on-close Job object; POSIX: the child arranges it in
- * mproc__plat_child_setup).  On success the child is running and waiting
- * to read its bootstrap message from out->boot.  Safe to call from many
- * threads at once: a child never receives another child's handles.
+ * the child.  flags: MPROC__SPAWN_DAEMON: the child must die with this
+ * process (Win32: a kill-on-close Job object; POSIX: the child arranges it
+ * in mproc__plat_child_setup); MPROC__SPAWN_NOINTR: Ctrl-C cannot end the
+ * child from its first instruction (POSIX: it starts with SIGINT blocked,
+ * until mproc__plat_ignore_interrupt; Win32: CREATE_NEW_PROCESS_GROUP,
+ * which starts it with CTRL_C ignored).  On success the child is running
+ * and waiting to read its bootstrap message from out->boot.  Safe to call
+ * from many threads at once: a child never receives another child's
+ * handles.
  */
+enum { MPROC__SPAWN_DAEMON = 1, MPROC__SPAWN_NOINTR = 2 };
 int mproc__plat_spawn_self(const mproc__handle *handles, size_t n,
-                           mproc__handle *child_values, int daemon,
+                           mproc__handle *child_values, int flags,
                            mproc__child *out);
 /*
  * Collect the exit status.  block: wait for the end; else MPROC_ETIMEDOUT
  * if still running.  *exitcode: the code the process exited with, or -N
  * when ended by signal N (Win32: TerminateProcess with the codes used by
  * mproc__plat_proc_signal reads back as -15 / -9; an access violation as
- * -11).  Idempotent after success.
+ * -11; STATUS_CONTROL_C_EXIT, the end by Ctrl-C, as -2).  Idempotent after
+ * success.
  */
 int mproc__plat_proc_reap(mproc__child *c, int block, int *exitcode);
 /* hard = 0: terminate (SIGTERM, -15); hard = 1: kill (SIGKILL, -9). */
@@ -315,7 +321,9 @@ int mproc__plat_atexit(void (*fn)(void));
 /* ---- pool workers ---------------------------------------------------------- */
 
 /* Ignore Ctrl-C in this process (SIGINT ignored / SetConsoleCtrlHandler(
- * NULL, TRUE)): in a pool only the parent reacts to it. */
+ * NULL, TRUE)): in a pool only the parent reacts to it.  POSIX: a SIGINT
+ * held pending since a MPROC__SPAWN_NOINTR start is dropped, and SIGINT
+ * is unblocked again in the calling thread. */
 int mproc__plat_ignore_interrupt(void);
 /* Cap this process's memory at bytes (POSIX RLIMIT_AS; Win32 a Job object
  * with a process memory limit): allocations above it fail. */

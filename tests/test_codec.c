@@ -676,6 +676,145 @@ START_TEST(test_decode_bound) {
 }
 END_TEST
 
+/* Runs of bare items (the pool's wire): the same bytes as a message's
+ * item, read back one by one or in a sweep that stops at a 0xFF byte. */
+START_TEST(test_item_runs) {
+  static const int64_t ints[] = {0, 23, 24, 255, 256, 65535, 65536,
+                                 4294967295LL, 4294967296LL, INT64_MAX, -1,
+                                 -24, -25, -256, -257, -65537, INT64_MIN};
+  mproc_value *l = mproc_list(), *dst[64], *v = NULL;
+  const mproc_value *sv = NULL;
+  mproc_value tmp;
+  mproc__buf b = MPROC__BUF_INIT, b2 = MPROC__BUF_INIT;
+  size_t offs[65], i, n, got = 0, used = 0;
+  int noslab;
+  mproc__itemdec d;
+  for (i = 0; i < sizeof ints / sizeof ints[0]; i++)
+    mproc_list_append(l, mproc_int(ints[i]));
+  mproc_list_append(l, mproc_float(-2.5));
+  mproc_list_append(l, mproc_none());
+  mproc_list_append(l, mproc_bool(1));
+  mproc_list_append(l, mproc_str("spam"));
+  mproc_list_append(l, mproc_bytes("\x01\x02", 2));
+  mproc_list_append(l, mproc_build("[i[s]]", 1000, "egg"));
+  mproc_list_append(l, mproc_build("{si}", "k", -70000));
+  mproc_list_append(l, mproc_build("(ii)", 1, 2));
+  mproc_list_append(l, mproc_build("<i>", 3));
+  for (i = 0; i < 8; i++) /* a run of ints past the first slab's start */
+    mproc_list_append(l, mproc_int(1000000 + (int64_t)i));
+  n = mproc_list_len(l);
+  ck_assert_uint_lt(n, 64);
+  ck_mproc_ok(mproc__encode_run(
+      (const mproc_value *const *)(const void *)&l->u.list.items[0], n, &b,
+      offs, 1));
+  ck_assert_uint_eq(offs[0], 0);
+  ck_assert_uint_eq(offs[n], b.len);
+  {
+    /* offsets every 4 items: where items 0, 4, 8, ... start, then the end */
+    mproc__buf b4 = MPROC__BUF_INIT;
+    size_t offs4[17];
+    ck_mproc_ok(mproc__encode_run(
+        (const mproc_value *const *)(const void *)&l->u.list.items[0], n,
+        &b4, offs4, 4));
+    ck_assert_uint_eq(b4.len, b.len);
+    for (i = 0; i < (n + 3) / 4; i++)
+      ck_assert_uint_eq(offs4[i], offs[4 * i]);
+    ck_assert_uint_eq(offs4[(n + 3) / 4], b.len);
+    mproc__buf_free(&b4);
+  }
+  for (i = 0; i < n; i++) {
+    /* each item is what a message holds after its magic */
+    void *enc = NULL;
+    size_t len = 0;
+    ck_mproc_ok(mproc_encode(mproc_list_get(l, i), &enc, &len));
+    ck_assert_uint_eq(offs[i + 1] - offs[i], len - 3);
+    ck_assert_int_eq(memcmp(b.p + offs[i], (char *)enc + 3, len - 3), 0);
+    mproc_free(enc);
+    /* and its length is found without decoding it */
+    ck_mproc_ok(mproc__item_skip(b.p + offs[i], b.len - offs[i], &used));
+    ck_assert_uint_eq(used, len - 3);
+    ck_mproc(mproc__item_skip(b.p + offs[i], len - 4, &used), MPROC_EBADMSG);
+    /* scalars read without allocating */
+    if (mproc__item_scalar(b.p + offs[i], b.len - offs[i], &tmp, &sv, &used)) {
+      ck_assert_uint_eq(used, offs[i + 1] - offs[i]);
+      ck_assert(mproc_value_equal(sv, mproc_list_get(l, i)));
+    } else {
+      ck_assert_int_ge(mproc_value_type(mproc_list_get(l, i)), MPROC_T_STR);
+    }
+  }
+  for (noslab = 0; noslab < 2; noslab++) {
+    d.p = b.p;
+    d.end = b.p + b.len;
+    d.left = n;
+    d.noslab = noslab;
+    d.slab = NULL;
+    ck_mproc_ok(mproc__itemdec_run(&d, dst, n, &got));
+    mproc__itemdec_done(&d);
+    ck_assert_uint_eq(got, n);
+    ck_assert_ptr_eq(d.p, b.p + b.len);
+    for (i = 0; i < n; i++) {
+      ck_assert_int_eq(mproc_value_type(dst[i]),
+                       mproc_value_type(mproc_list_get(l, i)));
+      ck_assert(mproc_value_equal(dst[i], mproc_list_get(l, i)));
+      mproc_value_free(dst[i]);
+    }
+  }
+  /* A 0xFF byte (a failed task's mark) stops the sweep before it. */
+  ck_mproc_ok(mproc__buf_append(&b2, b.p, offs[n - 3]));
+  ck_mproc_ok(mproc__buf_append(&b2, "\xff", 1));
+  ck_mproc_ok(mproc__buf_append(&b2, b.p + offs[n - 3], b.len - offs[n - 3]));
+  d.p = b2.p;
+  d.end = b2.p + b2.len;
+  d.left = n;
+  d.noslab = 0;
+  d.slab = NULL;
+  ck_mproc_ok(mproc__itemdec_run(&d, dst, n, &got));
+  ck_assert_uint_eq(got, n - 3);
+  ck_assert_int_eq(*d.p, 0xff);
+  d.p++;
+  ck_mproc_ok(mproc__itemdec_run(&d, dst + got, 3, &got));
+  ck_assert_uint_eq(got, 3);
+  ck_assert_ptr_eq(d.p, d.end);
+  mproc__itemdec_done(&d);
+  for (i = 0; i < n; i++) {
+    ck_assert(mproc_value_equal(dst[i], mproc_list_get(l, i)));
+    mproc_value_free(dst[i]);
+  }
+  /* Bad items: a truncated int, one beyond int64, an unknown tag, a
+   * truncated string; a sweep stops at them with the decoder's error. */
+  {
+    static const char *bad[] = {"\x1a\x00\x01", "\x1b\xff\xff\xff\xff\xff\xff\xff\xff",
+                                "\xc6\x01", "\x63\x61\x62"};
+    static const size_t badlen[] = {3, 9, 2, 3};
+    size_t k;
+    for (k = 0; k < 4; k++) {
+      b2.len = 0;
+      ck_mproc_ok(mproc__buf_append(&b2, "\x19\x03\xe8", 3)); /* 1000 */
+      ck_mproc_ok(mproc__buf_append(&b2, bad[k], badlen[k]));
+      d.p = b2.p;
+      d.end = b2.p + b2.len;
+      d.left = 2;
+      d.noslab = 0;
+      d.slab = NULL;
+      ck_mproc(mproc__itemdec_run(&d, dst, 2, &got), MPROC_EBADMSG);
+      ck_assert_uint_eq(got, 1);
+      ck_assert_int_eq(dst[0]->u.i, 1000);
+      mproc__itemdec_done(&d);
+      mproc_value_free(dst[0]);
+      ck_assert_int_eq(mproc__item_scalar(b2.p + 3, badlen[k], &tmp, &sv,
+                                          &used),
+                       0);
+      ck_mproc(mproc__decode_item(b2.p + 3, badlen[k], &v, &used),
+               MPROC_EBADMSG);
+      ck_assert_ptr_null(v);
+    }
+  }
+  mproc__buf_free(&b);
+  mproc__buf_free(&b2);
+  mproc_value_free(l);
+}
+END_TEST
+
 Suite *mproc_suite_codec(void) {
   Suite *s = suite_create("codec");
   TCase *tc = tcase_create("codec");
@@ -695,6 +834,7 @@ Suite *mproc_suite_codec(void) {
   tcase_add_test(tc, test_list_fast_path);
   tcase_add_test(tc, test_flood_decode);
   tcase_add_test(tc, test_decode_bound);
+  tcase_add_test(tc, test_item_runs);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -5,8 +5,10 @@
  *
  * Map:
  *  - calls: a call holds n tasks; its arguments are encoded once at
- *    submit (an OS object in one is MPROC_EINHERIT there, in the caller);
- *    results, codes, messages and pids per task; AsyncResult's functions.
+ *    submit, as one run of items (an OS object in one is MPROC_EINHERIT
+ *    there, in the caller); results (a map's: the items of the list it
+ *    returns, filled as replies come), codes, messages and pids per task;
+ *    AsyncResult's functions.
  *  - chunks: a run of a call's tasks sent to a worker as one message
  *    (engine.h has the wire).  A worker holds at most two (its two slots)
  *    so it never idles, the second only when small enough to sit in the
@@ -78,8 +80,14 @@ static void job_destroy(mproc_async *j) {
   if (j->list) {
     mproc_value_free(j->list);
   } else if (j->vals) {
+    /* only a finished task's value was ever set */
     for (i = 0; i < j->n; i++)
-      mproc_value_free(j->vals[i]);
+      if (j->tstate[i] == T_DONE)
+        mproc_value_free(j->vals[i]);
+  }
+  if (j->rlist) {
+    j->rlist->u.list.n = 0; /* its items were freed above */
+    mproc_value_free(j->rlist);
   }
   if (j->msgs)
     for (i = 0; i < j->n; i++)
@@ -136,12 +144,14 @@ static mproc_async *job_new(mproc_pool *p, int kind, size_t n) {
   j->n = n;
   j->refs = 2;
   j->first_fail = (size_t)-1;
-  /* One block for the per-task arrays (one allocation per call). */
+  /* One block for the per-task arrays (one allocation per call); only
+   * the task states start zeroed (the rest is written before it is read:
+   * a value, code and pid when its task finishes). */
   {
     size_t m = n ? n : 1, per = sizeof(size_t) + sizeof(mproc_value *) +
                                    sizeof(long) + sizeof(int) + 1;
     char *b = m < ((size_t)-1) / per - 1
-                  ? calloc(1, (m + 1) * sizeof(size_t) + m * (per - sizeof(size_t)))
+                  ? malloc((m + 1) * sizeof(size_t) + m * (per - sizeof(size_t)))
                   : NULL;
     if (!b) {
       free(j);
@@ -153,6 +163,18 @@ static mproc_async *job_new(mproc_pool *p, int kind, size_t n) {
     j->pids = (long *)(void *)(j->vals + m);
     j->codes = (int *)(void *)(j->pids + m);
     j->tstate = (unsigned char *)(j->codes + m);
+    memset(j->tstate, 0, m);
+    j->vals[0] = NULL; /* an empty call's */
+  }
+  /* A map's results go straight into the items of the list it returns. */
+  if (kind == J_MAP && n) {
+    j->rlist = mproc__seq_new(MPROC_T_LIST, n);
+    if (!j->rlist) {
+      job_destroy(j);
+      pool_decref(p);
+      return NULL;
+    }
+    j->vals = j->rlist->u.list.items;
   }
   /* msgs: made at the first message (most calls have none); order: only
    * imap_unordered reads it.  Fewer fresh pages to fault in per call. */
@@ -207,6 +229,8 @@ static void result_callbacks(mproc_async *j) {
  * Record task i of j (pool mutex held): value v (stolen) or a failure
  * (code, msg stolen).  Returns 1 if the call is now complete.
  */
+static int job_filled_locked(mproc_async *j);
+
 static int task_done_locked(mproc_async *j, size_t i, int code,
                             mproc_value *v, char *msg, long pid) {
   if (j->tstate[i] == T_DONE) {
@@ -230,25 +254,43 @@ static int task_done_locked(mproc_async *j, size_t i, int code,
   j->done++;
   if (code && (j->first_fail == (size_t)-1 || i < j->first_fail))
     j->first_fail = i;
+  return job_filled_locked(j);
+}
+
+/*
+ * Tasks first .. first+n-1 of j all succeeded, their values set already
+ * (pool mutex held; none of them was done).  Returns 1 if the call is now
+ * complete.
+ */
+static int run_done_locked(mproc_async *j, size_t first, size_t n,
+                           long pid) {
+  size_t k;
+  memset(j->tstate + first, T_DONE, n);
+  memset(j->codes + first, 0, n * sizeof *j->codes);
+  for (k = 0; k < n; k++)
+    j->pids[first + k] = pid;
+  if (j->order)
+    for (k = 0; k < n; k++)
+      j->order[j->norder + k] = first + k;
+  j->norder += n;
+  j->done += n;
+  return job_filled_locked(j);
+}
+
+/* After tasks were recorded: 1 if that completed the call (a map's list
+ * is then made whole). */
+static int job_filled_locked(mproc_async *j) {
   if (j->done < j->n)
     return 0;
   if (j->kind == J_MAP) {
+    /* The values are the list's items already: None where none came. */
     size_t k;
-    mproc_value *l = mproc__seq_new(MPROC_T_LIST, j->n); /* room for all */
-    for (k = 0; l && k < j->n; k++) {
-      mproc_value *item = j->vals[k] ? j->vals[k] : mproc_none();
-      if (mproc__seq_push(l, item) != 0) {
-        /* append steals even on failure: the slot is gone */
-        j->vals[k] = NULL;
-        mproc_value_free(l);
-        l = NULL;
-        break;
-      }
-      j->vals[k] = mproc_list_get(l, k);
-    }
-    if (l)
-      j->list = l;
-    /* else: out of memory; get gives the list as NULL */
+    for (k = 0; k < j->n; k++)
+      if (!j->vals[k])
+        j->vals[k] = mproc_none();
+    j->rlist->u.list.n = j->n;
+    j->list = j->rlist;
+    j->rlist = NULL;
   }
   return 1;
 }
@@ -445,6 +487,7 @@ static int spawn_worker(mproc_pool *p, worker *w) {
   po.name = "PoolWorker";
   if ((rc = mproc_process_new(&proc, mproc__pool_worker_main, args, &po)))
     goto fail;
+  mproc__process_set_nointr(proc); /* no Ctrl-C window at its start */
   if ((rc = mproc_process_start(proc)) != 0)
     goto fail;
   mproc_conn_free(b);
@@ -511,9 +554,30 @@ static void init_failed(mproc_pool *p, const char *why) {
     break_pool(p);
 }
 
+/*
+ * A worker that died running no task, not killed by the pool and not by a
+ * clean exit (a retirement), may have died of the chunks it held (one it
+ * cannot receive: a memory limit) or be killed from outside again and
+ * again: each held chunk counts it, and one counted RESEND_MAX times fails
+ * (MPROC_EWORKERDIED) instead of going to the next worker for ever.  1:
+ * c was failed (and freed).
+ */
+static int resend_limit(mproc_pool *p, worker *w, chunk *c, const char *how) {
+  char msg[400];
+  if (++c->deaths < RESEND_MAX)
+    return 0;
+  snprintf(msg, sizeof msg,
+           "given up: %d workers died holding the task before it started, "
+           "running no task (last: worker %ld, %s)%s",
+           c->deaths, w->pid, how,
+           p->opts.memory_limit ? "; it may not fit the memory limit" : "");
+  fail_chunk(p, c, MPROC_EWORKERDIED, msg);
+  return 1;
+}
+
 /* A worker has ended (or we gave up on it): settle its chunks. */
 static void worker_died(mproc_pool *p, worker *w) {
-  int ec = 0, s;
+  int ec = 0, s, blame;
   char how[64], msg[400];
   uint64_t run, task;
   mproc_process_join(w->proc, 5.0);
@@ -528,6 +592,12 @@ static void worker_died(mproc_pool *p, worker *w) {
     snprintf(how, sizeof how, "exit code %d", ec);
   run = mproc__ld64(&w->w[W_RUN]);
   task = mproc__ld64(&w->w[W_TASK]);
+  /* Its death counts against the chunks it held if it ran none of them,
+   * was not killed by the pool and did not exit cleanly (resend_limit). */
+  blame = ec != 0 && !w->kill_code;
+  for (s = 0; s < 2; s++)
+    if (w->fl[s] && w->fl[s]->id == run && task >= 1 && task <= w->fl[s]->n)
+      blame = 0;
   if (!w->said_ready) {
     if (w->initfail)
       init_failed(p, w->initmsg ? w->initmsg : "initializer failed");
@@ -572,6 +642,10 @@ static void worker_died(mproc_pool *p, worker *w) {
           snprintf(msg, sizeof msg,
                    "worker %ld died (%s) while running task 0", w->pid, how);
       }
+      if (blame)
+        for (k = 0; k < c->n; k++)
+          if (c->mem[k] && resend_limit(p, w, c->mem[k], how))
+            c->mem[k] = NULL;
       unbatch(p, c, 1);
       if (bad) {
         finish_task(p, bad->job, 0,
@@ -634,7 +708,7 @@ static void worker_died(mproc_pool *p, worker *w) {
       }
       finish_task(p, c->job, bad, code, NULL, dupstr(msg), w->pid);
       chunk_free(c);
-    } else {
+    } else if (!blame || !resend_limit(p, w, c, how)) {
       /* Nothing of it was running: all of it runs again. */
       c->slot = 0;
       pend_push_front(p, c);
@@ -669,13 +743,43 @@ static int encode_chunk(chunk *c, mproc__buf *b) {
   mproc__put64(b, j->offset);
   mproc__buf_append(b, &soft, 8);
   mproc__buf_append(b, j->module, ml);
-  for (k = 0; k < c->n; k++) {
-    mproc_async *jk = c->mem ? c->mem[k]->job : j;
-    size_t i = c->mem ? 0 : chunk_task(c, k);
-    size_t len = jk->argoff[i + 1] - jk->argoff[i];
-    mproc__put64(b, len);
-    if (mproc__buf_append(b, jk->args.p + jk->argoff[i], len) != 0)
-      return MPROC_ENOMEM;
+  if (!c->mem && !c->idx) { /* a run of a call: one slice of it */
+    size_t ci = c->first / (j->o.chunksize ? j->o.chunksize : 1);
+    return mproc__buf_append(b, j->args.p + j->argoff[ci],
+                             j->argoff[ci + 1] - j->argoff[ci]);
+  }
+  if (c->mem) { /* a batch: each call's one argument */
+    for (k = 0; k < c->n; k++) {
+      mproc_async *jk = c->mem[k]->job;
+      if (mproc__buf_append(b, jk->args.p + jk->argoff[0],
+                            jk->argoff[1] - jk->argoff[0]) != 0)
+        return MPROC_ENOMEM;
+    }
+    return 0;
+  }
+  {
+    /* Tasks taken out of a chunk (its worker died): each found by
+     * walking its chunk's run from the last one (they are in order). */
+    size_t cs = j->o.chunksize ? j->o.chunksize : 1, at = (size_t)-1;
+    size_t off = 0, len = 0;
+    for (k = 0; k < c->n; k++) {
+      size_t i = chunk_task(c, k), end;
+      if (at == (size_t)-1 || i < at || i / cs != at / cs) {
+        at = i / cs * cs;
+        off = j->argoff[at / cs];
+      }
+      end = j->argoff[at / cs + 1];
+      for (;;) {
+        if (mproc__item_skip(j->args.p + off, end - off, &len) != 0)
+          return MPROC_EBADMSG;
+        if (at == i)
+          break;
+        off += len;
+        at++;
+      }
+      if (mproc__buf_append(b, j->args.p + off, len) != 0)
+        return MPROC_ENOMEM;
+    }
   }
   return 0;
 }
@@ -916,7 +1020,9 @@ static void dispatch(mproc_pool *p, mproc__buf *b) {
         pend_pop(p);
         mproc__st64_release(&w->w[W_SLOT0 + slot], (c->id << 2) | SL_SENT);
         w->fl[slot] = c;
-        for (k = 0; k < c->n; k++) {
+        if (!c->mem && !c->idx) /* a slice of a call */
+          memset(c->job->tstate + c->first, T_SENT, c->n);
+        for (k = 0; (c->mem || c->idx) && k < c->n; k++) {
           if (c->mem) {
             mproc__st64_release(&w->w[W_MEM0 + slot * BATCH_MAX + k],
                                 (c->id << 2) | SL_SENT);
@@ -950,20 +1056,69 @@ static void dispatch(mproc_pool *p, mproc__buf *b) {
  * with one wake-up (not one per task). */
 #define SMALL_N 16
 
+/*
+ * The next result of a run from worker w: a value (*v; NULL for None) or
+ * a failure (*code, *msg).  0; 1 when the run cannot be read on: *code
+ * says why (this task and the rest fail with it), or is 0 for a garbled
+ * message.
+ */
+static int read_result(mproc__itemdec *d, const worker *w, int *code,
+                       mproc_value **v, char **msg) {
+  int rc;
+  *code = 0;
+  *v = NULL;
+  *msg = NULL;
+  if (d->p >= d->end)
+    return 1;
+  if (*d->p == RES_FAIL) {
+    int32_t c;
+    uint32_t len;
+    if (d->end - d->p < 9)
+      return 1;
+    memcpy(&c, d->p + 1, 4);
+    memcpy(&len, d->p + 5, 4);
+    if ((size_t)(d->end - d->p) - 9 < len || c >= 0)
+      return 1;
+    *code = c;
+    *msg = fmtstr("task failed in worker %ld: %.*s", w->pid, (int)len,
+                  (const char *)d->p + 9);
+    d->p += 9 + (size_t)len;
+    if (d->left)
+      d->left--;
+    return 0;
+  }
+  rc = mproc__itemdec_next(d, v);
+  if (rc) {
+    *code = rc;
+    *msg = fmtstr("task failed in worker %ld: result: %s", w->pid,
+                  mproc_last_error());
+    return 1;
+  }
+  if ((*v)->type == MPROC_T_NONE) {
+    mproc_value_free(*v);
+    *v = NULL;
+  }
+  return 0;
+}
+
+/* A failed task of a chunk (k: its place in the chunk). */
+typedef struct rfail {
+  size_t k;
+  int code;
+  char *msg;
+} rfail;
+
 static void handle_results(mproc_pool *p, worker *w, mproc__rd *r,
-                           int aslist) {
+                           mproc__buf *b) {
   uint32_t n = mproc__get32(r), k;
   uint64_t id = mproc__get64(r);
   chunk *c = NULL;
   mproc_async *j;
-  int s, fin = 0;
-  int *codes;
-  mproc_value **vals;
-  char **msgs;
-  int s_codes[SMALL_N];
-  mproc_value *s_vals[SMALL_N];
-  char *s_msgs[SMALL_N];
-  size_t done;
+  int s, fin = 0, lost = 0, garbled = 0, oom = 0, fast;
+  mproc__itemdec d;
+  rfail s_fails[SMALL_N], *fails = s_fails;
+  size_t nf = 0, capf = SMALL_N, done, f;
+  char *lostmsg = NULL;
   for (s = 0; s < 2; s++)
     if (w->fl[s] && w->fl[s]->id == id) {
       c = w->fl[s];
@@ -977,82 +1132,49 @@ static void handle_results(mproc_pool *p, worker *w, mproc__rd *r,
       pend_push_front(p, c);
     return;
   }
+  /* The worker's next chunk goes out before these results are read (it
+   * would idle meanwhile: a big chunk has no second slot). */
+  dispatch(p, b);
   j = c->job;
-  if (n <= SMALL_N) {
-    /* an apply's or a small chunk's results: no allocation */
-    memset(s_codes, 0, sizeof s_codes);
-    memset(s_vals, 0, sizeof s_vals);
-    memset(s_msgs, 0, sizeof s_msgs);
-    codes = s_codes;
-    vals = s_vals;
-    msgs = s_msgs;
-  } else {
-    codes = calloc(n, sizeof *codes);
-    vals = calloc(n, sizeof *vals);
-    msgs = calloc(n, sizeof *msgs);
-  }
-  if (!codes || !vals || !msgs) {
-    free(codes);
-    free(vals);
-    free(msgs);
-    fail_chunk(p, c, MPROC_ENOMEM, "out of memory reading results");
-    return;
-  }
-  if (aslist) {
-    /* One encoded list of n results (all succeeded): one decode, its
-     * ints and floats made in slabs, the items moved out of it. */
-    uint64_t len = mproc__get64(r);
-    mproc_value *l = NULL;
-    if (r->bad || (uint64_t)(r->end - r->p) < len ||
-        mproc_decode(r->p, (size_t)len, &l) != 0 ||
-        mproc_value_type(l) != MPROC_T_LIST || l->u.list.n != n) {
-      mproc_value_free(l);
-      r->bad = 1;
-    } else {
-      for (k = 0; k < n; k++) {
-        mproc_value *v = l->u.list.items[k];
-        l->u.list.items[k] = NULL;
-        if (v->type == MPROC_T_NONE)
-          mproc_value_free(v);
-        else
-          vals[k] = v;
-      }
-      l->u.list.n = 0;
-      mproc_value_free(l);
-      r->p += len;
-    }
-  }
-  for (k = 0; k < n && !r->bad && !aslist; k++) {
-    int32_t code = (int32_t)mproc__get32(r);
-    uint64_t len;
-    mproc__get32(r);
-    len = mproc__get64(r);
-    if (r->bad || (uint64_t)(r->end - r->p) < len) {
-      r->bad = 1;
-      break;
-    }
-    if (code == 0) {
-      int rc = mproc__decode_lone_int(r->p, (size_t)len, &vals[k])
-                   ? 0
-                   : mproc_decode(r->p, (size_t)len, &vals[k]);
-      if (rc) {
-        codes[k] = rc;
-        msgs[k] = fmtstr("task failed in worker %ld: result: %s", w->pid,
-                         mproc_last_error());
-      } else if (mproc_value_type(vals[k]) == MPROC_T_NONE) {
-        mproc_value_free(vals[k]);
-        vals[k] = NULL;
-      }
-    } else {
-      codes[k] = code;
-      msgs[k] = fmtstr("task failed in worker %ld: %.*s", w->pid, (int)len,
-                       (const char *)r->p);
-    }
-    r->p += len;
-  }
-  if (!r->bad && c->mem) {
+  d.p = r->p;
+  d.end = r->end;
+  d.left = n;
+  d.slab = NULL;
+  /* Slab values only where they all end in one list (a map's; a batch's
+   * job may be gone, see chunk_limit). */
+  d.noslab = c->mem || j->kind != J_MAP;
+  if (c->mem) {
     /* A batch: each task finishes its own call; a task taken back (stolen
      * or cancelled before it started) is NULL here or already done. */
+    int codes[BATCH_MAX];
+    mproc_value *vals[BATCH_MAX];
+    char *msgs[BATCH_MAX];
+    for (k = 0; k < n; k++) {
+      if (lost) {
+        codes[k] = lost;
+        vals[k] = NULL;
+        msgs[k] = lostmsg ? dupstr(lostmsg) : NULL;
+      } else if (read_result(&d, w, &codes[k], &vals[k], &msgs[k])) {
+        if (!codes[k]) {
+          garbled = 1;
+          n = k;
+          break;
+        }
+        lost = codes[k];
+        lostmsg = dupstr(msgs[k] ? msgs[k] : "");
+      }
+    }
+    mproc__itemdec_done(&d);
+    free(lostmsg);
+    if (garbled || (!lost && d.p != d.end)) {
+      for (k = 0; k < n; k++) {
+        mproc_value_free(vals[k]);
+        free(msgs[k]);
+      }
+      r->bad = 1;
+      fail_chunk(p, c, MPROC_EBADMSG, "malformed result message from a worker");
+      return;
+    }
     for (k = 0; k < n; k++) {
       chunk *m = c->mem[k];
       if (!m) {
@@ -1063,45 +1185,119 @@ static void handle_results(mproc_pool *p, worker *w, mproc__rd *r,
       finish_task(p, m->job, 0, codes[k], vals[k], msgs[k], w->pid);
       chunk_free(m);
     }
-    if (codes != s_codes) {
-      free(codes);
-      free(vals);
-      free(msgs);
-    }
     chunk_free(c);
     return;
   }
-  if (r->bad) {
-    /* A garbled message: fail the whole chunk. */
+  /* A run of one call: each value goes straight to its task's place (a
+   * map's: the result list's item); no one reads it before the task is
+   * marked done below, and only this thread marks tasks done.  A slice
+   * with no task done yet (the rule: a chunk in flight holds none) takes
+   * its values in one sweep, stopping at each failure. */
+  fast = !c->idx && !memchr(j->tstate + c->first, T_DONE, n);
+  for (k = 0; k < n; k++) {
+    size_t i = chunk_task(c, k);
+    if (fast && !lost) {
+      size_t got = 0;
+      /* up to the next failure (or an item that does not decode: then
+       * read_result below reads it and says why) */
+      mproc__itemdec_run(&d, j->vals + i, n - k, &got);
+      k += got;
+      if (k == n)
+        break;
+      i = chunk_task(c, k);
+    }
+    int code = lost;
+    mproc_value *v = NULL;
+    char *msg = lost && lostmsg ? dupstr(lostmsg) : NULL;
+    if (!lost && read_result(&d, w, &code, &v, &msg)) {
+      if (!code) {
+        garbled = 1;
+        n = k;
+        break;
+      }
+      lost = code;
+      lostmsg = dupstr(msg ? msg : "");
+    }
+    if (j->tstate[i] == T_DONE) {
+      mproc_value_free(v);
+      free(msg);
+      continue;
+    }
+    j->vals[i] = v;
+    if (code) {
+      if (nf == capf) {
+        rfail *g = malloc(n * sizeof *g); /* room for every task */
+        if (!g) {
+          free(msg);
+          oom = 1;
+          n = k;
+          break;
+        }
+        memcpy(g, fails, nf * sizeof *g);
+        fails = g;
+        capf = n;
+      }
+      fails[nf].k = k;
+      fails[nf].code = code;
+      fails[nf].msg = msg;
+      nf++;
+    }
+  }
+  mproc__itemdec_done(&d);
+  free(lostmsg);
+  if (garbled || oom || (!lost && d.p != d.end)) {
+    /* A garbled message (or no memory to read it): fail the chunk. */
     for (k = 0; k < n; k++) {
-      mproc_value_free(vals[k]);
-      free(msgs[k]);
+      size_t i = chunk_task(c, k);
+      if (j->tstate[i] != T_DONE) {
+        mproc_value_free(j->vals[i]);
+        j->vals[i] = NULL;
+      }
     }
-    if (codes != s_codes) {
-      free(codes);
-      free(vals);
-      free(msgs);
+    for (f = 0; f < nf; f++)
+      free(fails[f].msg);
+    if (fails != s_fails)
+      free(fails);
+    if (oom) {
+      fail_chunk(p, c, MPROC_ENOMEM, "out of memory reading results");
+      return;
     }
+    r->bad = 1;
     fail_chunk(p, c, MPROC_EBADMSG, "malformed result message from a worker");
     return;
   }
+  if (fast && j->kind != J_MAP)
+    for (k = 0; k < n; k++) /* None is NULL outside a map's list */
+      if (j->vals[c->first + k] == mproc_none())
+        j->vals[c->first + k] = NULL;
   LOCK(p);
   j->refs++; /* held while its callbacks run */
   done = j->done;
-  for (k = 0; k < n; k++)
-    fin |= task_done_locked(j, chunk_task(c, k), codes[k], vals[k], msgs[k],
-                            w->pid);
+  if (fast && nf == 0)
+    n = 0, fin = run_done_locked(j, c->first, c->n, w->pid);
+  for (k = 0, f = 0; k < n; k++) {
+    size_t i = chunk_task(c, k);
+    int code = 0;
+    char *msg = NULL;
+    if (f < nf && fails[f].k == k) {
+      code = fails[f].code;
+      msg = fails[f].msg;
+      f++;
+    }
+    if (j->tstate[i] == T_DONE) {
+      free(msg); /* settled already (its value was never set) */
+      continue;
+    }
+    fin |= task_done_locked(j, i, code, j->vals[i], msg, w->pid);
+  }
   if (partial_waiters(j))
     apr_thread_cond_broadcast(p->cv);
   UNLOCK(p);
+  if (fails != s_fails)
+    free(fails);
   if (j->o.progress)
-    for (k = 0; k < n; k++)
+    for (k = 0; k < c->n; k++)
       run_callbacks(j, 0, done + k + 1);
-  if (codes != s_codes) {
-    free(codes);
-    free(vals);
-    free(msgs);
-  }
   chunk_free(c);
   if (fin) {
     result_callbacks(j);
@@ -1112,7 +1308,7 @@ static void handle_results(mproc_pool *p, worker *w, mproc__rd *r,
 }
 
 /* Read one message from w; 1 when it has gone (EOF or garbage). */
-static int read_worker(mproc_pool *p, worker *w) {
+static int read_worker(mproc_pool *p, worker *w, mproc__buf *b) {
   void *buf = NULL;
   size_t n = 0;
   mproc__rd r;
@@ -1139,10 +1335,7 @@ static int read_worker(mproc_pool *p, worker *w) {
     break;
   }
   case M_RESULTS:
-    handle_results(p, w, &r, 0);
-    break;
-  case M_RESLIST:
-    handle_results(p, w, &r, 1);
+    handle_results(p, w, &r, b);
     break;
   default:
     r.bad = 1;
@@ -1538,14 +1731,14 @@ static int handler_main(void *arg) {
         /* its connection */
         /* One message: more are seen by the next wait, after this
          * worker got its next chunk (no poll per message). */
-        if (read_worker(p, w)) {
+        if (read_worker(p, w, &b)) {
           worker_died(p, w);
           continue;
         }
       } else {
         /* its sentinel: read what it sent before it ended */
         while (mproc_conn_poll(w->conn, 0) == 1)
-          if (read_worker(p, w))
+          if (read_worker(p, w, &b))
             break;
         worker_died(p, w);
       }
@@ -1883,21 +2076,23 @@ static int submit(mproc_pool *p, int kind, mproc_task_fn fn,
   } else {
     j->o.chunksize = 1;
   }
-  for (i = 0; i < n; i++) {
-    const mproc_value *a = n == 1 && (kind == J_APPLY || kind == J_FUTURE)
-                               ? arg
-                               : mproc_list_get(arg, i);
-    if (star && mproc_value_type(a) != MPROC_T_LIST) {
+  for (i = 0; star && i < n; i++)
+    if (mproc_value_type(mproc_list_get(arg, i)) != MPROC_T_LIST) {
       rc = mproc__err(MPROC_ETYPE, "starmap: item %zu is not a list", i);
       goto fail;
     }
-    j->argoff[i] = j->args.len;
-    /* No spawn context: an OS object is MPROC_EINHERIT with Python's text
-     * (a Manager proxy travels: it is an address, not a handle). */
-    if ((rc = mproc__encode(a, &j->args, NULL)) != 0)
-      goto fail;
-  }
-  j->argoff[n] = j->args.len;
+  /* One bare item each, in one run (a map's chunks are slices of it;
+   * argoff: where each chunk starts).  No spawn context: an OS object is
+   * MPROC_EINHERIT with Python's text (a Manager proxy travels: it is an
+   * address, not a handle). */
+  if (kind == J_APPLY || kind == J_FUTURE)
+    rc = mproc__encode_run(&arg, 1, &j->args, j->argoff, 1);
+  else if ((rc = mproc__buf_reserve(&j->args, n < 4096 ? 64 : 3 * n)) == 0)
+    rc = mproc__encode_run((const mproc_value *const *)arg->u.list.items, n,
+                           &j->args, j->argoff,
+                           j->o.chunksize ? j->o.chunksize : 1);
+  if (rc != 0)
+    goto fail;
   LOCK(p);
   if (p->state != P_RUN) {
     UNLOCK(p);
@@ -2536,7 +2731,7 @@ int mproc__async_take(mproc_async *r, mproc_value **out) {
   if (r->kind == J_MAP) {
     *out = r->list;
     r->list = NULL;
-    memset(r->vals, 0, r->n * sizeof *r->vals);
+    r->vals = NULL; /* they are the list's items: the caller's now */
   } else {
     *out = r->vals[0];
     r->vals[0] = NULL;

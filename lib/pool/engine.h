@@ -35,21 +35,23 @@ enum {
   M_CHUNK = 0x4b4e4843u,   /* parent -> worker: a chunk of tasks */
   M_READY = 0x59444552u,   /* worker -> parent: initializer done */
   M_INITFAIL = 0x4c494146u,/* worker -> parent: initializer failed */
-  M_RESULTS = 0x53544c52u, /* worker -> parent: a chunk's results */
-  M_RESLIST = 0x5453494cu  /* worker -> parent: a chunk's results, one list */
+  M_RESULTS = 0x53544c52u  /* worker -> parent: a chunk's results */
 };
 /*
  * M_CHUNK:   u32 type, u32 slot (| 0x100: a time limit is set, the
  *            worker stamps W_START per task; | 0x200: a batch, each task
  *            claimed on its own word W_MEM0 + slot * BATCH_MAX + k), u64 id, u32 n, u32 modlen, u64 offset,
- *            f64 soft limit (0: none), module bytes, then n x
- *            (u64 len, encoded argument).
- * M_RESULTS: u32 type, u32 n, u64 id, then n x (i32 code, u32 0, u64 len,
- *            encoded value when code is 0, else the message's text).
- * M_RESLIST: u32 type, u32 n, u64 id, u64 len, the n results encoded as
- *            one list (every task succeeded; the worker's choice).
+ *            f64 soft limit (0: none), module bytes, then the n arguments
+ *            as a run of bare items to the message's end (codec.c "runs
+ *            of items": a map's chunk is one slice of the arguments
+ *            encoded at submit).
+ * M_RESULTS: u32 type, u32 n, u64 id, then the n results as a run, each
+ *            either one bare item (the value) or a failure: the byte
+ *            RES_FAIL (0xFF, CBOR's "break", which never starts an item),
+ *            i32 code, u32 len, the message's text.
  * M_INITFAIL: u32 type, i32 code, message text.  M_READY: u32 type.
  */
+#define RES_FAIL 0xFFu
 
 /* ---- structures ------------------------------------------------------------ */
 
@@ -63,10 +65,15 @@ struct chunk {
   struct chunk **mem;
   uint64_t id;
   int slot;
+  int deaths; /* workers that died holding it before it started */
   chunk *next;
 };
 
 enum { T_QUEUED = 0, T_SENT = 1, T_DONE = 2 };
+
+/* A chunk (a batch's task) held by RESEND_MAX workers that died before it
+ * started, running no task, fails (engine.c resend_limit). */
+enum { RESEND_MAX = 3 };
 
 struct mproc_async {
   mproc_pool *pool;
@@ -76,7 +83,8 @@ struct mproc_async {
   uint64_t offset;
   size_t n;
   mproc__buf args;
-  size_t *argoff; /* n + 1 offsets into args */
+  size_t *argoff; /* where each chunk's arguments start in args, then
+                     their end (chunks of o.chunksize tasks) */
   mproc_value **vals;
   int *codes;
   char **msgs;
@@ -86,7 +94,9 @@ struct mproc_async {
   size_t first_fail; /* (size_t)-1: none */
   int ready;
   int waiting; /* threads in mproc__wait_ready_locked on it */
-  mproc_value *list; /* map kinds: the results, built when ready */
+  mproc_value *list; /* map kinds: the results, once ready */
+  mproc_value *rlist; /* J_MAP: that list while it fills (vals are its
+                         items; its n is set when ready) */
   mproc_call_opts o;
   double time_limit, soft_limit;
   /* cancel: asked (under the mutex), then answered by the handler */

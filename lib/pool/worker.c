@@ -7,11 +7,16 @@
  * from its Pipe until EOF.  Before a chunk it claims the chunk's slot word
  * (SENT -> STARTED; a cancelled chunk is skipped), and around each task it
  * writes the progress block: which chunk, which task, since when.  The
- * results of a chunk go back in one message; a result that cannot be
- * encoded (an OS object in it) fails that task alone.  With
+ * arguments come as a run of items (a scalar argument is made on the
+ * stack, nothing allocated); the results of a chunk go back in one
+ * message, a run with each result encoded as soon as its task returns;
+ * a result that cannot be encoded (an OS object in it) fails that task
+ * alone.  With
  * maxtasksperchild it exits after that many chunks (Python counts a
  * chunk as one task too); under a memory limit it exits after a task
- * failed with MPROC_ENOMEM, so a fresh worker takes over.
+ * failed with MPROC_ENOMEM, so a fresh worker takes over.  Its start is
+ * safe from Ctrl-C: it was spawned with SIGINT blocked (Win32: in a new
+ * process group), and ignoring it drops one that came meanwhile.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +50,8 @@ int mproc_task_expired(void) {
 
 static void clear_error(void) {
   mproc__errrec *r = mproc__plat_errrec();
+  if (!r->code && !r->oserr && !r->detail[0])
+    return; /* clear already (the common case: no store per task) */
   r->code = 0;
   r->oserr = 0;
   r->detail[0] = 0;
@@ -60,51 +67,60 @@ static const char *fail_text(int code) {
 
 
 
-/* One failed task into the results. */
+/* One failed task into the results: RES_FAIL, code, length, text. */
 static void put_fail(mproc__buf *out, int code, const char *msg) {
   size_t n = strlen(msg);
+  unsigned char m = RES_FAIL;
+  mproc__buf_append(out, &m, 1);
   mproc__put32(out, (uint32_t)code);
-  mproc__put32(out, 0);
-  mproc__put64(out, n);
+  mproc__put32(out, (uint32_t)n);
   mproc__buf_append(out, msg, n);
 }
 
-/* One result into the per-task results (res freed); an unencodable
- * result fails its task alone. */
+/* One result into the run (res freed); an unencodable result fails its
+ * task alone. */
 static void put_ok(mproc__buf *out, mproc_value *res) {
-  size_t at = out->len;
-  mproc_value *none = NULL;
   int trc;
-  mproc__put32(out, 0);
-  mproc__put32(out, 0);
-  mproc__put64(out, 0);
-  if (!res)
-    res = none = mproc_none();
-  trc = mproc__encode(res, out, NULL);
+  if (res && res->type == MPROC_T_INT && out->cap - out->len >= 9) {
+    out->len += mproc__item_int_put(out->p + out->len, res->u.i);
+    mproc_value_free(res);
+    return;
+  }
+  trc = mproc__encode_item(res ? res : mproc_none(), out, NULL);
   if (trc) {
     char why[400];
     snprintf(why, sizeof why, "the result cannot be sent: %s",
              mproc_last_error());
-    out->len = at;
     put_fail(out, trc, why);
-  } else {
-    uint64_t vlen = out->len - at - 16;
-    memcpy(out->p + at + 8, &vlen, 8);
   }
   mproc_value_free(res);
 }
 
-/* The results gathered in list l go out per task after all (a task
- * failed, or the list cannot be encoded); l is freed. */
-static void flush_list(mproc__buf *out, mproc_value *l) {
-  size_t k;
-  for (k = 0; k < l->u.list.n; k++) {
-    mproc_value *v = l->u.list.items[k];
-    l->u.list.items[k] = NULL;
-    put_ok(out, v->type == MPROC_T_NONE ? (mproc_value_free(v), NULL) : v);
+/* The next argument of the run: a scalar made in *tmp (nothing to free),
+ * else decoded (*owned set).  0, or the decoder's code. */
+static int take_arg(mproc__rd *r, mproc_value *tmp, const mproc_value **arg,
+                    mproc_value **owned) {
+  size_t used = 0;
+  int rc;
+  *owned = NULL;
+  if ((used = mproc__item_int_get(r->p, (size_t)(r->end - r->p),
+                                  &tmp->u.i)) != 0) {
+    tmp->type = MPROC_T_INT;
+    tmp->flags = 0;
+    *arg = tmp;
+    r->p += used;
+    return 0;
   }
-  l->u.list.n = 0;
-  mproc_value_free(l);
+  if (mproc__item_scalar(r->p, (size_t)(r->end - r->p), tmp, arg, &used)) {
+    r->p += used;
+    return 0;
+  }
+  rc = mproc__decode_item(r->p, (size_t)(r->end - r->p), owned, &used);
+  if (rc)
+    return rc;
+  r->p += used;
+  *arg = *owned;
+  return 0;
 }
 
 /* Run one chunk; its results into out. 1: skipped (cancelled). */
@@ -117,8 +133,8 @@ static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
   double soft;
   char module[1024];
   mproc_task_fn fn = NULL;
-  mproc_value *rl = NULL;
-  int rc;
+  int rc, lost = 0;
+  char lostmsg[400];
   r.p = msg;
   r.end = msg + len;
   r.bad = 0;
@@ -158,53 +174,64 @@ static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
     }
   }
   out->len = 0;
+  if (n <= 1u << 20)
+    mproc__buf_reserve(out, 16 + 9 * (size_t)n); /* ints: no growth */
   mproc__put32(out, M_RESULTS);
   mproc__put32(out, n);
   mproc__put64(out, id);
-  /* A chunk of several tasks gathers its results in one list, sent as one
-   * encoded value (M_RESLIST: one encode here, one decode on the fast path
-   * in the parent), until a task fails. */
-  rl = n > 1 && rc == 0 ? mproc__seq_new(MPROC_T_LIST, n) : NULL;
+  /* Each result goes into the run as soon as it is made (one item: an
+   * int is its head), so a chunk of ints holds no value past its task. */
   mproc__st64_release(&w[W_RUN], id);
   for (k = 0; k < n; k++) {
-    uint64_t alen = mproc__get64(&r);
-    mproc_value *arg = NULL, *res = NULL;
+    mproc_value tmp, *owned = NULL, *res = NULL;
+    const mproc_value *arg = NULL;
     int trc;
-    if (r.bad || (uint64_t)(r.end - r.p) < alen) {
-      mproc_value_free(rl);
-      return -1;
+    size_t used;
+    if (r.p >= r.end && !lost && rc == 0)
+      return -1; /* fewer arguments than tasks */
+    if (!batch && !rc && !lost &&
+        (used = mproc__item_int_get(r.p, (size_t)(r.end - r.p),
+                                    &tmp.u.i)) != 0) {
+      /* the common task: an int argument, made here */
+      tmp.type = MPROC_T_INT;
+      tmp.flags = 0;
+      arg = &tmp;
+      r.p += used;
+      goto run;
     }
     if (batch) {
       /* a task of a batch cancelled before it started never runs */
       uint64_t wm = (id << 2) | SL_SENT;
       if (!mproc__cas64(&w[W_MEM0 + slot * BATCH_MAX + k], &wm,
                         (id << 2) | SL_STARTED)) {
-        if (rl) {
-          flush_list(out, rl);
-          rl = NULL;
+        if (!lost && rc == 0) {
+          if ((trc = take_arg(&r, &tmp, &arg, &owned)) != 0) {
+            lost = trc; /* the next argument cannot be found */
+            snprintf(lostmsg, sizeof lostmsg, "%s", mproc_last_error());
+          }
+          mproc_value_free(owned);
         }
         put_fail(out, MPROC_ECLOSED, "task cancelled");
-        r.p += alen;
         continue;
       }
     }
     if (rc) {
       put_fail(out, rc, "the task function cannot be found in the worker");
-      r.p += alen;
       continue;
     }
-    trc = mproc__decode_lone_int(r.p, (size_t)alen, &arg)
-              ? 0
-              : mproc_decode(r.p, (size_t)alen, &arg);
-    r.p += alen;
+    if (lost) {
+      put_fail(out, lost, lostmsg);
+      continue;
+    }
+    trc = take_arg(&r, &tmp, &arg, &owned);
     if (trc) {
-      if (rl) {
-        flush_list(out, rl);
-        rl = NULL;
-      }
-      put_fail(out, trc, mproc_last_error());
+      /* The run cannot be read on: this task and the rest fail. */
+      lost = trc;
+      snprintf(lostmsg, sizeof lostmsg, "%s", mproc_last_error());
+      put_fail(out, lost, lostmsg);
       continue;
     }
+  run:
     clear_error();
     if (timed) {
       double start = mproc__plat_monotonic();
@@ -214,43 +241,18 @@ static int run_chunk(volatile uint64_t *w, const unsigned char *msg,
     mproc__st64_release(&w[W_TASK], k + 1);
     trc = fn(arg, &res);
     mproc__st64_release(&w[W_TASK], 0);
-    soft_deadline = 0;
-    mproc_value_free(arg);
+    if (timed)
+      soft_deadline = 0;
+    if (owned)
+      mproc_value_free(owned);
     if (trc < 0) {
       if (trc == MPROC_ENOMEM)
         *nomem = 1;
-      if (rl) {
-        flush_list(out, rl);
-        rl = NULL;
-      }
       put_fail(out, trc, fail_text(trc));
       mproc_value_free(res);
       continue;
     }
-    if (rl) {
-      if (mproc__seq_push(rl, res ? res : mproc_none()) == 0)
-        continue;
-      /* out of memory (the item went with the failed push): per task */
-      flush_list(out, rl);
-      rl = NULL;
-      put_fail(out, MPROC_ENOMEM, "out of memory gathering the results");
-      continue;
-    }
     put_ok(out, res);
-  }
-  if (rl) {
-    size_t at = out->len;
-    uint32_t t = M_RESLIST;
-    mproc__put64(out, 0);
-    if (mproc__encode(rl, out, NULL) == 0) {
-      uint64_t vlen = out->len - at - 8;
-      memcpy(out->p + at, &vlen, 8);
-      memcpy(out->p, &t, 4);
-      mproc_value_free(rl);
-    } else {
-      out->len = at;
-      flush_list(out, rl); /* an unencodable result fails its task alone */
-    }
   }
   mproc__st64_release(&w[W_RUN], 0);
   return 0;
@@ -271,6 +273,17 @@ int mproc__pool_worker_main(mproc_value *args) {
   long chunks = 0;
   int nomem = 0;
   uint32_t tag;
+  /* Fault injection for the test suite: "pool-recv-max:N" - a chunk
+   * message longer than N bytes cannot be received, as one bigger than a
+   * memory limit cannot (wine enforces none); "pool-slow-start:S" - the
+   * worker sleeps S seconds before it ignores Ctrl-C (a window as wide as
+   * that, were it not spawned with Ctrl-C held off already). */
+  const char *fault = getenv("MPROC_TEST_FAULT");
+  int64_t recv_max = MPROC_NOSIZE;
+  if (fault && strncmp(fault, "pool-recv-max:", 14) == 0)
+    recv_max = strtoll(fault + 14, NULL, 10);
+  if (fault && strncmp(fault, "pool-slow-start:", 16) == 0)
+    mproc_sleep(strtod(fault + 16, NULL));
   if (mproc_value_get_conn(mproc_list_get(args, 0), &conn) != 0 ||
       mproc_value_get_shared(mproc_list_get(args, 1), &blk) != 0)
     return 3;
@@ -302,15 +315,22 @@ int mproc__pool_worker_main(mproc_value *args) {
       return 1;
     }
   }
+  mproc__value_cache_own(); /* a task's result: no malloc + free each */
   tag = M_READY;
   if (mproc_conn_send_bytes(conn, &tag, 4) != 0)
     return 0;
   for (;;) {
     void *msg = NULL;
     size_t len = 0;
-    int rc = mproc_conn_recv_bytes(conn, &msg, &len);
-    if (rc)
+    int rc = mproc_conn_recv_bytes_max(conn, &msg, &len, recv_max);
+    if (rc == MPROC_EEOF)
       break; /* EOF: the pool is done with this worker */
+    if (rc) {
+      /* A chunk it cannot receive (out of memory under a memory limit):
+       * not a clean exit, so the parent counts it against the chunk. */
+      mproc__buf_free(&out);
+      return 5;
+    }
     rc = run_chunk(w, msg, len, &out, cache_mod, &cache_off, &cache_fn,
                    &nomem);
     mproc_free(msg);

@@ -44,6 +44,7 @@ struct mproc_process {
   int exitcode;
   int detached;
   int internal; /* mproc__process_start_internal */
+  int nointr;   /* mproc__process_set_nointr */
   mproc__waititem psentinel; /* KIND_PARENT */
 };
 
@@ -407,7 +408,10 @@ int mproc_process_start(mproc_process *p) {
       rc = mproc__err(MPROC_ENOMEM, "handle table");
   }
   if (!rc)
-    rc = mproc__plat_spawn_self(sp.h, sp.n, values, p->daemon, &p->child);
+    rc = mproc__plat_spawn_self(sp.h, sp.n, values,
+                                (p->daemon ? MPROC__SPAWN_DAEMON : 0) |
+                                    (p->nointr ? MPROC__SPAWN_NOINTR : 0),
+                                &p->child);
   if (!rc) {
     /* One deadline for the whole handshake. */
     double limit = mproc__start_timeout();
@@ -568,6 +572,11 @@ static void destroy(mproc_process *p) {
   free(p->name);
   free(p->ident);
   free(p);
+}
+
+void mproc__process_set_nointr(mproc_process *p) {
+  if (p && p->kind == KIND_CHILD)
+    p->nointr = 1;
 }
 
 int mproc__process_start_internal(mproc_target target, mproc_value *args,

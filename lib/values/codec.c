@@ -41,6 +41,9 @@
  * stays below 60 bytes per byte, and what passes the bound is only claims
  * of items that never arrive (nested containers each claiming the rest of
  * the input).
+ *
+ * Runs of items (end of file): the pool's messages carry bare items (no
+ * magic each) written and read one at a time, ints inline.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -685,20 +688,17 @@ int mproc__decode(const void *p, size_t n, mproc_value **out,
   return mproc__decode_acct(p, n, out, ctx, NULL);
 }
 
-int mproc__decode_acct(const void *p, size_t n, mproc_value **out,
-                       mproc__codec_ctx *ctx, size_t *charged) {
-  const unsigned char *in = (const unsigned char *)p;
+/*
+ * Decode one value from in[start..n): a whole message (item 0: trailing
+ * bytes are an error) or the first item of a run (item 1: *end is where
+ * it stops).
+ */
+static int decode_run(const unsigned char *in, size_t n, size_t start,
+                      int item, mproc_value **out, mproc__codec_ctx *ctx,
+                      size_t *charged, size_t *end) {
   dec state;
   dec *d;
   int rc;
-  if (!out)
-    return mproc__err(MPROC_EINVAL, "mproc_decode: out is NULL");
-  *out = NULL;
-  if (!p && n)
-    return mproc__err(MPROC_EINVAL, "mproc_decode: the buffer is NULL");
-  if (n < MAGIC_LEN || memcmp(in, magic, MAGIC_LEN) != 0)
-    return mproc__err(MPROC_EBADMSG,
-                      "malformed message: no mproc format-1 header");
   d = &state;
   d->stack = d->inline_frames;
   d->cap = INLINE_FRAMES;
@@ -714,9 +714,11 @@ int mproc__decode_acct(const void *p, size_t n, mproc_value **out,
   d->limit = n > ((size_t)-1 - DECODE_BYTES_SLACK) / DECODE_BYTES_PER_BYTE
                  ? (size_t)-1
                  : n * DECODE_BYTES_PER_BYTE + DECODE_BYTES_SLACK;
-  d->pos = MAGIC_LEN;
+  d->pos = start;
   while (!d->err) {
     struct cbor_decoder_result r;
+    if (item && d->root)
+      break; /* the item ends here: the rest is the caller's */
     if (d->root && d->pos < n) {
       fail(d, MPROC_EBADMSG, "trailing bytes after the value");
       break;
@@ -753,9 +755,25 @@ int mproc__decode_acct(const void *p, size_t n, mproc_value **out,
   mproc__slab_done(d->slab);
   if (charged)
     *charged = d->charged;
+  if (end)
+    *end = d->pos;
   if (d->stack != d->inline_frames)
     free(d->stack);
   return rc;
+}
+
+int mproc__decode_acct(const void *p, size_t n, mproc_value **out,
+                       mproc__codec_ctx *ctx, size_t *charged) {
+  const unsigned char *in = (const unsigned char *)p;
+  if (!out)
+    return mproc__err(MPROC_EINVAL, "mproc_decode: out is NULL");
+  *out = NULL;
+  if (!p && n)
+    return mproc__err(MPROC_EINVAL, "mproc_decode: the buffer is NULL");
+  if (n < MAGIC_LEN || memcmp(in, magic, MAGIC_LEN) != 0)
+    return mproc__err(MPROC_EBADMSG,
+                      "malformed message: no mproc format-1 header");
+  return decode_run(in, n, MAGIC_LEN, 0, out, ctx, charged, NULL);
 }
 
 int mproc_decode(const void *buf, size_t len, mproc_value **out) {
@@ -790,4 +808,277 @@ int mproc__decode_lone_int(const void *buf, size_t n, mproc_value **out) {
     return 0;
   *out = mproc_int(h < 0x20 ? (int64_t)x : -(int64_t)x - 1);
   return *out != NULL;
+}
+
+/* ---- runs of items (the pool's wire) -------------------------------------- */
+
+/*
+ * A pool message carries its task arguments and results as runs of bare
+ * CBOR items (no magic each: the message says what it holds), written and
+ * read one at a time so that a chunk of n ints costs n heads, not n
+ * messages.  The scalars (int, float, None, bool) are read without a
+ * decoder; anything else goes through the general decoder, one item, with
+ * the same checks and bound as a message.
+ */
+
+int mproc__encode_item(const mproc_value *v, mproc__buf *out,
+                       mproc__codec_ctx *ctx) {
+  enc e;
+  size_t start = out->len;
+  int rc;
+  if (v && v->type == MPROC_T_INT) {
+    if (out->cap - out->len < HEAD_MAX &&
+        (rc = mproc__buf_reserve(out, HEAD_MAX)) != 0)
+      return rc;
+    out->len += mproc__item_int_put(out->p + out->len, v->u.i);
+    return 0;
+  }
+  e.out = out;
+  e.ctx = ctx;
+  rc = encode_value(&e, v, 0);
+  if (rc != 0)
+    out->len = start; /* leave no half item behind */
+  return rc;
+}
+
+/* The scalar at in[0..n): its type (MPROC_T_NONE for none there: not a
+ * scalar, or one the general path must judge), its payload and bytes. */
+static mproc_type scan_scalar(const unsigned char *in, size_t n,
+                              uint64_t *x, size_t *used, int *none) {
+  unsigned h, ai;
+  size_t len, k;
+  uint64_t v;
+  *none = 0;
+  if (n == 0)
+    return MPROC_T_NONE;
+  h = in[0];
+  if (h >= 0x40) {
+    *used = 1;
+    if (h == 0xF6) {
+      *none = 1;
+      return MPROC_T_NONE;
+    }
+    if (h == 0xF4 || h == 0xF5) {
+      *x = h == 0xF5;
+      return MPROC_T_BOOL;
+    }
+    if (h != 0xFB || n < 9)
+      return MPROC_T_NONE;
+    for (v = 0, k = 1; k <= 8; k++)
+      v = (v << 8) | in[k];
+    *x = v;
+    *used = 9;
+    return MPROC_T_FLOAT;
+  }
+  ai = h & 31;
+  if (ai >= 28)
+    return MPROC_T_NONE;
+  len = ai < 24 ? 1 : 1 + ((size_t)1 << (ai - 24));
+  if (n < len)
+    return MPROC_T_NONE;
+  v = ai < 24 ? ai : 0;
+  for (k = 1; k < len; k++)
+    v = (v << 8) | in[k];
+  if (v > (uint64_t)INT64_MAX)
+    return MPROC_T_NONE; /* the general path says why */
+  *x = h < 0x20 ? v : (uint64_t)(-(int64_t)v - 1);
+  *used = len;
+  return MPROC_T_INT;
+}
+
+int mproc__encode_run(const mproc_value *const *items, size_t n,
+                       mproc__buf *out, size_t *offs, size_t every) {
+  size_t k = 0, next = 0;
+  int rc;
+  while (k < n) {
+    /* ints while the buffer has room for them, in locals (a byte store
+     * may alias anything, so the compiler would reload out's fields) */
+    unsigned char *base = out->p;
+    size_t len = out->len, cap = out->cap;
+    const mproc_value *v;
+    while (k < n && (v = items[k])->type == MPROC_T_INT &&
+           cap - len >= HEAD_MAX) {
+      if (k == next) {
+        offs[k / every] = len;
+        next += every;
+      }
+      k++;
+      len += mproc__item_int_put(base + len, v->u.i);
+    }
+    out->len = len;
+    if (k == n)
+      break;
+    if (k == next) {
+      offs[k / every] = out->len;
+      next += every;
+    }
+    if ((rc = mproc__encode_item(items[k], out, NULL)) != 0)
+      return rc;
+    k++;
+  }
+  offs[(n + every - 1) / every] = out->len;
+  return 0;
+}
+
+int mproc__item_skip(const void *p, size_t n, size_t *len) {
+  const unsigned char *in = (const unsigned char *)p;
+  size_t pos = 0;
+  uint64_t pending = 1;
+  while (pending) {
+    unsigned h, ai, major;
+    uint64_t x;
+    size_t k, hl;
+    if (pos >= n)
+      return mproc__err(MPROC_EBADMSG, "malformed message: an item is cut");
+    h = in[pos];
+    ai = h & 31;
+    major = h >> 5;
+    if (ai >= 28)
+      return mproc__err(MPROC_EBADMSG, "malformed message: an item of "
+                                       "indefinite or reserved length");
+    hl = ai < 24 ? 1 : 1 + ((size_t)1 << (ai - 24));
+    if (n - pos < hl)
+      return mproc__err(MPROC_EBADMSG, "malformed message: an item is cut");
+    for (x = ai < 24 ? ai : 0, k = 1; k < hl; k++)
+      x = (x << 8) | in[pos + k];
+    pos += hl;
+    pending--;
+    if (major == M_BYTES || major == M_TEXT) {
+      if (x > n - pos)
+        return mproc__err(MPROC_EBADMSG, "malformed message: an item is cut");
+      pos += (size_t)x;
+    } else if (major == M_ARRAY || major == M_MAP) {
+      if (x > (n - pos) || pending + x * 2 < pending)
+        return mproc__err(MPROC_EBADMSG, "malformed message: a container "
+                                         "claims more items than bytes left");
+      pending += major == M_MAP ? 2 * x : x;
+    } else if (major == M_TAG) {
+      pending++;
+    }
+  }
+  *len = pos;
+  return 0;
+}
+
+int mproc__item_scalar(const void *p, size_t n, mproc_value *tmp,
+                       const mproc_value **out, size_t *used) {
+  uint64_t x = 0;
+  int none;
+  mproc_type t = scan_scalar((const unsigned char *)p, n, &x, used, &none);
+  if (none) {
+    *out = mproc_none();
+    return 1;
+  }
+  if (t == MPROC_T_NONE)
+    return 0;
+  if (t == MPROC_T_BOOL) {
+    *out = mproc_bool((int)x);
+    return 1;
+  }
+  tmp->type = (uint16_t)t;
+  tmp->flags = 0;
+  tmp->slot = 0;
+  if (t == MPROC_T_INT)
+    tmp->u.i = (int64_t)x;
+  else
+    memcpy(&tmp->u.f, &x, sizeof x);
+  *out = tmp;
+  return 1;
+}
+
+int mproc__decode_item(const void *p, size_t n, mproc_value **out,
+                       size_t *used) {
+  *out = NULL;
+  *used = 0;
+  if (!p || n == 0)
+    return mproc__err(MPROC_EBADMSG, "malformed message: an item is missing");
+  return decode_run((const unsigned char *)p, n, 0, 1, out, NULL, NULL, used);
+}
+
+int mproc__itemdec_next(mproc__itemdec *d, mproc_value **out) {
+  uint64_t x = 0;
+  size_t used = 0, charged;
+  int rc, none;
+  mproc_type t = scan_scalar(d->p, (size_t)(d->end - d->p), &x, &used, &none);
+  *out = NULL;
+  if (none) {
+    *out = mproc_none();
+  } else if (t == MPROC_T_BOOL) {
+    *out = mproc_bool((int)x);
+  } else if (t == MPROC_T_INT && (int64_t)x >= -8 && (int64_t)x <= 256) {
+    *out = mproc_int((int64_t)x); /* a singleton */
+  } else if (t != MPROC_T_NONE) {
+    mproc_value *v;
+    if (d->noslab) {
+      double f;
+      memcpy(&f, &x, sizeof f);
+      v = t == MPROC_T_INT ? mproc_int((int64_t)x) : mproc_float(f);
+      if (!v)
+        return MPROC_ENOMEM;
+    } else {
+      /* A slab for the items left (full-size ones are reused, see
+       * value.c), a small one for a short run. */
+      size_t cap = d->left >= 32 ? 1024 : d->left ? d->left : 1;
+      v = mproc__slab_take(&d->slab, cap, &charged);
+      if (!v)
+        return MPROC_ENOMEM;
+      v->type = (uint16_t)t;
+      v->u.i = (int64_t)x; /* a float's bits alike */
+    }
+    *out = v;
+  } else if ((rc = mproc__decode_item(d->p, (size_t)(d->end - d->p), out,
+                                      &used)) != 0) {
+    return rc;
+  }
+  d->p += used;
+  if (d->left)
+    d->left--;
+  return 0;
+}
+
+int mproc__itemdec_run(mproc__itemdec *d, mproc_value **dst, size_t n,
+                       size_t *got) {
+  size_t k = 0;
+  int rc = 0;
+  while (k < n && d->p < d->end && *d->p != 0xFF) {
+    /* Ints of 2..9 bytes (beyond the singletons) into the slab's room,
+     * in locals (the value stores may alias d's fields): most of a map's
+     * results.  Anything else one by one. */
+    mproc__slab *s = d->slab;
+    if (s && !d->noslab) {
+      const unsigned char *in = d->p, *end = d->end;
+      mproc_value *vs = (mproc_value *)(void *)(s + 1);
+      size_t used = s->used, cap = s->cap, k0 = k;
+      while (k < n && used < cap && in < end && in[0] < 0x40 &&
+             (in[0] & 31) >= 25) {
+        int64_t x;
+        size_t len = mproc__item_int_get(in, (size_t)(end - in), &x);
+        mproc_value *v = &vs[used];
+        if (!len)
+          break; /* truncated or beyond int64: the general path says so */
+        v->type = MPROC_T_INT;
+        v->flags = MPROC__F_SLAB;
+        v->slot = (uint32_t)used++;
+        v->u.i = x;
+        dst[k++] = v;
+        in += len;
+      }
+      s->live += used - s->used;
+      s->used = used;
+      d->p = in;
+      d->left = d->left > k - k0 ? d->left - (k - k0) : 0;
+      if (k == n || in == end || *in == 0xFF)
+        break;
+    }
+    if ((rc = mproc__itemdec_next(d, &dst[k])) != 0)
+      break;
+    k++;
+  }
+  *got = k;
+  return rc;
+}
+
+void mproc__itemdec_done(mproc__itemdec *d) {
+  mproc__slab_done(d->slab);
+  d->slab = NULL;
 }

@@ -17,7 +17,10 @@
  * alike.  The hash is SipHash-2-4 (libsodium's crypto_shorthash) under a
  * key of 16 random bytes drawn once per process, so a sender cannot craft
  * keys that collide in the index (hash flooding): a dict of n keys costs
- * O(n) expected time whatever the keys.  Hashable, as in Python: the
+ * O(n) expected time whatever the keys.  Decoded ints and floats may
+ * live in slabs (blocks of values; full-size ones are reused when freed),
+ * and a pool worker's thread reuses its freed int and float blocks (both
+ * below, with their reasons).  Hashable, as in Python: the
  * scalars and tuples of hashables; a tuple becomes frozen (appending to it
  * is refused) once it is a key or a set member.
  */
@@ -141,6 +144,44 @@ static size_t utf8_check(const unsigned char *s, size_t n) {
   return n;
 }
 
+/* ---- the pool worker's value cache --------------------------------------- */
+
+/*
+ * A pool worker runs one task after another on one thread, and each task
+ * makes its result (an int: one 32-byte block) that the worker frees as
+ * soon as it is encoded: glibc's malloc + free of it cost more than the
+ * rest of the task.  The thread that calls mproc__value_cache_own (the
+ * worker's) keeps up to VC_MAX freed int and float blocks for its next
+ * ones; every other thread (and every other process) uses malloc alone.
+ * The blocks stay reachable from here (no leak at exit).
+ */
+#define VC_MAX 64
+static volatile uint32_t vc_owner; /* its thread id, 0: none */
+static mproc_value *vc_head;       /* linked through u.obj.obj */
+static unsigned vc_n;
+
+void mproc__value_cache_own(void) {
+  mproc__st32(&vc_owner, mproc__plat_thread_id());
+}
+
+static int vc_mine(void) {
+  uint32_t o = mproc__ld32_relaxed(&vc_owner);
+  return o != 0 && o == mproc__plat_thread_id();
+}
+
+/* A cached block for an int or float, or NULL. */
+static mproc_value *vc_take(mproc_type t) {
+  mproc_value *v;
+  if (!vc_mine() || !vc_head)
+    return NULL;
+  v = vc_head;
+  vc_head = (mproc_value *)v->u.obj.obj;
+  vc_n--;
+  memset(v, 0, sizeof *v);
+  v->type = (uint16_t)t;
+  return v;
+}
+
 /* ---- constructors ------------------------------------------------------ */
 
 mproc_value *mproc_none(void) { return &none_v; }
@@ -151,14 +192,18 @@ mproc_value *mproc_int(int64_t i) {
   mproc_value *v;
   if (i >= SMALL_MIN && i <= SMALL_MAX)
     return &small_ints[i - SMALL_MIN];
-  v = alloc_value(MPROC_T_INT);
+  v = vc_take(MPROC_T_INT);
+  if (!v)
+    v = alloc_value(MPROC_T_INT);
   if (v)
     v->u.i = i;
   return v;
 }
 
 mproc_value *mproc_float(double d) {
-  mproc_value *v = alloc_value(MPROC_T_FLOAT);
+  mproc_value *v = vc_take(MPROC_T_FLOAT);
+  if (!v)
+    v = alloc_value(MPROC_T_FLOAT);
   if (v)
     v->u.f = d;
   return v;
@@ -302,18 +347,55 @@ mproc_value *mproc_conn_ref(mproc_conn *c) {
 
 /* ---- slabs ---------------------------------------------------------------- */
 
-struct mproc__slab {
-  size_t live; /* values handed out and not freed, + 1 while the decoder
-                  holds the slab */
-  size_t used, cap;
-  size_t pad; /* keeps the values 16-byte aligned, as malloc's are */
-};
-
+/* struct mproc__slab is in mproc_int.h (the codec takes values from a
+ * slab inline); a slab's values follow it. */
 #define SLAB_VALUES(s) ((mproc_value *)((s) + 1))
 
+/*
+ * Full-size slabs (SLAB_STD values: bigger requests get this size) are
+ * kept when their last value goes, up to SLAB_KEEP of them (4 MiB), for
+ * the next decode: a map's results are made, freed and made again, and
+ * fresh memory from the OS costs a page fault per 128 values (more than
+ * making them).  A spin lock guards the stack (a push or a pop per
+ * SLAB_STD values).
+ */
+#define SLAB_STD 256
+#define SLAB_KEEP 512
+static mproc__slab *slab_kept; /* linked through their first value */
+static size_t slab_nkept;
+static volatile uint32_t slab_lock;
+
+static void slab_lock_take(void) {
+  while (mproc__xchg32(&slab_lock, 1) != 0)
+    mproc__cpu_relax();
+}
+
 static void slab_unref(mproc__slab *s) {
-  if (--s->live == 0)
-    free(s);
+  if (--s->live != 0)
+    return;
+  if (s->cap == SLAB_STD) {
+    slab_lock_take();
+    if (slab_nkept < SLAB_KEEP) {
+      memcpy(SLAB_VALUES(s), &slab_kept, sizeof slab_kept);
+      slab_kept = s;
+      slab_nkept++;
+      s = NULL;
+    }
+    mproc__st32(&slab_lock, 0);
+  }
+  free(s);
+}
+
+static mproc__slab *slab_reuse(void) {
+  mproc__slab *s;
+  slab_lock_take();
+  s = slab_kept;
+  if (s) {
+    memcpy(&slab_kept, SLAB_VALUES(s), sizeof slab_kept);
+    slab_nkept--;
+  }
+  mproc__st32(&slab_lock, 0);
+  return s;
 }
 
 mproc_value *mproc__slab_take(mproc__slab **sp, size_t cap, size_t *charged) {
@@ -321,14 +403,16 @@ mproc_value *mproc__slab_take(mproc__slab **sp, size_t cap, size_t *charged) {
   mproc_value *v;
   *charged = 0;
   if (!s || s->used == s->cap) {
-    if (cap == 0 || cap > 0xFFFFFFFFu ||
-        cap > ((size_t)-1 - sizeof *s) / sizeof *v) {
-      mproc__err(MPROC_ENOMEM, "a slab of %lu values is too big",
-                 (unsigned long)cap);
+    if (cap == 0) {
+      mproc__err(MPROC_ENOMEM, "a slab of no values");
       return NULL;
     }
+    if (cap > SLAB_STD)
+      cap = SLAB_STD;
     *charged = sizeof *s + cap * sizeof *v;
-    s = (mproc__slab *)malloc(*charged);
+    s = cap == SLAB_STD ? slab_reuse() : NULL;
+    if (!s)
+      s = (mproc__slab *)malloc(*charged);
     if (!s) {
       mproc__err(MPROC_ENOMEM, "out of memory allocating values");
       return NULL;
@@ -381,6 +465,15 @@ void mproc_value_free(mproc_value *v) {
   case MPROC_T_OBJECT:
     if (v->u.obj.owned && v->u.obj.type->release)
       v->u.obj.type->release(v->u.obj.obj);
+    break;
+  case MPROC_T_INT:
+  case MPROC_T_FLOAT:
+    if (vc_mine() && vc_n < VC_MAX) { /* the pool worker's: kept */
+      v->u.obj.obj = vc_head;
+      vc_head = v;
+      vc_n++;
+      return;
+    }
     break;
   default: /* a str's or bytes' text lives in the value's own block */
     break;

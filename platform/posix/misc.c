@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/random.h>
 #include <time.h>
@@ -112,11 +113,16 @@ int mproc__plat_list_handles(long *out, size_t cap) {
 
 int mproc__plat_ignore_interrupt(void) {
   struct sigaction sa;
+  sigset_t set;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = SIG_IGN;
   sigemptyset(&sa.sa_mask);
   if (sigaction(SIGINT, &sa, NULL) != 0)
     return mproc__err_os(MPROC_EOS, errno, "sigaction(SIGINT)");
+  /* Ignored now (a pending one was dropped): it may be unblocked. */
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
   return 0;
 }
 

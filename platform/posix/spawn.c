@@ -91,7 +91,7 @@ static int pick_scratch(int boot, const mproc__handle *handles, size_t n,
 }
 
 int mproc__plat_spawn_self(const mproc__handle *handles, size_t n,
-                           mproc__handle *child_values, int daemon,
+                           mproc__handle *child_values, int flags,
                            mproc__child *out) {
   char exe[PATH_MAX];
   char boot_tok[24];
@@ -99,13 +99,13 @@ int mproc__plat_spawn_self(const mproc__handle *handles, size_t n,
   int sv[2] = {-1, -1};
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
-  sigset_t none;
+  sigset_t mask;
   int *scratch = NULL;
   size_t i, total = n + 1;
   pid_t pid;
   int rc;
 
-  (void)daemon; /* the child arranges it in mproc__plat_child_setup */
+  /* MPROC__SPAWN_DAEMON: the child arranges it in mproc__plat_child_setup */
   rc = self_exe(exe, sizeof exe);
   if (rc)
     return rc;
@@ -158,10 +158,15 @@ int mproc__plat_spawn_self(const mproc__handle *handles, size_t n,
   if (rc == 0)
     rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   free(scratch);
-  /* The child starts with no blocked signals, whatever this thread has. */
-  sigemptyset(&none);
+  /* The child starts with no blocked signals, whatever this thread has;
+   * but SIGINT blocked if it must ignore Ctrl-C (a pool worker): a Ctrl-C
+   * to the process group before it ignores SIGINT stays pending, and
+   * mproc__plat_ignore_interrupt drops it (no window at its start). */
+  sigemptyset(&mask);
+  if (flags & MPROC__SPAWN_NOINTR)
+    sigaddset(&mask, SIGINT);
   if (rc == 0)
-    rc = posix_spawnattr_setsigmask(&attr, &none);
+    rc = posix_spawnattr_setsigmask(&attr, &mask);
   if (rc == 0)
     rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
   if (rc != 0) {

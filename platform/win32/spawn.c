@@ -45,6 +45,7 @@
 #define STATUS_ILLEGAL_INSTRUCTION_ 0xC000001Du
 #define STATUS_INTEGER_DIVIDE_BY_ZERO_ 0xC0000094u
 #define STATUS_FLOAT_DIVIDE_BY_ZERO_ 0xC000008Eu
+#define STATUS_CONTROL_C_EXIT_ 0xC000013Au
 
 /* ---- the executable and the command line -------------------------------- */
 
@@ -170,7 +171,7 @@ static void discard(PROCESS_INFORMATION *pi) {
 }
 
 int mproc__plat_spawn_self(const mproc__handle *handles, size_t n,
-                           mproc__handle *child_values, int daemon,
+                           mproc__handle *child_values, int flags,
                            mproc__child *out) {
   static const DWORD stdids[3] = {STD_INPUT_HANDLE, STD_OUTPUT_HANDLE,
                                   STD_ERROR_HANDLE};
@@ -178,6 +179,7 @@ int mproc__plat_spawn_self(const mproc__handle *handles, size_t n,
   mproc__handle boot_r = MPROC__NOHANDLE, boot_w = MPROC__NOHANDLE;
   HANDLE *inh = NULL, stdh[3] = {NULL, NULL, NULL};
   size_t ninh = 0, i;
+  DWORD extra;
   LPPROC_THREAD_ATTRIBUTE_LIST attrs = NULL;
   SIZE_T asize = 0;
   STARTUPINFOEXW si;
@@ -280,7 +282,10 @@ int mproc__plat_spawn_self(const mproc__handle *handles, size_t n,
   rc = command_line(exe, inh[0], inh[1], &cmd);
   if (rc)
     goto done;
-  if (create(exe, cmd, &si, 0, &pi) != 0) {
+  /* NOINTR: a new process group starts with CTRL_C ignored (inherited
+   * from its first instruction: no window before the worker ignores it). */
+  extra = flags & MPROC__SPAWN_NOINTR ? CREATE_NEW_PROCESS_GROUP : 0;
+  if (create(exe, cmd, &si, extra, &pi) != 0) {
     DWORD e = GetLastError();
     char exe8[512];
     if (mproc__w32_utf8(exe, exe8, sizeof exe8) != 0)
@@ -288,7 +293,7 @@ int mproc__plat_spawn_self(const mproc__handle *handles, size_t n,
     rc = mproc__w32_fail(MPROC_ESPAWN, e, "CreateProcessW(%s)", exe8);
     goto done;
   }
-  if (daemon) {
+  if (flags & MPROC__SPAWN_DAEMON) {
     HANDLE j = daemon_job();
     if (!j) {
       rc = MPROC_ESPAWN;
@@ -299,7 +304,7 @@ int mproc__plat_spawn_self(const mproc__handle *handles, size_t n,
       /* This process is in a job that refuses a nested one: leave it. */
       DWORD e = GetLastError();
       discard(&pi);
-      if (create(exe, cmd, &si, CREATE_BREAKAWAY_FROM_JOB, &pi) != 0 ||
+      if (create(exe, cmd, &si, extra | CREATE_BREAKAWAY_FROM_JOB, &pi) != 0 ||
           !AssignProcessToJobObject(j, pi.hProcess)) {
         DWORD e2 = GetLastError();
         if (pi.hProcess)
@@ -359,6 +364,8 @@ static int exit_code(DWORD code) {
   case STATUS_INTEGER_DIVIDE_BY_ZERO_:
   case STATUS_FLOAT_DIVIDE_BY_ZERO_:
     return -8;
+  case STATUS_CONTROL_C_EXIT_: /* ended by Ctrl-C: SIGINT */
+    return -2;
   default:
     return (int)code;
   }
