@@ -2193,39 +2193,37 @@ static void borrow_locked(mproc_pool *p, lend *l) {
 }
 
 /* The one answer of a direct task: 1 when well-formed (code, value or
- * message set), 0 when not. */
+ * message set), 0 when not.  The same wire as the handler's (engine.h
+ * M_RESULTS: one result of a run, read by read_result): reading the old
+ * layout here (code, length, CBOR) took every direct answer for garbled
+ * after the results became runs, so the worker was killed and its task,
+ * already run, was handed back and run a second time. */
 static int direct_parse(worker *w, uint64_t id, const void *buf, size_t n,
                         int *code, mproc_value **v, char **msg) {
   mproc__rd r;
-  uint64_t len;
-  int32_t c;
+  mproc__itemdec d;
+  int stop;
   r.p = buf;
   r.end = r.p + n;
   r.bad = 0;
   if (mproc__get32(&r) != M_RESULTS || mproc__get32(&r) != 1 ||
-      mproc__get64(&r) != id)
+      mproc__get64(&r) != id || r.bad)
     return 0;
-  c = (int32_t)mproc__get32(&r);
-  mproc__get32(&r);
-  len = mproc__get64(&r);
-  if (r.bad || (uint64_t)(r.end - r.p) < len)
+  d.p = r.p;
+  d.end = r.end;
+  d.left = 1;
+  d.slab = NULL;
+  d.noslab = 1;
+  stop = read_result(&d, w, code, v, msg);
+  mproc__itemdec_done(&d);
+  if (stop ? *code == 0 : d.p != d.end) {
+    /* garbled (or more than the one result) */
+    mproc_value_free(*v);
+    free(*msg);
+    *v = NULL;
+    *msg = NULL;
+    *code = 0;
     return 0;
-  if (c == 0) {
-    int rc = mproc__decode_lone_int(r.p, (size_t)len, v)
-                 ? 0
-                 : mproc_decode(r.p, (size_t)len, v);
-    if (rc) {
-      *code = rc;
-      *msg = fmtstr("task failed in worker %ld: result: %s", w->pid,
-                    mproc_last_error());
-    } else if (mproc_value_type(*v) == MPROC_T_NONE) {
-      mproc_value_free(*v);
-      *v = NULL;
-    }
-  } else {
-    *code = c;
-    *msg = fmtstr("task failed in worker %ld: %.*s", w->pid, (int)len,
-                  (const char *)r.p);
   }
   return 1;
 }
