@@ -270,10 +270,12 @@ struct mproc_value {
       size_t n, cap;
     } list;
     struct { /* dict and set */
-      mproc__dentry *e;    /* capacity: entry_cap(n) */
-      size_t n;
-      size_t *index; /* index[0] = slots (a power of two); then the slots:
-                        entry number + 1, 0 for an empty slot */
+      mproc__dentry *e; /* in insertion order; holes (key NULL) only
+                           when index is set: see mproc__table_used */
+      size_t n;         /* live entries */
+      size_t *index; /* NULL for a small table; else a header (index[1]:
+                        the entries used, holes included) and the slots
+                        (value.c) */
     } dict;
     struct {
       const mproc__objtype *type;
@@ -283,9 +285,6 @@ struct mproc_value {
   } u;
 };
 
-/* codec.c: a message that is one int, decoded without a decoder (the
- * pool worker's common argument): 1 and *out, else 0 (use mproc_decode). */
-int mproc__decode_lone_int(const void *buf, size_t n, mproc_value **out);
 /* The calling thread (a pool worker's) keeps freed int and float blocks
  * for its next ones (value.c "the pool worker's value cache"). */
 void mproc__value_cache_own(void);
@@ -329,6 +328,19 @@ mproc_value *mproc__empty_tuple(void);
 size_t mproc__alloc_bytes(const mproc_value *v);
 size_t mproc__seq_bytes(size_t n);
 size_t mproc__table_bytes(size_t n);
+/* The entries a dict or set uses, holes (key NULL: deleted) included:
+ * iterate e[0 .. used) and skip the holes. */
+static inline size_t mproc__table_used(const mproc_value *d) {
+  return d->u.dict.index ? d->u.dict.index[1] : d->u.dict.n;
+}
+/* Delete key from a dict or set in O(1) (insertion order kept): 1 with
+ * the entry's key and value moved to *key_out / *val_out (freed where
+ * NULL), 0 if absent, MPROC_ETYPE for an unhashable key. */
+int mproc__table_del(mproc_value *d, const mproc_value *key,
+                     mproc_value **key_out, mproc_value **val_out);
+/* Tests: the work (probes, entries moved) lookups, deletes and resizes
+ * have done since the last call; counting is on while on != 0. */
+size_t mproc__dict_work(int on);
 /* Tests: the probes a lookup of every key of a dict or set takes in all
  * (n for a perfect index; hash flooding makes it grow as n^2). */
 size_t mproc__dict_probes(const mproc_value *d);

@@ -7,7 +7,13 @@
 # and it runs COMMAND (joined with spaces, through sh -c, as ssh does) in
 # the namespace HOST names.  HOST is a namespace name (`ip netns list`,
 # e.g. mproc-t123-b), or a name mapped by MPROC_NETNS_HOSTS="host=ns ...".
-# The environment is kept (ssh would give a fresh one).
+# The environment is kept (ssh would give a fresh one), but for the
+# session directory base: the namespaces share /tmp and the hostname, so
+# daemons of several namespaces (and mpiexec's own, and other mpiexec
+# runs) would share and remove each other's /tmp/ompi.HOST.UID/jf.N
+# ("mkdir ... File exists", orte_session_dir failed).  Each namespace gets
+# its own, ${TMPDIR:-/tmp}/mproc-netns.NS (TMPDIR and
+# OMPI_MCA_orte_tmpdir_base; Open MPI removes its tree in it at the end).
 #
 #   mpiexec --allow-run-as-root --mca plm_rsh_agent scripts/netns-agent.sh \
 #     --mca oob_tcp_if_include 10.77.0.0/30 --mca btl tcp,self \
@@ -40,4 +46,13 @@ if ! ip netns list | grep -q "^$ns\\b"; then
   echo "netns-agent.sh: no network namespace '$ns' for host '$host'" >&2
   exit 255
 fi
+base="${TMPDIR:-/tmp}/mproc-netns.$ns"
+mkdir -m 700 "$base" 2>/dev/null || true
+if [ ! -d "$base" ] || [ -L "$base" ] || [ ! -O "$base" ]; then
+  echo "netns-agent.sh: cannot use '$base' as the session directory base" >&2
+  exit 255
+fi
+TMPDIR="$base"
+OMPI_MCA_orte_tmpdir_base="$base"
+export TMPDIR OMPI_MCA_orte_tmpdir_base
 exec ip netns exec "$ns" sh -c "$*"

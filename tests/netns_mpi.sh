@@ -40,7 +40,11 @@ sh "$scripts/netns.sh" reap mproc-t
 sh "$scripts/netns.sh" up "$name" || { echo "FAILED: netns.sh up $name"; exit 1; }
 rx() { ip -n "$name-a" -s link show mproc-a | awk 'f { print $1; exit } /RX:/ { f = 1 }'; }
 before="$(rx)"
-out="$(sh "$scripts/netns.sh" exec "$name" a timeout 60 mpiexec --allow-run-as-root \
+# mpiexec's session directory in this run's own directory (the daemons'
+# beside it, one per namespace: netns-agent.sh), apart from any other
+# Open MPI run on the machine.
+mkdir -m 700 "$dir/tmp" || { echo "FAILED: mkdir $dir/tmp"; exit 1; }
+out="$(TMPDIR="$dir/tmp" sh "$scripts/netns.sh" exec "$name" a timeout 60 mpiexec --allow-run-as-root \
   --mca plm_rsh_agent "$scripts/netns-agent.sh" \
   --mca oob_tcp_if_include 10.77.0.0/30 \
   --mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/30 \

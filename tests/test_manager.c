@@ -1,14 +1,17 @@
 /*
  * test_manager.c - the "manager" suite: the Manager's server, handshake,
  * proxies of list, dict, Namespace, Value and Array (every method issue 10
- * lists), proxies travelling through process arguments, a Pipe and a
+ * lists; a dict's Python order after deletes, iteration, KeyError
+ * texts), proxies travelling through process arguments, a Pipe and a
  * Queue, nested proxies, reference counting (objects of dead clients are
  * freed) and the security limits (wrong authkey, handshake timeout, size
- * cap, connection cap, garbage after authentication).
+ * cap, connection cap, garbage after authentication, an int beyond
+ * int64 answered without closing).
  *
  * Raw clients (tests of the limits) use the internal connect and
  * handshake functions and conn.c's framing, as a hostile program would.
  */
+#include <math.h>
 #include <stdio.h>
 
 #include "children.h"
@@ -196,6 +199,75 @@ START_TEST(dict_methods) {
   call_fails(d, "popitem", NULL, MPROC_EKEY, "dictionary is empty");
   call_fails(d, "__setitem__", mproc_build("[[i]i]", 1, 1), MPROC_ETYPE,
              "unhashable");
+  mproc_proxy_free(d);
+  mproc_manager_free(m);
+}
+END_TEST
+
+/* Python's dict through a proxy: order after deletes and re-inserts (the
+ * same ops as value's test_dict_delete_order; expected from python3),
+ * keys that are tuples, 1 == 1.0 == True, iteration, KeyError texts. */
+START_TEST(dict_python_semantics) {
+  mproc_manager *m = start_mgr();
+  mproc_proxy *d = NULL;
+  int i;
+  ck_mproc_ok(mproc_manager_dict(m, NULL, &d));
+  for (i = 0; i < 40; i++)
+    call_is(d, "__setitem__", mproc_build("[ii]", i, i), "None");
+  for (i = 0; i < 40; i += 3)
+    call_is(d, "__delitem__", mproc_build("[i]", i), "None");
+  call_is(d, "__setitem__", mproc_build("[is]", 3, "a"), "None");
+  call_is(d, "__setitem__", mproc_build("[is]", 0, "b"), "None");
+  call_is(d, "__setitem__", mproc_build("[fs]", 1.0, "x"), "None");
+  call_is(d, "__setitem__", mproc_build("[(ii)i]", 1, 2, 7), "None");
+  call_is(d, "pop", mproc_build("[i]", 38), "38");
+  call_is(d, "__delitem__", mproc_build("[f]", 37.0), "None");
+  call_is(d, "popitem", NULL, "((1, 2), 7)");
+  call_is(d, "__setitem__", mproc_build("[fn]", 2.0), "None");
+  call_is(d, "__setitem__", mproc_build("[(ii)i]", 1, 2, 8), "None");
+  call_is(d, "pop", mproc_build("[ii]", 5, -1), "5");
+  for (i = 100; i < 140; i++)
+    call_is(d, "__setitem__", mproc_build("[ii]", i, 0), "None");
+  for (i = 100; i < 140; i++)
+    call_is(d, "__delitem__", mproc_build("[i]", i), "None");
+  call_is(d, "__setitem__", mproc_build("[bs]", 1, "t"), "None");
+  call_is(d, "setdefault", mproc_build("[ii]", 5, 5), "5");
+  str_is(d, "{1: 't', 2: None, 4: 4, 7: 7, 8: 8, 10: 10, 11: 11, 13: 13, "
+            "14: 14, 16: 16, 17: 17, 19: 19, 20: 20, 22: 22, 23: 23, 25: "
+            "25, 26: 26, 28: 28, 29: 29, 31: 31, 32: 32, 34: 34, 35: 35, 3: "
+            "'a', 0: 'b', (1, 2): 8, 5: 5}");
+  call_is(d, "__len__", NULL, "27");
+  call_is(d, "__getitem__", mproc_build("[f]", 1.0), "'t'");
+  call_is(d, "__getitem__", mproc_build("[b]", 1), "'t'");
+  call_is(d, "__contains__", mproc_build("[f]", 2.0), "True");
+  call_is(d, "__contains__", mproc_build("[f]", 2.5), "False");
+  call_is(d, "get", mproc_build("[(ii)]", 1, 2), "8");
+  /* keys / values / items / for k in d, in that order */
+  call_is(d, "copy", NULL, NULL);
+  call_is(d, "clear", NULL, "None");
+  call_is(d, "update", mproc_build("[[(ni)(ss)]]", 1, "k", "v"), "None");
+  call_is(d, "update", mproc_build("[{(ii)s}]", 1, 2, "t"), "None");
+  call_is(d, "keys", NULL, "[None, 'k', (1, 2)]");
+  call_is(d, "__iter__", NULL, "[None, 'k', (1, 2)]");
+  call_is(d, "values", NULL, "[1, 'v', 't']");
+  call_is(d, "items", NULL, "[(None, 1), ('k', 'v'), ((1, 2), 't')]");
+  /* Python's KeyError texts: KeyError: (2, 3), KeyError: 'zz' */
+  call_fails(d, "__getitem__", mproc_build("[(ii)]", 2, 3), MPROC_EKEY,
+             "KeyError: (2, 3)");
+  call_fails(d, "__delitem__", mproc_build("[s]", "zz"), MPROC_EKEY,
+             "KeyError: 'zz'");
+  call_fails(d, "pop", mproc_build("[f]", 0.5), MPROC_EKEY, "KeyError: 0.5");
+  call_fails(d, "pop", mproc_build("[[i]i]", 1, 2), MPROC_ETYPE,
+             "unhashable type: 'list'");
+  call_fails(d, "__iter__", mproc_build("[i]", 1), MPROC_ETYPE,
+             "exactly 0 arguments");
+  str_is(d, "{None: 1, 'k': 'v', (1, 2): 't'}");
+  /* popitem takes the last key even when it equals nothing (NaN) */
+  call_is(d, "__setitem__", mproc_build("[fi]", NAN, 1), "None");
+  call_fails(d, "__getitem__", mproc_build("[f]", NAN), MPROC_EKEY,
+             "KeyError: nan");
+  call_is(d, "popitem", NULL, "(nan, 1)");
+  call_is(d, "popitem", NULL, "((1, 2), 't')");
   mproc_proxy_free(d);
   mproc_manager_free(m);
 }
@@ -743,6 +815,52 @@ START_TEST(garbage_after_auth) {
   ck_mproc_ok(mproc_manager_connect(&c, mproc_manager_address(m), "k", 1));
   ck_mproc_ok(mproc_manager_list(c, mproc_build("[i]", 1), &l));
   str_is(l, "[1]");
+  mproc_proxy_free(l);
+  mproc_manager_free(c);
+  mproc_manager_free(m);
+}
+END_TEST
+
+/* An int beyond int64 in a request (a Python client's 2**64): answered
+ * with MPROC_EBADMSG and the words, the connection goes on; a list * 2**62
+ * is a MemoryError at once (the server does not fill its memory first). */
+START_TEST(bigint_request_answered) {
+  /* [1, 0, "list", [2**64 - 1], None]: create a list of one huge int */
+  static const unsigned char big[] = {0xd9, 0xd9, 0xf7, /* the header */
+                                      0x85, 0x01, 0x00, 0x64, 'l',  'i',
+                                      's',  't',  0x81, 0x1b, 0xff, 0xff,
+                                      0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                      0xf6};
+  mproc_manager *m = start_with("k", 5, 0, 0), *c = NULL;
+  mproc_conn *rc = raw_auth(m, "k");
+  mproc_value *rep = NULL, *req;
+  mproc_proxy *l = NULL;
+  size_t round;
+  for (round = 0; round < 2; round++) {
+    ck_mproc_ok(mproc_conn_send_bytes(rc, big, sizeof big));
+    ck_mproc_ok(mproc_conn_recv(rc, &rep));
+    ck_assert_int_eq(arg_i64(rep, 0), MPROC_EBADMSG);
+    ck_assert_msg(strstr(mproc_value_str(mproc_list_get(rep, 1)),
+                         "integer beyond int64"),
+                  "%s", mproc_value_str(mproc_list_get(rep, 1)));
+    mproc_value_free(rep);
+  }
+  /* the same connection still serves: count the objects */
+  req = mproc_build("[iinn]", MPROC__OP_COUNT, 0);
+  ck_mproc_ok(mproc_conn_send(rc, req));
+  mproc_value_free(req);
+  ck_mproc_ok(mproc_conn_recv(rc, &rep));
+  ck_assert_int_eq(arg_i64(rep, 0), 0);
+  ck_assert_int_eq(arg_i64(rep, 1), 0);
+  mproc_value_free(rep);
+  mproc_conn_free(rc);
+  ck_mproc_ok(mproc_manager_connect(&c, mproc_manager_address(m), "k", 1));
+  ck_mproc_ok(mproc_manager_list(c, mproc_build("[ii]", 1, 2), &l));
+  call_fails(l, "__mul__", mproc_build("[L]", (int64_t)1 << 62), MPROC_ENOMEM,
+             "MemoryError");
+  call_fails(l, "__imul__", mproc_build("[L]", (int64_t)INT64_MAX), MPROC_ENOMEM,
+             "MemoryError");
+  str_is(l, "[1, 2]");
   mproc_proxy_free(l);
   mproc_manager_free(c);
   mproc_manager_free(m);
@@ -1526,6 +1644,7 @@ Suite *mproc_suite_manager(void) {
   TCase *tc = tcase_create("types");
   tcase_add_test(tc, list_methods);
   tcase_add_test(tc, dict_methods);
+  tcase_add_test(tc, dict_python_semantics);
   tcase_add_test(tc, namespace_value_array);
   suite_add_tcase(s, tc);
   tc = tcase_create("travel");
@@ -1544,6 +1663,7 @@ Suite *mproc_suite_manager(void) {
   tcase_add_test(tc, session_counted_at_handshake);
   tcase_add_test(tc, connection_cap);
   tcase_add_test(tc, garbage_after_auth);
+  tcase_add_test(tc, bigint_request_answered);
   suite_add_tcase(s, tc);
   tc = tcase_create("sync");
   tcase_add_test(tc, queue_and_joinable);

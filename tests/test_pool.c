@@ -2354,6 +2354,136 @@ START_TEST(test_direct_first) {
 }
 END_TEST
 
+
+/* A garbled answer to a direct apply (MPROC_TEST_FAULT=pool-garble: each
+ * reply lacks its last byte) fails the task with MPROC_EBADMSG and never
+ * runs it again: each apply puts exactly one item (a second run would
+ * put two), none is handed back, and the pool goes on. */
+START_TEST(test_direct_garbled) {
+  mproc_queue *q = NULL;
+  mproc_pool *p = NULL;
+  mproc_pool_opts po = MPROC_POOL_OPTS_INIT;
+  mproc_value *initargs = mproc_list(), *arg = mproc_int(7), *got = NULL;
+  unsigned long n0, a0 = 0, a1 = 0;
+  int tries, direct = 0, items = 0;
+
+  ck_mproc_ok(mproc_queue_new(&q, 0));
+  mproc_list_append(initargs, mproc_queue_ref(q));
+  po.processes = 1;
+  po.initializer = init_queue;
+  po.initargs = initargs;
+  ck_mproc_ok(mproc__plat_setenv("MPROC_TEST_FAULT", "pool-garble"));
+  ck_mproc_ok(mproc_pool_new(&p, &po)); /* replacements garble too */
+  mproc_value_free(initargs);
+  n0 = mproc__pool_ndirect(p, &a0);
+  for (tries = 0; tries < 100 && !direct; tries++) {
+    ck_mproc(mproc_pool_apply(p, t_put, arg, &got), MPROC_EBADMSG);
+    ck_assert_msg(strstr(mproc_last_error(), "malformed result message"),
+                  "%s", mproc_last_error());
+    direct = mproc__pool_ndirect(p, NULL) > n0;
+    if (!direct)
+      mproc_sleep(0.02);
+  }
+  ck_mproc_ok(mproc__plat_setenv("MPROC_TEST_FAULT", NULL));
+  ck_assert_msg(direct, "no apply took the direct path in %d tries", tries);
+  mproc__pool_ndirect(p, &a1);
+  ck_assert_uint_eq(a1, a0); /* nothing handed back */
+  /* one item per apply, then nothing more (a re-run would add one) */
+  while (mproc_queue_get(q, &got, items < tries ? 60 : 1.0) == 0) {
+    mproc_value_free(got);
+    items++;
+  }
+  ck_assert_int_eq(items, tries);
+  mproc_pool_terminate(p);
+  mproc_pool_free(p);
+  mproc_value_free(arg);
+  mproc_queue_free(q);
+}
+END_TEST
+
+/* A direct apply reads its answer in the wire's one format (a run of one
+ * result: a bare item, or the failure record): every kind of value, a
+ * None, a failure with its message and a result that cannot be sent come
+ * back as the handler gives them, each answered directly (nothing handed
+ * back, no worker killed or replaced). */
+START_TEST(test_direct_values) {
+  mproc_queue *q = NULL;
+  mproc_pool *p = NULL;
+  mproc_pool_opts po = MPROC_POOL_OPTS_INIT;
+  mproc_value *initargs = mproc_list(), *args[9], *res = NULL;
+  unsigned long n0, a0 = 0, n1, a1 = 0;
+  long pid0 = 0, pid1 = 0;
+  int i;
+
+  ck_mproc_ok(mproc_queue_new(&q, 0));
+  mproc_list_append(initargs, mproc_queue_ref(q));
+  po.processes = 1;
+  po.initializer = init_queue;
+  po.initargs = initargs;
+  ck_mproc_ok(mproc_pool_new(&p, &po));
+  mproc_value_free(initargs);
+  args[0] = mproc_int(0);
+  args[1] = mproc_int(300);
+  args[2] = mproc_int(-5);
+  args[3] = mproc_int((int64_t)1 << 40);
+  args[4] = mproc_float(1.5);
+  args[5] = mproc_str("h\xc3\xa9");
+  args[6] = mproc_list();
+  mproc_list_append(args[6], mproc_int(7));
+  mproc_list_append(args[6], mproc_str("a"));
+  mproc_list_append(args[6], mproc_none());
+  args[7] = mproc_str("none");
+  args[8] = mproc_str("fail");
+  warm_direct(p);
+  ck_assert_int_eq(mproc_pool_pids(p, &pid0, 1), 1);
+  n0 = mproc__pool_ndirect(p, &a0);
+  /* each until it goes direct (the handler may be between its waits) */
+  for (i = 0; i < 10; i++) {
+    int tries = 0, direct = 0;
+    for (tries = 0; tries < 50 && !direct; tries++) {
+      unsigned long before = mproc__pool_ndirect(p, NULL);
+      if (i == 9) {
+        ck_mproc(mproc_pool_apply(p, t_return_queue, args[7], &res),
+                 MPROC_EINHERIT);
+        ck_assert_ptr_null(res);
+        ck_assert_msg(strstr(mproc_last_error(), "the result cannot be sent"),
+                      "%s", mproc_last_error());
+        ck_assert_msg(strstr(mproc_last_error(), "through inheritance"),
+                      "%s", mproc_last_error());
+      } else if (i == 8) {
+        ck_mproc(mproc_pool_apply(p, t_echo, args[i], &res), MPROC_EKEY);
+        ck_assert_ptr_null(res);
+        ck_assert_msg(strstr(mproc_last_error(), "task failed in worker") &&
+                          strstr(mproc_last_error(), "echo refuses fail"),
+                      "%s", mproc_last_error());
+      } else if (i == 7) {
+        ck_mproc_ok(mproc_pool_apply(p, t_echo, args[i], &res));
+        ck_assert_ptr_null(res);
+      } else {
+        ck_mproc_ok(mproc_pool_apply(p, t_echo, args[i], &res));
+        ck_assert_msg(mproc_value_equal(res, args[i]), "value %d", i);
+        mproc_value_free(res);
+        res = NULL;
+      }
+      direct = mproc__pool_ndirect(p, NULL) > before;
+      if (!direct)
+        mproc_sleep(0.01);
+    }
+    ck_assert_msg(direct, "case %d never took the direct path", i);
+  }
+  n1 = mproc__pool_ndirect(p, &a1);
+  /* answered directly: none handed back (so no worker killed) */
+  ck_assert_int_ge(n1 - n0, 10);
+  ck_assert_int_eq(a1, a0);
+  ck_assert_int_eq(mproc_pool_pids(p, &pid1, 1), 1);
+  ck_assert_int_eq(pid1, pid0);
+  for (i = 0; i < 9; i++)
+    mproc_value_free(args[i]);
+  mproc_pool_free(p);
+  mproc_queue_free(q);
+}
+END_TEST
+
 typedef struct direct_ctx {
   mproc_pool *p;
   int base, bad, died, rc;
@@ -2570,6 +2700,8 @@ Suite *mproc_suite_pool(void) {
   tc = tcase_create("direct");
   tcase_add_test(tc, test_direct_faults);
   tcase_add_test(tc, test_direct_first);
+  tcase_add_test(tc, test_direct_values);
+  tcase_add_test(tc, test_direct_garbled);
   tcase_add_test(tc, test_direct_threads);
   tcase_add_test(tc, test_batch_first_cancelled);
   suite_add_tcase(s, tc);

@@ -1,5 +1,6 @@
 /*
- * test_value.c - the value tree, repr/str and mproc_build.
+ * test_value.c - the value tree, repr/str and mproc_build; the O(1) dict
+ * delete the Manager uses (order, work counted, a random model).
  *
  * Every expected repr string below was checked against python3's repr().
  */
@@ -734,6 +735,173 @@ START_TEST(test_hash_flood) {
 }
 END_TEST
 
+/* The Manager's dict delete (mproc__table_del): O(1) with Python's order.
+ * The expected repr and popitem came from python3 running the same ops. */
+static void del_ok(mproc_value *d, mproc_value *key) {
+  ck_assert_int_eq(mproc__table_del(d, key, NULL, NULL), 1);
+  mproc_value_free(key);
+}
+
+START_TEST(test_dict_delete_order) {
+  mproc_value *d = mproc_dict(), *k = NULL, *v = NULL, *c;
+  char *s = NULL;
+  int i;
+  for (i = 0; i < 40; i++)
+    ck_mproc_ok(mproc_dict_set(d, mproc_int(i), mproc_int(i)));
+  for (i = 0; i < 40; i += 3)
+    del_ok(d, mproc_int(i));
+  ck_mproc_ok(mproc_dict_set(d, mproc_int(3), mproc_str("a")));
+  ck_mproc_ok(mproc_dict_set(d, mproc_int(0), mproc_str("b")));
+  ck_mproc_ok(mproc_dict_set(d, mproc_float(1.0), mproc_str("x")));
+  ck_mproc_ok(mproc_dict_set(d, mproc_build("(ii)", 1, 2), mproc_int(7)));
+  del_ok(d, mproc_int(38));
+  del_ok(d, mproc_float(37.0)); /* 37.0 == 37 */
+  /* popitem: the last entry */
+  {
+    size_t last = mproc__table_used(d) - 1;
+    ck_assert_int_eq(
+        mproc__table_del(d, d->u.dict.e[last].key, &k, &v), 1);
+  }
+  ck_mproc_ok(mproc_repr(k, &s));
+  ck_assert_str_eq(s, "(1, 2)");
+  mproc_free(s);
+  ck_assert(mproc_value_equal(v, mproc_int(7)));
+  mproc_value_free(k);
+  mproc_value_free(v);
+  ck_mproc_ok(mproc_dict_set(d, mproc_float(2.0), mproc_none()));
+  ck_mproc_ok(mproc_dict_set(d, mproc_build("(ii)", 1, 2), mproc_int(8)));
+  del_ok(d, mproc_int(5));
+  for (i = 100; i < 140; i++)
+    ck_mproc_ok(mproc_dict_set(d, mproc_int(i), mproc_int(0)));
+  for (i = 100; i < 140; i++)
+    del_ok(d, mproc_int(i));
+  ck_mproc_ok(mproc_dict_set(d, mproc_bool(1), mproc_str("t")));
+  ck_mproc_ok(mproc_dict_set(d, mproc_int(5), mproc_int(5)));
+  /* absent keys, an unhashable one */
+  k = mproc_int(999);
+  ck_assert_int_eq(mproc__table_del(d, k, NULL, NULL), 0);
+  mproc_value_free(k);
+  k = mproc_list();
+  ck_assert_int_eq(mproc__table_del(d, k, NULL, NULL), MPROC_ETYPE);
+  mproc_value_free(k);
+  ck_assert_uint_eq(mproc_dict_len(d), 27);
+  ck_mproc_ok(mproc_repr(d, &s));
+  ck_assert_str_eq(s, "{1: 't', 2: None, 4: 4, 7: 7, 8: 8, 10: 10, 11: 11, "
+                      "13: 13, 14: 14, 16: 16, 17: 17, 19: 19, 20: 20, 22: "
+                      "22, 23: 23, 25: 25, 26: 26, 28: 28, 29: 29, 31: 31, "
+                      "32: 32, 34: 34, 35: 35, 3: 'a', 0: 'b', (1, 2): 8, "
+                      "5: 5}");
+  mproc_free(s);
+  /* positional access, copy, equality and the codec skip the holes */
+  ck_mproc_ok(mproc_dict_item(d, 26, &k, &v));
+  ck_assert(mproc_value_equal(k, mproc_int(5)));
+  c = mproc_value_copy(d);
+  ck_assert(mproc_value_equal(c, d));
+  mproc_value_free(c);
+  {
+    void *buf = NULL;
+    size_t n = 0;
+    ck_mproc_ok(mproc_encode(d, &buf, &n));
+    ck_mproc_ok(mproc_decode(buf, n, &c));
+    mproc_free(buf);
+    ck_assert_uint_eq(mproc__table_used(c), 27); /* no holes */
+    ck_assert(mproc_value_equal(c, d));
+    mproc_value_free(c);
+  }
+  mproc_value_free(d);
+}
+END_TEST
+
+/* 100 000 inserts then deletes (in insertion order, then in reverse):
+ * the probes and entry moves stay O(1) each (a delete that closed the gap
+ * would move ~n^2/2 = 5e9 entries). */
+START_TEST(test_dict_delete_work) {
+  const int n = 100000;
+  int pass, i;
+  for (pass = 0; pass < 2; pass++) {
+    mproc_value *d = mproc_dict(), *k;
+    size_t w;
+    mproc__dict_work(1);
+    for (i = 0; i < n; i++)
+      ck_mproc_ok(mproc_dict_set(d, mproc_int(i), mproc_none()));
+    for (i = 0; i < n; i++) {
+      k = mproc_int(pass ? n - 1 - i : i);
+      ck_assert_int_eq(mproc__table_del(d, k, NULL, NULL), 1);
+      mproc_value_free(k);
+    }
+    w = mproc__dict_work(0);
+    ck_assert_uint_eq(mproc_dict_len(d), 0);
+    ck_assert_msg(w < (size_t)n * 12, "pass %d: work %lu for %d keys", pass,
+                  (unsigned long)w, n);
+    /* and refilled: the holes go at the next resize */
+    for (i = 0; i < 1000; i++)
+      ck_mproc_ok(mproc_dict_set(d, mproc_int(i), mproc_int(i)));
+    ck_assert_uint_eq(mproc_dict_len(d), 1000);
+    ck_assert_uint_le(mproc__dict_probes(d), 5000); /* dummies stay */
+    mproc_value_free(d);
+  }
+}
+END_TEST
+
+/* Random inserts, deletes and popitems against a plain model of Python's
+ * dict (keys in insertion order): same order and values at every step,
+ * across resizes, dummies filling the index and shrinking back to a small
+ * dense table. */
+START_TEST(test_dict_delete_model) {
+  enum { KEYS = 200, OPS = 30000 };
+  int order[KEYS], val[KEYS], n = 0, op, i, j;
+  uint64_t x = 12345;
+  mproc_value *d = mproc_dict(), *k, *v;
+  for (op = 0; op < OPS; op++) {
+    int key, kind;
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    key = (int)((x >> 33) % (op % 5000 < 2500 ? KEYS : 24));
+    kind = (int)((x >> 20) % 7);
+    for (i = 0; i < n && order[i] != key; i++)
+      ;
+    if (kind < 3) { /* d[key] = op */
+      ck_mproc_ok(mproc_dict_set(d, mproc_int(key), mproc_int(op)));
+      if (i == n)
+        order[n++] = key;
+      val[key] = op;
+    } else if (kind < 6) { /* del d[key] */
+      k = (x >> 40) & 1 ? mproc_float(key) : mproc_int(key);
+      ck_assert_int_eq(mproc__table_del(d, k, NULL, &v), i < n);
+      mproc_value_free(k);
+      if (i < n) {
+        int64_t got = -1;
+        ck_mproc_ok(mproc_value_get_int(v, &got));
+        ck_assert_int_eq(got, val[key]);
+        mproc_value_free(v);
+        memmove(order + i, order + i + 1, (size_t)(n - i - 1) * sizeof *order);
+        n--;
+      }
+    } else if (n > 0) { /* popitem */
+      size_t last = mproc__table_used(d) - 1;
+      int64_t got = -1;
+      ck_assert_int_eq(mproc__table_del(d, d->u.dict.e[last].key, &k, &v), 1);
+      ck_mproc_ok(mproc_value_get_int(k, &got));
+      ck_assert_int_eq(got, order[n - 1]);
+      mproc_value_free(k);
+      mproc_value_free(v);
+      n--;
+    }
+    ck_assert_uint_eq(mproc_dict_len(d), (size_t)n);
+    if (op % 97 == 0 || op == OPS - 1)
+      for (j = 0; j < n; j++) {
+        int64_t kk = -1, vv = -1;
+        ck_mproc_ok(mproc_dict_item(d, (size_t)j, &k, &v));
+        ck_mproc_ok(mproc_value_get_int(k, &kk));
+        ck_mproc_ok(mproc_value_get_int(v, &vv));
+        ck_assert_int_eq(kk, order[j]);
+        ck_assert_int_eq(vv, val[order[j]]);
+        ck_assert_ptr_eq(mproc_dict_get(d, k), v);
+      }
+  }
+  mproc_value_free(d);
+}
+END_TEST
+
 Suite *mproc_suite_value(void) {
   Suite *s = suite_create("value");
   TCase *tc = tcase_create("value");
@@ -754,6 +922,9 @@ Suite *mproc_suite_value(void) {
   tcase_add_test(tc, test_set);
   tcase_add_test(tc, test_singletons);
   tcase_add_test(tc, test_hash_flood);
+  tcase_add_test(tc, test_dict_delete_order);
+  tcase_add_test(tc, test_dict_delete_work);
+  tcase_add_test(tc, test_dict_delete_model);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -529,8 +529,9 @@ mproc_value *mproc__mgr_copy(const mproc_value *v) {
     }
     if (v && v->type == MPROC_T_DICT) {
       c = mproc_dict();
-      for (i = 0; c && i < v->u.dict.n; i++)
-        if (mproc_dict_set(c, mproc__mgr_copy(v->u.dict.e[i].key),
+      for (i = 0; c && i < mproc__table_used(v); i++)
+        if (v->u.dict.e[i].key && /* not a hole */
+            mproc_dict_set(c, mproc__mgr_copy(v->u.dict.e[i].key),
                            mproc__mgr_copy(v->u.dict.e[i].val)) != 0) {
           mproc_value_free(c);
           return NULL;

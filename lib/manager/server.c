@@ -609,9 +609,13 @@ static int serve_joined(mproc__mserver *s, mproc_conn *c, session *x) {
       break; /* EOF, too big (nothing allocated), or broken framing */
     rc = mproc__decode(buf, n, &req, NULL);
     mproc_free(buf);
-    if (rc == MPROC_EINVAL || rc == MPROC_EKEY) {
+    if (rc == MPROC_EINVAL || rc == MPROC_EKEY ||
+        (rc == MPROC_EBADMSG &&
+         strstr(mproc_last_error(), "integer beyond int64"))) {
       /* A well-formed message with a proxy this server cannot take (of
-       * another address, or to an object that is gone): say so. */
+       * another address, or to an object that is gone), or with an int
+       * that mproc's values cannot hold (a Python client's 2**64): say
+       * so; the framing is intact, so the connection goes on. */
       if ((rc = reply(c, rc, NULL)) != 0)
         break;
       continue;

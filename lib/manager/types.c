@@ -13,7 +13,8 @@
  * a state are taken from the request's arguments; results are deep copies
  * (mproc__mgr_copy: proxies inside take their own reference).  A slice is
  * the tuple (start, stop[, step]) of ints or None.  Deleting from a dict
- * rebuilds it (O(n)): value.c has no delete yet.
+ * is O(1) (mproc__table_del; order kept as Python's); a dict state may
+ * then hold holes, so its entries are read up to mproc__table_used.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -239,8 +240,9 @@ static int list_from(mproc_value *src, mproc_value **out, const char *what) {
       }
   } else if (src->type == MPROC_T_DICT || src->type == MPROC_T_SET) {
     l = mproc_list();
-    for (i = 0; l && i < src->u.dict.n; i++)
-      if (mproc_list_append(l, mproc__mgr_copy(src->u.dict.e[i].key)) != 0) {
+    for (i = 0; l && i < mproc__table_used(src); i++)
+      if (src->u.dict.e[i].key && /* not a hole */
+          mproc_list_append(l, mproc__mgr_copy(src->u.dict.e[i].key)) != 0) {
         mproc_value_free(l);
         return MPROC_ENOMEM;
       }
@@ -510,7 +512,13 @@ static int list_call(mproc_value **st, const char *m, mproc_value *a,
                                                          "sequence by "
                                                          "non-int: count"))
       return MPROC_ETYPE;
-    r = mproc_list();
+    /* The whole list at once, as Python: a huge count is a MemoryError
+     * now, not after the server has filled its memory. */
+    if (x > 0 && n > 0 && (uint64_t)x > (uint64_t)(SIZE_MAX / 16) / n)
+      return mproc__err(MPROC_ENOMEM, "MemoryError: a list of %lld * %lu "
+                                      "items",
+                        (long long)x, (unsigned long)n);
+    r = mproc__seq_new(MPROC_T_LIST, x > 0 ? (size_t)x * n : 0);
     for (k = 0; r && k < x; k++)
       for (i = 0; i < n; i++)
         if (mproc_list_append(r, mproc__mgr_copy(l->u.list.items[i])) != 0) {
@@ -547,46 +555,11 @@ static int list_call(mproc_value **st, const char *m, mproc_value *a,
 
 /* ---- dict ------------------------------------------------------------------ */
 
-/* The dict without entry idx (rebuilt; value.c has no delete). */
-static int dict_remove(mproc_value **st, size_t idx, mproc_value **val_out) {
-  mproc_value *old = *st, *d = mproc_dict();
-  size_t i;
-  if (!d)
-    return MPROC_ENOMEM;
-  /* Reserve by re-adding: on failure nothing has moved yet. */
-  for (i = 0; i < old->u.dict.n; i++) {
-    if (i == idx)
-      continue;
-    if (mproc_dict_set(d, old->u.dict.e[i].key, old->u.dict.e[i].val) != 0) {
-      /* Undo: the entries moved so far still belong to old. */
-      d->u.dict.n = 0;
-      mproc_value_free(d);
-      return MPROC_ENOMEM;
-    }
-  }
-  if (val_out)
-    *val_out = old->u.dict.e[idx].val;
-  else
-    mproc_value_free(old->u.dict.e[idx].val);
-  mproc_value_free(old->u.dict.e[idx].key);
-  old->u.dict.n = 0; /* the rest now belong to d */
-  mproc_value_free(old);
-  *st = d;
-  return 0;
-}
-
-static int dict_index(const mproc_value *d, const mproc_value *key,
-                      size_t *idx) {
-  size_t i;
-  mproc_value *v = mproc_dict_get(d, key);
-  if (!v)
-    return 0;
-  for (i = 0; i < d->u.dict.n; i++)
-    if (d->u.dict.e[i].val == v) {
-      *idx = i;
-      return 1;
-    }
-  return 0;
+/* Delete key from the dict d: 1 (the value to *val_out, or freed), 0
+ * if absent, or an error code (an unhashable key). */
+static int dict_del(mproc_value *d, const mproc_value *key,
+                    mproc_value **val_out) {
+  return mproc__table_del(d, key, NULL, val_out);
 }
 
 static int key_error(const mproc_value *key) {
@@ -603,8 +576,10 @@ static int dict_update(mproc_value *d, mproc_value *src) {
   size_t i;
   int rc = 0;
   if (src->type == MPROC_T_DICT) {
-    for (i = 0; rc == 0 && i < src->u.dict.n; i++) {
+    for (i = 0; rc == 0 && i < mproc__table_used(src); i++) {
       mproc__dentry *e = &src->u.dict.e[i];
+      if (!e->key)
+        continue; /* a hole */
       rc = mproc_dict_set(d, mproc__mgr_copy(e->key), e->val);
       e->val = mproc_none();
     }
@@ -644,9 +619,11 @@ static int dict_create(mproc_value *args, mproc_value **state) {
 static int dict_list(const mproc_value *d, int what, mproc_value **res) {
   mproc_value *r = mproc_list();
   size_t i;
-  for (i = 0; r && i < d->u.dict.n; i++) {
+  for (i = 0; r && i < mproc__table_used(d); i++) {
     const mproc__dentry *e = &d->u.dict.e[i];
     mproc_value *item;
+    if (!e->key)
+      continue; /* a hole */
     if (what == 0)
       item = mproc__mgr_copy(e->key);
     else if (what == 1)
@@ -694,13 +671,14 @@ static int dict_call(mproc_value **st, const char *m, mproc_value *a,
     int pop = m[0] == 'p';
     if (want_args(m, a, 1, pop ? 2 : 1))
       return MPROC_ETYPE;
-    if (!dict_index(d, arg(a, 0), &idx)) {
+    v = NULL;
+    if ((rc = dict_del(d, arg(a, 0), pop ? &v : NULL)) < 0)
+      return rc;
+    if (rc == 0) {
       if (pop && nargs(a) > 1)
         return ret(res, take(a, 1));
       return key_error(arg(a, 0));
     }
-    if ((rc = dict_remove(st, idx, pop ? &v : NULL)) != 0)
-      return rc;
     return ret(res, pop ? v : mproc_none());
   }
   if (!strcmp(m, "popitem")) {
@@ -709,14 +687,13 @@ static int dict_call(mproc_value **st, const char *m, mproc_value *a,
       return MPROC_ETYPE;
     if (d->u.dict.n == 0)
       return mproc__err(MPROC_EKEY, "popitem(): dictionary is empty");
-    idx = d->u.dict.n - 1;
-    t = mproc_tuple();
-    k = mproc__mgr_copy(d->u.dict.e[idx].key);
-    if (!t || !k || (rc = dict_remove(st, idx, &v)) != 0) {
-      mproc_value_free(t);
-      mproc_value_free(k);
+    /* Python's LIFO order: the last entry (never a hole: trailing holes
+     * go at once). */
+    idx = mproc__table_used(d) - 1;
+    k = v = NULL;
+    if (!(t = mproc_tuple()))
       return MPROC_ENOMEM;
-    }
+    mproc__table_del(d, d->u.dict.e[idx].key, &k, &v);
     mproc_tuple_append(t, k);
     mproc_tuple_append(t, v);
     return ret(res, t);
@@ -751,7 +728,8 @@ static int dict_call(mproc_value **st, const char *m, mproc_value *a,
   }
   if (!strcmp(m, "copy"))
     return want_args(m, a, 0, 0) ? MPROC_ETYPE : copy_out(res, d);
-  if (!strcmp(m, "keys"))
+  /* for k in d: the keys as a list (Python: an iterator proxy over them) */
+  if (!strcmp(m, "keys") || !strcmp(m, "__iter__"))
     return want_args(m, a, 0, 0) ? MPROC_ETYPE : dict_list(d, 0, res);
   if (!strcmp(m, "values"))
     return want_args(m, a, 0, 0) ? MPROC_ETYPE : dict_list(d, 1, res);
@@ -779,8 +757,7 @@ static int ns_create(mproc_value *args, mproc_value **state) {
 
 static int ns_call(mproc_value **st, const char *m, mproc_value *a,
                    mproc_value **res) {
-  const mproc_value *name = arg(a, 0);
-  size_t idx;
+  const mproc_value *name = arg(a, 0), *v;
   int get = !strcmp(m, "__getattribute__"), set = !strcmp(m, "__setattr__"),
       del = !strcmp(m, "__delattr__");
   int rc;
@@ -798,15 +775,13 @@ static int ns_call(mproc_value **st, const char *m, mproc_value *a,
       return rc;
     return ret(res, mproc_none());
   }
-  if (!dict_index(*st, name, &idx))
-    return mproc__err(MPROC_EKEY, "AttributeError: 'Namespace' object has "
-                                  "no attribute '%s'",
-                      name->u.s.p);
-  if (get)
-    return copy_out(res, (*st)->u.dict.e[idx].val);
-  if ((rc = dict_remove(st, idx, NULL)) != 0)
-    return rc;
-  return ret(res, mproc_none());
+  if (get && (v = mproc_dict_get(*st, name)) != NULL)
+    return copy_out(res, v);
+  if (!get && (rc = dict_del(*st, name, NULL)) != 0)
+    return rc < 0 ? rc : ret(res, mproc_none());
+  return mproc__err(MPROC_EKEY, "AttributeError: 'Namespace' object has "
+                                "no attribute '%s'",
+                    name->u.s.p);
 }
 
 /* ---- Value and Array ----------------------------------------------------------- */
@@ -1018,9 +993,9 @@ int mproc__mtype_repr(const mproc__mtype *t, const mproc_value *s,
     return mproc_repr(s, out);
   if (!strcmp(t->typeid, "Namespace")) {
     rc = mproc__buf_append(&b, "Namespace(", 10);
-    for (i = 0; rc == 0 && i < s->u.dict.n; i++) {
+    for (i = 0; rc == 0 && i < mproc__table_used(s); i++) {
       const mproc__dentry *e = &s->u.dict.e[i];
-      if (e->key->type != MPROC_T_STR || e->key->u.s.p[0] == '_')
+      if (!e->key || e->key->type != MPROC_T_STR || e->key->u.s.p[0] == '_')
         continue; /* Python hides names starting with '_' */
       if (b.len > 10)
         rc = mproc__buf_append(&b, ", ", 2);

@@ -2160,10 +2160,10 @@ int mproc__pool_submit(mproc_pool *p, int kind, mproc_task_fn fn,
  * The handler publishes its idle workers (`avail`) just before its own
  * wait and waits on their sentinels only, never their connections, so it
  * neither reads the answer nor wakes for it; a lent worker it waits on
- * not at all.  Anything but a well-formed answer - the worker died
- * (EOF, sentinel), the hard time limit passed (the wait's timeout), a
- * garbled message (the worker is killed, as the handler does) - hands
- * the task back (`adopt`): the handler takes it as in flight in slot 0
+ * not at all.  A garbled answer fails the task with MPROC_EBADMSG and
+ * kills the worker, as the handler does (never a second run: the task
+ * may have run).  No answer - the worker died (EOF, sentinel), the hard
+ * time limit passed (the wait's timeout) - hands the task back (`adopt`): the handler takes it as in flight in slot 0
  * of that worker and settles it exactly as any other (worker_died,
  * check_limits, terminate), while the caller waits as apply_async + get.
  * A sync apply has no callbacks and no handle to cancel; terminate waits
@@ -2192,17 +2192,14 @@ static void borrow_locked(mproc_pool *p, lend *l) {
   }
 }
 
-/* The one answer of a direct task: 1 when well-formed (code, value or
- * message set), 0 when not.  The same wire as the handler's (engine.h
- * M_RESULTS: one result of a run, read by read_result): reading the old
- * layout here (code, length, CBOR) took every direct answer for garbled
- * after the results became runs, so the worker was killed and its task,
- * already run, was handed back and run a second time. */
+/* The one answer of a direct task (its M_RESULTS, one result read by
+ * read_result as the handler reads a run): 1 when well-formed (code,
+ * value or message set), 0 when not. */
 static int direct_parse(worker *w, uint64_t id, const void *buf, size_t n,
                         int *code, mproc_value **v, char **msg) {
   mproc__rd r;
   mproc__itemdec d;
-  int stop;
+  int rc;
   r.p = buf;
   r.end = r.p + n;
   r.bad = 0;
@@ -2212,20 +2209,19 @@ static int direct_parse(worker *w, uint64_t id, const void *buf, size_t n,
   d.p = r.p;
   d.end = r.end;
   d.left = 1;
+  d.noslab = 1; /* one value, the caller's alone */
   d.slab = NULL;
-  d.noslab = 1;
-  stop = read_result(&d, w, code, v, msg);
+  rc = read_result(&d, w, code, v, msg);
   mproc__itemdec_done(&d);
-  if (stop ? *code == 0 : d.p != d.end) {
-    /* garbled (or more than the one result) */
-    mproc_value_free(*v);
-    free(*msg);
-    *v = NULL;
-    *msg = NULL;
-    *code = 0;
-    return 0;
-  }
-  return 1;
+  if (rc ? *code != 0 : d.p == d.end)
+    return 1; /* a value, a failure record, or a result that cannot be
+                 decoded (it fails the task, as in a run) */
+  mproc_value_free(*v);
+  *v = NULL;
+  free(*msg);
+  *msg = NULL;
+  *code = 0;
+  return 0;
 }
 
 /* Run call j (one task) on the borrowed worker, then give it back. */
@@ -2237,7 +2233,7 @@ static int direct_run(mproc_pool *p, lend *l, mproc_async *j,
   chunk *c = calloc(1, sizeof *c);
   mproc_value *v = NULL;
   char *msg = NULL;
-  int code = 0, sent = 0, back = 1, bcast, said = 0;
+  int code = 0, sent = 0, back = 1, bcast, said = 0, garbled = 0;
   long max = p->opts.maxtasksperchild;
   if (c) {
     c->job = j;
@@ -2271,10 +2267,15 @@ static int direct_run(mproc_pool *p, lend *l, mproc_async *j,
           buf = NULL;
           continue;
         }
-        if (direct_parse(w, l->id, buf, n, &code, &v, &msg))
-          back = 0;
-        else
+        back = 0;
+        if (!direct_parse(w, l->id, buf, n, &code, &v, &msg)) {
+          /* It ran (or may have): fail it, never run it again; the
+           * handler replaces the worker it finds dead. */
           mproc_process_kill(w->proc);
+          garbled = 1;
+          code = MPROC_EBADMSG;
+          msg = dupstr("malformed result message from a worker");
+        }
         mproc_free(buf);
         break;
       }
@@ -2294,8 +2295,9 @@ static int direct_run(mproc_pool *p, lend *l, mproc_async *j,
     apr_thread_cond_broadcast(p->cv); /* a terminate waits for it */
     return mproc__async_take(j, result);
   }
-  if (bcast || (max > 0 && w->chunks + x->dsent >= max))
-    wake_locked(p); /* the handler waits without it, or it retires */
+  if (bcast || garbled || (max > 0 && w->chunks + x->dsent >= max))
+    wake_locked(p); /* the handler waits without it, or it retires or
+                       was killed */
   else
     x->avail = 1; /* lendable again: nothing changed for the handler */
   task_done_locked(j, 0, code, v, msg, sent ? w->pid : 0);

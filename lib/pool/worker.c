@@ -277,8 +277,11 @@ int mproc__pool_worker_main(mproc_value *args) {
    * message longer than N bytes cannot be received, as one bigger than a
    * memory limit cannot (wine enforces none); "pool-slow-start:S" - the
    * worker sleeps S seconds before it ignores Ctrl-C (a window as wide as
-   * that, were it not spawned with Ctrl-C held off already). */
+   * that, were it not spawned with Ctrl-C held off already);
+   * "pool-garble" - every reply lacks its last byte (a garbled answer,
+   * which fails its tasks with MPROC_EBADMSG and never re-runs them). */
   const char *fault = getenv("MPROC_TEST_FAULT");
+  int garble = fault && strcmp(fault, "pool-garble") == 0;
   int64_t recv_max = MPROC_NOSIZE;
   if (fault && strncmp(fault, "pool-recv-max:", 14) == 0)
     recv_max = strtoll(fault + 14, NULL, 10);
@@ -340,6 +343,8 @@ int mproc__pool_worker_main(mproc_value *args) {
     }
     if (rc == 1)
       continue;
+    if (garble && out.len > 0)
+      out.len--;
     if (mproc_conn_send_bytes(conn, out.p, out.len) != 0)
       break;
     if (maxtasks > 0 && ++chunks >= maxtasks)

@@ -155,17 +155,20 @@ static int encode_value(enc *e, const mproc_value *v, int depth) {
       rc = encode_value(e, v->u.list.items[i], depth + 1);
     return rc;
   case MPROC_T_SET:
-    n = v->u.dict.n;
     rc = put_head(e, M_TAG, TAG_SET);
     if (rc == 0)
-      rc = put_head(e, M_ARRAY, n);
+      rc = put_head(e, M_ARRAY, v->u.dict.n);
+    n = mproc__table_used(v); /* holes (key NULL) skipped */
     for (i = 0; rc == 0 && i < n; i++)
-      rc = encode_value(e, v->u.dict.e[i].key, depth + 1);
+      if (v->u.dict.e[i].key)
+        rc = encode_value(e, v->u.dict.e[i].key, depth + 1);
     return rc;
   case MPROC_T_DICT:
-    n = v->u.dict.n;
-    rc = put_head(e, M_MAP, n);
+    rc = put_head(e, M_MAP, v->u.dict.n);
+    n = mproc__table_used(v);
     for (i = 0; rc == 0 && i < n; i++) {
+      if (!v->u.dict.e[i].key)
+        continue; /* a hole */
       rc = encode_value(e, v->u.dict.e[i].key, depth + 1);
       if (rc == 0)
         rc = encode_value(e, v->u.dict.e[i].val, depth + 1);
@@ -778,36 +781,6 @@ int mproc__decode_acct(const void *p, size_t n, mproc_value **out,
 
 int mproc_decode(const void *buf, size_t len, mproc_value **out) {
   return mproc__decode(buf, len, out, NULL);
-}
-
-/*
- * A message that is one int (the common pool task argument and result)
- * read without setting a decoder up: *out made with mproc_int and 1, or 0
- * for anything else (then mproc_decode tells).  Used by the pool's worker.
- */
-int mproc__decode_lone_int(const void *buf, size_t n, mproc_value **out) {
-  const unsigned char *in = buf;
-  unsigned h, ai;
-  size_t len, k;
-  uint64_t x;
-  if (n < MAGIC_LEN + 1 || memcmp(in, magic, MAGIC_LEN) != 0)
-    return 0;
-  in += MAGIC_LEN;
-  n -= MAGIC_LEN;
-  h = in[0];
-  ai = h & 31;
-  if (h >= 0x40 || ai >= 28)
-    return 0;
-  len = ai < 24 ? 1 : 1 + ((size_t)1 << (ai - 24));
-  if (n != len)
-    return 0;
-  x = ai < 24 ? ai : 0;
-  for (k = 1; k < len; k++)
-    x = (x << 8) | in[k];
-  if (x > (uint64_t)INT64_MAX)
-    return 0;
-  *out = mproc_int(h < 0x20 ? (int64_t)x : -(int64_t)x - 1);
-  return *out != NULL;
 }
 
 /* ---- runs of items (the pool's wire) -------------------------------------- */

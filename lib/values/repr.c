@@ -231,7 +231,7 @@ static int repr_bytes(mproc__buf *b, const unsigned char *s, size_t n) {
 
 static int repr_value(mproc__buf *b, const mproc_value *v, int depth) {
   char num[32];
-  int rc = 0;
+  int rc = 0, first;
   size_t i, n;
   if (depth > REPR_MAX_DEPTH)
     return mproc__err(MPROC_EINVAL, "repr: nesting deeper than %d",
@@ -292,21 +292,28 @@ static int repr_value(mproc__buf *b, const mproc_value *v, int depth) {
     if (n == 0)
       return put(b, "set()");
     rc = put(b, "{");
-    for (i = 0; rc == 0 && i < n; i++) {
-      if (i)
+    n = mproc__table_used(v); /* holes (key NULL: deleted) skipped */
+    for (i = 0, first = 1; rc == 0 && i < n; i++) {
+      if (!v->u.dict.e[i].key)
+        continue;
+      if (!first)
         rc = put(b, ", ");
+      first = 0;
       if (rc == 0)
-        rc = repr_value(b, mproc_set_item(v, i), depth + 1);
+        rc = repr_value(b, v->u.dict.e[i].key, depth + 1);
     }
     return rc ? rc : put(b, "}");
   case MPROC_T_DICT:
     rc = put(b, "{");
     n = mproc_dict_len(v);
-    for (i = 0; rc == 0 && i < n; i++) {
-      mproc_value *key = NULL, *val = NULL;
-      mproc_dict_item(v, i, &key, &val);
-      if (i)
+    n = mproc__table_used(v); /* holes (key NULL: deleted) skipped */
+    for (i = 0, first = 1; rc == 0 && i < n; i++) {
+      const mproc_value *key = v->u.dict.e[i].key, *val = v->u.dict.e[i].val;
+      if (!key)
+        continue;
+      if (!first)
         rc = put(b, ", ");
+      first = 0;
       if (rc == 0)
         rc = repr_value(b, key, depth + 1);
       if (rc == 0)

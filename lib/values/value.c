@@ -12,7 +12,12 @@
  *
  * A dict and a set keep their entries in insertion order in an array
  * (the set with no values); past DICT_INDEX_MIN entries they also keep an
- * open-addressing hash index (linear probing, at most half full).  Keys
+ * open-addressing hash index (linear probing, at most half full).  A
+ * delete (mproc__table_del, the Manager's del d[k]) is O(1) as in
+ * Python: a small table closes the gap (at most 16 entries move); an
+ * indexed one leaves a hole in the entries (key NULL) and a "dummy" in
+ * the index, which the next resize squeezes out, order kept (so holes
+ * exist only in indexed tables; mproc__table_used bounds the entries).  Keys
  * compare with Python's equality (1 == 1.0 == True) and equal keys hash
  * alike.  The hash is SipHash-2-4 (libsodium's crypto_shorthash) under a
  * key of 16 random bytes drawn once per process, so a sender cannot craft
@@ -455,7 +460,7 @@ void mproc_value_free(mproc_value *v) {
     break;
   case MPROC_T_DICT:
   case MPROC_T_SET:
-    for (i = 0; i < v->u.dict.n; i++) {
+    for (i = 0; i < mproc__table_used(v); i++) { /* a hole: NULL, NULL */
       mproc_value_free(v->u.dict.e[i].key);
       mproc_value_free(v->u.dict.e[i].val);
     }
@@ -524,9 +529,11 @@ mproc_value *mproc_value_copy(const mproc_value *v) {
   case MPROC_T_DICT:
   case MPROC_T_SET:
     c = alloc_value((mproc_type)v->type);
-    for (i = 0; c && i < v->u.dict.n; i++) {
+    for (i = 0; c && i < mproc__table_used(v); i++) {
       const mproc__dentry *e = &v->u.dict.e[i];
       mproc_value *val = NULL;
+      if (!e->key)
+        continue; /* a hole */
       if (e->val && !(val = mproc_value_copy(e->val)))
         rc = null_value("mproc_value_copy");
       else
@@ -601,9 +608,12 @@ int mproc_value_equal(const mproc_value *a, const mproc_value *b) {
     /* As Python: the same keys (with equal values), in any order. */
     if (a->u.dict.n != b->u.dict.n)
       return 0;
-    for (i = 0; i < a->u.dict.n; i++) {
+    for (i = 0; i < mproc__table_used(a); i++) {
       const mproc__dentry *e = &a->u.dict.e[i];
-      size_t j = dict_find(b, e->key, e->hash);
+      size_t j;
+      if (!e->key)
+        continue; /* a hole */
+      j = dict_find(b, e->key, e->hash);
       if (j == (size_t)-1)
         return 0;
       if (e->val && !mproc_value_equal(e->val, b->u.dict.e[j].val))
@@ -919,86 +929,152 @@ static size_t entry_cap(size_t n) {
   return cap;
 }
 
+/*
+ * The index (past DICT_INDEX_MIN entries): a header of IX_HDR words, then
+ * the slots.  index[0] slots (a power of two, twice the entries
+ * allocated), [1] entries used (holes included), [2] entries allocated,
+ * [3] slots not empty (live + dummies; kept below [2], so at most half).
+ * A slot holds entry number + 1, 0 when empty, IX_DUMMY once deleted.
+ */
+#define IX_HDR 4
+#define IX_DUMMY ((size_t)-1)
+
+/* Tests: the work deletes and resizes do (probes, entries moved). */
+static volatile uint32_t work_on;
+static size_t work_done;
+
+size_t mproc__dict_work(int on) {
+  size_t w = work_done;
+  mproc__st32(&work_on, on != 0);
+  work_done = 0;
+  return w;
+}
+
+static void work(size_t n) {
+  if (mproc__ld32_relaxed(&work_on))
+    work_done += n;
+}
+
 /* The entry number of key in d, or (size_t)-1. */
 static size_t dict_find(const mproc_value *d, const mproc_value *key,
                         uint64_t hash) {
-  size_t i;
+  size_t i, probes = 1, found = (size_t)-1;
   if (d->u.dict.index) {
-    const size_t *slot = d->u.dict.index + 1;
+    const size_t *slot = d->u.dict.index + IX_HDR;
     size_t mask = d->u.dict.index[0] - 1;
-    for (i = (size_t)hash & mask; slot[i]; i = (i + 1) & mask) {
-      const mproc__dentry *e = &d->u.dict.e[slot[i] - 1];
-      if (e->hash == hash && mproc_value_equal(e->key, key))
-        return slot[i] - 1;
+    for (i = (size_t)hash & mask; slot[i]; i = (i + 1) & mask, probes++) {
+      const mproc__dentry *e;
+      if (slot[i] == IX_DUMMY)
+        continue;
+      e = &d->u.dict.e[slot[i] - 1];
+      if (e->hash == hash && mproc_value_equal(e->key, key)) {
+        found = slot[i] - 1;
+        break;
+      }
     }
-    return (size_t)-1;
+  } else {
+    for (i = 0; i < d->u.dict.n; i++, probes++) {
+      const mproc__dentry *e = &d->u.dict.e[i];
+      if (e->hash == hash && mproc_value_equal(e->key, key)) {
+        found = i;
+        break;
+      }
+    }
   }
-  for (i = 0; i < d->u.dict.n; i++) {
-    const mproc__dentry *e = &d->u.dict.e[i];
-    if (e->hash == hash && mproc_value_equal(e->key, key))
-      return i;
-  }
-  return (size_t)-1;
+  work(probes);
+  return found;
 }
 
 static void index_put(mproc_value *d, size_t entry) {
-  size_t *slot = d->u.dict.index + 1;
+  size_t *slot = d->u.dict.index + IX_HDR;
   size_t mask = d->u.dict.index[0] - 1;
   size_t i = (size_t)d->u.dict.e[entry].hash & mask;
   while (slot[i])
     i = (i + 1) & mask;
   slot[i] = entry + 1;
+  d->u.dict.index[3]++;
 }
 
-/* Index slots for n entries (0: no index), kept at most half full. */
-static size_t index_slots(size_t n) {
-  size_t icap = 32;
-  if (n <= DICT_INDEX_MIN)
-    return 0;
-  while (n * 2 > icap)
-    icap *= 2;
-  return icap;
+/* Fill d's index (allocated, any size) afresh from its n dense entries. */
+static void index_fill(mproc_value *d) {
+  size_t *ix = d->u.dict.index, i;
+  memset(ix + IX_HDR, 0, ix[0] * sizeof *ix);
+  ix[1] = d->u.dict.n;
+  ix[3] = 0;
+  for (i = 0; i < d->u.dict.n; i++)
+    index_put(d, i);
 }
 
 size_t mproc__table_bytes(size_t n) {
-  size_t icap = index_slots(n);
+  size_t cap = entry_cap(n);
   if (n == 0) /* the entries come with the first key */
     return sizeof(mproc_value);
-  return sizeof(mproc_value) + entry_cap(n) * sizeof(mproc__dentry) +
-         (icap ? (icap + 1) * sizeof(size_t) : 0);
+  return sizeof(mproc_value) + cap * sizeof(mproc__dentry) +
+         (n > DICT_INDEX_MIN ? (2 * cap + IX_HDR) * sizeof(size_t) : 0);
+}
+
+/*
+ * Squeeze the holes out (order kept), then size d for want entries: an
+ * index of twice as many slots past DICT_INDEX_MIN, none below (d then
+ * is dense, as a small table always is).  On MPROC_ENOMEM d is intact.
+ */
+static int table_resize(mproc_value *d, size_t want) {
+  size_t *ix = d->u.dict.index, *nix = NULL, used = mproc__table_used(d);
+  size_t i, j, cap = entry_cap(want);
+  mproc__dentry *e = d->u.dict.e;
+  for (i = j = 0; i < used; i++)
+    if (e[i].key)
+      e[j++] = e[i];
+  work(used);
+  if (ix)
+    ix[1] = j; /* holes gone: the old index is refilled on failure */
+  if (want > DICT_INDEX_MIN) {
+    if (cap > ((size_t)-1 - IX_HDR) / (2 * sizeof *nix))
+      return mproc__err(MPROC_ENOMEM, "cannot grow a %s index",
+                        kind_name((mproc_type)d->type));
+    nix = (size_t *)malloc((2 * cap + IX_HDR) * sizeof *nix);
+  }
+  if (cap > (size_t)-1 / sizeof *e || (want > DICT_INDEX_MIN && !nix))
+    e = NULL;
+  else
+    e = (mproc__dentry *)realloc(d->u.dict.e, cap * sizeof *e);
+  if (!e) {
+    free(nix);
+    if (ix)
+      index_fill(d);
+    return mproc__err(MPROC_ENOMEM, "cannot grow a %s to %lu items",
+                      kind_name((mproc_type)d->type), (unsigned long)cap);
+  }
+  d->u.dict.e = e;
+  free(ix);
+  d->u.dict.index = nix;
+  if (nix) {
+    nix[0] = 2 * cap;
+    nix[2] = cap;
+    index_fill(d);
+  }
+  return 0;
 }
 
 /* Make room for one more entry (and its index slot). */
 static int dict_reserve(mproc_value *d) {
-  size_t n = d->u.dict.n + 1, icap;
-  if (d->u.dict.n == 0 || (d->u.dict.n >= 4 && entry_cap(d->u.dict.n) ==
-                                                   d->u.dict.n)) {
-    size_t cap = entry_cap(n);
-    mproc__dentry *e;
-    if (cap > (size_t)-1 / sizeof *e)
-      e = NULL;
-    else
-      e = (mproc__dentry *)realloc(d->u.dict.e, cap * sizeof *e);
+  size_t n = d->u.dict.n;
+  const size_t *ix = d->u.dict.index;
+  if (ix) {
+    if (ix[1] < ix[2] && ix[3] < ix[2])
+      return 0;
+    /* Full (of entries, holes or dummies): room for half as many again. */
+    return table_resize(d, n + n / 2 + 1);
+  }
+  if (n + 1 > DICT_INDEX_MIN)
+    return table_resize(d, n + 1);
+  if (n == 0 || (n >= 4 && entry_cap(n) == n)) {
+    size_t cap = entry_cap(n + 1);
+    mproc__dentry *e = (mproc__dentry *)realloc(d->u.dict.e, cap * sizeof *e);
     if (!e)
       return mproc__err(MPROC_ENOMEM, "cannot grow a %s to %lu items",
                         kind_name((mproc_type)d->type), (unsigned long)cap);
     d->u.dict.e = e;
-  }
-  icap = index_slots(n);
-  if (icap && (!d->u.dict.index || d->u.dict.index[0] != icap)) {
-    size_t *index, i;
-    if (icap >= (size_t)-1 / sizeof *index)
-      index = NULL;
-    else
-      index = (size_t *)calloc(icap + 1, sizeof *index);
-    if (!index)
-      return mproc__err(MPROC_ENOMEM, "cannot grow a %s index",
-                        kind_name((mproc_type)d->type));
-    free(d->u.dict.index);
-    index[0] = icap;
-    d->u.dict.index = index;
-    for (i = 0; i < d->u.dict.n; i++)
-      index_put(d, i);
   }
   return 0;
 }
@@ -1042,12 +1118,15 @@ static int table_add(mproc_value *d, mproc_value *key, mproc_value *val,
     return rc;
   }
   freeze(key);
-  e = &d->u.dict.e[d->u.dict.n];
+  i = mproc__table_used(d);
+  e = &d->u.dict.e[i];
   e->key = key;
   e->val = val;
   e->hash = h;
-  if (d->u.dict.index)
-    index_put(d, d->u.dict.n);
+  if (d->u.dict.index) {
+    index_put(d, i);
+    d->u.dict.index[1]++;
+  }
   d->u.dict.n++;
   return 0;
 }
@@ -1103,6 +1182,17 @@ mproc_value *mproc_dict_get_str(const mproc_value *dict, const char *key) {
   return mproc_dict_get(dict, &k);
 }
 
+/* The entry of the i-th live key (i < n): i itself unless d has holes
+ * (a table the Manager deleted from; iterate with mproc__table_used). */
+static size_t live_entry(const mproc_value *d, size_t i) {
+  size_t j;
+  if (d->u.dict.n == mproc__table_used(d))
+    return i;
+  for (j = 0;; j++)
+    if (d->u.dict.e[j].key && i-- == 0)
+      return j;
+}
+
 size_t mproc_dict_len(const mproc_value *dict) {
   return dict && dict->type == MPROC_T_DICT ? dict->u.dict.n : 0;
 }
@@ -1117,6 +1207,7 @@ int mproc_dict_item(const mproc_value *dict, size_t i, mproc_value **key,
   if (i >= dict->u.dict.n)
     return mproc__err(MPROC_ERANGE, "dict item %lu out of range (len %lu)",
                       (unsigned long)i, (unsigned long)dict->u.dict.n);
+  i = live_entry(dict, i);
   if (key)
     *key = dict->u.dict.e[i].key;
   if (val)
@@ -1148,7 +1239,75 @@ size_t mproc_set_len(const mproc_value *set) {
 mproc_value *mproc_set_item(const mproc_value *set, size_t i) {
   if (!set || set->type != MPROC_T_SET || i >= set->u.dict.n)
     return NULL;
-  return set->u.dict.e[i].key;
+  return set->u.dict.e[live_entry(set, i)].key;
+}
+
+int mproc__table_del(mproc_value *d, const mproc_value *key,
+                     mproc_value **key_out, mproc_value **val_out) {
+  uint64_t h = 0;
+  size_t i, *ix = d->u.dict.index;
+  mproc__dentry *e;
+  int rc = hash_key_ready();
+  if (rc == 0)
+    rc = key_hash(key, &h, 0);
+  if (rc)
+    return rc;
+  if (!ix) { /* small and dense: close the gap */
+    /* The very key object first (popitem's; a NaN is not equal to
+     * itself), then an equal one, as Python. */
+    for (i = 0; i < d->u.dict.n && d->u.dict.e[i].key != key; i++)
+      ;
+    work(i + 1);
+    if (i == d->u.dict.n)
+      i = dict_find(d, key, h);
+    if (i == (size_t)-1)
+      return 0;
+    e = &d->u.dict.e[i];
+    if (key_out)
+      *key_out = e->key;
+    else
+      mproc_value_free(e->key);
+    if (val_out)
+      *val_out = e->val;
+    else
+      mproc_value_free(e->val);
+    memmove(e, e + 1, (d->u.dict.n - i - 1) * sizeof *e);
+    work(d->u.dict.n - i - 1);
+    d->u.dict.n--;
+    return 1;
+  } else {
+    size_t *slot = ix + IX_HDR, mask = ix[0] - 1, probes = 1;
+    for (i = (size_t)h & mask;; i = (i + 1) & mask, probes++) {
+      if (!slot[i]) {
+        work(probes);
+        return 0;
+      }
+      if (slot[i] == IX_DUMMY)
+        continue;
+      e = &d->u.dict.e[slot[i] - 1];
+      if (e->key == key ||
+          (e->hash == h && mproc_value_equal(e->key, key)))
+        break;
+    }
+    work(probes);
+    slot[i] = IX_DUMMY; /* still counted in ix[3] until the next resize */
+    if (key_out)
+      *key_out = e->key;
+    else
+      mproc_value_free(e->key);
+    if (val_out)
+      *val_out = e->val;
+    else
+      mproc_value_free(e->val);
+    e->key = e->val = NULL;
+    d->u.dict.n--;
+    /* Holes at the end go at once (popitem takes the last entry). */
+    while (ix[1] > 0 && !d->u.dict.e[ix[1] - 1].key) {
+      ix[1]--;
+      work(1);
+    }
+    return 1;
+  }
 }
 
 size_t mproc__dict_probes(const mproc_value *d) {
@@ -1158,10 +1317,10 @@ size_t mproc__dict_probes(const mproc_value *d) {
     return 0;
   if (!d->u.dict.index) /* a linear scan: entry i costs i + 1 compares */
     return d->u.dict.n * (d->u.dict.n + 1) / 2;
-  slot = d->u.dict.index + 1;
+  slot = d->u.dict.index + IX_HDR;
   mask = d->u.dict.index[0] - 1;
   for (i = 0; i <= mask; i++)
-    if (slot[i]) {
+    if (slot[i] && slot[i] != IX_DUMMY) {
       size_t home = (size_t)d->u.dict.e[slot[i] - 1].hash & mask;
       probes += ((i - home) & mask) + 1;
     }
