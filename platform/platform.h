@@ -325,6 +325,10 @@ int mproc__plat_setenv(const char *name, const char *value);
 /* The calling thread's short sleeps end on time (Linux: a timer slack of
  * 1 us instead of 50; elsewhere nothing): the MPI backend's polling. */
 void mproc__plat_precise_sleeps(void);
+/* atexit for the library's exit hooks: fn runs in exit() while the
+ * process's other threads still run, among the program's own atexit
+ * functions (last registered first), also when mproc is a DLL. */
+int mproc__plat_atexit(void (*fn)(void));
 
 /* ---- pool workers ---------------------------------------------------------- */
 

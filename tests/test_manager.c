@@ -682,6 +682,59 @@ START_TEST(size_cap) {
 }
 END_TEST
 
+/* A client's first connection counts in its session as soon as the
+ * client hears the handshake's ok (the server used to join it later, in
+ * the connection's thread): a second connection of the same session
+ * that breaks (over the size cap) must not end the session while the
+ * first is open.  Raw connections, many sessions: each round the first
+ * connection (proxy.c's anchor) stays idle, the second creates a list and
+ * is closed by the server (over the cap: it has left the session once it
+ * is closed); the list must still be there through the first. */
+START_TEST(session_counted_at_handshake) {
+  mproc_manager *m = start_with("k", 5, 4096, 0);
+  unsigned char hdr[4] = {0x7F, 0xFF, 0xFF, 0xFF};
+  int k;
+  for (k = 0; k < 30; k++) {
+    unsigned char sid[MPROC__SESSION_LEN] = {0x5E, 0x55};
+    mproc__handle ha, hb;
+    mproc_conn *a, *b;
+    mproc_value *req, *rep = NULL;
+    int64_t code = -1, id = 0;
+    sid[2] = (unsigned char)k;
+    ha = raw_connect(m);
+    ck_mproc_ok(mproc__auth_client(ha, (const unsigned char *)"k", 1,
+                                   now() + 10, sid));
+    a = mproc__conn_wrap(ha, 1, 1);
+    hb = raw_connect(m);
+    ck_mproc_ok(mproc__auth_client(hb, (const unsigned char *)"k", 1,
+                                   now() + 10, sid));
+    b = mproc__conn_wrap(hb, 1, 1);
+    req = mproc_build("[iisni]", MPROC__OP_CREATE, 0, "list", 0);
+    ck_mproc_ok(mproc_conn_send(b, req));
+    mproc_value_free(req);
+    ck_mproc_ok(mproc_conn_recv(b, &rep));
+    ck_mproc_ok(mproc_value_get_int(mproc_list_get(rep, 0), &code));
+    ck_assert_int_eq(code, 0);
+    ck_mproc_ok(mproc_value_get_int(
+        mproc_list_get(mproc_list_get(rep, 1), 0), &id)); /* [id, typeid] */
+    mproc_value_free(rep);
+    ck_mproc_ok(mproc__plat_stream_write(mproc__conn_handle(b), hdr, 4));
+    ck_assert(closed_by_peer(mproc__conn_handle(b)));
+    mproc_conn_free(b);
+    req = mproc_build("[iisni]", MPROC__OP_CALL, (int)id, "__len__", 0);
+    ck_mproc_ok(mproc_conn_send(a, req));
+    mproc_value_free(req);
+    ck_mproc_ok(mproc_conn_recv(a, &rep));
+    ck_mproc_ok(mproc_value_get_int(mproc_list_get(rep, 0), &code));
+    ck_assert_msg(code == 0, "round %d: %s", k,
+                  mproc_value_str(mproc_list_get(rep, 1)));
+    mproc_value_free(rep);
+    mproc_conn_free(a);
+  }
+  mproc_manager_free(m);
+}
+END_TEST
+
 START_TEST(connection_cap) {
   mproc_manager *m = start_with("k", 5, 0, 3), *c = NULL;
   mproc_conn *held[3];
@@ -1607,6 +1660,7 @@ Suite *mproc_suite_manager(void) {
   tcase_add_test(tc, wrong_authkey_refused);
   tcase_add_test(tc, handshake_timeout);
   tcase_add_test(tc, size_cap);
+  tcase_add_test(tc, session_counted_at_handshake);
   tcase_add_test(tc, connection_cap);
   tcase_add_test(tc, garbage_after_auth);
   tcase_add_test(tc, bigint_request_answered);

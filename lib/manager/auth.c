@@ -68,7 +68,9 @@ static int init(void) {
 }
 
 int mproc__auth_serve(mproc__handle h, const unsigned char *key, size_t keylen,
-                      double deadline, unsigned char *session) {
+                      double deadline, unsigned char *session,
+                      int (*admit)(void *ctx, const unsigned char *session),
+                      void *ctx) {
   unsigned char hello[4 + CH], ans[CH + MPROC__SESSION_LEN + MAC],
       want[MAC], reply[1 + MAC];
   const unsigned char *c = ans, *sess = ans + CH, *m = ans + CH + MPROC__SESSION_LEN;
@@ -87,12 +89,16 @@ int mproc__auth_serve(mproc__handle h, const unsigned char *key, size_t keylen,
     mproc__plat_stream_write(h, reply, sizeof reply);
     return mproc__err(MPROC_EAUTH, "manager: a client failed to authenticate");
   }
+  /* Admitted before the client hears ok (the server counts this
+   * connection in its session first: see mproc__auth_serve in mgr_int.h). */
+  if (admit && (rc = admit(ctx, sess)) != 0) {
+    mproc__plat_stream_write(h, reply, sizeof reply);
+    return rc;
+  }
   reply[0] = 1;
   mac(key, keylen, 's', c, hello + 4, sess, reply + 1);
-  if ((rc = mproc__plat_stream_write(h, reply, sizeof reply)) != 0)
-    return rc;
   memcpy(session, sess, MPROC__SESSION_LEN);
-  return 0;
+  return mproc__plat_stream_write(h, reply, sizeof reply);
 }
 
 int mproc__auth_client(mproc__handle h, const unsigned char *key,

@@ -17,9 +17,16 @@
 /* Server side: challenge the client on h, check its answer, answer its
  * challenge; all within deadline (monotonic).  On success *session is
  * the client's session id.  MPROC_EAUTH for a wrong key, MPROC_ETIMEDOUT,
- * MPROC_EEOF.  Nothing is decoded: fixed-size raw frames only. */
+ * MPROC_EEOF.  Nothing is decoded: fixed-size raw frames only.  admit
+ * (if not NULL) runs once the client's answer is right and before the
+ * final ok is written: whatever it records (the server joins the session)
+ * is done before the client can use the connection; an error from it
+ * refuses the client; if the final write fails after admit, undoing
+ * what admit recorded is the caller's. */
 int mproc__auth_serve(mproc__handle h, const unsigned char *key, size_t keylen,
-                      double deadline, unsigned char *session);
+                      double deadline, unsigned char *session,
+                      int (*admit)(void *ctx, const unsigned char *session),
+                      void *ctx);
 /* Client side of the same. */
 int mproc__auth_client(mproc__handle h, const unsigned char *key,
                        size_t keylen, double deadline,

@@ -167,6 +167,7 @@ struct cthread {
   mproc__mserver *s;
   mproc__handle h;
   mproc_thread *t;
+  session *x; /* the session it joined in the handshake (admit) */
   cthread *next;
 };
 
@@ -563,18 +564,39 @@ static int reply(mproc_conn *c, int rc, mproc_value *res) {
   return wrc;
 }
 
-/* Serve one client until it goes or breaks the protocol. */
-int mproc__mserver_serve_conn(mproc__mserver *s, mproc_conn *c,
-                              const unsigned char *sid) {
+/* Count one more connection in the session sid (made if new). */
+static session *session_join(mproc__mserver *s, const unsigned char *sid) {
   session *x;
-  int rc = 0;
   lock(s);
   x = session_get(s, sid);
   if (x)
     x->nconns++;
   unlock(s);
+  return x;
+}
+
+/* One connection of x went: the session ends with its last. */
+static void session_leave(mproc__mserver *s, session *x) {
+  lock(s);
+  if (--x->nconns == 0)
+    session_end(s, x);
+  unlock(s);
+}
+
+static int serve_joined(mproc__mserver *s, mproc_conn *c, session *x);
+
+/* Serve one client until it goes or breaks the protocol. */
+int mproc__mserver_serve_conn(mproc__mserver *s, mproc_conn *c,
+                              const unsigned char *sid) {
+  session *x = session_join(s, sid);
   if (!x)
     return MPROC_ENOMEM;
+  return serve_joined(s, c, x);
+}
+
+/* The same for a connection already counted in its session x. */
+static int serve_joined(mproc__mserver *s, mproc_conn *c, session *x) {
+  int rc = 0;
   while (!s->stopping) {
     void *buf = NULL;
     size_t n = 0;
@@ -612,31 +634,38 @@ int mproc__mserver_serve_conn(mproc__mserver *s, mproc_conn *c,
     if (rc)
       break;
   }
-  lock(s);
-  if (--x->nconns == 0)
-    session_end(s, x);
-  unlock(s);
+  session_leave(s, x);
   return rc;
 }
 
 /* ---- connections and the accept loop --------------------------------------------- */
+
+/* The handshake's admit hook: the connection joins its session before
+ * the client hears ok.  Joining after (in serve_conn) let a client's
+ * first connection (proxy.c's anchor, which keeps the session) still be
+ * uncounted while its second one, already serving, broke (a request over
+ * the size cap): the session ended and dropped the client's objects. */
+static int admit(void *arg, const unsigned char *sid) {
+  cthread *ct = (cthread *)arg;
+  ct->x = session_join(ct->s, sid);
+  return ct->x ? 0 : mproc__err(MPROC_ENOMEM, "manager: a session");
+}
 
 static int conn_thread(void *arg) {
   cthread *ct = (cthread *)arg;
   mproc__mserver *s = ct->s;
   unsigned char sid[MPROC__SESSION_LEN];
   double deadline = mproc__plat_monotonic() + s->hs_timeout;
-  int rc = mproc__auth_serve(ct->h, s->key, s->keylen, deadline, sid);
-  if (rc == 0) {
-    mproc_conn *c = mproc__conn_wrap(ct->h, 1, 1);
-    if (c) {
-      mproc__mserver_serve_conn(s, c, sid);
-      mproc_conn_free(c);
-    } else {
-      mproc__plat_close(ct->h);
-    }
+  int rc = mproc__auth_serve(ct->h, s->key, s->keylen, deadline, sid, admit,
+                             ct);
+  mproc_conn *c = rc == 0 ? mproc__conn_wrap(ct->h, 1, 1) : NULL;
+  if (c) {
+    serve_joined(s, c, ct->x); /* leaves the session */
+    mproc_conn_free(c);
   } else {
     mproc__plat_close(ct->h);
+    if (ct->x)
+      session_leave(s, ct->x);
   }
   lock(s);
   s->nconns--;

@@ -2038,7 +2038,7 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts) {
   live_pools = p;
   if (!atexit_done) {
     atexit_done = 1;
-    atexit(pools_at_exit);
+    mproc__plat_atexit(pools_at_exit); /* not atexit: see there */
   }
   mproc__runtime_unlock();
   *out = p;

@@ -289,7 +289,7 @@ static void child_main(mproc__handle boot, mproc__waititem parent) {
   if (mproc__plat_child_setup(parent, mproc__self_daemon()) != 0)
     child_fail(MPROC__NOHANDLE, 0, "%s", mproc_last_error());
 
-  atexit(mproc__process_at_exit);
+  mproc__plat_atexit(mproc__process_at_exit);
   if (bs.is_struct) {
     mproc_run run;
     memcpy(&run, &bs.fn, sizeof run);
@@ -331,6 +331,6 @@ int mproc_init(int argc, char **argv) {
   /* Under mpiexec: ranks 1..N become MPI pool workers here. */
   if ((rc = mproc__pool_mpi_boot()) != 0)
     return rc;
-  atexit(mproc__process_at_exit);
+  mproc__plat_atexit(mproc__process_at_exit);
   return 0;
 }

@@ -148,3 +148,7 @@ int mproc__plat_memory_limit(size_t bytes) {
     return mproc__err_os(MPROC_EOS, errno, "setrlimit(RLIMIT_AS)");
   return 0;
 }
+
+int mproc__plat_atexit(void (*fn)(void)) {
+  return atexit(fn) == 0 ? 0 : mproc__err(MPROC_ENOMEM, "atexit");
+}

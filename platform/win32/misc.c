@@ -7,8 +7,9 @@
  * rounded up to whole milliseconds), random (BCryptGenRandom,
  * system-preferred RNG: link bcrypt), setenv (SetEnvironmentVariableW
  * and the C runtime's _wputenv_s, so that getenv sees it too),
- * list_handles (probe handle values 4..16384).  mproc__plat_getpid lives
- * in spawn.c.
+ * list_handles (probe handle values 4..16384), atexit (the C runtime's
+ * process-wide table, not a DLL's own).  mproc__plat_getpid lives in
+ * spawn.c.
  *
  * list_handles is for tests: it leaves out directory handles (the current
  * directory's, which every process has), and GetFileType can block on a
@@ -20,6 +21,12 @@
 #include <bcrypt.h>
 #include <math.h>
 #include <stdlib.h>
+#if defined(_UCRT) || defined(_MSC_VER)
+#include <corecrt_startup.h> /* _crt_atexit */
+#else
+/* msvcrt.dll's own _onexit (mingw-w64's import of it). */
+extern _onexit_t(__cdecl *__imp__onexit)(_onexit_t);
+#endif
 
 #ifndef STATUS_SUCCESS
 #define STATUS_SUCCESS ((NTSTATUS)0x00000000L)
@@ -169,4 +176,31 @@ int mproc__plat_memory_limit(size_t bytes) {
   }
   /* The handle stays open for the life of the process. */
   return 0;
+}
+
+/*
+ * atexit() called in a DLL (mproc.dll) fills that DLL's own table, run
+ * at DLL_PROCESS_DETACH: after ExitProcess has ended every other thread
+ * (a pool's handler thread: the pool's exit hook then waited for it for
+ * ever) and under the loader lock.  The C runtime's process-wide table
+ * runs in exit(), threads alive, with the program's own atexit functions
+ * (an .exe's atexit lands there, so a static mproc is unchanged): UCRT's
+ * _crt_atexit (MSVC, mingw-w64 for UCRT), msvcrt.dll's _onexit (mingw-w64's
+ * default runtime).  The module holding fn is pinned, so an unloaded DLL
+ * cannot leave the table a dangling function.
+ */
+int mproc__plat_atexit(void (*fn)(void)) {
+  HMODULE self = NULL;
+  int rc;
+  GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS |
+                         GET_MODULE_HANDLE_EX_FLAG_PIN,
+                     (LPCWSTR)(void *)mproc__plat_atexit, &self);
+#if defined(_UCRT) || defined(_MSC_VER)
+  rc = _crt_atexit(fn);
+#else
+  /* void (*)(void) converts to any function type (the int result of an
+   * _onexit_t is not read: msvcrt's own atexit registers the same way). */
+  rc = __imp__onexit((_onexit_t)fn) ? 0 : -1;
+#endif
+  return rc == 0 ? 0 : mproc__err(MPROC_ENOMEM, "atexit");
 }
