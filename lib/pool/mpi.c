@@ -508,7 +508,7 @@ int mproc__pool_mpi_boot(void) {
   }
   (void)prov;
   M.up = 1;
-  atexit(at_exit);
+  mproc__plat_atexit(at_exit);
   return 0;
 }
 
