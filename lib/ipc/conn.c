@@ -13,12 +13,15 @@
  * Records: where the OS keeps the boundaries of writes (POSIX pipes are
  * SOCK_SEQPACKET sockets, mproc__plat_stream_records), a message is
  * written as records that never span two messages: the header with the
- * first up to REC_FIRST - header bytes of the body, then pieces of at most
- * REC_CHUNK.  A receive then takes the first record whole (one system
- * call: a small message costs one send and one recv, as a raw socket
- * does) and reads the rest straight into its destination, still never
- * past the message's end.  On byte streams (Win32, the bootstrap socket)
- * the header is read alone first.
+ * first up to REC_FIRST (64 KiB) - header bytes of the body, then pieces
+ * of at most REC_CHUNK.  A receive takes the first record whole into the
+ * end's record buffer (one system call: a message of up to 64 KiB costs
+ * one send and one recv, as a raw socket does) and reads the rest
+ * straight into its destination, still never past the message's end.
+ * The record buffer (REC_FIRST bytes) is allocated at an end's first
+ * receive; a message up to SMALL_COPY is copied into one write, a longer
+ * first record is gathered (header and body, no copy).  On byte streams
+ * (Win32, the bootstrap socket) the header is read alone first.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +34,16 @@
 #define MSG_MAX ((uint64_t)1 << 46)
 /* Larger bodies grow their buffer as bytes arrive, not from the header. */
 #define TRUST_LEN ((size_t)64 << 20)
-/* The first record of a message (header included) and the largest later
- * one; messages up to REC_FIRST go out as one copy and one write on byte
- * streams too. */
-#define REC_FIRST 4096u
+/* The largest first record of a message (header included) and the
+ * largest later one.  64 KiB: a Pool chunk of 1000 small tasks (4-9 KiB)
+ * and most messages are one record; the record buffer stays small enough
+ * to allocate per receiving end; a first record that the socket's buffer
+ * cannot take (MPROC_ETOOBIG) is halved down to REC_MIN. */
+#define REC_FIRST ((size_t)64 << 10)
+#define REC_MIN ((size_t)4 << 10)
 #define REC_CHUNK ((size_t)128 << 10)
+/* Messages up to this (header included) are copied into one write. */
+#define SMALL_COPY 4096u
 
 struct mproc_conn {
   mproc_waitable w; /* first: mproc_conn_waitable() casts */
@@ -47,7 +55,8 @@ struct mproc_conn {
   int have_len;               /* a header has been read: pending is valid */
   size_t pending;             /* the body length of that message */
   size_t rpos, rend;          /* its first body bytes, held in rec */
-  unsigned char rec[REC_FIRST]; /* the header (and first record) read */
+  unsigned char *rec; /* the header (and first record) read: REC_FIRST
+                         bytes on records, HDR_MAX on byte streams */
 };
 
 mproc_conn *mproc__conn_wrap(mproc__handle h, int readable, int writable) {
@@ -68,6 +77,7 @@ mproc__handle mproc__conn_handle(const mproc_conn *c) { return c->h; }
 
 mproc__handle mproc__conn_detach(mproc_conn *c) {
   mproc__handle h = c->h;
+  free(c->rec);
   free(c);
   return h;
 }
@@ -124,19 +134,27 @@ static size_t put_header(unsigned char *h, uint64_t n) {
 
 /* Write one message of n body bytes at p (NULL when n is 0). */
 static int send_raw(mproc_conn *c, const unsigned char *p, size_t n) {
-  unsigned char one[REC_FIRST];
+  unsigned char one[SMALL_COPY];
   size_t hl = put_header(one, n);
-  size_t first = n < REC_FIRST - hl ? n : REC_FIRST - hl, done, chunk;
+  size_t first, done, chunk, limit = REC_FIRST;
   int rc;
-  if (first) /* p may be NULL when n is 0 */
-    memcpy(one + hl, p, first);
-  if (first == n)
+  if (n <= SMALL_COPY - hl) {
+    if (n) /* p may be NULL when n is 0 */
+      memcpy(one + hl, p, n);
     return mproc__plat_stream_write(c->h, one, hl + n);
+  }
   if (!c->records)
     return mproc__plat_stream_write2(c->h, one, hl, p, n);
-  /* Records: the first one, then pieces; a socket whose buffer is too
-   * small for a piece (MPROC_ETOOBIG) gets smaller ones. */
-  rc = mproc__plat_stream_write(c->h, one, hl + first);
+  /* Records: the first one (header and body gathered), then pieces; a
+   * socket whose buffer is too small for a record (MPROC_ETOOBIG) gets
+   * smaller ones (nothing was sent: a record goes whole or not at all). */
+  for (;;) {
+    first = n < limit - hl ? n : limit - hl;
+    rc = mproc__plat_stream_write2(c->h, one, hl, p, first);
+    if (rc != MPROC_ETOOBIG || limit <= REC_MIN)
+      break;
+    limit /= 2;
+  }
   chunk = REC_CHUNK;
   for (done = first; rc == 0 && done < n;) {
     size_t step = n - done < chunk ? n - done : chunk;
@@ -202,7 +220,7 @@ int mproc_conn_send(mproc_conn *c, const mproc_value *v) {
   if (!rc) {
     body = b.len - HDR_MAX;
     hl = put_header(hdr, body);
-    if (c->records && hl + body > REC_FIRST) {
+    if (c->records ? hl + body > REC_FIRST : hl + body > SMALL_COPY) {
       rc = send_raw(c, b.p + HDR_MAX, body);
     } else {
       memcpy(b.p + HDR_MAX - hl, hdr, hl);
@@ -267,6 +285,8 @@ static int next_len(mproc_conn *c, size_t *len) {
   size_t got = 4, hl = 4;
   int rc;
   if (!c->have_len) {
+    if (!c->rec && !(c->rec = malloc(c->records ? REC_FIRST : HDR_MAX)))
+      return mproc__err(MPROC_ENOMEM, "connection receive buffer");
     if (c->records) {
       rc = mproc__plat_stream_read_record(c->h, c->rec, REC_FIRST, &got);
       if (rc == MPROC_EBADMSG)
@@ -478,6 +498,13 @@ int mproc_conn_recv(mproc_conn *c, mproc_value **out) {
   rc = next_len(c, &len);
   if (rc)
     return rc;
+  if (c->rend - c->rpos == len && len > sizeof small) {
+    /* The whole message is in the record buffer: decode it there. */
+    const unsigned char *p = c->rec + c->rpos;
+    c->have_len = 0;
+    c->rpos = c->rend = 0;
+    return mproc__decode(p, len, out, NULL);
+  }
   if (len <= sizeof small) {
     rc = read_body(c, small, len);
     return rc ? rc : mproc__decode(small, len, out, NULL);
@@ -537,6 +564,7 @@ void mproc_conn_free(mproc_conn *c) {
   if (!c)
     return;
   mproc_conn_close(c);
+  free(c->rec);
   free(c);
 }
 
