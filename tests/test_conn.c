@@ -866,6 +866,62 @@ START_TEST(peer_killed_mid_message) {
 }
 END_TEST
 
+START_TEST(long_header_in_a_record) {
+  /* POSIX: the 12-byte header (0xFFFFFFFF and a 64-bit length) in a
+   * record with its body is read as such, by every receive function; a
+   * record cut inside it breaks the framing. */
+  static const unsigned char msg[17] = {0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0,
+                                        0,    0,    0,    5,    'h', 'e',
+                                        'l',  'l',  'o'};
+  mproc_conn *a, *b;
+  mproc_value *v = NULL;
+  void *got = NULL;
+  char into[8];
+  size_t n = 0;
+  ck_mproc_ok(mproc_pipe(&a, &b, 1));
+  if (!mproc__plat_stream_records(mproc__conn_handle(a))) {
+    mproc_conn_free(a);
+    mproc_conn_free(b);
+    return;
+  }
+  raw_write(b, msg, sizeof msg);
+  ck_mproc_ok(mproc_conn_recv_bytes(a, &got, &n));
+  ck_assert_uint_eq(n, 5);
+  ck_assert(memcmp(got, "hello", 5) == 0);
+  mproc_free(got);
+  raw_write(b, msg, sizeof msg);
+  ck_mproc(mproc_conn_recv_bytes_into(a, into, 4, &n), MPROC_EBUFSIZE);
+  ck_assert_uint_eq(n, 5);
+  ck_mproc_ok(mproc_conn_recv_bytes_into_at(a, into, 8, 3, &n));
+  ck_assert(memcmp(into + 3, "hello", 5) == 0);
+  {
+    /* A value of 600 bytes (past recv's stack buffer), long header. */
+    mproc__buf e = MPROC__BUF_INIT;
+    mproc_value *s = mproc_bytes(msg, 1), *big = mproc_list();
+    int k;
+    for (k = 0; k < 300; k++)
+      mproc_list_append(big, mproc_value_copy(s));
+    ck_mproc_ok(mproc__buf_append(&e, msg, 12));
+    ck_mproc_ok(mproc__encode(big, &e, NULL));
+    e.p[11] = (unsigned char)(e.len - 12);
+    e.p[10] = (unsigned char)((e.len - 12) >> 8);
+    ck_assert_uint_gt(e.len - 12, 512);
+    raw_write(b, e.p, e.len);
+    ck_mproc_ok(mproc_conn_recv(a, &v));
+    ck_assert(mproc_value_equal(v, big));
+    mproc_value_free(v);
+    mproc_value_free(big);
+    mproc_value_free(s);
+    mproc__buf_free(&e);
+  }
+  raw_write(b, msg, 10); /* cut inside the long header */
+  ck_mproc(mproc_conn_recv_bytes(a, &got, &n), MPROC_EBADMSG);
+  ck_assert(mproc_conn_closed(a));
+  mproc_conn_free(a);
+  mproc_conn_free(b);
+}
+END_TEST
+
 START_TEST(message_up_to_64k_is_one_record) {
   /* POSIX: header and body up to 64 KiB travel as one record (one send,
    * one recv); the next byte makes a first record of 64 KiB and a second
@@ -1096,6 +1152,7 @@ Suite *mproc_suite_conn(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("records");
   tcase_add_test(tc, message_up_to_64k_is_one_record);
+  tcase_add_test(tc, long_header_in_a_record);
   tcase_add_test(tc, boundary_sizes_both_ways);
   tcase_add_test(tc, boundary_sizes_kept_when_short);
   tcase_add_test(tc, boundary_sizes_past_maxlength);

@@ -44,6 +44,10 @@
 #define REC_CHUNK ((size_t)128 << 10)
 /* Messages up to this (header included) are copied into one write. */
 #define SMALL_COPY 4096u
+/* recv_bytes hands a longer body, whole in the record buffer, over as its
+ * result; shorter ones are copied (a malloc of their size is cheaper than
+ * a new record buffer). */
+#define HANDOFF_MIN 4096u
 
 struct mproc_conn {
   mproc_waitable w; /* first: mproc_conn_waitable() casts */
@@ -55,8 +59,9 @@ struct mproc_conn {
   int have_len;               /* a header has been read: pending is valid */
   size_t pending;             /* the body length of that message */
   size_t rpos, rend;          /* its first body bytes, held in rec */
-  unsigned char *rec; /* the header (and first record) read: REC_FIRST
-                         bytes on records, HDR_MAX on byte streams */
+  unsigned char hdr[HDR_MAX]; /* the header read */
+  unsigned char *rec; /* records: the rest of the first record (REC_FIRST
+                         bytes; a body from rec[0] after a 4-byte header) */
 };
 
 mproc_conn *mproc__conn_wrap(mproc__handle h, int readable, int writable) {
@@ -282,13 +287,16 @@ static uint64_t get_be(const unsigned char *p, size_t n) {
  */
 static int next_len(mproc_conn *c, size_t *len) {
   uint64_t n;
-  size_t got = 4, hl = 4;
+  size_t got = 0, hl = 4;
   int rc;
   if (!c->have_len) {
-    if (!c->rec && !(c->rec = malloc(c->records ? REC_FIRST : HDR_MAX)))
-      return mproc__err(MPROC_ENOMEM, "connection receive buffer");
     if (c->records) {
-      rc = mproc__plat_stream_read_record(c->h, c->rec, REC_FIRST, &got);
+      /* The header apart, the rest of the record into rec: a body then
+       * starts at rec[0] (rec[8] after a 12-byte header). */
+      if (!c->rec && !(c->rec = malloc(REC_FIRST)))
+        return mproc__err(MPROC_ENOMEM, "connection receive buffer");
+      rc = mproc__plat_stream_read_record2(c->h, c->hdr, 4, c->rec,
+                                           REC_FIRST - 4, &got);
       if (rc == MPROC_EBADMSG)
         return out_of_step(c, rc, mproc_last_error());
       if (rc)
@@ -296,24 +304,26 @@ static int next_len(mproc_conn *c, size_t *len) {
       if (got < 4)
         return out_of_step(c, MPROC_EBADMSG, "a record shorter than a "
                                              "message header");
+      got -= 4; /* the bytes in rec */
     } else {
-      rc = read_exact(c, c->rec, 4, 0);
+      rc = read_exact(c, c->hdr, 4, 0);
       if (rc)
         return rc;
     }
-    n = get_be(c->rec, 4);
+    n = get_be(c->hdr, 4);
     if (n == BIG_LEN) {
       hl = 12;
       if (!c->records) {
-        rc = read_exact(c, c->rec + 4, 8, 1);
+        rc = read_exact(c, c->hdr + 4, 8, 1);
         if (rc)
           return rc;
-        got = 12;
-      } else if (got < 12) {
+      } else if (got < 8) {
         return out_of_step(c, MPROC_EBADMSG, "a record shorter than a "
                                              "message header");
+      } else {
+        memcpy(c->hdr + 4, c->rec, 8);
       }
-      n = get_be(c->rec + 4, 8);
+      n = get_be(c->hdr + 4, 8);
     }
     if (n > MSG_MAX || n > (uint64_t)SIZE_MAX / 2) {
       mproc_conn_close(c);
@@ -322,12 +332,12 @@ static int next_len(mproc_conn *c, size_t *len) {
                         "connection is closed",
                         (unsigned long long)n, (unsigned long long)MSG_MAX);
     }
-    if (got - hl > n)
+    c->rpos = c->records ? hl - 4 : 0;
+    c->rend = c->records ? got : 0;
+    if (c->rend - c->rpos > n)
       return out_of_step(c, MPROC_EBADMSG, "a record longer than its "
                                            "message");
     c->pending = (size_t)n;
-    c->rpos = hl;
-    c->rend = got;
     c->have_len = 1;
   }
   *len = c->pending;
@@ -423,7 +433,14 @@ static int recv_bytes(mproc_conn *c, void **buf, size_t *n, int64_t maxlength,
     return rc;
   if (maxlength >= 0 && (uint64_t)len > (uint64_t)maxlength)
     return bad_length(c, what, len, maxlength);
-  if (len > TRUST_LEN) {
+  if (len > HANDOFF_MIN && c->rpos == 0 && c->rend == len &&
+      (p = realloc(c->rec, len)) != NULL) {
+    /* The whole body is at the start of the record buffer: hand it over
+     * (no copy); the next receive allocates a new one. */
+    c->rec = NULL;
+    c->have_len = 0;
+    c->rend = 0;
+  } else if (len > TRUST_LEN) {
     rc = read_body_grow(c, &p, len);
   } else {
     p = malloc(len ? len : 1);
