@@ -19,9 +19,13 @@
  * one send and one recv, as a raw socket does) and reads the rest
  * straight into its destination, still never past the message's end.
  * The record buffer (REC_FIRST bytes) is allocated at an end's first
- * receive; a message up to SMALL_COPY is copied into one write, a longer
- * first record is gathered (header and body, no copy).  On byte streams
- * (Win32, the bootstrap socket) the header is read alone first.
+ * receive.  After a message of 4 KiB to 64 KiB the next first record is
+ * scattered (header apart, body at the buffer's start), so recv_bytes can
+ * hand such a body over without a copy; small messages keep the plain
+ * recv (cheaper than recvmsg).  A message up to SMALL_COPY is copied into
+ * one write, a longer first record is gathered (header and body, no
+ * copy).  On byte streams (Win32, the bootstrap socket) the header is read
+ * alone first.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +64,8 @@ struct mproc_conn {
   size_t pending;             /* the body length of that message */
   size_t rpos, rend;          /* its first body bytes, held in rec */
   unsigned char hdr[HDR_MAX]; /* the header read */
-  unsigned char *rec; /* records: the rest of the first record (REC_FIRST
-                         bytes; a body from rec[0] after a 4-byte header) */
+  unsigned char *rec; /* records: the first record (REC_FIRST bytes) */
+  int scatter;        /* read the next header apart, the body into rec[0] */
 };
 
 mproc_conn *mproc__conn_wrap(mproc__handle h, int readable, int writable) {
@@ -287,16 +291,20 @@ static uint64_t get_be(const unsigned char *p, size_t n) {
  */
 static int next_len(mproc_conn *c, size_t *len) {
   uint64_t n;
-  size_t got = 0, hl = 4;
+  size_t got = 0, hl = 4, rest = 0;
   int rc;
   if (!c->have_len) {
     if (c->records) {
-      /* The header apart, the rest of the record into rec: a body then
-       * starts at rec[0] (rec[8] after a 12-byte header). */
       if (!c->rec && !(c->rec = malloc(REC_FIRST)))
         return mproc__err(MPROC_ENOMEM, "connection receive buffer");
-      rc = mproc__plat_stream_read_record2(c->h, c->hdr, 4, c->rec,
-                                           REC_FIRST - 4, &got);
+      /* After a body recv_bytes could take over (c->scatter), the header
+       * is read apart (recvmsg): the body then starts at rec[0].  Else
+       * the record goes whole into rec (recv: cheaper for small ones). */
+      if (c->scatter)
+        rc = mproc__plat_stream_read_record2(c->h, c->hdr, 4, c->rec,
+                                             REC_FIRST - 4, &got);
+      else
+        rc = mproc__plat_stream_read_record(c->h, c->rec, REC_FIRST, &got);
       if (rc == MPROC_EBADMSG)
         return out_of_step(c, rc, mproc_last_error());
       if (rc)
@@ -304,7 +312,11 @@ static int next_len(mproc_conn *c, size_t *len) {
       if (got < 4)
         return out_of_step(c, MPROC_EBADMSG, "a record shorter than a "
                                              "message header");
-      got -= 4; /* the bytes in rec */
+      got -= 4; /* the bytes after the first 4 of the header, from rest */
+      if (!c->scatter) {
+        memcpy(c->hdr, c->rec, 4);
+        rest = 4;
+      }
     } else {
       rc = read_exact(c, c->hdr, 4, 0);
       if (rc)
@@ -321,7 +333,7 @@ static int next_len(mproc_conn *c, size_t *len) {
         return out_of_step(c, MPROC_EBADMSG, "a record shorter than a "
                                              "message header");
       } else {
-        memcpy(c->hdr + 4, c->rec, 8);
+        memcpy(c->hdr + 4, c->rec + rest, 8);
       }
       n = get_be(c->hdr + 4, 8);
     }
@@ -332,8 +344,9 @@ static int next_len(mproc_conn *c, size_t *len) {
                         "connection is closed",
                         (unsigned long long)n, (unsigned long long)MSG_MAX);
     }
-    c->rpos = c->records ? hl - 4 : 0;
-    c->rend = c->records ? got : 0;
+    c->rpos = c->records ? rest + hl - 4 : 0;
+    c->rend = c->records ? rest + got : 0;
+    c->scatter = c->records && n > HANDOFF_MIN && n <= REC_FIRST - 4;
     if (c->rend - c->rpos > n)
       return out_of_step(c, MPROC_EBADMSG, "a record longer than its "
                                            "message");
