@@ -611,16 +611,15 @@ END_TEST
  * send, one recv); larger ones are a first record of 64 KiB and pieces.
  * The sizes sit on both sides of each boundary: the old 4 KiB first
  * record, the 64 KiB one, and a 1 MiB streamed message. */
-static const size_t rec_sizes[] = {4091, 4092, 4093, 4095, 4096, 4097,
-                                   65531, 65532, 65533, 65535, 65536,
-                                   65537, 1u << 20};
+static const size_t rec_sizes[] = {4091,  4092,  4093,    4095,  4096,
+                                   4097,  65531, 65532,   65533, 65535,
+                                   65536, 65537, 1u << 20};
 #define N_REC_SIZES (sizeof rec_sizes / sizeof rec_sizes[0])
 #define REC_ROOM ((size_t)2 << 20)
 
 /* Receive one message with recv_bytes, recv_bytes_into or
  * recv_bytes_max (mode 0, 1, 2); *buf is freed with free(). */
-static int recv_mode(mproc_conn *c, int mode, unsigned char **buf,
-                     size_t *n) {
+static int recv_mode(mproc_conn *c, int mode, unsigned char **buf, size_t *n) {
   void *p = NULL;
   int rc;
   if (mode == 1) {
@@ -732,10 +731,10 @@ START_TEST(boundary_sizes_kept_when_short) {
              MPROC_EBUFSIZE);
     ck_assert_uint_eq(n, rec_sizes[i]);
     ck_assert_int_eq(mproc_conn_poll(a, 0), 1);
-    ck_mproc_ok(mproc_conn_recv_bytes_into_at(a, got, rec_sizes[i] + 3, 3,
-                                              &n));
+    ck_mproc_ok(mproc_conn_recv_bytes_into_at(a, got, rec_sizes[i] + 3, 3, &n));
     ck_assert_uint_eq(n, rec_sizes[i]);
-    ck_assert_msg(memcmp(got + 3, want, n) == 0, "size %lu damaged", (unsigned long)n);
+    ck_assert_msg(memcmp(got + 3, want, n) == 0, "size %lu damaged",
+                  (unsigned long)n);
     free(want);
   }
   ck_mproc_ok(mproc_process_join(p, 60));
@@ -775,22 +774,19 @@ START_TEST(boundary_sizes_past_maxlength) {
     for (ok = 0; ok < 2; ok++) {
       ck_mproc_ok(mproc_pipe(&a, &b, 1));
       ck_mproc_ok(mproc_process_new(
-          &p, send_one_size, mproc_build("[C L]", b, (int64_t)sizes[i]),
-          NULL));
+          &p, send_one_size, mproc_build("[C L]", b, (int64_t)sizes[i]), NULL));
       ck_mproc_ok(mproc_process_start(p));
       mproc_conn_close(b);
       if (ok) {
         unsigned char *want = pattern(sizes[i], 5);
-        ck_mproc_ok(
-            mproc_conn_recv_bytes_max(a, &got, &n, (int64_t)sizes[i]));
+        ck_mproc_ok(mproc_conn_recv_bytes_max(a, &got, &n, (int64_t)sizes[i]));
         ck_assert_uint_eq(n, sizes[i]);
         ck_assert(memcmp(got, want, n) == 0);
         mproc_free(got);
         free(want);
       } else {
-        ck_mproc(
-            mproc_conn_recv_bytes_max(a, &got, &n, (int64_t)sizes[i] - 1),
-            MPROC_ETOOBIG);
+        ck_mproc(mproc_conn_recv_bytes_max(a, &got, &n, (int64_t)sizes[i] - 1),
+                 MPROC_ETOOBIG);
         ck_assert(got == NULL);
         ck_assert(!mproc_conn_readable(a));
         ck_assert(mproc_conn_writable(a));
@@ -839,16 +835,14 @@ START_TEST(peer_killed_mid_message) {
     ck_assert(into != NULL);
     ck_mproc_ok(mproc_pipe(&a, &b, 0));
     ck_mproc_ok(mproc_process_new(
-        &p, die_mid_message, mproc_build("[C L L]", b, parts[i][0],
-                                         parts[i][1]),
-        NULL));
+        &p, die_mid_message,
+        mproc_build("[C L L]", b, parts[i][0], parts[i][1]), NULL));
     ck_mproc_ok(mproc_process_start(p));
     mproc_conn_close(b);
     if (mode == 0)
       ck_mproc(mproc_conn_recv_bytes(a, &got, &n), MPROC_EEOF);
     else if (mode == 1)
-      ck_mproc(mproc_conn_recv_bytes_into(a, into, REC_ROOM, &n),
-               MPROC_EEOF);
+      ck_mproc(mproc_conn_recv_bytes_into(a, into, REC_ROOM, &n), MPROC_EEOF);
     else
       ck_mproc(mproc_conn_recv_bytes_max(a, &got, &n, (int64_t)REC_ROOM),
                MPROC_EEOF);
@@ -870,9 +864,8 @@ START_TEST(long_header_in_a_record) {
   /* POSIX: the 12-byte header (0xFFFFFFFF and a 64-bit length) in a
    * record with its body is read as such, by every receive function; a
    * record cut inside it breaks the framing. */
-  static const unsigned char msg[17] = {0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0,
-                                        0,    0,    0,    5,    'h', 'e',
-                                        'l',  'l',  'o'};
+  static const unsigned char msg[17] = {
+      0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o'};
   mproc_conn *a, *b;
   mproc_value *v = NULL;
   void *got = NULL;

@@ -64,8 +64,8 @@ struct mproc_conn {
   size_t pending;             /* the body length of that message */
   size_t rpos, rend;          /* its first body bytes, held in rec */
   unsigned char hdr[HDR_MAX]; /* the header read */
-  unsigned char *rec; /* records: the first record (REC_FIRST bytes) */
-  int scatter;        /* read the next header apart, the body into rec[0] */
+  unsigned char *rec;         /* records: the first record (REC_FIRST bytes) */
+  int scatter;                /* next header apart, body at rec[0] */
 };
 
 mproc_conn *mproc__conn_wrap(mproc__handle h, int readable, int writable) {

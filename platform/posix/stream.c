@@ -12,8 +12,8 @@
  *
  * Sequenced packets keep each write a record, so lib/conn.c receives a
  * message of up to 64 KiB (header and body in one record) with one recv
- * and still never reads past its end: a round trip costs the raw socketpair's four
- * system calls.  Where SOCK_SEQPACKET is missing the pair is SOCK_STREAM
+ * and still never reads past its end: a round trip costs the raw socketpair's
+ * four system calls.  Where SOCK_SEQPACKET is missing the pair is SOCK_STREAM
  * and conn.c reads the header first (stream_records says which).
  * Sockets rather than pipe(2) for simplex pipes too: one code path, and
  * MSG_NOSIGNAL spares the library from touching the process's SIGPIPE
