@@ -229,7 +229,7 @@ int mproc_conn_send(mproc_conn *c, const mproc_value *v) {
   if (!rc) {
     body = b.len - HDR_MAX;
     hl = put_header(hdr, body);
-    if (c->records ? hl + body > REC_FIRST : hl + body > SMALL_COPY) {
+    if (c->records && hl + body > REC_FIRST) {
       rc = send_raw(c, b.p + HDR_MAX, body);
     } else {
       memcpy(b.p + HDR_MAX - hl, hdr, hl);
