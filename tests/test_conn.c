@@ -19,6 +19,7 @@
 #if !defined(_WIN32)
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #endif
 
 #include "mproc_int.h"
@@ -926,6 +927,62 @@ START_TEST(long_header_in_a_record) {
 }
 END_TEST
 
+#if !defined(_WIN32)
+/* Shrinks its end's send buffer below one 64 KiB record, then sends
+ * messages that need a first record and pieces; 2 if the buffer stayed
+ * big (the test would prove nothing). */
+static int send_small_sndbuf(mproc_value *args) {
+  static const size_t sizes[] = {5000, 60000, 65532, 300000};
+  mproc_conn *c = arg_conn(args, 0);
+  int fd = (int)mproc__conn_handle(c), one = 1, now = 0;
+  socklen_t len = sizeof now;
+  size_t i;
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &one, sizeof one);
+  if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &now, &len) != 0 || now >= 32768)
+    return 2;
+  for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    unsigned char *out = pattern(sizes[i], (unsigned)i);
+    int rc = mproc_conn_send_bytes(c, out, sizes[i]);
+    free(out);
+    if (rc)
+      return 1;
+  }
+  return 0;
+}
+
+START_TEST(small_send_buffer_smaller_records) {
+  /* POSIX: a socket whose send buffer cannot take a 64 KiB record gets
+   * smaller first records and pieces; every message arrives whole. */
+  static const size_t sizes[] = {5000, 60000, 65532, 300000};
+  mproc_conn *a, *b;
+  mproc_process *p;
+  size_t i;
+  int code = -1;
+  ck_mproc_ok(mproc_pipe(&a, &b, 0));
+  ck_mproc_ok(
+      mproc_process_new(&p, send_small_sndbuf, mproc_build("[C]", b), NULL));
+  ck_mproc_ok(mproc_process_start(p));
+  mproc_conn_close(b);
+  for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    unsigned char *want = pattern(sizes[i], (unsigned)i);
+    void *got = NULL;
+    size_t n = 0;
+    ck_mproc_ok(mproc_conn_recv_bytes(a, &got, &n));
+    ck_assert_uint_eq(n, sizes[i]);
+    ck_assert(memcmp(got, want, n) == 0);
+    mproc_free(got);
+    free(want);
+  }
+  ck_mproc_ok(mproc_process_join(p, 60));
+  ck_mproc_ok(mproc_process_exitcode(p, &code));
+  ck_assert_int_eq(code, 0);
+  mproc_process_free(p);
+  mproc_conn_free(a);
+  mproc_conn_free(b);
+}
+END_TEST
+#endif
+
 START_TEST(message_up_to_64k_is_one_record) {
   /* POSIX: header and body up to 64 KiB travel as one record (one send,
    * one recv); the next byte makes a first record of 64 KiB and a second
@@ -1161,6 +1218,9 @@ Suite *mproc_suite_conn(void) {
   tcase_add_test(tc, boundary_sizes_kept_when_short);
   tcase_add_test(tc, boundary_sizes_past_maxlength);
   tcase_add_test(tc, peer_killed_mid_message);
+#if !defined(_WIN32)
+  tcase_add_test(tc, small_send_buffer_smaller_records);
+#endif
   suite_add_tcase(s, tc);
   tc = tcase_create("sleep");
   tcase_add_test(tc, sleep_odd_arguments);
