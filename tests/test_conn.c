@@ -7,6 +7,11 @@
  * and their ValueError cases, negative and NaN timeouts of poll and wait,
  * messages larger than the first record kept whole, and records that
  * break the framing (POSIX).
+ * Tcase "records": sizes on both sides of the 4 KiB and 64 KiB record
+ * boundaries and 1 MiB, both ways, with recv_bytes, recv_bytes_into(_at)
+ * and recv_bytes_max; a message up to 64 KiB is one record (POSIX); the
+ * 12-byte header in a record; a peer killed after a first record; a send
+ * buffer too small for a 64 KiB record (POSIX).
  * Tcase "sleep": mproc_sleep to a deadline (under a storm of signals on
  * POSIX), and its NaN, negative and +inf arguments.
  */
