@@ -63,6 +63,10 @@ int mproc__plat_stream_records(mproc__handle h);
  */
 int mproc__plat_stream_read_record(mproc__handle h, void *buf, size_t len,
                                    size_t *got);
+/* The same, the record scattered: its first na bytes into a, the rest
+ * into b (nb bytes); *got is the whole record's length. */
+int mproc__plat_stream_read_record2(mproc__handle h, void *a, size_t na,
+                                    void *b, size_t nb, size_t *got);
 /*
  * Read at most len (> 0) bytes, blocking until at least one arrives.
  * 0 with *got > 0; MPROC_EEOF when the peer has gone (all its copies are
@@ -72,7 +76,8 @@ int mproc__plat_stream_read(mproc__handle h, void *buf, size_t len,
                             size_t *got);
 /* Write all bytes (blocking).  MPROC_EEOF when the peer has gone. */
 int mproc__plat_stream_write(mproc__handle h, const void *buf, size_t len);
-/* Gather write of two pieces (header + payload) as if one buffer. */
+/* Gather write of two pieces (header + payload) as if one buffer (on a
+ * record handle: one record). */
 int mproc__plat_stream_write2(mproc__handle h, const void *a, size_t na,
                               const void *b, size_t nb);
 int mproc__plat_close(mproc__handle h);

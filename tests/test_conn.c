@@ -7,6 +7,11 @@
  * and their ValueError cases, negative and NaN timeouts of poll and wait,
  * messages larger than the first record kept whole, and records that
  * break the framing (POSIX).
+ * Tcase "records": sizes on both sides of the 4 KiB and 64 KiB record
+ * boundaries and 1 MiB, both ways, with recv_bytes, recv_bytes_into(_at)
+ * and recv_bytes_max; a message up to 64 KiB is one record (POSIX); the
+ * 12-byte header in a record; a peer killed after a first record; a send
+ * buffer too small for a 64 KiB record (POSIX).
  * Tcase "sleep": mproc_sleep to a deadline (under a storm of signals on
  * POSIX), and its NaN, negative and +inf arguments.
  */
@@ -19,6 +24,7 @@
 #if !defined(_WIN32)
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #endif
 
 #include "mproc_int.h"
@@ -606,6 +612,432 @@ START_TEST(broken_records_close_the_connection) {
 }
 END_TEST
 
+/* ---- record boundaries (tcase "records") ---------------------------------
+ * On POSIX a message whose header and body fit 64 KiB is one record (one
+ * send, one recv); larger ones are a first record of 64 KiB and pieces.
+ * The sizes sit on both sides of each boundary: the old 4 KiB first
+ * record, the 64 KiB one, and a 1 MiB streamed message. */
+static const size_t rec_sizes[] = {4091,  4092,  4093,    4095,  4096,
+                                   4097,  65531, 65532,   65533, 65535,
+                                   65536, 65537, 1u << 20};
+#define N_REC_SIZES (sizeof rec_sizes / sizeof rec_sizes[0])
+#define REC_ROOM ((size_t)2 << 20)
+
+/* Receive one message with recv_bytes, recv_bytes_into or
+ * recv_bytes_max (mode 0, 1, 2); *buf is freed with free(). */
+static int recv_mode(mproc_conn *c, int mode, unsigned char **buf, size_t *n) {
+  void *p = NULL;
+  int rc;
+  if (mode == 1) {
+    *buf = malloc(REC_ROOM);
+    if (!*buf)
+      return MPROC_ENOMEM;
+    rc = mproc_conn_recv_bytes_into(c, *buf, REC_ROOM, n);
+    if (rc) {
+      free(*buf);
+      *buf = NULL;
+    }
+    return rc;
+  }
+  rc = mode == 0 ? mproc_conn_recv_bytes(c, &p, n)
+                 : mproc_conn_recv_bytes_max(c, &p, n, (int64_t)REC_ROOM);
+  if (rc)
+    return rc;
+  *buf = malloc(*n ? *n : 1);
+  if (*n)
+    memcpy(*buf, p, *n);
+  mproc_free(p);
+  return 0;
+}
+
+/* Echoes every message back, receiving with the three functions in turn;
+ * returns the count at EOF. */
+static int echo_modes(mproc_value *args) {
+  mproc_conn *c = arg_conn(args, 0);
+  int count = 0;
+  for (;;) {
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    int rc = recv_mode(c, count % 3, &buf, &n);
+    if (rc == MPROC_EEOF)
+      return count;
+    if (rc)
+      return 100;
+    rc = mproc_conn_send_bytes(c, buf, n);
+    free(buf);
+    if (rc)
+      return 101;
+    count++;
+  }
+}
+
+START_TEST(boundary_sizes_both_ways) {
+  mproc_conn *a, *b;
+  mproc_process *p;
+  size_t i;
+  int mode, code, k = 0;
+  ck_mproc_ok(mproc_pipe(&a, &b, 1));
+  ck_mproc_ok(mproc_process_new(&p, echo_modes, mproc_build("[C]", b), NULL));
+  ck_mproc_ok(mproc_process_start(p));
+  mproc_conn_close(b);
+  for (mode = 0; mode < 3; mode++)
+    for (i = 0; i < N_REC_SIZES; i++, k++) {
+      unsigned char *out = pattern(rec_sizes[i], (unsigned)k), *back = NULL;
+      size_t n = 0;
+      ck_mproc_ok(mproc_conn_send_bytes(a, out, rec_sizes[i]));
+      ck_mproc_ok(recv_mode(a, mode, &back, &n));
+      ck_assert_uint_eq(n, rec_sizes[i]);
+      ck_assert_msg(memcmp(back, out, n) == 0, "size %lu mode %d damaged",
+                    (unsigned long)n, mode);
+      free(back);
+      free(out);
+    }
+  mproc_conn_close(a);
+  ck_mproc_ok(mproc_process_join(p, 120));
+  ck_mproc_ok(mproc_process_exitcode(p, &code));
+  ck_assert_int_eq(code, k);
+  mproc_process_free(p);
+  mproc_conn_free(a);
+  mproc_conn_free(b);
+}
+END_TEST
+
+/* Sends each of rec_sizes once, then returns. */
+static int send_rec_sizes(mproc_value *args) {
+  mproc_conn *c = arg_conn(args, 0);
+  size_t i;
+  for (i = 0; i < N_REC_SIZES; i++) {
+    unsigned char *out = pattern(rec_sizes[i], (unsigned)i);
+    int rc = mproc_conn_send_bytes(c, out, rec_sizes[i]);
+    free(out);
+    if (rc)
+      return 1;
+  }
+  return 0;
+}
+
+START_TEST(boundary_sizes_kept_when_short) {
+  /* A buffer one byte short keeps the message (the part already taken
+   * from the OS included); the exact buffer, at an offset, then gets it. */
+  mproc_conn *a, *b;
+  mproc_process *p;
+  unsigned char *got = malloc(REC_ROOM + 3);
+  size_t i;
+  int code;
+  ck_assert(got != NULL);
+  ck_mproc_ok(mproc_pipe(&a, &b, 0));
+  ck_mproc_ok(
+      mproc_process_new(&p, send_rec_sizes, mproc_build("[C]", b), NULL));
+  ck_mproc_ok(mproc_process_start(p));
+  mproc_conn_close(b);
+  for (i = 0; i < N_REC_SIZES; i++) {
+    unsigned char *want = pattern(rec_sizes[i], (unsigned)i);
+    size_t n = 0;
+    ck_mproc(mproc_conn_recv_bytes_into_at(a, got, rec_sizes[i] + 2, 3, &n),
+             MPROC_EBUFSIZE);
+    ck_assert_uint_eq(n, rec_sizes[i]);
+    ck_assert_int_eq(mproc_conn_poll(a, 0), 1);
+    ck_mproc_ok(mproc_conn_recv_bytes_into_at(a, got, rec_sizes[i] + 3, 3, &n));
+    ck_assert_uint_eq(n, rec_sizes[i]);
+    ck_assert_msg(memcmp(got + 3, want, n) == 0, "size %lu damaged",
+                  (unsigned long)n);
+    free(want);
+  }
+  ck_mproc_ok(mproc_process_join(p, 60));
+  ck_mproc_ok(mproc_process_exitcode(p, &code));
+  ck_assert_int_eq(code, 0);
+  mproc_process_free(p);
+  free(got);
+  mproc_conn_free(a);
+  mproc_conn_free(b);
+}
+END_TEST
+
+/* Sends one message of the size in args[1], then returns. */
+static int send_one_size(mproc_value *args) {
+  int64_t size = 0;
+  unsigned char *out;
+  int rc;
+  mproc_value_get_int(mproc_list_get(args, 1), &size);
+  out = pattern((size_t)size, 5);
+  rc = mproc_conn_send_bytes(arg_conn(args, 0), out, (size_t)size);
+  free(out);
+  return rc ? 1 : 0;
+}
+
+START_TEST(boundary_sizes_past_maxlength) {
+  /* maxlength one byte short, on either side of the 64 KiB record: the
+   * message is refused and the duplex end becomes write-only; maxlength
+   * equal to the size takes it. */
+  static const size_t sizes[] = {65532, 65533, 1u << 20};
+  size_t i;
+  for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    mproc_conn *a, *b;
+    mproc_process *p;
+    void *got = NULL;
+    size_t n = 0;
+    int ok;
+    for (ok = 0; ok < 2; ok++) {
+      ck_mproc_ok(mproc_pipe(&a, &b, 1));
+      ck_mproc_ok(mproc_process_new(
+          &p, send_one_size, mproc_build("[C L]", b, (int64_t)sizes[i]), NULL));
+      ck_mproc_ok(mproc_process_start(p));
+      mproc_conn_close(b);
+      if (ok) {
+        unsigned char *want = pattern(sizes[i], 5);
+        ck_mproc_ok(mproc_conn_recv_bytes_max(a, &got, &n, (int64_t)sizes[i]));
+        ck_assert_uint_eq(n, sizes[i]);
+        ck_assert(memcmp(got, want, n) == 0);
+        mproc_free(got);
+        free(want);
+      } else {
+        ck_mproc(mproc_conn_recv_bytes_max(a, &got, &n, (int64_t)sizes[i] - 1),
+                 MPROC_ETOOBIG);
+        ck_assert(got == NULL);
+        ck_assert(!mproc_conn_readable(a));
+        ck_assert(mproc_conn_writable(a));
+      }
+      mproc_conn_close(a); /* a sender still writing sees EOF */
+      ck_mproc_ok(mproc_process_join(p, 60));
+      mproc_process_free(p);
+      mproc_conn_free(a);
+      mproc_conn_free(b);
+    }
+  }
+}
+END_TEST
+
+/* Writes a header claiming args[2] bytes and args[1] of them (one raw
+ * write: one record on POSIX), then dies without writing the rest. */
+static int die_mid_message(mproc_value *args) {
+  int64_t part = 0, claim = 0;
+  unsigned char *buf;
+  mproc_conn *c = arg_conn(args, 0);
+  mproc_value_get_int(mproc_list_get(args, 1), &part);
+  mproc_value_get_int(mproc_list_get(args, 2), &claim);
+  buf = pattern((size_t)part + 4, 1);
+  buf[0] = (unsigned char)(claim >> 24);
+  buf[1] = (unsigned char)(claim >> 16);
+  buf[2] = (unsigned char)(claim >> 8);
+  buf[3] = (unsigned char)claim;
+  mproc__plat_stream_write(mproc__conn_handle(c), buf, (size_t)part + 4);
+  abort();
+}
+
+START_TEST(peer_killed_mid_message) {
+  /* The peer dies after the first record of a longer message (the most
+   * a first record holds, and less): every receive function reports
+   * EEOF in the middle of a message, never a short or damaged one. */
+  static const int64_t parts[][2] = {
+      {65532, 65533}, {65532, 1 << 20}, {4092, 65532}, {100, 65536}};
+  size_t i;
+  for (i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+    mproc_conn *a, *b;
+    mproc_process *p;
+    unsigned char *into = malloc(REC_ROOM);
+    void *got = NULL;
+    size_t n = 0;
+    int mode = (int)(i % 3), code = 0;
+    ck_assert(into != NULL);
+    ck_mproc_ok(mproc_pipe(&a, &b, 0));
+    ck_mproc_ok(mproc_process_new(
+        &p, die_mid_message,
+        mproc_build("[C L L]", b, parts[i][0], parts[i][1]), NULL));
+    ck_mproc_ok(mproc_process_start(p));
+    mproc_conn_close(b);
+    if (mode == 0)
+      ck_mproc(mproc_conn_recv_bytes(a, &got, &n), MPROC_EEOF);
+    else if (mode == 1)
+      ck_mproc(mproc_conn_recv_bytes_into(a, into, REC_ROOM, &n), MPROC_EEOF);
+    else
+      ck_mproc(mproc_conn_recv_bytes_max(a, &got, &n, (int64_t)REC_ROOM),
+               MPROC_EEOF);
+    ck_assert_msg(strstr(mproc_last_error(), "middle of a message") != NULL,
+                  "%s", mproc_last_error());
+    ck_assert(got == NULL);
+    ck_mproc_ok(mproc_process_join(p, 60));
+    ck_mproc_ok(mproc_process_exitcode(p, &code));
+    ck_assert_int_ne(code, 0);
+    mproc_process_free(p);
+    free(into);
+    mproc_conn_free(a);
+    mproc_conn_free(b);
+  }
+}
+END_TEST
+
+START_TEST(long_header_in_a_record) {
+  /* POSIX: the 12-byte header (0xFFFFFFFF and a 64-bit length) in a
+   * record with its body is read as such, by every receive function; a
+   * record cut inside it breaks the framing. */
+  static const unsigned char msg[17] = {
+      0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o'};
+  mproc_conn *a, *b;
+  mproc_value *v = NULL;
+  void *got = NULL;
+  char into[8];
+  size_t n = 0;
+  ck_mproc_ok(mproc_pipe(&a, &b, 1));
+  if (!mproc__plat_stream_records(mproc__conn_handle(a))) {
+    mproc_conn_free(a);
+    mproc_conn_free(b);
+    return;
+  }
+  {
+    /* After a 5000-byte message the next header is read apart (recvmsg):
+     * the first long header below goes that way, the rest plainly. */
+    unsigned char *big = pattern(5000, 3);
+    ck_mproc_ok(mproc_conn_send_bytes(b, big, 5000));
+    ck_mproc_ok(mproc_conn_recv_bytes(a, &got, &n));
+    ck_assert_uint_eq(n, 5000);
+    ck_assert(memcmp(got, big, 5000) == 0);
+    mproc_free(got);
+    free(big);
+  }
+  raw_write(b, msg, sizeof msg);
+  ck_mproc_ok(mproc_conn_recv_bytes(a, &got, &n));
+  ck_assert_uint_eq(n, 5);
+  ck_assert(memcmp(got, "hello", 5) == 0);
+  mproc_free(got);
+  raw_write(b, msg, sizeof msg);
+  ck_mproc(mproc_conn_recv_bytes_into(a, into, 4, &n), MPROC_EBUFSIZE);
+  ck_assert_uint_eq(n, 5);
+  ck_mproc_ok(mproc_conn_recv_bytes_into_at(a, into, 8, 3, &n));
+  ck_assert(memcmp(into + 3, "hello", 5) == 0);
+  {
+    /* A value of 600 bytes (past recv's stack buffer), long header. */
+    mproc__buf e = MPROC__BUF_INIT;
+    mproc_value *s = mproc_bytes(msg, 1), *big = mproc_list();
+    int k;
+    for (k = 0; k < 300; k++)
+      mproc_list_append(big, mproc_value_copy(s));
+    ck_mproc_ok(mproc__buf_append(&e, msg, 12));
+    ck_mproc_ok(mproc__encode(big, &e, NULL));
+    e.p[11] = (unsigned char)(e.len - 12);
+    e.p[10] = (unsigned char)((e.len - 12) >> 8);
+    ck_assert_uint_gt(e.len - 12, 512);
+    raw_write(b, e.p, e.len);
+    ck_mproc_ok(mproc_conn_recv(a, &v));
+    ck_assert(mproc_value_equal(v, big));
+    mproc_value_free(v);
+    mproc_value_free(big);
+    mproc_value_free(s);
+    mproc__buf_free(&e);
+  }
+  raw_write(b, msg, 10); /* cut inside the long header */
+  ck_mproc(mproc_conn_recv_bytes(a, &got, &n), MPROC_EBADMSG);
+  ck_assert(mproc_conn_closed(a));
+  mproc_conn_free(a);
+  mproc_conn_free(b);
+}
+END_TEST
+
+#if !defined(_WIN32)
+/* Shrinks its end's send buffer below one 64 KiB record, then sends
+ * messages that need a first record and pieces; 2 if the buffer stayed
+ * big (the test would prove nothing). */
+static int send_small_sndbuf(mproc_value *args) {
+  static const size_t sizes[] = {5000, 60000, 65532, 300000};
+  mproc_conn *c = arg_conn(args, 0);
+  int fd = (int)mproc__conn_handle(c), one = 1, now = 0;
+  socklen_t len = sizeof now;
+  size_t i;
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &one, sizeof one);
+  if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &now, &len) != 0 || now >= 32768)
+    return 2;
+  for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    unsigned char *out = pattern(sizes[i], (unsigned)i);
+    int rc = mproc_conn_send_bytes(c, out, sizes[i]);
+    free(out);
+    if (rc)
+      return 1;
+  }
+  return 0;
+}
+
+START_TEST(small_send_buffer_smaller_records) {
+  /* POSIX: a socket whose send buffer cannot take a 64 KiB record gets
+   * smaller first records and pieces; every message arrives whole. */
+  static const size_t sizes[] = {5000, 60000, 65532, 300000};
+  mproc_conn *a, *b;
+  mproc_process *p;
+  size_t i;
+  int code = -1;
+  ck_mproc_ok(mproc_pipe(&a, &b, 0));
+  ck_mproc_ok(
+      mproc_process_new(&p, send_small_sndbuf, mproc_build("[C]", b), NULL));
+  ck_mproc_ok(mproc_process_start(p));
+  mproc_conn_close(b);
+  for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    unsigned char *want = pattern(sizes[i], (unsigned)i);
+    void *got = NULL;
+    size_t n = 0;
+    ck_mproc_ok(mproc_conn_recv_bytes(a, &got, &n));
+    ck_assert_uint_eq(n, sizes[i]);
+    ck_assert(memcmp(got, want, n) == 0);
+    mproc_free(got);
+    free(want);
+  }
+  ck_mproc_ok(mproc_process_join(p, 60));
+  ck_mproc_ok(mproc_process_exitcode(p, &code));
+  ck_assert_int_eq(code, 0);
+  mproc_process_free(p);
+  mproc_conn_free(a);
+  mproc_conn_free(b);
+}
+END_TEST
+#endif
+
+START_TEST(message_up_to_64k_is_one_record) {
+  /* POSIX: header and body up to 64 KiB travel as one record (one send,
+   * one recv); the next byte makes a first record of 64 KiB and a second
+   * one.  Byte streams (Win32 pipes) have no records. */
+  static const size_t sizes[] = {1, 4093, 30000, 65532, 65533};
+  mproc_conn *a, *b;
+  unsigned char *buf = malloc(REC_ROOM);
+  size_t i, got = 0;
+  ck_assert(buf != NULL);
+  ck_mproc_ok(mproc_pipe(&a, &b, 0));
+  if (!mproc__plat_stream_records(mproc__conn_handle(a))) {
+    free(buf);
+    mproc_conn_free(a);
+    mproc_conn_free(b);
+    return;
+  }
+  for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    unsigned char *out = pattern(sizes[i], 2);
+    size_t first = sizes[i] + 4 <= 65536 ? sizes[i] + 4 : 65536;
+    ck_mproc_ok(mproc_conn_send_bytes(b, out, sizes[i]));
+    ck_mproc_ok(mproc__plat_stream_read_record(mproc__conn_handle(a), buf,
+                                               REC_ROOM, &got));
+    ck_assert_uint_eq(got, first);
+    ck_assert_uint_eq(buf[3] | (size_t)buf[2] << 8 | (size_t)buf[1] << 16,
+                      sizes[i]);
+    ck_assert(memcmp(buf + 4, out, first - 4) == 0);
+    if (first - 4 < sizes[i]) {
+      ck_mproc_ok(mproc__plat_stream_read_record(mproc__conn_handle(a), buf,
+                                                 REC_ROOM, &got));
+      ck_assert_uint_eq(got, sizes[i] - (first - 4));
+      ck_assert(memcmp(buf, out + first - 4, got) == 0);
+    }
+    free(out);
+  }
+  /* A value up to 64 KiB is one record too. */
+  {
+    mproc_value *v = mproc_build("y", buf, (size_t)60000), *back = NULL;
+    ck_mproc_ok(mproc_conn_send(b, v));
+    ck_assert_int_eq(mproc_conn_poll(a, 0), 1);
+    ck_mproc_ok(mproc_conn_recv(a, &back));
+    ck_assert(mproc_value_equal(v, back));
+    mproc_value_free(v);
+    mproc_value_free(back);
+  }
+  free(buf);
+  mproc_conn_free(a);
+  mproc_conn_free(b);
+}
+END_TEST
+
 /* Sends one message on the connection after a second. */
 static int send_later(void *arg) {
   mproc_sleep(1.0);
@@ -783,6 +1215,17 @@ Suite *mproc_suite_conn(void) {
   tcase_add_test(tc, big_message_kept_then_received);
   tcase_add_test(tc, broken_records_close_the_connection);
   tcase_add_test(tc, negative_and_nan_timeouts);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("records");
+  tcase_add_test(tc, message_up_to_64k_is_one_record);
+  tcase_add_test(tc, long_header_in_a_record);
+  tcase_add_test(tc, boundary_sizes_both_ways);
+  tcase_add_test(tc, boundary_sizes_kept_when_short);
+  tcase_add_test(tc, boundary_sizes_past_maxlength);
+  tcase_add_test(tc, peer_killed_mid_message);
+#if !defined(_WIN32)
+  tcase_add_test(tc, small_send_buffer_smaller_records);
+#endif
   suite_add_tcase(s, tc);
   tc = tcase_create("sleep");
   tcase_add_test(tc, sleep_odd_arguments);

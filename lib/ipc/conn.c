@@ -13,12 +13,19 @@
  * Records: where the OS keeps the boundaries of writes (POSIX pipes are
  * SOCK_SEQPACKET sockets, mproc__plat_stream_records), a message is
  * written as records that never span two messages: the header with the
- * first up to REC_FIRST - header bytes of the body, then pieces of at most
- * REC_CHUNK.  A receive then takes the first record whole (one system
- * call: a small message costs one send and one recv, as a raw socket
- * does) and reads the rest straight into its destination, still never
- * past the message's end.  On byte streams (Win32, the bootstrap socket)
- * the header is read alone first.
+ * first up to REC_FIRST (64 KiB) - header bytes of the body, then pieces
+ * of at most REC_CHUNK.  A receive takes the first record whole into the
+ * end's record buffer (one system call: a message of up to 64 KiB costs
+ * one send and one recv, as a raw socket does) and reads the rest
+ * straight into its destination, still never past the message's end.
+ * The record buffer (REC_FIRST bytes) is allocated at an end's first
+ * receive.  After a message of 4 KiB to 64 KiB the next first record is
+ * scattered (header apart, body at the buffer's start), so recv_bytes can
+ * hand such a body over without a copy; small messages keep the plain
+ * recv (cheaper than recvmsg).  A message up to SMALL_COPY is copied into
+ * one write, a longer first record is gathered (header and body, no
+ * copy).  On byte streams (Win32, the bootstrap socket) the header is read
+ * alone first.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +38,20 @@
 #define MSG_MAX ((uint64_t)1 << 46)
 /* Larger bodies grow their buffer as bytes arrive, not from the header. */
 #define TRUST_LEN ((size_t)64 << 20)
-/* The first record of a message (header included) and the largest later
- * one; messages up to REC_FIRST go out as one copy and one write on byte
- * streams too. */
-#define REC_FIRST 4096u
+/* The largest first record of a message (header included) and the
+ * largest later one.  64 KiB: a Pool chunk of 1000 small tasks (4-9 KiB)
+ * and most messages are one record; the record buffer stays small enough
+ * to allocate per receiving end; a first record that the socket's buffer
+ * cannot take (MPROC_ETOOBIG) is halved down to REC_MIN. */
+#define REC_FIRST ((size_t)64 << 10)
+#define REC_MIN ((size_t)4 << 10)
 #define REC_CHUNK ((size_t)128 << 10)
+/* Messages up to this (header included) are copied into one write. */
+#define SMALL_COPY 4096u
+/* recv_bytes hands a longer body, whole in the record buffer, over as its
+ * result; shorter ones are copied (a malloc of their size is cheaper than
+ * a new record buffer). */
+#define HANDOFF_MIN 4096u
 
 struct mproc_conn {
   mproc_waitable w; /* first: mproc_conn_waitable() casts */
@@ -47,7 +63,9 @@ struct mproc_conn {
   int have_len;               /* a header has been read: pending is valid */
   size_t pending;             /* the body length of that message */
   size_t rpos, rend;          /* its first body bytes, held in rec */
-  unsigned char rec[REC_FIRST]; /* the header (and first record) read */
+  unsigned char hdr[HDR_MAX]; /* the header read */
+  unsigned char *rec;         /* records: the first record (REC_FIRST bytes) */
+  int scatter;                /* next header apart, body at rec[0] */
 };
 
 mproc_conn *mproc__conn_wrap(mproc__handle h, int readable, int writable) {
@@ -68,6 +86,7 @@ mproc__handle mproc__conn_handle(const mproc_conn *c) { return c->h; }
 
 mproc__handle mproc__conn_detach(mproc_conn *c) {
   mproc__handle h = c->h;
+  free(c->rec);
   free(c);
   return h;
 }
@@ -124,19 +143,27 @@ static size_t put_header(unsigned char *h, uint64_t n) {
 
 /* Write one message of n body bytes at p (NULL when n is 0). */
 static int send_raw(mproc_conn *c, const unsigned char *p, size_t n) {
-  unsigned char one[REC_FIRST];
+  unsigned char one[SMALL_COPY];
   size_t hl = put_header(one, n);
-  size_t first = n < REC_FIRST - hl ? n : REC_FIRST - hl, done, chunk;
+  size_t first, done, chunk, limit = REC_FIRST;
   int rc;
-  if (first) /* p may be NULL when n is 0 */
-    memcpy(one + hl, p, first);
-  if (first == n)
+  if (n <= SMALL_COPY - hl) {
+    if (n) /* p may be NULL when n is 0 */
+      memcpy(one + hl, p, n);
     return mproc__plat_stream_write(c->h, one, hl + n);
+  }
   if (!c->records)
     return mproc__plat_stream_write2(c->h, one, hl, p, n);
-  /* Records: the first one, then pieces; a socket whose buffer is too
-   * small for a piece (MPROC_ETOOBIG) gets smaller ones. */
-  rc = mproc__plat_stream_write(c->h, one, hl + first);
+  /* Records: the first one (header and body gathered), then pieces; a
+   * socket whose buffer is too small for a record (MPROC_ETOOBIG) gets
+   * smaller ones (nothing was sent: a record goes whole or not at all). */
+  for (;;) {
+    first = n < limit - hl ? n : limit - hl;
+    rc = mproc__plat_stream_write2(c->h, one, hl, p, first);
+    if (rc != MPROC_ETOOBIG || limit <= REC_MIN)
+      break;
+    limit /= 2;
+  }
   chunk = REC_CHUNK;
   for (done = first; rc == 0 && done < n;) {
     size_t step = n - done < chunk ? n - done : chunk;
@@ -264,11 +291,20 @@ static uint64_t get_be(const unsigned char *p, size_t n) {
  */
 static int next_len(mproc_conn *c, size_t *len) {
   uint64_t n;
-  size_t got = 4, hl = 4;
+  size_t got = 0, hl = 4, rest = 0;
   int rc;
   if (!c->have_len) {
     if (c->records) {
-      rc = mproc__plat_stream_read_record(c->h, c->rec, REC_FIRST, &got);
+      if (!c->rec && !(c->rec = malloc(REC_FIRST)))
+        return mproc__err(MPROC_ENOMEM, "connection receive buffer");
+      /* After a body recv_bytes could take over (c->scatter), the header
+       * is read apart (recvmsg): the body then starts at rec[0].  Else
+       * the record goes whole into rec (recv: cheaper for small ones). */
+      if (c->scatter)
+        rc = mproc__plat_stream_read_record2(c->h, c->hdr, 4, c->rec,
+                                             REC_FIRST - 4, &got);
+      else
+        rc = mproc__plat_stream_read_record(c->h, c->rec, REC_FIRST, &got);
       if (rc == MPROC_EBADMSG)
         return out_of_step(c, rc, mproc_last_error());
       if (rc)
@@ -276,24 +312,30 @@ static int next_len(mproc_conn *c, size_t *len) {
       if (got < 4)
         return out_of_step(c, MPROC_EBADMSG, "a record shorter than a "
                                              "message header");
+      got -= 4; /* the bytes after the first 4 of the header, from rest */
+      if (!c->scatter) {
+        memcpy(c->hdr, c->rec, 4);
+        rest = 4;
+      }
     } else {
-      rc = read_exact(c, c->rec, 4, 0);
+      rc = read_exact(c, c->hdr, 4, 0);
       if (rc)
         return rc;
     }
-    n = get_be(c->rec, 4);
+    n = get_be(c->hdr, 4);
     if (n == BIG_LEN) {
       hl = 12;
       if (!c->records) {
-        rc = read_exact(c, c->rec + 4, 8, 1);
+        rc = read_exact(c, c->hdr + 4, 8, 1);
         if (rc)
           return rc;
-        got = 12;
-      } else if (got < 12) {
+      } else if (got < 8) {
         return out_of_step(c, MPROC_EBADMSG, "a record shorter than a "
                                              "message header");
+      } else {
+        memcpy(c->hdr + 4, c->rec + rest, 8);
       }
-      n = get_be(c->rec + 4, 8);
+      n = get_be(c->hdr + 4, 8);
     }
     if (n > MSG_MAX || n > (uint64_t)SIZE_MAX / 2) {
       mproc_conn_close(c);
@@ -302,12 +344,13 @@ static int next_len(mproc_conn *c, size_t *len) {
                         "connection is closed",
                         (unsigned long long)n, (unsigned long long)MSG_MAX);
     }
-    if (got - hl > n)
+    c->rpos = c->records ? rest + hl - 4 : 0;
+    c->rend = c->records ? rest + got : 0;
+    c->scatter = c->records && n > HANDOFF_MIN && n <= REC_FIRST - 4;
+    if (c->rend - c->rpos > n)
       return out_of_step(c, MPROC_EBADMSG, "a record longer than its "
                                            "message");
     c->pending = (size_t)n;
-    c->rpos = hl;
-    c->rend = got;
     c->have_len = 1;
   }
   *len = c->pending;
@@ -403,7 +446,14 @@ static int recv_bytes(mproc_conn *c, void **buf, size_t *n, int64_t maxlength,
     return rc;
   if (maxlength >= 0 && (uint64_t)len > (uint64_t)maxlength)
     return bad_length(c, what, len, maxlength);
-  if (len > TRUST_LEN) {
+  if (len > HANDOFF_MIN && c->rpos == 0 && c->rend == len &&
+      (p = realloc(c->rec, len)) != NULL) {
+    /* The whole body is at the start of the record buffer: hand it over
+     * (no copy); the next receive allocates a new one. */
+    c->rec = NULL;
+    c->have_len = 0;
+    c->rend = 0;
+  } else if (len > TRUST_LEN) {
     rc = read_body_grow(c, &p, len);
   } else {
     p = malloc(len ? len : 1);
@@ -478,6 +528,13 @@ int mproc_conn_recv(mproc_conn *c, mproc_value **out) {
   rc = next_len(c, &len);
   if (rc)
     return rc;
+  if (c->rend - c->rpos == len && len > sizeof small) {
+    /* The whole message is in the record buffer: decode it there. */
+    const unsigned char *p = c->rec + c->rpos;
+    c->have_len = 0;
+    c->rpos = c->rend = 0;
+    return mproc__decode(p, len, out, NULL);
+  }
   if (len <= sizeof small) {
     rc = read_body(c, small, len);
     return rc ? rc : mproc__decode(small, len, out, NULL);
@@ -537,6 +594,7 @@ void mproc_conn_free(mproc_conn *c) {
   if (!c)
     return;
   mproc_conn_close(c);
+  free(c->rec);
   free(c);
 }
 

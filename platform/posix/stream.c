@@ -5,14 +5,15 @@
  * Map: stream_pair (socketpair, close-on-exec), stream_records (is it a
  * SOCK_SEQPACKET socket?), stream_read (recv), stream_read_record (recv
  * with MSG_TRUNC: a record longer than the buffer is detected, never
- * silently cut), stream_write / stream_write2 (send / sendmsg with
- * MSG_NOSIGNAL, so a vanished peer is MPROC_EEOF and never a SIGPIPE),
- * close.
+ * silently cut; read_record2 scatters it with recvmsg: the header apart,
+ * so a body lands at the start of its buffer), stream_write /
+ * stream_write2 (send / sendmsg with MSG_NOSIGNAL, so a vanished peer is
+ * MPROC_EEOF and never a SIGPIPE; write2's pieces are one record), close.
  *
  * Sequenced packets keep each write a record, so lib/conn.c receives a
- * small message (header and body in one record) with one recv and still
- * never reads past its end: a round trip costs the raw socketpair's four
- * system calls.  Where SOCK_SEQPACKET is missing the pair is SOCK_STREAM
+ * message of up to 64 KiB (header and body in one record) with one recv
+ * and still never reads past its end: a round trip costs the raw socketpair's
+ * four system calls.  Where SOCK_SEQPACKET is missing the pair is SOCK_STREAM
  * and conn.c reads the header first (stream_records says which).
  * Sockets rather than pipe(2) for simplex pipes too: one code path, and
  * MSG_NOSIGNAL spares the library from touching the process's SIGPIPE
@@ -140,6 +141,41 @@ int mproc__plat_stream_read_record(mproc__handle h, void *buf, size_t len,
                         "recv: a record of %zd bytes where at most %zu "
                         "were due",
                         r, len);
+    }
+    if (r == 0) {
+      *got = 0;
+      return mproc__err(MPROC_EEOF, "recv: the peer closed the connection");
+    }
+    if (errno != EINTR)
+      return io_error(errno, "recv");
+  }
+}
+
+int mproc__plat_stream_read_record2(mproc__handle h, void *a, size_t na,
+                                    void *b, size_t nb, size_t *got) {
+  struct iovec iov[2];
+  struct msghdr msg;
+  iov[0].iov_base = a;
+  iov[0].iov_len = na;
+  iov[1].iov_base = b;
+  iov[1].iov_len = nb;
+  for (;;) {
+    ssize_t r;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    /* MSG_TRUNC: the record's real length, even when longer than both. */
+    r = recvmsg((int)h, &msg, MSG_TRUNC);
+    if (r > 0 && (size_t)r <= na + nb) {
+      *got = (size_t)r;
+      return 0;
+    }
+    if (r > 0) {
+      *got = 0;
+      return mproc__err(MPROC_EBADMSG,
+                        "recv: a record of %zd bytes where at most %zu "
+                        "were due",
+                        r, na + nb);
     }
     if (r == 0) {
       *got = 0;

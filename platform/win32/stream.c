@@ -247,6 +247,13 @@ int mproc__plat_stream_read_record(mproc__handle h, void *buf, size_t len,
   return mproc__plat_stream_read(h, buf, len, got); /* never called */
 }
 
+int mproc__plat_stream_read_record2(mproc__handle h, void *a, size_t na,
+                                    void *b, size_t nb, size_t *got) {
+  (void)b;
+  (void)nb;
+  return mproc__plat_stream_read(h, a, na, got); /* never called */
+}
+
 int mproc__plat_close(mproc__handle h) {
   if (h == MPROC__NOHANDLE)
     return 0;
