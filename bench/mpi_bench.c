@@ -25,6 +25,8 @@
 
 #include "mproc.h"
 
+#include "result.h"
+
 #define N_MAP 100000
 #define N_MS 1000
 
@@ -55,20 +57,6 @@ static int t_sleep_ms(const mproc_value *arg, mproc_value **result) {
 static void die(const char *what) {
   fprintf(stderr, "mpi_bench: %s: %s\n", what, mproc_last_error());
   exit(1);
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static void result(const char *w, const char *impl, double *v, int n,
-                   const char *unit) {
-  qsort(v, (size_t)n, sizeof *v, cmp);
-  printf("RESULT %s %s %.3f %s n=%d min=%.3f max=%.3f\n", w, impl,
-         n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2, unit, n, v[0],
-         v[n - 1]);
-  fflush(stdout);
 }
 
 int main(int argc, char **argv) {
@@ -110,7 +98,7 @@ int main(int argc, char **argv) {
     v[r] = N_MAP / (mproc_monotonic() - t0) / 1e6;
     mproc_value_free(res);
   }
-  result("mpi_map_tiny", impl, v, reps, "Mtasks/s");
+  bench_result("mpi_map_tiny", impl, v, reps, "Mtasks/s");
   if (argc > 3 && strcmp(argv[3], "tiny") == 0)
     reps = 0;
   for (r = 0; r < reps; r++) {
@@ -121,7 +109,7 @@ int main(int argc, char **argv) {
     mproc_value_free(res);
   }
   if (reps)
-    result("mpi_1ms_vs_ideal", impl, v, reps, "x");
+    bench_result("mpi_1ms_vs_ideal", impl, v, reps, "x");
   for (r = 0; r < reps; r++) {
     double sum = 0, d;
     size_t k;
@@ -138,7 +126,7 @@ int main(int argc, char **argv) {
     mproc_value_free(res);
   }
   if (reps)
-    result("mpi_sleep1ms_vs_ideal", impl, v, reps, "x");
+    bench_result("mpi_sleep1ms_vs_ideal", impl, v, reps, "x");
   if (reps) {
     static double rt[2000];
     mproc_value *one = mproc_int(3);
@@ -150,7 +138,7 @@ int main(int argc, char **argv) {
       rt[k] = (mproc_monotonic() - t0) * 1e6;
       mproc_value_free(res);
     }
-    result("mpi_apply_rtt", impl, rt, 2000, "us");
+    bench_result("mpi_apply_rtt", impl, rt, 2000, "us");
     mproc_pool_free(p);
     p = NULL;
     for (r = 0; r < reps; r++) {
@@ -162,7 +150,7 @@ int main(int argc, char **argv) {
       mproc_pool_free(p);
       p = NULL;
     }
-    result("mpi_pool_start", impl, v, reps, "ms");
+    bench_result("mpi_pool_start", impl, v, reps, "ms");
     mproc_value_free(one);
   }
   mproc_pool_free(p);

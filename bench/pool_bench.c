@@ -22,6 +22,8 @@
 
 #include <mproc.h>
 
+#include "result.h"
+
 #define N_MAP 100000
 #define N_ASYNC 10000
 
@@ -37,20 +39,6 @@ static int t_square(const mproc_value *arg, mproc_value **result) {
 static void die(const char *what) {
   fprintf(stderr, "pool_bench: %s: %s\n", what, mproc_last_error());
   exit(1);
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static void result(const char *w, const char *impl, double *v, int n,
-                   const char *unit) {
-  qsort(v, (size_t)n, sizeof *v, cmp);
-  printf("RESULT %s %s %.3f %s n=%d min=%.3f max=%.3f\n", w, impl,
-         n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2, unit, n, v[0],
-         v[n - 1]);
-  fflush(stdout);
 }
 
 static void bench_mproc(int reps) {
@@ -71,7 +59,7 @@ static void bench_mproc(int reps) {
     mproc_value_free(res);
     mproc_pool_free(p);
   }
-  result("pool_start", "mproc", v, reps, "ms");
+  bench_result("pool_start", "mproc", v, reps, "ms");
   if (mproc_pool_new(&p, &o))
     die("pool");
   for (r = 0; r < reps; r++) {
@@ -81,7 +69,7 @@ static void bench_mproc(int reps) {
     v[r] = N_MAP / (now() - t0) / 1e6;
     mproc_value_free(res);
   }
-  result("pool_map_1000", "mproc", v, reps, "Mtasks/s");
+  bench_result("pool_map_1000", "mproc", v, reps, "Mtasks/s");
   for (r = 0; r < reps; r++) {
     double t0 = now();
     if (mproc_pool_map(p, t_square, list, 0, &res))
@@ -89,7 +77,7 @@ static void bench_mproc(int reps) {
     v[r] = N_MAP / (now() - t0) / 1e6;
     mproc_value_free(res);
   }
-  result("pool_map_def", "mproc", v, reps, "Mtasks/s");
+  bench_result("pool_map_def", "mproc", v, reps, "Mtasks/s");
   for (r = 0; r < reps; r++) {
     static mproc_async *as[N_ASYNC];
     double t0 = now();
@@ -104,7 +92,7 @@ static void bench_mproc(int reps) {
     }
     v[r] = N_ASYNC / (now() - t0) / 1e3;
   }
-  result("pool_async", "mproc", v, reps, "ktasks/s");
+  bench_result("pool_async", "mproc", v, reps, "ktasks/s");
   {
     static double rt[2000];
     int k;
@@ -115,7 +103,7 @@ static void bench_mproc(int reps) {
       rt[k] = (now() - t0) * 1e6;
       mproc_value_free(res);
     }
-    result("pool_apply_rtt", "mproc", rt, 2000, "us");
+    bench_result("pool_apply_rtt", "mproc", rt, 2000, "us");
   }
   mproc_pool_free(p);
   mproc_value_free(list);
@@ -219,7 +207,7 @@ static void bench_raw(int reps) {
     v[r] = (now() - t0) * 1e3;
     raw_stop(&rp);
   }
-  result("pool_start", "raw", v, reps, "ms (fork)");
+  bench_result("pool_start", "raw", v, reps, "ms (fork)");
   raw_start(&rp);
   for (r = 0; r < reps; r++) {
     /* chunks of 1000, two in flight per worker */
@@ -243,7 +231,7 @@ static void bench_raw(int reps) {
     }
     v[r] = N_MAP / (now() - t0) / 1e6;
   }
-  result("pool_map_1000", "raw", v, reps, "Mtasks/s");
+  bench_result("pool_map_1000", "raw", v, reps, "Mtasks/s");
   {
     static double rt[2000];
     int k;
@@ -254,7 +242,7 @@ static void bench_raw(int reps) {
       raw_recv(rp.fd[0], &y);
       rt[k] = (now() - t0) * 1e6;
     }
-    result("pool_apply_rtt", "raw", rt, 2000, "us");
+    bench_result("pool_apply_rtt", "raw", rt, 2000, "us");
   }
   raw_stop(&rp);
 }
