@@ -3,15 +3,19 @@
 # namespaces through scripts/netns-agent.sh (plm_rsh_agent), and the ranks
 # talk over the veth pair only (btl tcp,self on 10.77.0.0/30): 4 MiB go
 # each way, counted on the veth.  This is the launch the MPI pool uses
-# across "hosts" (docs/manager.md, "Two hosts on one machine").
+# across "hosts" (docs/manager.md, "Two hosts on one machine").  Given the
+# MPI pool example too, it then runs it the same way, rank 0 in namespace
+# a and the two worker ranks in b: the seed's lines, and its chunks and
+# results cross the veth.
 #
-#   sh netns_mpi.sh <scripts directory> <netns_mpi_ping.c>
+#   sh netns_mpi.sh <scripts directory> <netns_mpi_ping.c> [<mproc_s003_pool_mpi>]
 #
 # Exit 77 (skipped) with the reason without namespaces or without Open
 # MPI's mpicc/mpiexec - a failure for the first when MPROC_REQUIRE_NETNS=1.
 set -u
 scripts="$1"
 src="$2"
+pool_exe="${3:-}"
 name="mproc-t$$"
 
 if ! why="$(sh "$scripts/netns.sh" check 2>&1)"; then
@@ -66,5 +70,28 @@ esac
 if [ "$rc" != 0 ] || [ $((after - before)) -lt 4194304 ]; then
   echo "FAILED: mpiexec exit $rc, $((after - before)) bytes over the veth (want >= 4 MiB)"
   exit 1
+fi
+if [ -n "$pool_exe" ]; then
+  before="$(rx)"
+  out="$(TMPDIR="$dir/tmp" sh "$scripts/netns.sh" exec "$name" a timeout 60 mpiexec --allow-run-as-root \
+    --oversubscribe --mca plm_rsh_agent "$scripts/netns-agent.sh" \
+    --mca oob_tcp_if_include 10.77.0.0/30 \
+    --mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/30 \
+    --host "$name-a:1,$name-b:2" -n 3 sh -c 'echo "in $(ip netns identify)" >&2; exec "$0"' "$pool_exe" 2>&1)"
+  rc=$?
+  after="$(rx)"
+  printf '%s\n' "$out"
+  echo "veth $name-a received $((after - before)) bytes (the pool)"
+  hellos="$(printf '%s\n' "$out" | grep -c '^msg: hello [0-3]$')"
+  ins_b="$(printf '%s\n' "$out" | grep -c "^in $name-b$")"
+  case "$out" in
+    *"Mark~ Mark~ Mark~~~~~~~~~~~~~~~~~~~~~~"*"Sub-process(es) done."*) ;;
+    *) echo "FAILED: the MPI pool example's lines (exit $rc)"; exit 1 ;;
+  esac
+  if [ "$rc" != 0 ] || [ "$hellos" != 4 ] || [ "$ins_b" != 2 ] || [ $((after - before)) -lt 1000 ]; then
+    echo "FAILED: MPI pool across namespaces: exit $rc, $hellos hellos, $ins_b ranks in $name-b, $((after - before)) bytes over the veth"
+    exit 1
+  fi
+  echo "the MPI pool example: rank 0 in $name-a, 2 worker ranks in $name-b, its lines as the seed's"
 fi
 echo "PASS: MPI ranks in two network namespaces over the veth"
