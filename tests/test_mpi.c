@@ -109,20 +109,6 @@ static int t_exit(const mproc_value *arg, mproc_value **result) {
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static mproc_value *range(int n) {
-  mproc_value *l = mproc_list();
-  int i;
-  for (i = 0; i < n; i++)
-    mproc_list_append(l, mproc_int(i));
-  return l;
-}
-
-static int64_t int_at(const mproc_value *l, size_t i) {
-  int64_t v = -1;
-  mproc_value_get_int(mproc_list_get(l, i), &v);
-  return v;
-}
-
 static int64_t int_at_value(const mproc_value *v) {
   int64_t x = -1;
   mproc_value_get_int(v, &x);

@@ -183,20 +183,6 @@ static mproc_pool *new_pool(int n) {
   return p;
 }
 
-static mproc_value *range(int64_t n) {
-  mproc_value *l = mproc_list();
-  int64_t i;
-  for (i = 0; i < n; i++)
-    mproc_list_append(l, mproc_int(i));
-  return l;
-}
-
-static int64_t int_at(const mproc_value *l, size_t i) {
-  int64_t v = -1;
-  mproc_value_get_int(mproc_list_get(l, i), &v);
-  return v;
-}
-
 /* ---- apply ----------------------------------------------------------------- */
 
 typedef struct cbinfo {

@@ -32,6 +32,22 @@ static inline mproc_conn *arg_conn(mproc_value *args, size_t i) {
   return c;
 }
 
+/* The list [0, 1, ..., n-1] of int values (a map's usual input). */
+static inline mproc_value *range(int64_t n) {
+  mproc_value *l = mproc_list();
+  int64_t i;
+  for (i = 0; i < n; i++)
+    mproc_list_append(l, mproc_int(i));
+  return l;
+}
+
+/* The int at l[i] (-1 if it is not one). */
+static inline int64_t int_at(const mproc_value *l, size_t i) {
+  int64_t v = -1;
+  mproc_value_get_int(mproc_list_get(l, i), &v);
+  return v;
+}
+
 Suite *mproc_suite_value(void);
 Suite *mproc_suite_codec(void);
 Suite *mproc_suite_errors(void);

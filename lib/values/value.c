@@ -1242,6 +1242,19 @@ mproc_value *mproc_set_item(const mproc_value *set, size_t i) {
   return set->u.dict.e[live_entry(set, i)].key;
 }
 
+/* A deleted entry's key and value: to the caller where asked, else freed. */
+static void entry_take(mproc__dentry *e, mproc_value **key_out,
+                       mproc_value **val_out) {
+  if (key_out)
+    *key_out = e->key;
+  else
+    mproc_value_free(e->key);
+  if (val_out)
+    *val_out = e->val;
+  else
+    mproc_value_free(e->val);
+}
+
 int mproc__table_del(mproc_value *d, const mproc_value *key,
                      mproc_value **key_out, mproc_value **val_out) {
   uint64_t h = 0;
@@ -1263,14 +1276,7 @@ int mproc__table_del(mproc_value *d, const mproc_value *key,
     if (i == (size_t)-1)
       return 0;
     e = &d->u.dict.e[i];
-    if (key_out)
-      *key_out = e->key;
-    else
-      mproc_value_free(e->key);
-    if (val_out)
-      *val_out = e->val;
-    else
-      mproc_value_free(e->val);
+    entry_take(e, key_out, val_out);
     memmove(e, e + 1, (d->u.dict.n - i - 1) * sizeof *e);
     work(d->u.dict.n - i - 1);
     d->u.dict.n--;
@@ -1291,14 +1297,7 @@ int mproc__table_del(mproc_value *d, const mproc_value *key,
     }
     work(probes);
     slot[i] = IX_DUMMY; /* still counted in ix[3] until the next resize */
-    if (key_out)
-      *key_out = e->key;
-    else
-      mproc_value_free(e->key);
-    if (val_out)
-      *val_out = e->val;
-    else
-      mproc_value_free(e->val);
+    entry_take(e, key_out, val_out);
     e->key = e->val = NULL;
     d->u.dict.n--;
     /* Holes at the end go at once (popitem takes the last entry). */
