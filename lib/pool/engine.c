@@ -637,6 +637,12 @@ static void worker_died(mproc_pool *p, worker *w) {
   for (s = 0; s < 2; s++)
     if (w->fl[s] && w->fl[s]->id == run && task >= 1 && task <= w->fl[s]->n)
       blame = 0;
+  /* A worker that could not take a chunk (a huge one under a memory
+   * limit) dies with the rest of it unread, and its READY may be lost with
+   * the connection (a socket closed with unread data resets its peer):
+   * its exit code says it was past READY, so it is no failed start. */
+  if (!w->said_ready && (ec == WX_NORECV || ec == WX_GARBLED))
+    w->said_ready = 1;
   if (!w->said_ready) {
     if (w->initfail)
       init_failed(p, w->initmsg ? w->initmsg : "initializer failed");

@@ -75,6 +75,11 @@ enum { T_QUEUED = 0, T_SENT = 1, T_DONE = 2 };
  * started, running no task, fails (engine.c resend_limit). */
 enum { RESEND_MAX = 3 };
 
+/* A worker's exit codes past its READY (worker.c): 4 a garbled message,
+ * 5 a chunk it could not receive (no memory under a memory limit).  Either
+ * says it was ready even when its READY was lost with the connection. */
+enum { WX_GARBLED = 4, WX_NORECV = 5 };
+
 struct mproc_async {
   mproc_pool *pool;
   int refs; /* the user's and the engine's; under the pool mutex */

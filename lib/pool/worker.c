@@ -345,14 +345,14 @@ int mproc__pool_worker_main(mproc_value *args) {
       /* A chunk it cannot receive (out of memory under a memory limit):
        * not a clean exit, so the parent counts it against the chunk. */
       mproc__buf_free(&out);
-      return 5;
+      return WX_NORECV;
     }
     rc = mproc__pool_run_chunk(w, msg, len, &out, cache_mod, &cache_off,
                                &cache_fn, &nomem, NULL, NULL);
     mproc_free(msg);
     if (rc < 0) {
       mproc__buf_free(&out);
-      return 4; /* a garbled message: the parent replaces this worker */
+      return WX_GARBLED; /* the parent replaces this worker */
     }
     if (rc == 1)
       continue;
