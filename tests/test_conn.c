@@ -866,6 +866,45 @@ START_TEST(peer_killed_mid_message) {
 }
 END_TEST
 
+/* Says its last words, waits until the parent has written to it and
+ * ends without reading that: its end closes with unread data. */
+static int last_words(mproc_value *args) {
+  mproc_conn *c = arg_conn(args, 0);
+  if (mproc_conn_send_bytes(c, "bye", 3) != 0)
+    return 2;
+  return mproc_conn_poll(c, 60) == 1 ? 0 : 3;
+}
+
+START_TEST(last_words_before_an_unread_close) {
+  /* A peer that ends with data it never read (a pool worker killed with
+   * its next chunk queued) resets the connection (POSIX: ECONNRESET once,
+   * before its queued messages): what it sent first is still received,
+   * then EEOF; before, its last words were lost. */
+  mproc_conn *a, *b;
+  mproc_process *p;
+  void *got = NULL;
+  size_t n = 0;
+  int code = -1;
+  ck_mproc_ok(mproc_pipe(&a, &b, 1));
+  ck_mproc_ok(mproc_process_new(&p, last_words, mproc_build("[C]", b), NULL));
+  ck_mproc_ok(mproc_process_start(p));
+  mproc_conn_close(b);
+  ck_mproc_ok(mproc_conn_send_bytes(a, "unread", 6));
+  ck_mproc_ok(mproc_process_join(p, 60));
+  ck_mproc_ok(mproc_process_exitcode(p, &code));
+  ck_assert_int_eq(code, 0);
+  ck_mproc_ok(mproc_conn_recv_bytes(a, &got, &n));
+  ck_assert_uint_eq(n, 3);
+  ck_assert(memcmp(got, "bye", 3) == 0);
+  mproc_free(got);
+  got = NULL;
+  ck_mproc(mproc_conn_recv_bytes(a, &got, &n), MPROC_EEOF);
+  mproc_process_free(p);
+  mproc_conn_free(a);
+  mproc_conn_free(b);
+}
+END_TEST
+
 START_TEST(long_header_in_a_record) {
   /* POSIX: the 12-byte header (0xFFFFFFFF and a 64-bit length) in a
    * record with its body is read as such, by every receive function; a
@@ -1223,6 +1262,7 @@ Suite *mproc_suite_conn(void) {
   tcase_add_test(tc, boundary_sizes_kept_when_short);
   tcase_add_test(tc, boundary_sizes_past_maxlength);
   tcase_add_test(tc, peer_killed_mid_message);
+  tcase_add_test(tc, last_words_before_an_unread_close);
 #if !defined(_WIN32)
   tcase_add_test(tc, small_send_buffer_smaller_records);
 #endif

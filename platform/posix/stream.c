@@ -109,8 +109,23 @@ static int io_error(int e, const char *what) {
   return mproc__err_os(MPROC_EOS, e, "%s", what);
 }
 
+/*
+ * A unix socket whose peer closed with data it had not read reports
+ * ECONNRESET once, before the messages the peer sent first (which are
+ * still queued: a pool worker's last results, its READY); so the reads
+ * below try once more after a reset, and get those, then EOF.  A TCP
+ * socket's reset is final: the retry gives EOF or the error again.
+ */
+static int reset_retry(int *reset) {
+  if (errno != ECONNRESET || *reset)
+    return 0;
+  *reset = 1;
+  return 1;
+}
+
 int mproc__plat_stream_read(mproc__handle h, void *buf, size_t len,
                             size_t *got) {
+  int reset = 0;
   for (;;) {
     ssize_t r = recv((int)h, buf, len, 0);
     if (r > 0) {
@@ -121,13 +136,14 @@ int mproc__plat_stream_read(mproc__handle h, void *buf, size_t len,
       *got = 0;
       return mproc__err(MPROC_EEOF, "recv: the peer closed the connection");
     }
-    if (errno != EINTR)
+    if (errno != EINTR && !reset_retry(&reset))
       return io_error(errno, "recv");
   }
 }
 
 int mproc__plat_stream_read_record(mproc__handle h, void *buf, size_t len,
                                    size_t *got) {
+  int reset = 0;
   for (;;) {
     /* MSG_TRUNC: the record's real length, even when longer than len. */
     ssize_t r = recv((int)h, buf, len, MSG_TRUNC);
@@ -146,7 +162,7 @@ int mproc__plat_stream_read_record(mproc__handle h, void *buf, size_t len,
       *got = 0;
       return mproc__err(MPROC_EEOF, "recv: the peer closed the connection");
     }
-    if (errno != EINTR)
+    if (errno != EINTR && !reset_retry(&reset))
       return io_error(errno, "recv");
   }
 }
@@ -155,6 +171,7 @@ int mproc__plat_stream_read_record2(mproc__handle h, void *a, size_t na,
                                     void *b, size_t nb, size_t *got) {
   struct iovec iov[2];
   struct msghdr msg;
+  int reset = 0;
   iov[0].iov_base = a;
   iov[0].iov_len = na;
   iov[1].iov_base = b;
@@ -181,7 +198,7 @@ int mproc__plat_stream_read_record2(mproc__handle h, void *a, size_t na,
       *got = 0;
       return mproc__err(MPROC_EEOF, "recv: the peer closed the connection");
     }
-    if (errno != EINTR)
+    if (errno != EINTR && !reset_retry(&reset))
       return io_error(errno, "recv");
   }
 }
