@@ -74,7 +74,7 @@ fi
 if [ -n "$pool_exe" ]; then
   before="$(rx)"
   out="$(TMPDIR="$dir/tmp" sh "$scripts/netns.sh" exec "$name" a timeout 60 mpiexec --allow-run-as-root \
-    --oversubscribe --mca plm_rsh_agent "$scripts/netns-agent.sh" \
+    --oversubscribe ${LSAN_OPTIONS:+-x LSAN_OPTIONS} --mca plm_rsh_agent "$scripts/netns-agent.sh" \
     --mca oob_tcp_if_include 10.77.0.0/30 \
     --mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/30 \
     --host "$name-a:1,$name-b:2" -n 3 sh -c 'echo "in $(ip netns identify)" >&2; exec "$0"' "$pool_exe" 2>&1)"
