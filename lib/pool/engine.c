@@ -10,8 +10,8 @@
  *    returns, filled as replies come), codes, messages and pids per task;
  *    AsyncResult's functions.
  *  - chunks: a run of a call's tasks sent to a worker as one message
- *    (engine.h has the wire).  A worker holds at most two (its two slots)
- *    so it never idles, the second only when small enough to sit in the
+ *    (engine.h has the wire).  A worker holds at most NSLOT (its slots)
+ *    so it never idles, those after the first only while they fit in the
  *    pipe's buffer (the handler's write never waits for a busy worker).
  *  - workers: mproc processes (daemons) running mproc__pool_worker_main
  *    (worker.c), each with its own duplex Pipe and a progress block (a
@@ -625,6 +625,19 @@ static void worker_died(mproc_pool *p, worker *w) {
   char how[64], msg[400];
   uint64_t run, task;
   ec = wk_reap(p, w);
+  /* Youngest first: each goes back to the queue's front, so they run
+   * again in the order they were sent. */
+  for (s = 1; s < NSLOT; s++) {
+    int t;
+    for (t = s; t > 0 && (!w->fl[t - 1] || (w->fl[t] &&
+                                            w->fl[t]->sent >
+                                                w->fl[t - 1]->sent));
+         t--) {
+      chunk *x = w->fl[t];
+      w->fl[t] = w->fl[t - 1];
+      w->fl[t - 1] = x;
+    }
+  }
   if (ec < 0)
     snprintf(how, sizeof how, "signal %d", -ec);
   else
@@ -634,7 +647,7 @@ static void worker_died(mproc_pool *p, worker *w) {
   /* Its death counts against the chunks it held if it ran none of them,
    * was not killed by the pool and did not exit cleanly (resend_limit). */
   blame = ec != 0 && !w->kill_code;
-  for (s = 0; s < 2; s++)
+  for (s = 0; s < NSLOT; s++)
     if (w->fl[s] && w->fl[s]->id == run && task >= 1 && task <= w->fl[s]->n)
       blame = 0;
   /* A worker that could not take a chunk (a huge one under a memory
@@ -655,7 +668,7 @@ static void worker_died(mproc_pool *p, worker *w) {
       init_failed(p, why);
     }
   }
-  for (s = 0; s < 2; s++) {
+  for (s = 0; s < NSLOT; s++) {
     chunk *c = w->fl[s];
     size_t k, keep = 0;
     w->fl[s] = NULL;
@@ -858,7 +871,42 @@ static chunk *skip_cancelled(mproc_pool *p) {
   return p->pend_head;
 }
 
-#define SMALL_CHUNK 16384
+/* A busy worker's further chunks go only while the messages in flight to
+ * it, but its oldest (read already, or being read: the worker runs its
+ * chunks in order), stay within INFLIGHT_MAX bytes (each counted with
+ * MSG_OVERHEAD for the wire's framing): they fit the pipe's buffer (64
+ * KiB on Windows and Linux), so the handler's write never waits for a
+ * busy worker, whose reply may itself be waiting for the handler. */
+#define INFLIGHT_MAX 49152
+#define MSG_OVERHEAD 16
+
+/* Chunks in flight in worker w. */
+static int wk_nfl(const worker *w) {
+  int s, n = 0;
+  for (s = 0; s < NSLOT; s++)
+    n += w->fl[s] != NULL;
+  return n;
+}
+
+/* The bytes that may sit unread in w's pipe: its chunks' messages but
+ * the oldest's. */
+static size_t wk_queued(const worker *w) {
+  size_t sum = 0, old = 0;
+  uint64_t first = 0;
+  int s, any = 0;
+  for (s = 0; s < NSLOT; s++) {
+    const chunk *c = w->fl[s];
+    if (!c)
+      continue;
+    sum += c->bytes;
+    if (!any || c->sent < first) {
+      first = c->sent;
+      old = c->bytes;
+      any = 1;
+    }
+  }
+  return sum - old;
+}
 
 /* A batch's members go back to the queue (front or back, in order); a
  * member settled already (cancelled, taken back) is NULL. */
@@ -965,26 +1013,28 @@ static int batch_take_back(mproc_pool *p, worker *w, int s, chunk *c,
  * so a long task never holds up a short one while a worker idles.
  */
 static void steal_for_idle(mproc_pool *p) {
-  int i, s, idle = 0, busy = 0;
+  int i, s, y, idle = 0, busy = 0;
   for (i = 0; i < p->nw; i++) {
     worker *w = &p->wk[i];
-    idle += w->live && w->ready && !w->retiring && !w->h_lent && !w->fl[0] &&
-            !w->fl[1];
+    idle += w->live && w->ready && !w->retiring && !w->h_lent && !wk_nfl(w);
   }
   for (i = 0; i < p->nw && idle > 0; i++) {
     worker *w = &p->wk[i];
     uint64_t run;
-    if (!w->live || !w->fl[0] || !w->fl[1])
+    if (!w->live || wk_nfl(w) < 2)
       continue;
     run = mproc__ld64(&w->w[W_RUN]);
-    for (s = 0; s < 2; s++) {
-      chunk *c = w->fl[s];
+    /* its youngest chunk (the last it would run) */
+    for (y = -1, s = 0; s < NSLOT; s++)
+      if (w->fl[s] && w->fl[s]->id != run &&
+          (y < 0 || w->fl[s]->sent > w->fl[y]->sent))
+        y = s;
+    if (y >= 0) {
+      chunk *c = w->fl[y];
       uint64_t want = (c->id << 2) | SL_SENT;
-      if (c->id == run)
-        continue;
-      if (mproc__cas64(&w->w[W_SLOT0 + s], &want,
+      if (mproc__cas64(&w->w[W_SLOT0 + y], &want,
                        (c->id << 2) | SL_CANCELLED)) {
-        w->fl[s] = NULL;
+        w->fl[y] = NULL;
         if (c->mem) {
           unbatch(p, c, 0);
         } else {
@@ -992,19 +1042,18 @@ static void steal_for_idle(mproc_pool *p) {
           pend_push_back(p, c);
         }
         idle--;
-        break;
       }
     }
   }
   /* Still idle: half (rounded up) of a busy worker's batch tasks not
    * started. */
   for (i = 0; i < p->nw; i++)
-    busy += p->wk[i].live && (p->wk[i].fl[0] || p->wk[i].fl[1]);
+    busy += p->wk[i].live && wk_nfl(&p->wk[i]);
   for (i = 0; i < p->nw && idle > 0 && busy > 0; i++) {
     worker *w = &p->wk[i];
     if (!w->live || w->kill_code)
       continue;
-    for (s = 0; s < 2 && idle > 0; s++) {
+    for (s = 0; s < NSLOT && idle > 0; s++) {
       chunk *c = w->fl[s];
       size_t k, left = 0;
       if (!c || !c->mem)
@@ -1032,31 +1081,34 @@ static size_t batch_cap(mproc_pool *p) {
   return takers ? queued / takers : 0;
 }
 
-/* Send chunks: first to idle workers, then a second one to busy workers
- * (so a worker never waits for its next chunk). */
+/* Send chunks: first to idle workers, then one more at a time to busy
+ * workers, up to NSLOT each within INFLIGHT_MAX (so a worker never waits
+ * for its next chunk, even while the handler is off the CPU). */
 static void dispatch(mproc_pool *p, mproc__buf *b) {
   int i, pass;
   if (!p->pend_head)
     steal_for_idle(p);
-  for (pass = 0; pass < 2; pass++) {
+  for (pass = 0; pass < NSLOT; pass++) {
     int progress = 1;
     while (progress && skip_cancelled(p)) {
       progress = 0;
       for (i = 0; i < p->nw && skip_cancelled(p); i++) {
         worker *w = &p->wk[i];
-        int slot, rc, busy = (w->fl[0] != NULL) + (w->fl[1] != NULL);
+        int slot, rc, busy = wk_nfl(w);
         chunk *c = p->pend_head;
         size_t k;
         if (!w->live || !w->ready || w->retiring || w->h_lent || busy != pass)
           continue;
-        slot = w->fl[0] ? 1 : 0;
+        for (slot = 0; w->fl[slot]; slot++)
+          ;
         make_batch(p, batch_cap(p));
         c = p->pend_head;
         c->id = ++p->next_id;
         c->slot = slot;
         rc = encode_chunk(c, b);
-        if (rc != 0 || (busy && b->len > SMALL_CHUNK && !(p->be &&
-                                                          p->be->drains))) {
+        if (rc != 0 ||
+            (busy && !(p->be && p->be->drains) &&
+             wk_queued(w) + b->len + MSG_OVERHEAD > INFLIGHT_MAX)) {
           if (c->mem)
             unbatch(p, pend_pop(p), 1);
           if (rc != 0)
@@ -1064,6 +1116,8 @@ static void dispatch(mproc_pool *p, mproc__buf *b) {
           continue; /* only into an idle worker */
         }
         pend_pop(p);
+        c->bytes = b->len + MSG_OVERHEAD;
+        c->sent = c->id;
         mproc__st64_release(&w->w[W_SLOT0 + slot], (c->id << 2) | SL_SENT);
         w->fl[slot] = c;
         if (!c->mem && !c->idx) /* a slice of a call */
@@ -1165,7 +1219,7 @@ static void handle_results(mproc_pool *p, worker *w, mproc__rd *r,
   rfail s_fails[SMALL_N], *fails = s_fails;
   size_t nf = 0, capf = SMALL_N, done, f;
   char *lostmsg = NULL;
-  for (s = 0; s < 2; s++)
+  for (s = 0; s < NSLOT; s++)
     if (w->fl[s] && w->fl[s]->id == id) {
       c = w->fl[s];
       w->fl[s] = NULL;
@@ -1179,7 +1233,7 @@ static void handle_results(mproc_pool *p, worker *w, mproc__rd *r,
     return;
   }
   /* The worker's next chunk goes out before these results are read (it
-   * would idle meanwhile: a big chunk has no second slot). */
+   * would idle meanwhile: a big chunk has no other slot). */
   dispatch(p, b);
   j = c->job;
   d.p = r->p;
@@ -1400,7 +1454,7 @@ static chunk *running_chunk(worker *w, uint64_t *task) {
   uint64_t run = mproc__ld64(&w->w[W_RUN]);
   int s;
   *task = mproc__ld64(&w->w[W_TASK]);
-  for (s = 0; s < 2; s++)
+  for (s = 0; s < NSLOT; s++)
     if (w->fl[s] && w->fl[s]->id == run)
       return w->fl[s];
   return NULL;
@@ -1428,7 +1482,7 @@ static double check_limits(mproc_pool *p) {
     uint64_t task;
     chunk *c;
     double lim, start, left;
-    if (!w->live || w->kill_code || (!w->fl[0] && !w->fl[1]))
+    if (!w->live || w->kill_code || !wk_nfl(w))
       continue;
     c = running_chunk(w, &task);
     if (c && task) {
@@ -1446,7 +1500,7 @@ static double check_limits(mproc_pool *p) {
       /* About to start one: at most the shortest limit of its chunks. */
       int s;
       left = -1.0;
-      for (s = 0; s < 2; s++)
+      for (s = 0; s < NSLOT; s++)
         if (w->fl[s] && chunk_limit(w->fl[s]) > 0 &&
             (left < 0 || chunk_limit(w->fl[s]) < left))
           left = chunk_limit(w->fl[s]);
@@ -1484,7 +1538,7 @@ static void do_cancels(mproc_pool *p, mproc_async **list, size_t n) {
     worker *w = &p->wk[i];
     if (!w->live)
       continue;
-    for (s = 0; s < 2; s++) {
+    for (s = 0; s < NSLOT; s++) {
       uint64_t want;
       c = w->fl[s];
       if (c && c->mem) {
@@ -1524,7 +1578,7 @@ static void do_cancel_all(mproc_pool *p) {
     worker *w = &p->wk[i];
     if (!w->live)
       continue;
-    for (s = 0; s < 2; s++) {
+    for (s = 0; s < NSLOT; s++) {
       uint64_t want;
       c = w->fl[s];
       if (c && c->mem) {
@@ -1558,7 +1612,7 @@ static int pending_or_inflight(mproc_pool *p) {
     return 1;
   for (i = 0; i < p->nw; i++)
     if (p->wk[i].live &&
-        (p->wk[i].fl[0] || p->wk[i].fl[1] || p->wk[i].h_lent))
+        (wk_nfl(&p->wk[i]) || p->wk[i].h_lent))
       return 1;
   return 0;
 }
@@ -1581,6 +1635,8 @@ static void reclaim_locked(mproc_pool *p) {
     x->avail = 0;
     w->h_lent = x->lent;
     if (x->adopt) {
+      x->adopt->sent = 0; /* sent before any the handler sends */
+      x->adopt->bytes = 0;
       w->fl[x->adopt->slot] = x->adopt;
       x->adopt = NULL;
     }
@@ -1610,7 +1666,7 @@ static void publish_locked(mproc_pool *p, int state) {
     lent |= w->h_lent;
     w->h_avail = !w->h_lent && state == P_RUN && !p->broken &&
                  !p->pend_head && w->live && w->ready && w->said_ready &&
-                 !w->retiring && !w->kill_code && !w->fl[0] && !w->fl[1];
+                 !w->retiring && !w->kill_code && !wk_nfl(w);
     p->lw[i].avail = w->h_avail;
   }
   p->lent_wake = lent || p->pend_head || state != P_RUN || p->broken;
@@ -1622,7 +1678,7 @@ static void fail_everything(mproc_pool *p, int code, const char *msg) {
   while ((c = pend_pop(p)) != NULL)
     fail_chunk(p, c, code, msg);
   for (i = 0; i < p->nw; i++)
-    for (s = 0; s < 2; s++)
+    for (s = 0; s < NSLOT; s++)
       if (p->wk[i].fl[s]) {
         c = p->wk[i].fl[s];
         p->wk[i].fl[s] = NULL;
@@ -1792,7 +1848,7 @@ static int handler_main(void *arg) {
     /* retired workers that have nothing in flight: let them go */
     for (i = 0; i < p->nw; i++) {
       worker *w = &p->wk[i];
-      if (w->live && w->retiring && !w->h_lent && !w->fl[0] && !w->fl[1] &&
+      if (w->live && w->retiring && !w->h_lent && !wk_nfl(w) &&
           wk_alive(p, w) == 0)
         worker_died(p, w);
     }

@@ -23,10 +23,12 @@ enum {
   W_RUN = 0,   /* id of the chunk the worker runs now (0: none) */
   W_TASK = 1,  /* index + 1 in that chunk of the running task (0: none) */
   W_START = 2, /* its start, monotonic clock in ns */
-  W_SLOT0 = 3, /* two slot words: (chunk id << 2) | SL_* */
-  W_MEM0 = 5,  /* a batch's claim words, BATCH_MAX per slot: (id << 2) | SL_* */
+  W_SLOT0 = 3, /* NSLOT slot words: (chunk id << 2) | SL_* */
+  NSLOT = 4,   /* chunks a worker may hold (engine.c dispatch) */
+  W_MEM0 = W_SLOT0 + NSLOT, /* a batch's claim words, BATCH_MAX per slot:
+                               (id << 2) | SL_* */
   BATCH_MAX = 16,
-  W_NWORDS = 5 + 2 * BATCH_MAX
+  W_NWORDS = W_MEM0 + NSLOT * BATCH_MAX
 };
 enum { SL_SENT = 1, SL_STARTED = 2, SL_CANCELLED = 3 };
 
@@ -65,6 +67,8 @@ struct chunk {
   struct chunk **mem;
   uint64_t id;
   int slot;
+  size_t bytes;  /* its message's length (in flight in a pipe) */
+  uint64_t sent; /* when it was sent: the handler's count (0: direct) */
   int deaths; /* workers that died holding it before it started */
   chunk *next;
 };
@@ -128,7 +132,7 @@ typedef struct worker {
   int initfail; /* it reported a failed initializer */
   int retiring; /* maxtasksperchild reached: no more chunks */
   long chunks;  /* chunks sent to it */
-  chunk *fl[2]; /* in flight, by slot */
+  chunk *fl[NSLOT]; /* in flight, by slot */
   int kill_code;
   char *initmsg;
   int h_lent, h_avail; /* the handler's copies of its wlend's lent, avail */
@@ -235,7 +239,8 @@ typedef struct mproc__pool_backend {
   int (*reap)(worker *w, double wait);
   void (*release)(worker *w); /* drop all but w->conn (the engine's) */
   /* 1: its end of w->conn is always read at once, so a busy worker's
-   * second chunk may be of any size (else at most 16 KiB, see dispatch) */
+   * further chunks may be of any size (else within INFLIGHT_MAX bytes,
+   * see dispatch) */
   int drains;
 } mproc__pool_backend;
 /* mproc_pool_new with o->backend != MPROC_POOL_LOCAL: check o (processes

@@ -28,9 +28,10 @@
  *    when it forwards it, and a batch's tasks one by one (a task already
  *    taken back travels as cancelled in the D_CHUNK's mask).  So cancel and
  *    the idle-worker steal act on every chunk not forwarded yet.  A rank
- *    holds at most the two chunks of its two slots: a map's second chunk
- *    goes at once (the rank never waits for its next one), a batch behind
- *    a held chunk waits here unclaimed until that chunk's results come.
+ *    holds at most the NSLOT chunks of its slots: a map's further chunks
+ *    go at once (the rank never waits for its next one), a batch behind
+ *    a forwarded chunk waits here unclaimed (in order) until the rank has
+ *    nothing in flight.
  *  - time limits: for a timed chunk the rank sends U_TSTART before each
  *    task and the hub stamps W_RUN/W_TASK/W_START on the local block, so
  *    the engine's limit check works unchanged.  A rank cannot be killed:
@@ -408,10 +409,12 @@ static void rank_main(int refused) {
         free(msg);
         continue;
       }
-      mproc__st64_relaxed(&w[W_SLOT0 + (slot & 1)], (id << 2) | SL_SENT);
+      mproc__st64_relaxed(&w[W_SLOT0 + (slot & 0xff) % NSLOT],
+                          (id << 2) | SL_SENT);
       if (slot & 0x200)
         for (k = 0; k < n && k < BATCH_MAX; k++)
-          mproc__st64_relaxed(&w[W_MEM0 + (slot & 1) * BATCH_MAX + k],
+          mproc__st64_relaxed(&w[W_MEM0 + (slot & 0xff) % NSLOT * BATCH_MAX +
+                                 k],
                               (id << 2) |
                                   ((mask >> k) & 1 ? SL_CANCELLED : SL_SENT));
       rc = mproc__pool_run_chunk(w, c, (size_t)count - 8, &out, cache_mod,
@@ -528,10 +531,11 @@ typedef struct bridge {
   /* the hub's */
   int state;
   uint64_t session;
-  uint64_t fl[2];
-  int fl_timed[2], nfl, said_ready, loc_eof;
-  unsigned char *held; /* a batch waiting behind a forwarded chunk */
-  size_t heldn;
+  uint64_t fl[NSLOT];
+  int fl_timed[NSLOT], nfl, said_ready, loc_eof;
+  unsigned char *held[NSLOT]; /* batches waiting behind a forwarded chunk */
+  size_t heldn[NSLOT];
+  int nheld;
   struct bridge *next;
 } bridge;
 
@@ -683,14 +687,14 @@ static void forward(sendq *q, bridge *b, unsigned char *msg, size_t len) {
   memcpy(&slot, msg + 4, 4);
   memcpy(&id, msg + 8, 8);
   memcpy(&n, msg + 16, 4);
-  if ((slot & 0x200) && b->nfl >= 1 && !b->held) {
-    b->held = msg;
-    b->heldn = len;
+  if ((slot & 0x200) && b->nfl >= 1 && b->nheld < NSLOT) {
+    b->held[b->nheld] = msg;
+    b->heldn[b->nheld++] = len;
     return;
   }
   want = (id << 2) | SL_SENT;
-  if (type != M_CHUNK ||
-      !mproc__cas64(&b->blk[W_SLOT0 + (slot & 1)], &want,
+  if (type != M_CHUNK || (slot & 0xff) >= NSLOT ||
+      !mproc__cas64(&b->blk[W_SLOT0 + (slot & 0xff)], &want,
                     (id << 2) | SL_STARTED)) {
     free(msg); /* cancelled or taken back before it left */
     return;
@@ -698,7 +702,7 @@ static void forward(sendq *q, bridge *b, unsigned char *msg, size_t len) {
   if (slot & 0x200)
     for (k = 0; k < n && k < BATCH_MAX; k++) {
       uint64_t wm = (id << 2) | SL_SENT;
-      if (!mproc__cas64(&b->blk[W_MEM0 + (slot & 1) * BATCH_MAX + k], &wm,
+      if (!mproc__cas64(&b->blk[W_MEM0 + (slot & 0xff) * BATCH_MAX + k], &wm,
                         (id << 2) | SL_STARTED))
         mask |= 1u << k;
     }
@@ -713,7 +717,7 @@ static void forward(sendq *q, bridge *b, unsigned char *msg, size_t len) {
   memcpy(out + 4, &mask, 4);
   memcpy(out + 8, msg, len);
   free(msg);
-  if (b->nfl < 2) {
+  if (b->nfl < NSLOT) {
     b->fl[b->nfl] = id;
     b->fl_timed[b->nfl] = (slot & 0x100) != 0;
     b->nfl++;
@@ -815,19 +819,27 @@ static int from_rank(int r, unsigned char *m, size_t n) {
   }
   if (type == M_RESULTS && n >= 16) {
     uint64_t id;
+    int f, g;
     memcpy(&id, m + 8, 8);
-    if (b->nfl && b->fl[0] == id) {
-      b->fl[0] = b->fl[1];
-      b->fl_timed[0] = b->fl_timed[1];
-      b->nfl--;
-    } else if (b->nfl == 2 && b->fl[1] == id) {
+    for (f = 0; f < b->nfl && b->fl[f] != id; f++)
+      ;
+    if (f < b->nfl) {
+      for (g = f; g + 1 < b->nfl; g++) {
+        b->fl[g] = b->fl[g + 1];
+        b->fl_timed[g] = b->fl_timed[g + 1];
+      }
       b->nfl--;
     }
     set_head(b);
-    if (!b->nfl && b->held) {
-      unsigned char *h = b->held;
-      b->held = NULL;
-      forward(hubq, b, h, b->heldn);
+    while (!b->nfl && b->nheld) { /* (one taken back is dropped) */
+      unsigned char *h = b->held[0];
+      size_t hn = b->heldn[0];
+      for (g = 0; g + 1 < b->nheld; g++) {
+        b->held[g] = b->held[g + 1];
+        b->heldn[g] = b->heldn[g + 1];
+      }
+      b->nheld--;
+      forward(hubq, b, h, hn);
     }
   } else if (type == M_READY) {
     b->said_ready = 1;
@@ -916,7 +928,8 @@ static void bridge_free(bridge *b) {
   mproc_conn_free(b->sent_r);
   mproc_conn_free(b->sent_w);
   mproc__buf_free(&b->sess);
-  free(b->held);
+  for (; b->nheld > 0; b->nheld--)
+    free(b->held[b->nheld - 1]);
   free(b);
 }
 
