@@ -57,6 +57,13 @@ int mproc__plat_stream_pair(mproc__handle *a, mproc__handle *b, int duplex);
  */
 int mproc__plat_stream_records(mproc__handle h);
 /*
+ * The bytes a write on h may leave unread in the stream without blocking,
+ * as the OS reports it (POSIX: half of SO_SNDBUF, which the kernel doubles
+ * for its own bookkeeping; Win32: the smaller of the named pipe's two
+ * buffer sizes); 0 when the OS does not say.
+ */
+size_t mproc__plat_stream_bufsize(mproc__handle h);
+/*
  * On a record handle: read the next record whole into buf (len > 0).
  * A record longer than len is MPROC_EBADMSG (its bytes are lost: the
  * writer broke the framing).  Else as stream_read.
@@ -343,8 +350,11 @@ int mproc__plat_atexit(void (*fn)(void));
  * is unblocked again in the calling thread. */
 int mproc__plat_ignore_interrupt(void);
 /* Cap this process's memory at bytes (POSIX RLIMIT_AS; Win32 a Job object
- * with a process memory limit): allocations above it fail. */
-int mproc__plat_memory_limit(size_t bytes);
+ * with a process memory limit): allocations above it fail.  Win32 also
+ * starts a watchdog thread that ends the process with exit_code once its
+ * commit charge is above bytes, for where the Job's limit is not enforced
+ * (Windows 7 inside a job, wine); POSIX ignores exit_code. */
+int mproc__plat_memory_limit(size_t bytes, int exit_code);
 /* ---- listening endpoints (the Manager; posix|win32/listen.c) ------------ */
 
 /*

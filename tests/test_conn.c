@@ -1027,6 +1027,33 @@ START_TEST(small_send_buffer_smaller_records) {
 END_TEST
 #endif
 
+START_TEST(pipe_holds_a_pools_queued_chunks) {
+  /* The pool sends a busy worker further chunks only while they fit what
+   * the OS says its pipe holds (engine.c pipe_qmax: 3/4 of it, at most 48
+   * KiB): both ends of a Pipe report at least 64 KiB, and 48 KiB of
+   * messages sit in it unread without the writer blocking. */
+  mproc_conn *a, *b;
+  unsigned char *msg = pattern(16384 - 16, 7);
+  int i;
+  ck_mproc_ok(mproc_pipe(&a, &b, 1));
+  ck_assert_uint_ge(mproc__plat_stream_bufsize(mproc__conn_handle(a)), 65536);
+  ck_assert_uint_ge(mproc__plat_stream_bufsize(mproc__conn_handle(b)), 65536);
+  for (i = 0; i < 3; i++)
+    ck_mproc_ok(mproc_conn_send_bytes(a, msg, 16384 - 16));
+  for (i = 0; i < 3; i++) {
+    void *got = NULL;
+    size_t n = 0;
+    ck_mproc_ok(mproc_conn_recv_bytes(b, &got, &n));
+    ck_assert_uint_eq(n, 16384 - 16);
+    ck_assert(memcmp(got, msg, n) == 0);
+    mproc_free(got);
+  }
+  free(msg);
+  mproc_conn_free(a);
+  mproc_conn_free(b);
+}
+END_TEST
+
 START_TEST(message_up_to_64k_is_one_record) {
   /* POSIX: header and body up to 64 KiB travel as one record (one send,
    * one recv); the next byte makes a first record of 64 KiB and a second
@@ -1263,6 +1290,7 @@ Suite *mproc_suite_conn(void) {
   tcase_add_test(tc, boundary_sizes_past_maxlength);
   tcase_add_test(tc, peer_killed_mid_message);
   tcase_add_test(tc, last_words_before_an_unread_close);
+  tcase_add_test(tc, pipe_holds_a_pools_queued_chunks);
 #if !defined(_WIN32)
   tcase_add_test(tc, small_send_buffer_smaller_records);
 #endif

@@ -2043,7 +2043,12 @@ typedef struct mproc_pool_opts {
   long maxtasksperchild;          /**< 0: workers live as long as the pool */
   double time_limit;      /**< hard limit per task, seconds; 0: none */
   double soft_time_limit; /**< mproc_task_expired() after it; 0: none */
-  size_t memory_limit;    /**< address space cap per worker; 0: none */
+  size_t memory_limit;    /**< memory cap per worker, bytes (POSIX: its
+                               address space; Win32: its commit charge);
+                               0: none.  Over it an allocation fails (or,
+                               where Windows does not enforce it, the
+                               worker is ended within 10 ms); the task
+                               fails, the worker is replaced */
   int backend; /**< MPROC_POOL_LOCAL (0) or MPROC_POOL_MPI (docs/mpi.md) */
 } mproc_pool_opts;
 /** The defaults: mproc_pool_opts o = MPROC_POOL_OPTS_INIT; */

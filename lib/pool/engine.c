@@ -68,6 +68,10 @@ static int fn_ref(const void *addr, char *module, size_t cap,
   return mproc__plat_addr_to_ref(addr, module, cap, offset);
 }
 
+/* The bytes a busy worker's queued chunks may take in its pipe
+ * (dispatch). */
+static size_t pipe_qmax(mproc_conn *c);
+
 /* The live pools, for the atexit hook. */
 static mproc_pool *live_pools;
 static int atexit_done;
@@ -533,6 +537,7 @@ static int spawn_worker(mproc_pool *p, worker *w) {
   mproc_conn_free(b);
   w->proc = proc;
   w->conn = a;
+  w->qmax = pipe_qmax(a);
   w->blk = blk;
   w->w = mproc_shared_data(blk);
   w->pid = mproc_process_pid(proc);
@@ -640,6 +645,8 @@ static void worker_died(mproc_pool *p, worker *w) {
   }
   if (ec < 0)
     snprintf(how, sizeof how, "signal %d", -ec);
+  else if (ec == WX_MEMORY && p->opts.memory_limit)
+    snprintf(how, sizeof how, "exit code %d: over its memory limit", ec);
   else
     snprintf(how, sizeof how, "exit code %d", ec);
   run = mproc__ld64(&w->w[W_RUN]);
@@ -873,12 +880,20 @@ static chunk *skip_cancelled(mproc_pool *p) {
 
 /* A busy worker's further chunks go only while the messages in flight to
  * it, but its oldest (read already, or being read: the worker runs its
- * chunks in order), stay within INFLIGHT_MAX bytes (each counted with
- * MSG_OVERHEAD for the wire's framing): they fit the pipe's buffer (64
- * KiB on Windows and Linux), so the handler's write never waits for a
- * busy worker, whose reply may itself be waiting for the handler. */
+ * chunks in order), stay within w->qmax bytes (each counted with
+ * MSG_OVERHEAD for the wire's framing): they fit the pipe's buffer, so
+ * the handler's write never waits for a busy worker, whose reply may
+ * itself be waiting for the handler.  qmax is three quarters of the
+ * buffer the OS reports for the pipe (64 KiB on Windows, about 100 KiB
+ * on Linux), at most INFLIGHT_MAX; SMALL_QMAX when the OS does not say. */
 #define INFLIGHT_MAX 49152
+#define SMALL_QMAX 16384
 #define MSG_OVERHEAD 16
+
+static size_t pipe_qmax(mproc_conn *c) {
+  size_t b = mproc__plat_stream_bufsize(mproc__conn_handle(c)) / 4 * 3;
+  return b == 0 ? SMALL_QMAX : b < INFLIGHT_MAX ? b : INFLIGHT_MAX;
+}
 
 /* Chunks in flight in worker w. */
 static int wk_nfl(const worker *w) {
@@ -1082,7 +1097,7 @@ static size_t batch_cap(mproc_pool *p) {
 }
 
 /* Send chunks: first to idle workers, then one more at a time to busy
- * workers, up to NSLOT each within INFLIGHT_MAX (so a worker never waits
+ * workers, up to NSLOT each within w->qmax (so a worker never waits
  * for its next chunk, even while the handler is off the CPU). */
 static void dispatch(mproc_pool *p, mproc__buf *b) {
   int i, pass;
@@ -1108,7 +1123,7 @@ static void dispatch(mproc_pool *p, mproc__buf *b) {
         rc = encode_chunk(c, b);
         if (rc != 0 ||
             (busy && !(p->be && p->be->drains) &&
-             wk_queued(w) + b->len + MSG_OVERHEAD > INFLIGHT_MAX)) {
+             wk_queued(w) + b->len + MSG_OVERHEAD > w->qmax)) {
           if (c->mem)
             unbatch(p, pend_pop(p), 1);
           if (rc != 0)

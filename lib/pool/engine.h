@@ -81,8 +81,10 @@ enum { RESEND_MAX = 3 };
 
 /* A worker's exit codes past its READY (worker.c): 4 a garbled message,
  * 5 a chunk it could not receive (no memory under a memory limit).  Either
- * says it was ready even when its READY was lost with the connection. */
-enum { WX_GARBLED = 4, WX_NORECV = 5 };
+ * says it was ready even when its READY was lost with the connection.
+ * 6: its memory limit's watchdog ended it (Win32, where the Job's limit
+ * is not enforced: mproc__plat_memory_limit), at any time. */
+enum { WX_GARBLED = 4, WX_NORECV = 5, WX_MEMORY = 6 };
 
 struct mproc_async {
   mproc_pool *pool;
@@ -133,6 +135,7 @@ typedef struct worker {
   int retiring; /* maxtasksperchild reached: no more chunks */
   long chunks;  /* chunks sent to it */
   chunk *fl[NSLOT]; /* in flight, by slot */
+  size_t qmax; /* bytes its further chunks may take in its pipe (dispatch) */
   int kill_code;
   char *initmsg;
   int h_lent, h_avail; /* the handler's copies of its wlend's lent, avail */
@@ -239,7 +242,7 @@ typedef struct mproc__pool_backend {
   int (*reap)(worker *w, double wait);
   void (*release)(worker *w); /* drop all but w->conn (the engine's) */
   /* 1: its end of w->conn is always read at once, so a busy worker's
-   * further chunks may be of any size (else within INFLIGHT_MAX bytes,
+   * further chunks may be of any size (else within w->qmax bytes,
    * see dispatch) */
   int drains;
 } mproc__pool_backend;

@@ -324,7 +324,7 @@ int mproc__pool_worker_main(mproc_value *args) {
   mproc_value_get_int(mproc_list_get(args, 6), &memlimit);
   mproc__plat_ignore_interrupt();
   if (memlimit > 0)
-    mproc__plat_memory_limit((size_t)memlimit);
+    mproc__plat_memory_limit((size_t)memlimit, WX_MEMORY);
   if (mproc__pool_run_init(imod, (uint64_t)ioff, mproc_list_get(args, 4),
                            &out) != 0) {
     mproc_conn_send_bytes(conn, out.p, out.len);

@@ -135,8 +135,9 @@ int mproc__plat_ignore_interrupt(void) {
   return 0;
 }
 
-int mproc__plat_memory_limit(size_t bytes) {
+int mproc__plat_memory_limit(size_t bytes, int exit_code) {
   struct rlimit rl;
+  (void)exit_code; /* RLIMIT_AS is enforced: nothing watches */
   rl.rlim_cur = (rlim_t)bytes;
   rl.rlim_max = RLIM_INFINITY;
   if (getrlimit(RLIMIT_AS, &rl) == 0) {

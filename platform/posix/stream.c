@@ -95,6 +95,14 @@ int mproc__plat_stream_records(mproc__handle h) {
   return type == SOCK_SEQPACKET;
 }
 
+size_t mproc__plat_stream_bufsize(mproc__handle h) {
+  int size = 0;
+  socklen_t len = sizeof size;
+  if (getsockopt((int)h, SOL_SOCKET, SO_SNDBUF, &size, &len) != 0 || size <= 0)
+    return 0;
+  return (size_t)size / 2;
+}
+
 static int io_error(int e, const char *what) {
   if (e == EPIPE || e == ECONNRESET || e == ENOTCONN)
     return mproc__err_os(MPROC_EEOF, e, "%s: the peer has gone", what);

@@ -8,7 +8,9 @@
  * system-preferred RNG: link bcrypt), setenv (SetEnvironmentVariableW
  * and the C runtime's _wputenv_s, so that getenv sees it too),
  * list_handles (probe handle values 4..16384), atexit (the C runtime's
- * process-wide table, not a DLL's own).  mproc__plat_getpid lives in
+ * process-wide table, not a DLL's own), a pool worker's Ctrl-C and memory
+ * limit (a Job object, and a watchdog thread where the Job's limit is
+ * not enforced).  mproc__plat_getpid lives in
  * spawn.c.
  *
  * list_handles is for tests: it leaves out directory handles (the current
@@ -19,6 +21,7 @@
 #include "w32_int.h"
 
 #include <bcrypt.h>
+#include <psapi.h>
 #include <math.h>
 #include <stdlib.h>
 #if defined(_UCRT) || defined(_MSC_VER)
@@ -27,6 +30,9 @@
 /* msvcrt.dll's own _onexit (mingw-w64's import of it). */
 extern _onexit_t(__cdecl *__imp__onexit)(_onexit_t);
 #endif
+
+/* How often the memory limit's watchdog looks at the commit charge. */
+#define MEMLIMIT_POLL_MS 10
 
 #ifndef STATUS_SUCCESS
 #define STATUS_SUCCESS ((NTSTATUS)0x00000000L)
@@ -157,11 +163,34 @@ int mproc__plat_ignore_interrupt(void) {
   return 0;
 }
 
-/* A Job object of its own with a per-process memory limit (a nested job:
- * Windows 8 and later; the daemon's kill-on-close job stays above it). */
-int mproc__plat_memory_limit(size_t bytes) {
+/*
+ * The memory limit: a Job object of its own with a per-process memory
+ * limit (a nested job: Windows 8 and later; the daemon's kill-on-close
+ * job stays above it), so an allocation above it fails; and a watchdog
+ * thread that ends the process with exit_code once its commit charge
+ * (PagefileUsage) is above the limit all the same: a Job's limit is not
+ * enforced everywhere (Windows 7 gives a process already in a job no job
+ * of its own; wine 8 accepts the limit and enforces nothing).
+ */
+static size_t memlimit_bytes;
+static UINT memlimit_code;
+
+static DWORD WINAPI memlimit_watch(LPVOID arg) {
+  PROCESS_MEMORY_COUNTERS pmc;
+  (void)arg;
+  do {
+    Sleep(MEMLIMIT_POLL_MS);
+    ZeroMemory(&pmc, sizeof pmc);
+  } while (!K32GetProcessMemoryInfo(GetCurrentProcess(), &pmc, sizeof pmc) ||
+           pmc.PagefileUsage <= memlimit_bytes);
+  TerminateProcess(GetCurrentProcess(), memlimit_code);
+  return 0;
+}
+
+int mproc__plat_memory_limit(size_t bytes, int exit_code) {
   JOBOBJECT_EXTENDED_LIMIT_INFORMATION li;
-  HANDLE job = CreateJobObjectW(NULL, NULL);
+  HANDLE job = CreateJobObjectW(NULL, NULL), t;
+  int rc = 0;
   if (!job)
     return mproc__w32_fail(MPROC_EOS, GetLastError(), "CreateJobObjectW");
   ZeroMemory(&li, sizeof li);
@@ -170,12 +199,18 @@ int mproc__plat_memory_limit(size_t bytes) {
   if (!SetInformationJobObject(job, JobObjectExtendedLimitInformation, &li,
                                sizeof li) ||
       !AssignProcessToJobObject(job, GetCurrentProcess())) {
-    DWORD e = GetLastError();
+    rc = mproc__w32_fail(MPROC_EOS, GetLastError(), "memory limit job");
     CloseHandle(job);
-    return mproc__w32_fail(MPROC_EOS, e, "memory limit job");
-  }
-  /* The handle stays open for the life of the process. */
-  return 0;
+  } /* else the handle stays open for the life of the process */
+  memlimit_bytes = bytes;
+  memlimit_code = (UINT)exit_code;
+  t = CreateThread(NULL, 64 * 1024, memlimit_watch, NULL,
+                   STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
+  if (!t)
+    return mproc__w32_fail(MPROC_EOS, GetLastError(),
+                           "memory limit watchdog thread");
+  CloseHandle(t);
+  return rc;
 }
 
 /*

@@ -242,6 +242,13 @@ int mproc__plat_stream_records(mproc__handle h) {
   return 0;
 }
 
+size_t mproc__plat_stream_bufsize(mproc__handle h) {
+  DWORD out = 0, in = 0;
+  if (!GetNamedPipeInfo((HANDLE)h, NULL, &out, &in, NULL))
+    return 0;
+  return (size_t)(out < in ? out : in);
+}
+
 int mproc__plat_stream_read_record(mproc__handle h, void *buf, size_t len,
                                    size_t *got) {
   return mproc__plat_stream_read(h, buf, len, got); /* never called */
