@@ -11,6 +11,9 @@ from concurrent.futures import ProcessPoolExecutor
 
 N_MAP = 100000
 N_ASYNC = 10000
+# As pool_bench.c: maps before the timed ones, and the timed ones.
+MAP_WARM = 2
+MAP_REPS = 11
 
 
 def square(x):
@@ -26,22 +29,27 @@ def result(w, impl, v, unit):
 
 def bench_pool(ctx, reps):
     data = list(range(N_MAP))
-    v = []
+    v, vf = [], []
     for _ in range(reps):
         t0 = time.perf_counter()
         p = ctx.Pool(2)
         p.apply(square, (3,))
         v.append((time.perf_counter() - t0) * 1e3)
+        t0 = time.perf_counter()
+        p.map(square, data, 1000)
+        vf.append(N_MAP / (time.perf_counter() - t0) / 1e6)
         p.terminate()
         p.join()
     result("pool_start", "python", v, "ms")
+    result("pool_map_first", "python", vf, "Mtasks/s")
     with ctx.Pool(2) as p:
         for cs, name in ((1000, "pool_map_1000"), (None, "pool_map_def")):
             v = []
-            for _ in range(reps):
+            for r in range(-MAP_WARM, MAP_REPS):
                 t0 = time.perf_counter()
                 p.map(square, data, cs)
-                v.append(N_MAP / (time.perf_counter() - t0) / 1e6)
+                if r >= 0:
+                    v.append(N_MAP / (time.perf_counter() - t0) / 1e6)
             result(name, "python", v, "Mtasks/s")
         v = []
         for _ in range(reps):
@@ -71,10 +79,11 @@ def bench_executor(ctx, reps):
     result("pool_start", "python_futures", v, "ms")
     with ProcessPoolExecutor(2, mp_context=ctx) as ex:
         v = []
-        for _ in range(reps):
+        for r in range(-MAP_WARM, MAP_REPS):
             t0 = time.perf_counter()
             list(ex.map(square, data, chunksize=1000))
-            v.append(N_MAP / (time.perf_counter() - t0) / 1e6)
+            if r >= 0:
+                v.append(N_MAP / (time.perf_counter() - t0) / 1e6)
         result("pool_map_1000", "python_futures", v, "Mtasks/s")
         v = []
         for _ in range(reps):
