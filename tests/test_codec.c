@@ -554,6 +554,36 @@ START_TEST(test_big_integers) {
 }
 END_TEST
 
+/* mproc__decode_ex tells a failure that is only an int beyond int64 (a
+ * well-formed message: the manager's server answers it and goes on) from
+ * a malformed message (the server closes that connection). */
+static int bigint_flag(const char *p, size_t n) {
+  mproc_value *out = NULL;
+  int big = -1;
+  ck_mproc(mproc__decode_ex(p, n, &out, NULL, NULL, &big), MPROC_EBADMSG);
+  ck_assert_ptr_null(out);
+  return big;
+}
+#define BIGINT_FLAG(lit) bigint_flag(lit, sizeof lit - 1)
+
+START_TEST(test_big_integer_flag) {
+  mproc_value *out = NULL;
+  int big = -1;
+  ck_assert_int_eq(BIGINT_FLAG(MAGIC "\x1b\x80\0\0\0\0\0\0\0"), 1);
+  ck_assert_int_eq(BIGINT_FLAG(MAGIC "\x3b\x80\0\0\0\0\0\0\0"), 1);
+  ck_assert_int_eq(BIGINT_FLAG(MAGIC "\x82\x01\xc2\x41\x01"), 1);
+  /* malformed: truncated, trailing bytes, a truncated int after a good one */
+  ck_assert_int_eq(BIGINT_FLAG(MAGIC "\x82\x01"), 0);
+  ck_assert_int_eq(BIGINT_FLAG(MAGIC "\x01\x02"), 0);
+  ck_assert_int_eq(BIGINT_FLAG(MAGIC "\x82\x01\x1b\x80"), 0);
+  ck_assert_int_eq(BIGINT_FLAG("\x01\x02\x03\x04"), 0); /* no header */
+  /* a good message: 0 */
+  ck_mproc_ok(mproc__decode_ex(MAGIC "\x01", 4, &out, NULL, NULL, &big));
+  ck_assert_int_eq(big, 0);
+  mproc_value_free(out);
+}
+END_TEST
+
 /* ---- hash flooding and the decode bound (issue 8, points 7 and 8) -------- */
 
 int64_t mproc_test_flood_key(uint64_t k); /* test_value.c */
@@ -831,6 +861,7 @@ Suite *mproc_suite_codec(void) {
   tcase_add_test(tc, test_context);
   tcase_add_test(tc, test_tuple_set);
   tcase_add_test(tc, test_big_integers);
+  tcase_add_test(tc, test_big_integer_flag);
   tcase_add_test(tc, test_list_fast_path);
   tcase_add_test(tc, test_flood_decode);
   tcase_add_test(tc, test_decode_bound);

@@ -604,14 +604,13 @@ static int serve_joined(mproc__mserver *s, mproc_conn *c, session *x) {
     const char *name = NULL;
     int64_t op = 0;
     uint64_t id = 0, tid = 0;
+    int bigint = 0;
     rc = mproc_conn_recv_bytes_max(c, &buf, &n, (int64_t)s->max_msg);
     if (rc)
       break; /* EOF, too big (nothing allocated), or broken framing */
-    rc = mproc__decode(buf, n, &req, NULL);
+    rc = mproc__decode_ex(buf, n, &req, NULL, NULL, &bigint);
     mproc_free(buf);
-    if (rc == MPROC_EINVAL || rc == MPROC_EKEY ||
-        (rc == MPROC_EBADMSG &&
-         strstr(mproc_last_error(), "integer beyond int64"))) {
+    if (rc == MPROC_EINVAL || rc == MPROC_EKEY || bigint) {
       /* A well-formed message with a proxy this server cannot take (of
        * another address, or to an object that is gone), or with an int
        * that mproc's values cannot hold (a Python client's 2**64): say

@@ -281,6 +281,7 @@ typedef struct dec {
   mproc__slab *slab; /* where the fast path makes ints and floats */
   size_t slab_next;   /* the size of the next slab */
   size_t limit;   /* the bound on charged */
+  int bigint;     /* err is an int beyond int64 (the input is well formed) */
   int depth;
   int cap;       /* frames available in stack */
   frame *stack;  /* inline until nesting passes INLINE_FRAMES */
@@ -292,6 +293,14 @@ static void fail(dec *d, int code, const char *what) {
     return;
   d->err = mproc__err(code, "malformed message at byte %lu: %s",
                       (unsigned long)d->pos, what);
+}
+
+/* An int mproc's values cannot hold: the input is well formed, so a
+ * caller may answer and go on (the manager's server: mproc__decode_ex). */
+static void fail_bigint(dec *d, const char *what) {
+  if (!d->err)
+    d->bigint = 1;
+  fail(d, MPROC_EBADMSG, what);
 }
 
 /* Account n more bytes of values; 0 if within the bound. */
@@ -463,7 +472,7 @@ static void on_uint(dec *d, uint64_t x) {
   if (d->err)
     return;
   if (x > (uint64_t)INT64_MAX) {
-    fail(d, MPROC_EBADMSG, "integer beyond int64 (above 2**63-1)");
+    fail_bigint(d, "integer beyond int64 (above 2**63-1)");
     return;
   }
   leaf(d, mproc_int((int64_t)x));
@@ -473,7 +482,7 @@ static void on_negint(dec *d, uint64_t x) {
   if (d->err)
     return;
   if (x > (uint64_t)INT64_MAX) {
-    fail(d, MPROC_EBADMSG, "integer beyond int64 (below -2**63)");
+    fail_bigint(d, "integer beyond int64 (below -2**63)");
     return;
   }
   leaf(d, mproc_int(-(int64_t)x - 1));
@@ -527,7 +536,7 @@ static void cb_tag(void *c, uint64_t tag) {
     return;
   }
   if (tag == TAG_BIGNUM_POS || tag == TAG_BIGNUM_NEG) {
-    fail(d, MPROC_EBADMSG, "integer beyond int64 (a bignum)");
+    fail_bigint(d, "integer beyond int64 (a bignum)");
     return;
   }
   if (tag == TAG_PROXY) {
@@ -698,7 +707,7 @@ int mproc__decode(const void *p, size_t n, mproc_value **out,
  */
 static int decode_run(const unsigned char *in, size_t n, size_t start,
                       int item, mproc_value **out, mproc__codec_ctx *ctx,
-                      size_t *charged, size_t *end) {
+                      size_t *charged, size_t *end, int *bigint) {
   dec state;
   dec *d;
   int rc;
@@ -708,6 +717,7 @@ static int decode_run(const unsigned char *in, size_t n, size_t start,
   d->ctx = ctx;
   d->rest = 0;
   d->err = 0;
+  d->bigint = 0;
   d->root = NULL;
   d->depth = 0;
   d->pending = 0;
@@ -760,6 +770,8 @@ static int decode_run(const unsigned char *in, size_t n, size_t start,
     *charged = d->charged;
   if (end)
     *end = d->pos;
+  if (bigint)
+    *bigint = rc != 0 && d->bigint;
   if (d->stack != d->inline_frames)
     free(d->stack);
   return rc;
@@ -767,7 +779,14 @@ static int decode_run(const unsigned char *in, size_t n, size_t start,
 
 int mproc__decode_acct(const void *p, size_t n, mproc_value **out,
                        mproc__codec_ctx *ctx, size_t *charged) {
+  return mproc__decode_ex(p, n, out, ctx, charged, NULL);
+}
+
+int mproc__decode_ex(const void *p, size_t n, mproc_value **out,
+                     mproc__codec_ctx *ctx, size_t *charged, int *bigint) {
   const unsigned char *in = (const unsigned char *)p;
+  if (bigint)
+    *bigint = 0;
   if (!out)
     return mproc__err(MPROC_EINVAL, "mproc_decode: out is NULL");
   *out = NULL;
@@ -776,7 +795,8 @@ int mproc__decode_acct(const void *p, size_t n, mproc_value **out,
   if (n < MAGIC_LEN || memcmp(in, magic, MAGIC_LEN) != 0)
     return mproc__err(MPROC_EBADMSG,
                       "malformed message: no mproc format-1 header");
-  return decode_run(in, n, MAGIC_LEN, 0, out, ctx, charged, NULL);
+  return decode_run(in, n, MAGIC_LEN, 0, out, ctx, charged, NULL,
+                    bigint);
 }
 
 int mproc_decode(const void *buf, size_t len, mproc_value **out) {
@@ -965,7 +985,8 @@ int mproc__decode_item(const void *p, size_t n, mproc_value **out,
   *used = 0;
   if (!p || n == 0)
     return mproc__err(MPROC_EBADMSG, "malformed message: an item is missing");
-  return decode_run((const unsigned char *)p, n, 0, 1, out, NULL, NULL, used);
+  return decode_run((const unsigned char *)p, n, 0, 1, out, NULL, NULL, used,
+                    NULL);
 }
 
 int mproc__itemdec_next(mproc__itemdec *d, mproc_value **out) {
