@@ -144,6 +144,10 @@ ensure_packages doxygen
 # The pool's MPI backend (docs/mpi.md): Open MPI, and mpi4py for the
 # benchmark beside mpi4py.futures (Debian's python3, /usr/bin/python3).
 ensure_packages openmpi-bin libopenmpi-dev python3-mpi4py
+# MPICH too, for the mpich leg (the backend built and run against it).
+# Its alternatives' priority is below Open MPI's, so mpicc and mpiexec
+# stay Open MPI's.
+ensure_packages mpich libmpich-dev
 # Debian 12 splits clang's runtime libraries (ASan, UBSan, libFuzzer) into
 # libclang-rt-N-dev; older releases ship them in libclang-common-N-dev.
 # llvm-N brings llvm-symbolizer of clang's own version
