@@ -351,6 +351,39 @@ if None not in (c1, c2, o1, o2) and o1 and o2 and c1:
           "crafted %.2f, ordinary %.2f (linear: ~1 and ~2; the old fixed hash "
           "took 7.9 s and 35 s)." % (c1 / o1, c2 / o2, c2 / c1, o2 / o1))
 
+# The Pool (docs/pool.md "Figures"): 2 workers each.  Maps: the median of
+# 11 after 2 untimed warm-up maps, on every side; "first map": the first
+# one on a new pool.  Targets (issue 9): start <= 2 ms, map at chunksize
+# 1000 >= 40 M tasks/s, apply_async >= 300 k/s, apply <= 1.5x raw.
+pool_rows = [("Pool(2) start to first result", "pool_start", ("le", 2.0)),
+             ("first map on a new pool, chunksize 1000", "pool_map_first",
+              None),
+             ("map 100 000 x*x, chunksize 1000", "pool_map_1000",
+              ("ge", 40.0)),
+             ("map, default chunksize", "pool_map_def", None),
+             ("10 000 apply_async, get all", "pool_async", ("ge", 300.0)),
+             ("apply round trip", "pool_apply_rtt", ("raw", 1.5))]
+table = []
+for label, w, target in pool_rows:
+    m, r, p, f = (val((w, i)) for i in ("mproc", "raw", "python",
+                                        "python_futures"))
+    if m is None and p is None:
+        continue
+    unit = res.get((w, "mproc"), res.get((w, "python"), (0, "")))[1]
+    t = "-"
+    if target and m is not None:
+        op, x = target
+        if op == "raw":
+            if r:
+                t = "<= %.1fx raw %s" % (x, ok(m / r, "le", x))
+        else:
+            t = "%s %g %s" % ("<=" if op == "le" else ">=", x, ok(m, op, x))
+    table.append((label, unit.split()[0], fmt(m), fmt(r), fmt(p), fmt(f),
+                  "-" if m is None or not p else "%.1f" % (
+                      m / p if unit.startswith(("M", "k")) else p / m), t))
+show(("pool workload", "unit", "mproc", "raw pool", "Python Pool",
+      "executor", "mproc vs Python (x faster)", "target"), table)
+
 # The pool on MPI ranks (docs/mpi.md): 2 workers each.
 mpi_rows = [("map 100 000 x*x, chunksize 1000", "mpi_map_tiny"),
             ("1 000 tasks of 1 ms, time / ideal", "mpi_1ms_vs_ideal"),
