@@ -148,7 +148,9 @@ enum { TAG_DOWN = 7101, TAG_END = 7102, TAG_UP = 7103 };
  *              the engine's M_CHUNK bytes.
  *   D_EXIT:    u32 type.
  * TAG_END: u64 session (end it after what runs now; unrun chunks skipped).
- * up (rank -> rank 0), TAG_UP: the wire's M_* messages as they are, or
+ * up (rank -> rank 0), TAG_UP: the wire's M_* messages as they are (an
+ *   M_RESULTS with a trailer: f64 seconds the chunk ran, which the hub
+ *   strips: its depth below), or
  *   U_TSTART: u32 type, u32 k, u64 chunk id (a timed task starts);
  *   U_ENDED:  u32 type, i32 exit code, u64 session. */
 enum { D_SESSION = 1, D_CHUNK = 2, D_EXIT = 3 };
@@ -179,9 +181,10 @@ static struct {
 
 /* The longest sleep between two looks while something is expected: the
  * hub's bounds the latency a chunk's results wait before the engine sees
- * them (a rank holds its next chunk, so it bounds no rank's idle time
- * while chunks last longer); a rank's bounds its start on a new chunk. */
+ * them; longer (up to HUB_CAP_MAX) while every rank holds enough work to
+ * wait for it (hub_cap); a rank's bounds its start on a new chunk. */
 #define HUB_CAP 50e-6
+#define HUB_CAP_MAX 1e-3
 #define RANK_CAP 50e-6
 
 typedef struct backoff {
@@ -195,25 +198,47 @@ static void backoff_reset(backoff *b) {
 }
 
 /* Nothing came: spin (the caller looks again at once) for spin seconds,
- * then sleep, longer each time up to cap (1 ms after a second of quiet).
+ * then sleep, 10 us longer each time up to cap (1 ms after a second of
+ * quiet); backoff_next gives the sleep (0: look again now) to a caller
+ * that waits on something else meanwhile (the hub: on its pipes).
  * The spin trades CPU for latency: 50 us by default (2 shared cores
  * here); MPROC_MPI_SPIN=<seconds> (at most 1) on dedicated nodes.
  * A sleep costs at least the timer slack (50 us on Linux), so an answer
  * that comes within the spin is seen at once. */
 static double spin = 50e-6; /* MPROC_MPI_SPIN overrides it (docs/mpi.md) */
-static void backoff_wait(backoff *b, double cap) {
+static double backoff_next(backoff *b, double cap) {
   double s, now = mproc__plat_monotonic();
   if (b->idle++ == 0)
     b->since = now;
   if (now - b->since < spin) {
     b->idle = 1;
-    return;
+    return 0;
   }
   s = 10e-6 * (double)(b->idle - 1);
   if (s > cap)
     s = now - b->since > 1.0 ? 1e-3 : cap;
-  mproc__plat_sleep(s);
+  return s;
 }
+
+static void backoff_wait(backoff *b, double cap) {
+  double s = backoff_next(b, cap);
+  if (s > 0)
+    mproc__plat_sleep(s);
+}
+/*
+ * Is a message there?  Open MPI's MPI_Iprobe matches first and moves the
+ * transport on after: a message that has come is seen by the second
+ * probe, not the first (measured: 3 in 4 found by the second).  With one
+ * probe per look, a reply waited a look longer: a 1 ms task's result came
+ * to the hub a task late (the 1 ms map at 1.24 x ideal).
+ */
+static int probe(int src, int tag, MPI_Status *st) {
+  int flag = 0;
+  if (X.Iprobe(src, tag, M.comm, &flag, st) == MPI_SUCCESS && !flag)
+    X.Iprobe(src, tag, M.comm, &flag, st);
+  return flag;
+}
+
 /*
  * Blocking sends and receives, made of non-blocking ones and the backoff:
  * Open MPI's blocking calls spin for as long as a message's rendezvous
@@ -306,12 +331,17 @@ static mproc__buf *up_slot(void) {
   return &U.buf[(U.head + U.n) % UP_MAX];
 }
 
-/* Send the entry up_slot gave. */
+/* Send the entry up_slot gave.  The Test moves it on: Open MPI may leave
+ * even a small send queued until the sender's next MPI call, and the
+ * rank's next call may come only after its next chunk (1 ms tasks: rank
+ * 0 saw each result a task late). */
 static void up_go(mproc__buf *b) {
   int i = (U.head + U.n) % UP_MAX;
   if (X.Isend(b->p, (int)b->len, X.byte, 0, TAG_UP, M.comm, &U.req[i]) ==
-      MPI_SUCCESS)
+      MPI_SUCCESS) {
     U.n++;
+    up_test();
+  }
 }
 
 static void up_send(const void *p, size_t n) {
@@ -367,7 +397,7 @@ static void tstart(void *ctx, uint64_t id, uint32_t k) {
 static int end_pending(void) {
   int flag = 0;
   MPI_Status st;
-  X.Iprobe(0, TAG_END, M.comm, &flag, &st);
+  flag = probe(0, TAG_END, &st);
   return flag;
 }
 
@@ -390,7 +420,7 @@ static void rank_main(int refused) {
     int flag = 0, count = 0;
     unsigned char *msg;
     uint32_t type;
-    X.Iprobe(0, MPI_ANY_TAG, M.comm, &flag, &st);
+    flag = probe(0, MPI_ANY_TAG, &st);
     if (!flag) {
       up_test();
       backoff_wait(&bo, RANK_CAP);
@@ -473,6 +503,7 @@ static void rank_main(int refused) {
       uint32_t mask, slot, n, k;
       uint64_t id;
       int nomem = 0, rc;
+      double t0;
       const unsigned char *c = msg + 8;
       memcpy(&mask, msg + 4, 4);
       memcpy(&slot, c + 4, 4);
@@ -482,19 +513,23 @@ static void rank_main(int refused) {
         free(msg);
         continue;
       }
-      mproc__st64_relaxed(&w[W_SLOT0 + (slot & 0xff) % NSLOT],
+      mproc__st64_relaxed(&w[W_SLOT0 + (slot & 0xff) % NSLOT_MAX],
                           (id << 2) | SL_SENT);
       if (slot & 0x200)
         for (k = 0; k < n && k < BATCH_MAX; k++)
-          mproc__st64_relaxed(&w[W_MEM0 + (slot & 0xff) % NSLOT * BATCH_MAX +
+          mproc__st64_relaxed(&w[W_MEM0 + (slot & 0xff) % NSLOT_MAX * BATCH_MAX +
                                  k],
                               (id << 2) |
                                   ((mask >> k) & 1 ? SL_CANCELLED : SL_SENT));
+      t0 = mproc__plat_monotonic();
       rc = mproc__pool_run_chunk(w, c, (size_t)count - 8, &out, cache_mod,
                                  &cache_off, &cache_fn, &nomem, tstart, NULL);
       free(msg);
-      if (rc == 0)
+      if (rc == 0) {
+        double took = mproc__plat_monotonic() - t0;
+        mproc__buf_append(&out, &took, 8); /* the trailer (hub strips it) */
         up_send_buf(&out);
+      }
       else if (rc < 0) { /* garbled: the session ends */
         send_ended(4, session);
         session = 0;
@@ -604,10 +639,11 @@ typedef struct bridge {
   /* the hub's */
   int state;
   uint64_t session;
-  uint64_t fl[NSLOT];
-  int fl_timed[NSLOT], nfl, said_ready, loc_eof;
-  unsigned char *held[NSLOT]; /* batches waiting behind a forwarded chunk */
-  size_t heldn[NSLOT];
+  uint64_t fl[NSLOT_MAX]; /* forwarded to the rank, oldest first */
+  double took; /* the rank's time per chunk (moving average; 0: none yet) */
+  int fl_timed[NSLOT_MAX], nfl, said_ready, loc_eof;
+  unsigned char *held[NSLOT_MAX]; /* from the engine, not forwarded yet */
+  size_t heldn[NSLOT_MAX];
   int nheld;
   struct bridge *next;
 } bridge;
@@ -760,13 +796,8 @@ static void forward(sendq *q, bridge *b, unsigned char *msg, size_t len) {
   memcpy(&slot, msg + 4, 4);
   memcpy(&id, msg + 8, 8);
   memcpy(&n, msg + 16, 4);
-  if ((slot & 0x200) && b->nfl >= 1 && b->nheld < NSLOT) {
-    b->held[b->nheld] = msg;
-    b->heldn[b->nheld++] = len;
-    return;
-  }
   want = (id << 2) | SL_SENT;
-  if (type != M_CHUNK || (slot & 0xff) >= NSLOT ||
+  if (type != M_CHUNK || (slot & 0xff) >= NSLOT_MAX ||
       !mproc__cas64(&b->blk[W_SLOT0 + (slot & 0xff)], &want,
                     (id << 2) | SL_STARTED)) {
     free(msg); /* cancelled or taken back before it left */
@@ -790,7 +821,7 @@ static void forward(sendq *q, bridge *b, unsigned char *msg, size_t len) {
   memcpy(out + 4, &mask, 4);
   memcpy(out + 8, msg, len);
   free(msg);
-  if (b->nfl < NSLOT) {
+  if (b->nfl < NSLOT_MAX) {
     b->fl[b->nfl] = id;
     b->fl_timed[b->nfl] = (slot & 0x100) != 0;
     b->nfl++;
@@ -799,6 +830,59 @@ static void forward(sendq *q, bridge *b, unsigned char *msg, size_t len) {
   }
   if (sq_send(q, out, len + 8, b->rank) != 0)
     gone(b, 71);
+}
+
+/*
+ * The bridge's queue: the engine's chunks wait here, unclaimed, and go to
+ * the rank in order while it holds fewer than RANK_DEPTH forwarded ones
+ * (a batch only when it holds none).  So a rank always has its next
+ * chunks (the hub refills it from here as its results come, without
+ * waiting for the engine's next chunk), and the ones not forwarded yet
+ * can still be cancelled or taken back by the idle-worker steal.
+ */
+#define DEPTH_TIME 400e-6
+
+/* The chunks the rank may hold: enough for DEPTH_TIME of work at its
+ * pace (2 to NSLOT_MAX), so the hub may be late by that much before the
+ * rank runs dry; a map's tiny chunks (12 us each) fill it, 1 ms tasks
+ * keep one running and one next, the rest here (still stealable). */
+static int depth(const bridge *b) {
+  double d;
+  if (b->took <= 0)
+    return NSLOT;
+  d = DEPTH_TIME / b->took + 1;
+  return d < 2 ? 2 : d > NSLOT_MAX ? NSLOT_MAX : (int)d;
+}
+
+static void pump(sendq *q, bridge *b) {
+  while (b->nheld) {
+    unsigned char *h = b->held[0];
+    size_t hn = b->heldn[0];
+    uint32_t slot = 0;
+    int g;
+    if (hn >= 8)
+      memcpy(&slot, h + 4, 4);
+    if ((slot & 0x200) ? b->nfl > 0 : b->nfl >= depth(b))
+      return;
+    for (g = 0; g + 1 < b->nheld; g++) {
+      b->held[g] = b->held[g + 1];
+      b->heldn[g] = b->heldn[g + 1];
+    }
+    b->nheld--;
+    forward(q, b, h, hn); /* (one taken back is dropped) */
+  }
+}
+
+/* A chunk from the engine's pipe. */
+static void take(sendq *q, bridge *b, unsigned char *msg, size_t len) {
+  if (b->nheld == NSLOT_MAX) { /* the engine gives at most its slots */
+    free(msg);
+    gone(b, 72);
+    return;
+  }
+  b->held[b->nheld] = msg;
+  b->heldn[b->nheld++] = len;
+  pump(q, b);
 }
 
 static void feed_push(bridge *b, void *m, size_t n) {
@@ -890,10 +974,15 @@ static int from_rank(int r, unsigned char *m, size_t n) {
     mproc__st64_release(&b->blk[W_TASK], t + 1);
     return 0;
   }
-  if (type == M_RESULTS && n >= 16) {
+  if (type == M_RESULTS && n >= 24) {
     uint64_t id;
     int f, g;
+    double took;
     memcpy(&id, m + 8, 8);
+    memcpy(&took, m + n - 8, 8);
+    n -= 8;
+    if (took >= 0 && took < 1e6)
+      b->took = b->took > 0 ? 0.75 * b->took + 0.25 * took : took;
     for (f = 0; f < b->nfl && b->fl[f] != id; f++)
       ;
     if (f < b->nfl) {
@@ -904,16 +993,7 @@ static int from_rank(int r, unsigned char *m, size_t n) {
       b->nfl--;
     }
     set_head(b);
-    while (!b->nfl && b->nheld) { /* (one taken back is dropped) */
-      unsigned char *h = b->held[0];
-      size_t hn = b->heldn[0];
-      for (g = 0; g + 1 < b->nheld; g++) {
-        b->held[g] = b->held[g + 1];
-        b->heldn[g] = b->heldn[g + 1];
-      }
-      b->nheld--;
-      forward(hubq, b, h, hn);
-    }
+    pump(hubq, b);
   } else if (type == M_READY) {
     b->said_ready = 1;
   }
@@ -931,14 +1011,30 @@ static int from_rank(int r, unsigned char *m, size_t n) {
   return 1;
 }
 
-static int expecting(void) {
-  int r;
+/* How long the hub may sleep between looks at the ranks: 0 when it
+ * expects nothing from any (it then waits on its pipes alone); else
+ * HUB_CAP, or longer while every rank that works holds enough of it:
+ * half of what it has left ((chunks held - 1/2) x its time per chunk),
+ * so it never runs dry waiting for the hub (a rank of 1 ms tasks holds
+ * two: the hub looks every 0.75 ms instead of every 50 us, which took
+ * CPU from the ranks on a shared node). */
+static double hub_cap(void) {
+  double cap = HUB_CAP_MAX;
+  int r, any = 0;
   for (r = 1; r < M.size; r++) {
     rankst *k = &M.rk[r];
-    if (k->ending || (k->b && (k->b->nfl || !k->b->said_ready)))
-      return 1;
+    bridge *b = k->b;
+    double c;
+    if (k->ending || (b && !b->said_ready))
+      return HUB_CAP;
+    if (!b || !b->nfl)
+      continue;
+    any = 1;
+    c = b->took > 0 ? ((double)b->nfl - 0.5) * b->took / 2 : HUB_CAP;
+    if (c < cap)
+      cap = c;
   }
-  return 0;
+  return !any ? 0 : cap < HUB_CAP ? HUB_CAP : cap;
 }
 
 static void hub_exit(sendq *q) {
@@ -958,7 +1054,7 @@ static void hub_exit(sendq *q) {
       busy |= M.rk[r].ending;
     if (!busy || mproc__plat_monotonic() > until)
       break;
-    X.Iprobe(MPI_ANY_SOURCE, TAG_UP, M.comm, &flag, &st);
+    flag = probe(MPI_ANY_SOURCE, TAG_UP, &st);
     if (flag) {
       int count = 0;
       unsigned char *m;
@@ -1015,10 +1111,12 @@ static int hub_main(void *arg) {
   int *ready = NULL;
   size_t cap = 0;
   backoff bo;
+  double tmo = 0.05; /* the next wait on the pipes (the look's sleep) */
   (void)arg;
   backoff_reset(&bo);
   for (;;) {
     bridge *b, **pp, *live;
+    double look;
     size_t nws = 0, i;
     int stop, busy = 0, flag = 0, r;
     MPI_Status st;
@@ -1090,7 +1188,7 @@ static int hub_main(void *arg) {
         ws[nws] = mproc_conn_waitable(b->loc);
         wb[nws++] = b;
       }
-    if (mproc_wait(ws, nws, busy || expecting() ? 0.0 : 0.05, ready) > 0) {
+    if (mproc_wait(ws, nws, busy ? 0.0 : tmo, ready) > 0) {
       for (i = 0; i < nws; i++) {
         void *m = NULL;
         size_t n = 0;
@@ -1113,7 +1211,7 @@ static int hub_main(void *arg) {
           continue;
         }
         if (b->state == B_SESSION)
-          forward(&q, b, m, n);
+          take(&q, b, m, n);
         else
           mproc_free(m); /* not for a rank that has not started it */
       }
@@ -1122,7 +1220,7 @@ static int hub_main(void *arg) {
     for (;;) {
       int count = 0;
       unsigned char *m;
-      X.Iprobe(MPI_ANY_SOURCE, TAG_UP, M.comm, &flag, &st);
+      flag = probe(MPI_ANY_SOURCE, TAG_UP, &st);
       if (!flag)
         break;
       busy = 1;
@@ -1136,10 +1234,17 @@ static int hub_main(void *arg) {
         free(m);
     }
     sq_test(&q);
-    if (busy)
+    /* The sleep before the next look at the ranks is a wait on the pipes,
+     * so the engine's chunks go on at once: the rank's queue is refilled
+     * within the engine's own turnaround. */
+    if (busy) {
       backoff_reset(&bo);
-    else if (expecting())
-      backoff_wait(&bo, HUB_CAP);
+      tmo = 0;
+    } else if ((look = hub_cap()) > 0) {
+      tmo = look > HUB_CAP ? look : backoff_next(&bo, look);
+    } else {
+      tmo = 0.05;
+    }
   }
   hub_exit(&q);
   free(q.req);
@@ -1297,7 +1402,7 @@ static void b_release(worker *w) {
 /* drains: the hub reads the bridges' pipes at once (the feeder does its
  * writing), so a rank gets its next chunk whatever its size. */
 static const mproc__pool_backend mpi_backend = {
-    b_start, b_sentinel, b_kill, b_alive, b_reap, b_release, 1};
+    b_start, b_sentinel, b_kill, b_alive, b_reap, b_release, 1, NSLOT_MAX};
 
 int mproc__pool_backend_open(mproc_pool_opts *o,
                              const mproc__pool_backend **be) {
