@@ -627,6 +627,10 @@ int mproc__pool_mpi_boot(void) {
 
 enum { B_WAIT, B_SESSION, B_ENDING, B_GONE };
 
+/* The chunks a bridge's queue holds: the engine's slots, and room for
+ * ones it took back (their slots given again) not dropped yet. */
+#define HELD_MAX (2 * NSLOT_MAX)
+
 typedef struct bridge {
   int rank;
   mproc_conn *loc;            /* the hub's end of the engine's pipe */
@@ -641,9 +645,12 @@ typedef struct bridge {
   uint64_t session;
   uint64_t fl[NSLOT_MAX]; /* forwarded to the rank, oldest first */
   double took; /* the rank's time per chunk (moving average; 0: none yet) */
-  int fl_timed[NSLOT_MAX], nfl, said_ready, loc_eof;
-  unsigned char *held[NSLOT_MAX]; /* from the engine, not forwarded yet */
-  size_t heldn[NSLOT_MAX];
+  int fl_timed[NSLOT_MAX], fl_slot[NSLOT_MAX], nfl, said_ready, loc_eof;
+  /* results the hub wrote into the pipe itself that the engine may not
+   * have read yet: bytes per slot, and their sum (DIRECT_BUDGET) */
+  size_t unread[NSLOT_MAX], unread_sum;
+  unsigned char *held[HELD_MAX]; /* from the engine, not forwarded yet */
+  size_t heldn[HELD_MAX];
   int nheld;
   struct bridge *next;
 } bridge;
@@ -724,10 +731,15 @@ typedef struct feed {
 static void feed_push(struct bridge *b, void *m, size_t n);
 
 /* A reply this small the hub writes itself when nothing of that bridge
- * waits in the feeder: a rank has at most two chunks, so at most a few
- * such replies sit unread in a pipe (far below its buffer, 64 KiB on
- * Windows), and the write cannot wait on the engine. */
+ * waits in the feeder and the results it wrote that the engine may not
+ * have read yet stay within DIRECT_BUDGET (the pipe's buffer is 64 KiB on
+ * Windows; a Linux SEQPACKET pair takes 26 messages of 6 KB but only 13
+ * of 8-16 KB), so the write cannot wait on the engine.  Results are known
+ * read once the engine sends a chunk in their slot again (it frees a
+ * slot by reading its results); the few other replies (READY, INITFAIL)
+ * are small and not counted. */
 #define DIRECT_MAX 16384
+#define DIRECT_BUDGET 49152
 
 /* The bridge is gone: the engine sees its sentinel. */
 static void gone(bridge *b, int code) {
@@ -824,6 +836,7 @@ static void forward(sendq *q, bridge *b, unsigned char *msg, size_t len) {
   if (b->nfl < NSLOT_MAX) {
     b->fl[b->nfl] = id;
     b->fl_timed[b->nfl] = (slot & 0x100) != 0;
+    b->fl_slot[b->nfl] = (int)(slot & 0xff);
     b->nfl++;
     if (b->nfl == 1)
       set_head(b);
@@ -834,7 +847,7 @@ static void forward(sendq *q, bridge *b, unsigned char *msg, size_t len) {
 
 /*
  * The bridge's queue: the engine's chunks wait here, unclaimed, and go to
- * the rank in order while it holds fewer than RANK_DEPTH forwarded ones
+ * the rank in order while it holds fewer than depth() forwarded ones
  * (a batch only when it holds none).  So a rank always has its next
  * chunks (the hub refills it from here as its results come, without
  * waiting for the engine's next chunk), and the ones not forwarded yet
@@ -873,12 +886,48 @@ static void pump(sendq *q, bridge *b) {
   }
 }
 
+/* A chunk the engine cancelled or took back (its slot word moved on). */
+static int stale(bridge *b, const unsigned char *h, size_t hn) {
+  uint32_t slot;
+  uint64_t id;
+  if (hn < 32)
+    return 1;
+  memcpy(&slot, h + 4, 4);
+  memcpy(&id, h + 8, 8);
+  return (slot & 0xff) >= NSLOT_MAX ||
+         mproc__ld64(&b->blk[W_SLOT0 + (slot & 0xff)]) !=
+             ((id << 2) | SL_SENT);
+}
+
 /* A chunk from the engine's pipe. */
 static void take(sendq *q, bridge *b, unsigned char *msg, size_t len) {
-  if (b->nheld == NSLOT_MAX) { /* the engine gives at most its slots */
-    free(msg);
-    gone(b, 72);
-    return;
+  uint32_t slot;
+  if (len >= 8) { /* the engine read the results of this slot's last */
+    memcpy(&slot, msg + 4, 4);
+    if ((slot & 0xff) < NSLOT_MAX) {
+      b->unread_sum -= b->unread[slot & 0xff];
+      b->unread[slot & 0xff] = 0;
+    }
+  }
+  if (b->nheld == HELD_MAX) { /* drop the ones taken back */
+    int g, k = 0;
+    for (g = 0; g < b->nheld; g++) {
+      if (stale(b, b->held[g], b->heldn[g])) {
+        free(b->held[g]);
+        continue;
+      }
+      b->held[k] = b->held[g];
+      b->heldn[k++] = b->heldn[g];
+    }
+    b->nheld = k;
+  }
+  if (b->nheld == HELD_MAX) { /* cannot be (the engine has NSLOT_MAX) */
+    unsigned char *h = b->held[0];
+    size_t hn = b->heldn[0];
+    memmove(b->held, b->held + 1, (HELD_MAX - 1) * sizeof b->held[0]);
+    memmove(b->heldn, b->heldn + 1, (HELD_MAX - 1) * sizeof b->heldn[0]);
+    b->nheld--;
+    forward(q, b, h, hn);
   }
   b->held[b->nheld] = msg;
   b->heldn[b->nheld++] = len;
@@ -944,6 +993,7 @@ static int from_rank(int r, unsigned char *m, size_t n) {
   rankst *k = &M.rk[r];
   bridge *b = k->b;
   uint32_t type = 0;
+  int slot = -1; /* of the results' chunk */
   if (n >= 4)
     memcpy(&type, m, 4);
   if (type == U_ENDED && n >= 16) {
@@ -986,9 +1036,11 @@ static int from_rank(int r, unsigned char *m, size_t n) {
     for (f = 0; f < b->nfl && b->fl[f] != id; f++)
       ;
     if (f < b->nfl) {
+      slot = b->fl_slot[f];
       for (g = f; g + 1 < b->nfl; g++) {
         b->fl[g] = b->fl[g + 1];
         b->fl_timed[g] = b->fl_timed[g + 1];
+        b->fl_slot[g] = b->fl_slot[g + 1];
       }
       b->nfl--;
     }
@@ -997,13 +1049,18 @@ static int from_rank(int r, unsigned char *m, size_t n) {
   } else if (type == M_READY) {
     b->said_ready = 1;
   }
-  if (n <= DIRECT_MAX) {
+  if (n <= DIRECT_MAX &&
+      (slot < 0 || b->unread_sum + n <= DIRECT_BUDGET)) {
     int queued;
     apr_thread_mutex_lock(M.mu);
     queued = b->pending;
     apr_thread_mutex_unlock(M.mu);
     if (!queued) {
       mproc_conn_send_bytes(b->loc, m, n); /* fails: the engine let go */
+      if (slot >= 0) {
+        b->unread_sum += n - b->unread[slot];
+        b->unread[slot] = n;
+      }
       return 0;
     }
   }
