@@ -27,11 +27,13 @@
  *  - claims: the hub claims a chunk (SENT -> STARTED on the local block)
  *    when it forwards it, and a batch's tasks one by one (a task already
  *    taken back travels as cancelled in the D_CHUNK's mask).  So cancel and
- *    the idle-worker steal act on every chunk not forwarded yet.  A rank
- *    holds at most the NSLOT chunks of its slots: a map's further chunks
- *    go at once (the rank never waits for its next one), a batch behind
- *    a forwarded chunk waits here unclaimed (in order) until the rank has
- *    nothing in flight.
+ *    the idle-worker steal act on every chunk not forwarded yet.  The
+ *    engine gives a bridge up to NSLOT_MAX chunks (the backend's slots);
+ *    they wait in the bridge's queue, unclaimed, and go to the rank in
+ *    order while it holds fewer than its depth (0.4 ms of work at its
+ *    measured pace: the rank never waits for its next chunk, nor for the
+ *    engine's turnaround); a batch goes only when the rank has nothing in
+ *    flight.  A rank sends without waiting (UP_MAX sends in flight).
  *  - time limits: for a timed chunk the rank sends U_TSTART before each
  *    task and the hub stamps W_RUN/W_TASK/W_START on the local block, so
  *    the engine's limit check works unchanged.  A rank cannot be killed:
@@ -41,9 +43,11 @@
  *  - waiting: MPI has no handle an OS wait can take, and Open MPI's
  *    blocking calls spin, so no MPI call here blocks: sends and receives
  *    are non-blocking ones polled to their end, and both sides poll
- *    MPI_Iprobe, spinning 50 us, then sleeping a little longer each time
- *    (backoff_wait); the hub blocks in mproc_wait on its pipes while it
- *    expects nothing from any rank.
+ *    MPI_Iprobe (twice a look: probe), spinning 50 us, then sleeping a
+ *    little longer each time (backoff_wait); the hub sleeps in
+ *    mproc_wait on its pipes, as long as the ranks' stock allows
+ *    (hub_cap), and for good while it expects nothing from any rank.  On
+ *    rank 0's oversubscribed node the ranks give way (lower priority).
  *  - exit (rank 0's atexit, after the pools' own): the hub sends D_EXIT to
  *    every rank and stops; MPI_Finalize.  A rank still busy with a task
  *    that overran its limit 5 s later ends the job with MPI_Abort.
