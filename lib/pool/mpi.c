@@ -761,8 +761,9 @@ typedef struct feed {
 static void feed_push(struct bridge *b, void *m, size_t n);
 
 /* A reply this small the hub writes itself when nothing of that bridge
- * waits in the feeder and the results it wrote that the engine may not
- * have read yet stay within DIRECT_BUDGET (the pipe's buffer is 64 KiB on
+ * waits in the feeder and the results in the pipe (its own and the
+ * feeder's) that the engine may not have read yet stay within
+ * DIRECT_BUDGET (the pipe's buffer is 64 KiB on
  * Windows; a Linux SEQPACKET pair takes 26 messages of 6 KB but only 13
  * of 8-16 KB), so the write cannot wait on the engine.  Results are known
  * read once the engine sends a chunk in their slot again (it frees a
@@ -1023,7 +1024,7 @@ static int from_rank(int r, unsigned char *m, size_t n) {
   rankst *k = &M.rk[r];
   bridge *b = k->b;
   uint32_t type = 0;
-  int slot = -1; /* of the results' chunk */
+  int slot = -1, direct; /* slot: of the results' chunk */
   if (n >= 4)
     memcpy(&type, m, 4);
   if (type == U_ENDED && n >= 16) {
@@ -1079,18 +1080,19 @@ static int from_rank(int r, unsigned char *m, size_t n) {
   } else if (type == M_READY) {
     b->said_ready = 1;
   }
-  if (n <= DIRECT_MAX &&
-      (slot < 0 || b->unread_sum + n <= DIRECT_BUDGET)) {
+  direct = n <= DIRECT_MAX &&
+           (slot < 0 || b->unread_sum + n <= DIRECT_BUDGET);
+  if (slot >= 0) { /* counted however it goes: the feeder's fill it too */
+    b->unread_sum += n - b->unread[slot];
+    b->unread[slot] = n;
+  }
+  if (direct) {
     int queued;
     apr_thread_mutex_lock(M.mu);
     queued = b->pending;
     apr_thread_mutex_unlock(M.mu);
     if (!queued) {
       mproc_conn_send_bytes(b->loc, m, n); /* fails: the engine let go */
-      if (slot >= 0) {
-        b->unread_sum += n - b->unread[slot];
-        b->unread[slot] = n;
-      }
       return 0;
     }
   }
