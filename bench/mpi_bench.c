@@ -5,7 +5,9 @@
  *   map of 100 000 tiny tasks (x*x), chunksize 1000  -> Mtasks/s
  *   1 000 tasks of 1 ms (a spin on the monotonic clock), chunksize 1
  *                                                    -> time / ideal
- *                                                       (1000 x 1 ms / 2)
+ *                                                       (1000 x 1 ms / 2),
+ *       and the parent's own CPU meanwhile (% of one core: what it takes
+ *       from the workers)
  *   1 000 tasks sleeping 1 ms, chunksize 1           -> time / ideal, the
  *       ideal from the tasks' own measured times (sum / 2): the pool's
  *       overhead alone, whatever the machine's load does to the sleeps
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mproc.h"
 
@@ -64,7 +67,7 @@ int main(int argc, char **argv) {
   mproc_value *list = mproc_list(), *ms = mproc_list(), *res;
   mproc_pool *p;
   const char *impl;
-  double v[64], t0;
+  double v[64], cpu[64], t0;
   int reps = 5, r;
   int64_t i;
   if (mproc_init(argc, argv))
@@ -102,14 +105,21 @@ int main(int argc, char **argv) {
   if (argc > 3 && strcmp(argv[3], "tiny") == 0)
     reps = 0;
   for (r = 0; r < reps; r++) {
+    clock_t c0 = clock();
     t0 = mproc_monotonic();
     if (mproc_pool_map(p, t_ms, ms, 1, &res))
       die("map");
     v[r] = (mproc_monotonic() - t0) / (N_MS * 1e-3 / 2);
+    cpu[r] = (double)(clock() - c0) / CLOCKS_PER_SEC /
+             (mproc_monotonic() - t0) * 100;
     mproc_value_free(res);
   }
-  if (reps)
+  if (reps) {
     bench_result("mpi_1ms_vs_ideal", impl, v, reps, "x");
+    /* the parent's (rank 0's) own CPU while it runs: what it takes from
+     * the workers on a shared node */
+    bench_result("mpi_1ms_parent_cpu", impl, cpu, reps, "%");
+  }
   for (r = 0; r < reps; r++) {
     double sum = 0, d;
     size_t k;

@@ -337,6 +337,10 @@ int mproc__plat_setenv(const char *name, const char *value);
 /* The calling thread's short sleeps end on time (Linux: a timer slack of
  * 1 us instead of 50; elsewhere nothing): the MPI backend's polling. */
 void mproc__plat_precise_sleeps(void);
+/* The calling thread gives way to the other threads of the machine (POSIX:
+ * nice + 5; Win32: below normal): a worker MPI rank on rank 0's
+ * oversubscribed node, so rank 0's threads run the moment they wake. */
+void mproc__plat_lower_priority(void);
 /* atexit for the library's exit hooks: fn runs in exit() while the
  * process's other threads still run, among the program's own atexit
  * functions (last registered first), also when mproc is a DLL. */

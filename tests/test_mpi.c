@@ -28,6 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
+#include <sys/resource.h>
+#endif
 
 #include "tests.h"
 
@@ -73,6 +76,21 @@ static int t_fail(const mproc_value *arg, mproc_value **result) {
   mproc_value_get_int(arg, &x);
   (void)result;
   return mproc_fail(MPROC_EKEY, "no key %d on this rank", (int)x);
+}
+
+/* The calling thread's nice value (0 on Windows). */
+static int my_nice(void) {
+#ifdef _WIN32
+  return 0;
+#else
+  return getpriority(PRIO_PROCESS, 0);
+#endif
+}
+
+static int t_nice(const mproc_value *arg, mproc_value **result) {
+  (void)arg;
+  *result = mproc_int(my_nice());
+  return 0;
 }
 
 static int t_sleep(const mproc_value *arg, mproc_value **result) {
@@ -278,6 +296,104 @@ START_TEST(test_big_values) {
   mproc_value_free(res);
   mproc_value_free(list);
   free(big);
+  mproc_pool_free(p);
+}
+END_TEST
+
+/* Short tasks: a rank holds up to 16 chunks (its depth) and replies of
+ * 12 KB come back as fast as they are made, while chunks of 12 KB go out:
+ * every value comes back, and nothing waits for ever on a full pipe (the
+ * results the hub writes itself stay within its budget, the rest go
+ * through the feeder). */
+START_TEST(test_many_in_flight) {
+  mproc_pool *p = mpi_pool(0);
+  mproc_value *strs = mproc_list(), *ints = range(40000), *res = NULL;
+  static char s[12001];
+  int i, round;
+  for (i = 0; i < 400; i++) {
+    memset(s, 'a' + i % 26, 12000);
+    s[12000] = 0;
+    mproc_list_append(strs, mproc_str(s));
+  }
+  for (round = 0; round < 3; round++) {
+    ck_assert_int_eq(mproc_pool_map(p, t_echo, strs, 1, &res), 0);
+    ck_assert_int_eq((int)mproc_list_len(res), 400);
+    for (i = 0; i < 400; i++) {
+      const char *v = mproc_value_str(mproc_list_get(res, (size_t)i));
+      ck_assert_ptr_nonnull(v);
+      ck_assert_uint_eq(strlen(v), 12000);
+      ck_assert_int_eq(v[0], 'a' + i % 26);
+      ck_assert_int_eq(v[11999], 'a' + i % 26);
+    }
+    mproc_value_free(res);
+    ck_assert_int_eq(mproc_pool_map(p, t_sq, ints, 1500, &res), 0);
+    ck_assert_int_eq((int)mproc_list_len(res), 40000);
+    for (i = 0; i < 40000; i++)
+      ck_assert_int_eq(int_at(res, (size_t)i), (int64_t)i * i);
+    mproc_value_free(res);
+  }
+  mproc_value_free(strs);
+  mproc_value_free(ints);
+  mproc_pool_free(p);
+}
+END_TEST
+
+/* A rank holds only its depth of a map's chunks (4 before its first
+ * results); the rest wait at the hub unclaimed, and the idle rank takes
+ * them: behind a 3 s task, its rank runs only the 3 chunks it held. */
+START_TEST(test_held_taken) {
+  mproc_pool *p = mpi_pool(0);
+  mproc_value *list = mproc_list();
+  mproc_async *r = NULL;
+  const mproc_value *v;
+  const char *msg = NULL;
+  mproc_call_opts co = MPROC_CALL_OPTS_INIT;
+  long long_rank = 0, pid = 0;
+  int i, on_long = 0;
+  co.chunksize = 1;
+  mproc_list_append(list, mproc_float(3.0));
+  for (i = 1; i < 60; i++)
+    mproc_list_append(list, mproc_float(0.001));
+  ck_assert_int_eq(mproc_pool_map_async(p, t_sleep, list, &co, &r), 0);
+  ck_assert_int_eq(mproc_async_wait(r, 60), 0);
+  ck_assert_int_eq(mproc_async_task(r, 0, &v, &msg, &long_rank), 0);
+  for (i = 1; i < 60; i++) {
+    ck_assert_int_eq(mproc_async_task(r, (size_t)i, &v, &msg, &pid), 0);
+    on_long += pid == long_rank;
+  }
+  printf("held_taken: %d of 59 short tasks on the long task's rank\n",
+         on_long);
+  ck_assert_msg(on_long <= 3, "%d short tasks ran behind the long one",
+                on_long);
+  mproc_async_free(r);
+  mproc_value_free(list);
+  mproc_pool_free(p);
+}
+END_TEST
+
+/* On rank 0's node with more ranks than cores (the tests' mpiexec -n 3
+ * on 2 cores), the worker ranks run 5 nice steps below rank 0, so its
+ * hub and handler run the moment they wake; with cores to spare, as rank
+ * 0. */
+START_TEST(test_give_way) {
+  mproc_pool *p = mpi_pool(0);
+  mproc_value *none = mproc_none(), *res = NULL;
+  const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  int over = local && atoi(local) >= mproc_cpu_count();
+  int want = my_nice() + (over ? 5 : 0);
+  int64_t got = -100;
+  if (want > 19)
+    want = 19;
+#ifdef _WIN32
+  want = 0;
+#endif
+  ck_assert_int_eq(mproc_pool_apply(p, t_nice, none, &res), 0);
+  mproc_value_get_int(res, &got);
+  printf("give_way: rank 0 nice %d, a rank %d (%d cores, %s ranks here)\n",
+         my_nice(), (int)got, mproc_cpu_count(), local ? local : "?");
+  ck_assert_int_eq((int)got, want);
+  mproc_value_free(res);
+  mproc_value_free(none);
   mproc_pool_free(p);
 }
 END_TEST
@@ -608,6 +724,9 @@ Suite *mproc_suite_mpi(void) {
   tc = tcase_create("ranks");
   tcase_add_test(tc, test_same_api);
   tcase_add_test(tc, test_big_values);
+  tcase_add_test(tc, test_many_in_flight);
+  tcase_add_test(tc, test_held_taken);
+  tcase_add_test(tc, test_give_way);
   tcase_add_test(tc, test_task_error);
   tcase_add_test(tc, test_time_limit);
   tcase_add_test(tc, test_cancel);

@@ -10,8 +10,9 @@
  *    returns, filled as replies come), codes, messages and pids per task;
  *    AsyncResult's functions.
  *  - chunks: a run of a call's tasks sent to a worker as one message
- *    (engine.h has the wire).  A worker holds at most NSLOT (its slots)
- *    so it never idles, those after the first only while they fit in the
+ *    (engine.h has the wire).  A worker holds at most NSLOT (its slots;
+ *    a backend's may hold more, mproc__pool_backend.slots) so it never
+ *    idles, those after the first only while they fit in the
  *    pipe's buffer (the handler's write never waits for a busy worker).
  *  - workers: mproc processes (daemons) running mproc__pool_worker_main
  *    (worker.c), each with its own duplex Pipe and a progress block (a
@@ -632,7 +633,7 @@ static void worker_died(mproc_pool *p, worker *w) {
   ec = wk_reap(p, w);
   /* Youngest first: each goes back to the queue's front, so they run
    * again in the order they were sent. */
-  for (s = 1; s < NSLOT; s++) {
+  for (s = 1; s < NSLOT_MAX; s++) {
     int t;
     for (t = s; t > 0 && (!w->fl[t - 1] || (w->fl[t] &&
                                             w->fl[t]->sent >
@@ -654,7 +655,7 @@ static void worker_died(mproc_pool *p, worker *w) {
   /* Its death counts against the chunks it held if it ran none of them,
    * was not killed by the pool and did not exit cleanly (resend_limit). */
   blame = ec != 0 && !w->kill_code;
-  for (s = 0; s < NSLOT; s++)
+  for (s = 0; s < NSLOT_MAX; s++)
     if (w->fl[s] && w->fl[s]->id == run && task >= 1 && task <= w->fl[s]->n)
       blame = 0;
   /* A worker that could not take a chunk (a huge one under a memory
@@ -675,7 +676,7 @@ static void worker_died(mproc_pool *p, worker *w) {
       init_failed(p, why);
     }
   }
-  for (s = 0; s < NSLOT; s++) {
+  for (s = 0; s < NSLOT_MAX; s++) {
     chunk *c = w->fl[s];
     size_t k, keep = 0;
     w->fl[s] = NULL;
@@ -898,7 +899,7 @@ static size_t pipe_qmax(mproc_conn *c) {
 /* Chunks in flight in worker w. */
 static int wk_nfl(const worker *w) {
   int s, n = 0;
-  for (s = 0; s < NSLOT; s++)
+  for (s = 0; s < NSLOT_MAX; s++)
     n += w->fl[s] != NULL;
   return n;
 }
@@ -909,7 +910,7 @@ static size_t wk_queued(const worker *w) {
   size_t sum = 0, old = 0;
   uint64_t first = 0;
   int s, any = 0;
-  for (s = 0; s < NSLOT; s++) {
+  for (s = 0; s < NSLOT_MAX; s++) {
     const chunk *c = w->fl[s];
     if (!c)
       continue;
@@ -1040,7 +1041,7 @@ static void steal_for_idle(mproc_pool *p) {
       continue;
     run = mproc__ld64(&w->w[W_RUN]);
     /* its youngest chunk (the last it would run) */
-    for (y = -1, s = 0; s < NSLOT; s++)
+    for (y = -1, s = 0; s < NSLOT_MAX; s++)
       if (w->fl[s] && w->fl[s]->id != run &&
           (y < 0 || w->fl[s]->sent > w->fl[y]->sent))
         y = s;
@@ -1068,7 +1069,7 @@ static void steal_for_idle(mproc_pool *p) {
     worker *w = &p->wk[i];
     if (!w->live || w->kill_code)
       continue;
-    for (s = 0; s < NSLOT && idle > 0; s++) {
+    for (s = 0; s < NSLOT_MAX && idle > 0; s++) {
       chunk *c = w->fl[s];
       size_t k, left = 0;
       if (!c || !c->mem)
@@ -1100,10 +1101,10 @@ static size_t batch_cap(mproc_pool *p) {
  * workers, up to NSLOT each within w->qmax (so a worker never waits
  * for its next chunk, even while the handler is off the CPU). */
 static void dispatch(mproc_pool *p, mproc__buf *b) {
-  int i, pass;
+  int i, pass, slots = p->be && p->be->slots ? p->be->slots : NSLOT;
   if (!p->pend_head)
     steal_for_idle(p);
-  for (pass = 0; pass < NSLOT; pass++) {
+  for (pass = 0; pass < slots; pass++) {
     int progress = 1;
     while (progress && skip_cancelled(p)) {
       progress = 0;
@@ -1234,7 +1235,7 @@ static void handle_results(mproc_pool *p, worker *w, mproc__rd *r,
   rfail s_fails[SMALL_N], *fails = s_fails;
   size_t nf = 0, capf = SMALL_N, done, f;
   char *lostmsg = NULL;
-  for (s = 0; s < NSLOT; s++)
+  for (s = 0; s < NSLOT_MAX; s++)
     if (w->fl[s] && w->fl[s]->id == id) {
       c = w->fl[s];
       w->fl[s] = NULL;
@@ -1469,7 +1470,7 @@ static chunk *running_chunk(worker *w, uint64_t *task) {
   uint64_t run = mproc__ld64(&w->w[W_RUN]);
   int s;
   *task = mproc__ld64(&w->w[W_TASK]);
-  for (s = 0; s < NSLOT; s++)
+  for (s = 0; s < NSLOT_MAX; s++)
     if (w->fl[s] && w->fl[s]->id == run)
       return w->fl[s];
   return NULL;
@@ -1515,7 +1516,7 @@ static double check_limits(mproc_pool *p) {
       /* About to start one: at most the shortest limit of its chunks. */
       int s;
       left = -1.0;
-      for (s = 0; s < NSLOT; s++)
+      for (s = 0; s < NSLOT_MAX; s++)
         if (w->fl[s] && chunk_limit(w->fl[s]) > 0 &&
             (left < 0 || chunk_limit(w->fl[s]) < left))
           left = chunk_limit(w->fl[s]);
@@ -1553,7 +1554,7 @@ static void do_cancels(mproc_pool *p, mproc_async **list, size_t n) {
     worker *w = &p->wk[i];
     if (!w->live)
       continue;
-    for (s = 0; s < NSLOT; s++) {
+    for (s = 0; s < NSLOT_MAX; s++) {
       uint64_t want;
       c = w->fl[s];
       if (c && c->mem) {
@@ -1593,7 +1594,7 @@ static void do_cancel_all(mproc_pool *p) {
     worker *w = &p->wk[i];
     if (!w->live)
       continue;
-    for (s = 0; s < NSLOT; s++) {
+    for (s = 0; s < NSLOT_MAX; s++) {
       uint64_t want;
       c = w->fl[s];
       if (c && c->mem) {
@@ -1693,7 +1694,7 @@ static void fail_everything(mproc_pool *p, int code, const char *msg) {
   while ((c = pend_pop(p)) != NULL)
     fail_chunk(p, c, code, msg);
   for (i = 0; i < p->nw; i++)
-    for (s = 0; s < NSLOT; s++)
+    for (s = 0; s < NSLOT_MAX; s++)
       if (p->wk[i].fl[s]) {
         c = p->wk[i].fl[s];
         p->wk[i].fl[s] = NULL;

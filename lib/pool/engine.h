@@ -23,12 +23,13 @@ enum {
   W_RUN = 0,   /* id of the chunk the worker runs now (0: none) */
   W_TASK = 1,  /* index + 1 in that chunk of the running task (0: none) */
   W_START = 2, /* its start, monotonic clock in ns */
-  W_SLOT0 = 3, /* NSLOT slot words: (chunk id << 2) | SL_* */
-  NSLOT = 4,   /* chunks a worker may hold (engine.c dispatch) */
-  W_MEM0 = W_SLOT0 + NSLOT, /* a batch's claim words, BATCH_MAX per slot:
-                               (id << 2) | SL_* */
+  W_SLOT0 = 3, /* NSLOT_MAX slot words: (chunk id << 2) | SL_* */
+  NSLOT = 4,   /* chunks a local worker may hold (engine.c dispatch) */
+  NSLOT_MAX = 16, /* a backend's workers may hold more (its slots) */
+  W_MEM0 = W_SLOT0 + NSLOT_MAX, /* a batch's claim words, BATCH_MAX per
+                                   slot: (id << 2) | SL_* */
   BATCH_MAX = 16,
-  W_NWORDS = W_MEM0 + NSLOT * BATCH_MAX
+  W_NWORDS = W_MEM0 + NSLOT_MAX * BATCH_MAX
 };
 enum { SL_SENT = 1, SL_STARTED = 2, SL_CANCELLED = 3 };
 
@@ -134,7 +135,7 @@ typedef struct worker {
   int initfail; /* it reported a failed initializer */
   int retiring; /* maxtasksperchild reached: no more chunks */
   long chunks;  /* chunks sent to it */
-  chunk *fl[NSLOT]; /* in flight, by slot */
+  chunk *fl[NSLOT_MAX]; /* in flight, by slot */
   size_t qmax; /* bytes its further chunks may take in its pipe (dispatch) */
   int kill_code;
   char *initmsg;
@@ -245,6 +246,8 @@ typedef struct mproc__pool_backend {
    * further chunks may be of any size (else within w->qmax bytes,
    * see dispatch) */
   int drains;
+  /* chunks one of its workers may hold, up to NSLOT_MAX (0: NSLOT) */
+  int slots;
 } mproc__pool_backend;
 /* mproc_pool_new with o->backend != MPROC_POOL_LOCAL: check o (processes
  * 0 becomes the backend's number of workers) and give the backend. */

@@ -148,7 +148,7 @@ int mproc__pool_run_chunk(volatile uint64_t *w, const unsigned char *msg,
   n = mproc__get32(&r);
   ml = mproc__get32(&r);
   offset = mproc__get64(&r);
-  if (r.bad || r.end - r.p < 8 || slot >= NSLOT || ml >= sizeof module ||
+  if (r.bad || r.end - r.p < 8 || slot >= NSLOT_MAX || ml >= sizeof module ||
       (batch && n > BATCH_MAX))
     return -1;
   memcpy(&soft, r.p, 8);

@@ -86,6 +86,14 @@ void mproc__plat_precise_sleeps(void) {
 #endif
 }
 
+void mproc__plat_lower_priority(void) {
+  int cur;
+  errno = 0;
+  cur = getpriority(PRIO_PROCESS, 0); /* Linux: this thread */
+  if (errno == 0)
+    setpriority(PRIO_PROCESS, 0, cur + 5);
+}
+
 int mproc__plat_setenv(const char *name, const char *value) {
   int r = value ? setenv(name, value, 1) : unsetenv(name);
   if (r != 0)

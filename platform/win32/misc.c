@@ -94,6 +94,10 @@ int mproc__plat_random(void *buf, size_t n) {
 
 void mproc__plat_precise_sleeps(void) {} /* Sleep's own granularity */
 
+void mproc__plat_lower_priority(void) {
+  SetThreadPriority(GetCurrentThread(), THREAD_PRIORITY_BELOW_NORMAL);
+}
+
 int mproc__plat_setenv(const char *name, const char *value) {
   wchar_t *wn = NULL, *wv = NULL;
   const char *c;
