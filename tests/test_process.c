@@ -779,6 +779,44 @@ START_TEST(child_stalls_after_hello) {
 }
 END_TEST
 
+#if defined(_WIN32)
+/* In a child started with MPROC_TEST_FAULT=spawn-internal-error:N: start
+ * a grandchild (exit 0); 0 if it ran, 7 if the start failed with
+ * MPROC_ESPAWN after its 3 tries, 9 otherwise. */
+static int start_one(mproc_value *args) {
+  mproc_process *p;
+  int rc, code = -1;
+  (void)args;
+  if (mproc_process_new(&p, return_arg, mproc_build("[i]", 0), NULL) != 0)
+    return 9;
+  rc = mproc_process_start(p);
+  if (rc == 0 && mproc_process_join(p, 60) == 0 &&
+      mproc_process_exitcode(p, &code) == 0 && code == 0)
+    rc = 0;
+  else if (rc == MPROC_ESPAWN &&
+           strstr(mproc_last_error(), "(tried 3 times)") != NULL)
+    rc = 7;
+  else
+    rc = 9;
+  mproc_process_free(p);
+  return rc;
+}
+
+START_TEST(spawn_retries_wine_internal_error) {
+  /* wine's CreateProcessW says ERROR_INTERNAL_ERROR when the new process
+   * ended before it finished loading: it is tried up to 3 times. Two
+   * such failures: the third try starts it; three: MPROC_ESPAWN. */
+  ck_mproc_ok(mproc__plat_setenv("MPROC_TEST_FAULT",
+                                 "spawn-internal-error:2"));
+  ck_assert_int_eq(run_child(start_one, NULL), 0);
+  ck_mproc_ok(mproc__plat_setenv("MPROC_TEST_FAULT",
+                                 "spawn-internal-error:3"));
+  ck_assert_int_eq(run_child(start_one, NULL), 7);
+  ck_mproc_ok(mproc__plat_setenv("MPROC_TEST_FAULT", NULL));
+}
+END_TEST
+#endif
+
 Suite *mproc_suite_process(void) {
   Suite *s = suite_create("process");
   TCase *tc = tcase_create("core");
@@ -795,6 +833,9 @@ Suite *mproc_suite_process(void) {
   tcase_add_test(tc, join_timeouts_negative_and_nan);
   tcase_add_test(tc, close_twice_and_current_exitcode);
   tcase_add_test(tc, daemon_of_ended_thread_lives_until_process_dies);
+#if defined(_WIN32)
+  tcase_add_test(tc, spawn_retries_wine_internal_error);
+#endif
   suite_add_tcase(s, tc);
   tc = tcase_create("handshake");
   tcase_add_test(tc, child_writes_garbage_before_hello);
