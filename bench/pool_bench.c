@@ -29,10 +29,13 @@
 #include "result.h"
 
 #define N_MAP 100000
-/* Maps before the timed ones (on a new pool the first maps pay page
- * faults for the memory of their results and buffers, about 1500 for
- * 100 000 ints; pool_map_first shows that cost), and the timed ones. */
-#define MAP_WARM 2
+/* Maps before the timed ones, and the timed ones.  On a new pool the
+ * first two maps pay page faults for the memory of their results and
+ * buffers (about 1500 for 100 000 ints), and the next ~10 run 10-30 %
+ * slower while the scheduler settles the handler and the 2 workers on
+ * the cores (measured: 300 maps in a row, each timed); pool_map_first
+ * shows the cold cost. */
+#define MAP_WARM 20
 #define MAP_REPS 11
 #define N_ASYNC 10000
 

@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 N_MAP = 100000
 N_ASYNC = 10000
 # As pool_bench.c: maps before the timed ones, and the timed ones.
-MAP_WARM = 2
+MAP_WARM = 20
 MAP_REPS = 11
 
 

@@ -352,7 +352,7 @@ if None not in (c1, c2, o1, o2) and o1 and o2 and c1:
           "took 7.9 s and 35 s)." % (c1 / o1, c2 / o2, c2 / c1, o2 / o1))
 
 # The Pool (docs/pool.md "Figures"): 2 workers each.  Maps: the median of
-# 11 after 2 untimed warm-up maps, on every side; "first map": the first
+# 11 after 20 untimed warm-up maps, on every side; "first map": the first
 # one on a new pool.  Targets (issue 9): start <= 2 ms, map at chunksize
 # 1000 >= 40 M tasks/s, apply_async >= 300 k/s, apply <= 1.5x raw.
 pool_rows = [("Pool(2) start to first result", "pool_start", ("le", 2.0)),
