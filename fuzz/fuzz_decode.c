@@ -48,7 +48,7 @@ static void check(const uint8_t *data, size_t size, mproc__codec_ctx *ctx) {
   mproc__buf a = MPROC__BUF_INIT, b = MPROC__BUF_INIT;
   char *s = NULL;
   size_t charged = 0;
-  int rc = mproc__decode_acct(data, size, &v, ctx, &charged);
+  int rc = mproc__decode_ex(data, size, &v, ctx, &charged, NULL);
   if (charged > 64 * size + 65536)
     abort();
   if (rc != 0) {

@@ -370,12 +370,10 @@ int mproc__encode(const mproc_value *v, mproc__buf *out,
 /* Decode exactly n bytes (trailing bytes are an error). */
 int mproc__decode(const void *p, size_t n, mproc_value **out,
                   mproc__codec_ctx *ctx);
-/* The same, also giving the bytes of values it accounted (tests). */
-int mproc__decode_acct(const void *p, size_t n, mproc_value **out,
-                       mproc__codec_ctx *ctx, size_t *charged);
-/* The same; *bigint (if not NULL) is 1 when it failed (MPROC_EBADMSG)
- * only because an int is beyond int64: the input is well formed, so a
- * server may answer it and go on. */
+/* The same, also giving the bytes of values it accounted (charged, if
+ * not NULL: tests) and *bigint (if not NULL): 1 when it failed
+ * (MPROC_EBADMSG) only because an int is beyond int64 - the input is well
+ * formed, so a server may answer it and go on. */
 int mproc__decode_ex(const void *p, size_t n, mproc_value **out,
                      mproc__codec_ctx *ctx, size_t *charged, int *bigint);
 

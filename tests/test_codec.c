@@ -643,7 +643,7 @@ START_TEST(test_decode_bound) {
   ck_mproc_ok(mproc__buf_reserve(&b, N));
   memset(b.p + b.len, 0xf6, N);
   b.len += N;
-  ck_mproc_ok(mproc__decode_acct(b.p, b.len, &out, NULL, &charged));
+  ck_mproc_ok(mproc__decode_ex(b.p, b.len, &out, NULL, &charged, NULL));
   ck_assert_uint_eq(mproc_list_len(out), N);
   ck_assert_uint_eq(charged, mproc__seq_bytes(N));
   ck_assert_uint_le(charged, 8 * (size_t)N + 64);
@@ -667,7 +667,7 @@ START_TEST(test_decode_bound) {
         ck_mproc_ok(mproc_list_append(l, item));
       }
       ck_mproc_ok(mproc_encode(l, &enc, &n));
-      ck_mproc_ok(mproc__decode_acct(enc, n, &out, NULL, &charged));
+      ck_mproc_ok(mproc__decode_ex(enc, n, &out, NULL, &charged, NULL));
       ck_assert(mproc_value_equal(l, out));
       ck_assert_uint_le(charged, 64 * n + 65536);
       mproc_free(enc);
@@ -686,7 +686,8 @@ START_TEST(test_decode_bound) {
   memset(b.p + b.len, 0xf6, len);
   b.len += len;
   out = (mproc_value *)(uintptr_t)1;
-  ck_mproc(mproc__decode_acct(b.p, b.len, &out, NULL, &charged), MPROC_EBADMSG);
+  ck_mproc(mproc__decode_ex(b.p, b.len, &out, NULL, &charged, NULL),
+           MPROC_EBADMSG);
   ck_assert_ptr_null(out);
   last_error_has("bytes per input byte");
   ck_assert_uint_le(charged, 64 * b.len + 65536);
@@ -700,7 +701,8 @@ START_TEST(test_decode_bound) {
   ck_mproc_ok(mproc__buf_reserve(&b, len));
   memset(b.p + b.len, 0xf6, len);
   b.len += len;
-  ck_mproc(mproc__decode_acct(b.p, b.len, &out, NULL, &charged), MPROC_EBADMSG);
+  ck_mproc(mproc__decode_ex(b.p, b.len, &out, NULL, &charged, NULL),
+           MPROC_EBADMSG);
   last_error_has("bytes per input byte");
   mproc__buf_free(&b);
 }

@@ -697,7 +697,7 @@ static void free_stack(dec *d) {
 
 int mproc__decode(const void *p, size_t n, mproc_value **out,
                   mproc__codec_ctx *ctx) {
-  return mproc__decode_acct(p, n, out, ctx, NULL);
+  return mproc__decode_ex(p, n, out, ctx, NULL, NULL);
 }
 
 /*
@@ -775,11 +775,6 @@ static int decode_run(const unsigned char *in, size_t n, size_t start,
   if (d->stack != d->inline_frames)
     free(d->stack);
   return rc;
-}
-
-int mproc__decode_acct(const void *p, size_t n, mproc_value **out,
-                       mproc__codec_ctx *ctx, size_t *charged) {
-  return mproc__decode_ex(p, n, out, ctx, charged, NULL);
 }
 
 int mproc__decode_ex(const void *p, size_t n, mproc_value **out,
