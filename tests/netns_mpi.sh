@@ -48,11 +48,16 @@ before="$(rx)"
 # beside it, one per namespace: netns-agent.sh), apart from any other
 # Open MPI run on the machine.
 mkdir -m 700 "$dir/tmp" || { echo "FAILED: mkdir $dir/tmp"; exit 1; }
-out="$(TMPDIR="$dir/tmp" sh "$scripts/netns.sh" exec "$name" a timeout 60 mpiexec --allow-run-as-root \
-  --mca plm_rsh_agent "$scripts/netns-agent.sh" \
-  --mca oob_tcp_if_include 10.77.0.0/30 \
-  --mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/30 \
-  --host "$name-a,$name-b" -n 2 sh -c 'echo "in $(ip netns identify)"; exec "$0"' "$dir/ping" 2>&1)"
+# mpiexec from namespace a, ranks placed by HOSTS (each says its
+# namespace on stderr first), the ranks' traffic on the veth only.
+across() { # HOSTS N PROGRAM
+  TMPDIR="$dir/tmp" sh "$scripts/netns.sh" exec "$name" a timeout 60 mpiexec --allow-run-as-root \
+    --oversubscribe ${LSAN_OPTIONS:+-x LSAN_OPTIONS} --mca plm_rsh_agent "$scripts/netns-agent.sh" \
+    --mca oob_tcp_if_include 10.77.0.0/30 \
+    --mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/30 \
+    --host "$1" -n "$2" sh -c 'echo "in $(ip netns identify)" >&2; exec "$0"' "$3" 2>&1
+}
+out="$(across "$name-a,$name-b" 2 "$dir/ping")"
 rc=$?
 after="$(rx)"
 printf '%s\n' "$out"
@@ -73,11 +78,7 @@ if [ "$rc" != 0 ] || [ $((after - before)) -lt 4194304 ]; then
 fi
 if [ -n "$pool_exe" ]; then
   before="$(rx)"
-  out="$(TMPDIR="$dir/tmp" sh "$scripts/netns.sh" exec "$name" a timeout 60 mpiexec --allow-run-as-root \
-    --oversubscribe ${LSAN_OPTIONS:+-x LSAN_OPTIONS} --mca plm_rsh_agent "$scripts/netns-agent.sh" \
-    --mca oob_tcp_if_include 10.77.0.0/30 \
-    --mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/30 \
-    --host "$name-a:1,$name-b:2" -n 3 sh -c 'echo "in $(ip netns identify)" >&2; exec "$0"' "$pool_exe" 2>&1)"
+  out="$(across "$name-a:1,$name-b:2" 3 "$pool_exe")"
   rc=$?
   after="$(rx)"
   printf '%s\n' "$out"

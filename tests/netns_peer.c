@@ -191,6 +191,41 @@ static int child_blocked_get(mproc_value *args) {
   return exit_for(rc ? rc : 100);
 }
 
+/* Start child_blocked_get on q and give its get 0.3 s to reach the
+ * server. */
+static mproc_process *start_blocked_get(const char *addr, const char *key,
+                                        mproc_proxy *q) {
+  mproc_process *p = NULL;
+  mproc_conn *pr = NULL, *pw = NULL;
+  mproc_value *r = NULL;
+  OK(mproc_pipe(&pr, &pw, 0));
+  OK(mproc_process_new(&p, child_blocked_get,
+                       mproc_build("[ssOC]", addr, key, mproc_proxy_ref(q),
+                                   pw),
+                       NULL));
+  OK(mproc_process_start(p));
+  OK(mproc_conn_recv(pr, &r)); /* it is about to get */
+  mproc_value_free(r);
+  mproc_conn_free(pr);
+  mproc_conn_free(pw);
+  mproc_sleep(0.3); /* its get reaches the server */
+  return p;
+}
+
+/* The blocked child ends within 30 s, its get failed with MPROC_EEOF
+ * (what: for the message); frees it; the seconds it took from t0. */
+static double blocked_get_failed(mproc_process *p, double t0,
+                                 const char *what) {
+  int code = -1;
+  EXPECT(mproc_process_join(p, 30) == 0, "%s: still waiting after 30 s",
+         what);
+  OK(mproc_process_exitcode(p, &code));
+  EXPECT(code == -MPROC_EEOF, "%s ended with exit %d, wanted %d (MPROC_EEOF)",
+         what, code, -MPROC_EEOF);
+  mproc_process_free(p);
+  return mproc_monotonic() - t0;
+}
+
 /* Child: [addr, key]: the published lock, whose holder vanished, is
  * taken with MPROC_EOWNERDEAD (exit 0), within 60 s. */
 static int child_lock_orphaned(mproc_value *args) {
@@ -232,7 +267,6 @@ static int client(const char *addr, const char *key) {
   mproc_value *r = NULL;
   int64_t pid = 0, got[3] = {0, 0, 0}, x;
   double t0;
-  mproc_conn *pr = NULL, *pw = NULL;
   int i, rc, code = -1;
 
   rc = connect_wait(addr, "not the key", &m);
@@ -344,27 +378,12 @@ static int client(const char *addr, const char *key) {
        "Barrier, Semaphore");
 
   /* The server killed while a child waits in a get. */
-  OK(mproc_pipe(&pr, &pw, 0));
-  OK(mproc_process_new(&blocked, child_blocked_get,
-                       mproc_build("[ssOC]", addr, key, mproc_proxy_ref(q),
-                                   pw),
-                       NULL));
-  OK(mproc_process_start(blocked));
-  OK(mproc_conn_recv(pr, &r)); /* it is about to get */
-  mproc_value_free(r);
-  mproc_sleep(0.3); /* its get reaches the server */
+  blocked = start_blocked_get(addr, key, q);
   EXPECT(kill((pid_t)pid, SIGKILL) == 0, "kill the server");
   t0 = mproc_monotonic();
-  rc = mproc_process_join(blocked, 30);
-  EXPECT(rc == 0, "the blocked child is still waiting after 30 s");
-  OK(mproc_process_exitcode(blocked, &code));
-  EXPECT(code == -MPROC_EEOF,
-         "the blocked get ended with exit %d, wanted %d (MPROC_EEOF)", code,
-         -MPROC_EEOF);
   printf("netns client: the blocked get failed with MPROC_EEOF %.2f s after "
          "the kill\n",
-         mproc_monotonic() - t0);
-  mproc_process_free(blocked);
+         blocked_get_failed(blocked, t0, "the blocked get"));
   rc = mproc_proxy_call(l, "__len__", NULL, &r);
   EXPECT(rc == MPROC_EEOF, "a call after the kill gave %s",
          mproc_errname(rc));
@@ -388,8 +407,6 @@ static int client(const char *addr, const char *key) {
   mproc_proxy_free(rl);
   mproc_proxy_free(bs);
   mproc_proxy_free(cv);
-  mproc_conn_free(pr);
-  mproc_conn_free(pw);
   mproc_manager_free(m);
   printf("netns client: PASS\n");
   return 0;
@@ -399,35 +416,20 @@ static int partition(const char *addr, const char *key) {
   mproc_manager *m = NULL;
   mproc_proxy *q = NULL, *lk = NULL;
   mproc_process *p;
-  mproc_conn *pr = NULL, *pw = NULL;
-  mproc_value *r = NULL;
   double t0;
   int code = -1;
   OK(connect_wait(addr, key, &m));
   OK(mproc_manager_get(m, "queue", NULL, &q));
   OK(mproc_manager_get(m, "lock", NULL, &lk));
   call_is(lk, "acquire", NULL, "True");
-  OK(mproc_pipe(&pr, &pw, 0));
-  OK(mproc_process_new(&p, child_blocked_get,
-                       mproc_build("[ssOC]", addr, key, mproc_proxy_ref(q),
-                                   pw),
-                       NULL));
-  OK(mproc_process_start(p));
-  OK(mproc_conn_recv(pr, &r));
-  mproc_value_free(r);
-  mproc_sleep(0.3);
+  p = start_blocked_get(addr, key, q);
   step("holding the lock, a child blocked in queue.get()");
   EXPECT(system("ip link set dev mproc-b down") == 0, "link down");
   t0 = mproc_monotonic();
-  OK(mproc_process_join(p, 30));
-  OK(mproc_process_exitcode(p, &code));
-  EXPECT(code == -MPROC_EEOF,
-         "the get cut off ended with exit %d, wanted %d (MPROC_EEOF)", code,
-         -MPROC_EEOF);
   printf("netns client: the network cut: the blocked get failed with "
          "MPROC_EEOF %.1f s later (keepalive %s)\n",
-         mproc_monotonic() - t0, getenv("MPROC_TCP_KEEPALIVE"));
-  mproc_process_free(p);
+         blocked_get_failed(p, t0, "the get cut off"),
+         getenv("MPROC_TCP_KEEPALIVE"));
   EXPECT(system("ip link set dev mproc-b up") == 0, "link up");
   /* The server saw this vanished client's connections fail too. */
   OK(mproc_process_new(&p, child_lock_orphaned,
@@ -439,8 +441,6 @@ static int partition(const char *addr, const char *key) {
   step("the link back: a new client takes the lock with MPROC_EOWNERDEAD");
   mproc_proxy_free(q);
   mproc_proxy_free(lk);
-  mproc_conn_free(pr);
-  mproc_conn_free(pw);
   mproc_manager_free(m);
   printf("netns client: partition PASS\n");
   return 0;
