@@ -48,15 +48,6 @@ static int t_init_value(const mproc_value *arg, mproc_value **result) {
   return 0;
 }
 
-static int t_sq(const mproc_value *arg, mproc_value **result) {
-  int64_t x = 0;
-  int rc = mproc_value_get_int(arg, &x);
-  if (rc)
-    return mproc_fail(rc, "sq wants an int");
-  *result = mproc_int(x * x);
-  return 0;
-}
-
 static int t_add(const mproc_value *arg, mproc_value **result) {
   int64_t a = 0, b = 0;
   if (mproc_value_get_int(mproc_list_get(arg, 0), &a) ||
@@ -190,7 +181,7 @@ START_TEST(test_same_api) {
   ck_assert_int_eq(pids[0] + pids[1], 3);
   /* apply */
   arg = mproc_int(7);
-  ck_assert_int_eq(mproc_pool_apply(p, t_sq, arg, &res), 0);
+  ck_assert_int_eq(mproc_pool_apply(p, t_square, arg, &res), 0);
   {
     int64_t v = 0;
     mproc_value_get_int(res, &v);
@@ -200,7 +191,7 @@ START_TEST(test_same_api) {
   /* apply_async with a callback */
   co.callback = on_result;
   cb_count = 0;
-  ck_assert_int_eq(mproc_pool_apply_async(p, t_sq, arg, &co, &r), 0);
+  ck_assert_int_eq(mproc_pool_apply_async(p, t_square, arg, &co, &r), 0);
   ck_assert_int_eq(mproc_async_wait(r, 60), 0);
   ck_assert_int_eq(cb_count, 1);
   ck_assert_int_eq(cb_value, 49);
@@ -208,16 +199,16 @@ START_TEST(test_same_api) {
   mproc_value_free(arg);
   /* map, chunksize 10 and default */
   list = range(1000);
-  ck_assert_int_eq(mproc_pool_map(p, t_sq, list, 10, &res), 0);
+  ck_assert_int_eq(mproc_pool_map(p, t_square, list, 10, &res), 0);
   ck_assert_int_eq((int)mproc_list_len(res), 1000);
   for (i = 0; i < 1000; i++)
     ck_assert_int_eq(int_at(res, i), (int64_t)(i * i));
   mproc_value_free(res);
-  ck_assert_int_eq(mproc_pool_map(p, t_sq, list, 0, &res), 0);
+  ck_assert_int_eq(mproc_pool_map(p, t_square, list, 0, &res), 0);
   ck_assert_int_eq(int_at(res, 999), 999 * 999);
   mproc_value_free(res);
   /* imap: in order, while later ones run */
-  ck_assert_int_eq(mproc_pool_imap(p, t_sq, list, 7, &r), 0);
+  ck_assert_int_eq(mproc_pool_imap(p, t_square, list, 7, &r), 0);
   for (i = 0; i < 1000; i++) {
     mproc_value *v = NULL;
     int64_t x = -1;
@@ -244,7 +235,7 @@ START_TEST(test_same_api) {
   /* futures: submit, as_completed */
   for (i = 0; i < 20; i++) {
     mproc_value *a = mproc_int((int64_t)i);
-    ck_assert_int_eq(mproc_pool_submit(p, t_sq, a, &fs[i]), 0);
+    ck_assert_int_eq(mproc_pool_submit(p, t_square, a, &fs[i]), 0);
     mproc_value_free(a);
   }
   ck_assert_int_eq(mproc_as_completed(&it, fs, 20, 60), 0);
@@ -326,7 +317,7 @@ START_TEST(test_many_in_flight) {
       ck_assert_int_eq(v[11999], 'a' + i % 26);
     }
     mproc_value_free(res);
-    ck_assert_int_eq(mproc_pool_map(p, t_sq, ints, 1500, &res), 0);
+    ck_assert_int_eq(mproc_pool_map(p, t_square, ints, 1500, &res), 0);
     ck_assert_int_eq((int)mproc_list_len(res), 40000);
     for (i = 0; i < 40000; i++)
       ck_assert_int_eq(int_at(res, (size_t)i), (int64_t)i * i);
@@ -450,7 +441,7 @@ START_TEST(test_time_limit) {
   mproc_async_free(r);
   /* the pool goes on (the other rank at once, that one after its task) */
   list = range(200);
-  ck_assert_int_eq(mproc_pool_map(p, t_sq, list, 5, &res), 0);
+  ck_assert_int_eq(mproc_pool_map(p, t_square, list, 5, &res), 0);
   ck_assert_int_eq(int_at(res, 199), 199 * 199);
   mproc_value_free(res);
   mproc_value_free(list);
@@ -570,7 +561,7 @@ START_TEST(test_pools_and_options) {
   o.backend = MPROC_POOL_LOCAL;
   o.processes = 1;
   ck_assert_int_eq(mproc_pool_new(&q, &o), 0);
-  ck_assert_int_eq(mproc_pool_apply(q, t_sq, initargs, &res), MPROC_ETYPE);
+  ck_assert_int_eq(mproc_pool_apply(q, t_square, initargs, &res), MPROC_ETYPE);
   mproc_pool_free(q);
   mproc_value_free(initargs);
   mproc_value_free(arg);
@@ -590,7 +581,7 @@ static void warm_direct(mproc_pool *p) {
   double t0 = mproc_monotonic();
   unsigned long n0 = mproc__pool_ndirect(p, NULL);
   while (mproc__pool_ndirect(p, NULL) == n0 && mproc_monotonic() - t0 < 60) {
-    ck_assert_int_eq(mproc_pool_apply(p, t_sq, a, &res), 0);
+    ck_assert_int_eq(mproc_pool_apply(p, t_square, a, &res), 0);
     ck_assert_int_eq(int_at_value(res), 25);
     mproc_value_free(res);
     mproc_sleep(0.01);
@@ -624,7 +615,7 @@ START_TEST(test_direct) {
   n0 = mproc__pool_ndirect(p, &a0);
   for (i = 0; i < 50; i++) {
     mproc_value *a = mproc_int(i);
-    ck_assert_int_eq(mproc_pool_apply(p, t_sq, a, &res), 0);
+    ck_assert_int_eq(mproc_pool_apply(p, t_square, a, &res), 0);
     ck_assert_int_eq(int_at_value(res), (int64_t)i * i);
     mproc_value_free(res);
     mproc_value_free(a);
@@ -660,7 +651,7 @@ START_TEST(test_direct) {
   mproc_pool_free(p);
   o.time_limit = 0;
   ck_assert_int_eq(mproc_pool_new(&p, &o), 0);
-  rc = mproc_pool_apply(p, t_sq, slow, &res); /* 3.0: not an int */
+  rc = mproc_pool_apply(p, t_square, slow, &res); /* 3.0: not an int */
   ck_assert_int_eq(rc, MPROC_ETYPE);
   ck_assert_int_eq(mproc_pool_pids(p, pids, 2), 1);
   ck_assert_int_eq(pids[0], 1);
@@ -684,7 +675,7 @@ START_TEST(test_mismatch) {
                 "%s", mproc_last_error());
   o.processes = 1;
   ck_assert_int_eq(mproc_pool_new(&p, &o), 0);
-  ck_assert_int_eq(mproc_pool_apply(p, t_sq, arg, &res), 0);
+  ck_assert_int_eq(mproc_pool_apply(p, t_square, arg, &res), 0);
   mproc_value_get_int(res, &x);
   ck_assert_int_eq(x, 81);
   mproc_value_free(res);

@@ -34,15 +34,6 @@
 
 /* ---- tasks -------------------------------------------------------------- */
 
-static int t_square(const mproc_value *arg, mproc_value **result) {
-  int64_t x = 0;
-  int rc = mproc_value_get_int(arg, &x);
-  if (rc)
-    return mproc_fail(rc, "square wants an int");
-  *result = mproc_int(x * x);
-  return 0;
-}
-
 static int t_mul(const mproc_value *arg, mproc_value **result) {
   int64_t a = 0, b = 0;
   if (mproc_list_len(arg) != 2 ||

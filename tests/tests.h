@@ -48,6 +48,16 @@ static inline int64_t int_at(const mproc_value *l, size_t i) {
   return v;
 }
 
+/* A pool task (test_pool.c, test_mpi.c): the square of an int argument. */
+static inline int t_square(const mproc_value *arg, mproc_value **result) {
+  int64_t x = 0;
+  int rc = mproc_value_get_int(arg, &x);
+  if (rc)
+    return mproc_fail(rc, "square wants an int");
+  *result = mproc_int(x * x);
+  return 0;
+}
+
 Suite *mproc_suite_value(void);
 Suite *mproc_suite_codec(void);
 Suite *mproc_suite_errors(void);
